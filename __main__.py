@@ -1,0 +1,26 @@
+"""aistack's Pulumi program: the composition root.
+
+Loads the stack spec from config (validated completely before anything is declared), builds one
+explicit provider per cloud, lets each cloud's component family declare its share, and exports
+the outputs. No logic worth testing lives here.
+"""
+
+import pulumi
+
+from aistack.errors import InputError
+from aistack.spec import spec_from_pulumi_config
+from components import registry
+
+try:
+    spec = spec_from_pulumi_config()
+    registry.check_features(spec, f"stacks/Pulumi.{pulumi.get_stack()}.yaml")
+except InputError as err:
+    raise pulumi.RunError(err.line()) from None
+
+prefix = f"{pulumi.get_project()}-{pulumi.get_stack()}"
+tags = {"managed-by": "aistack", "aistack-stack": pulumi.get_stack(), "aistack-environment": spec.environment, **spec.tags}
+
+for cloud, cloud_spec in spec.clouds.configured().items():
+    family = registry.family(cloud)
+    deployed = family.deploy(spec, family.provider(cloud_spec, tags), prefix)
+    pulumi.export(cloud, deployed.outputs())

@@ -1,0 +1,7 @@
+"""``python -m aistack``."""
+
+import sys
+
+from aistack.cli import main
+
+sys.exit(main())

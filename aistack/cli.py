@@ -1,0 +1,57 @@
+"""The command line: ``python -m aistack <command>``.
+
+Exit codes: 0 clean; 1 a mandatory policy violation or a forbidden deletion; 2 invalid input
+(config, catalog, arguments), with one line on stderr naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from aistack.errors import InputError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad arguments as one InputError line (exit 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise InputError("arguments", self.prog.split()[-1], message)
+
+
+def _preview(args: argparse.Namespace) -> int:
+    from aistack import preview, render
+
+    result = preview.run(stack=args.stack, stack_path=args.stack_file, program_dir=args.program)
+    text = render.RENDERERS[args.format](result)
+    if args.output:
+        Path(args.output).write_text(text + "\n")
+    else:
+        print(text)
+    return preview.exit_code(result)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    top = _Parser(prog="aistack", description="Multi-cloud GPU stacks on Pulumi, previewed offline.")
+    commands = top.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = commands.add_parser("preview", help="Run the program offline and report resources, policy, cost, diff.")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--stack", help="Stack name: stacks/Pulumi.<NAME>.yaml.")
+    where.add_argument("--stack-file", type=Path, help="Path to a stack file.")
+    p.add_argument("--program", type=Path, help="Any Pulumi Python program directory (default: aistack).")
+    p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    p.add_argument("--output", type=Path, help="Write the report to FILE instead of stdout.")
+    p.set_defaults(handler=_preview)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; return its exit code."""
+    try:
+        args = parser().parse_args(argv)
+        return args.handler(args)
+    except InputError as err:
+        print(f"error: {err.line()}", file=sys.stderr)
+        return err.exit_code

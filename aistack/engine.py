@@ -1,0 +1,353 @@
+"""The offline engine: run any Pulumi Python program under Pulumi's own mock runtime.
+
+The program runs for real (its ``__main__.py`` executes exactly as under ``pulumi up``) but
+every resource registration goes to a recording monitor instead of the Pulumi engine. What it
+records per resource is what the engine and CrossGuard policies would see: type token, logical
+name, parent, provider, resource options and the inputs with their wire (camelCase) names.
+
+The mocks return realistic computed outputs (ids, ARNs, names, endpoints) so that everything
+built from them (bucket policies, kubeconfigs) is known and can be checked offline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import runpy
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime.sync_await import _sync_await
+
+from aistack.errors import InputError
+
+SECRET_MASK = "[secret]"
+UNKNOWN_MASK = "[unknown]"
+
+# Type-token package → the cloud a resource belongs to.
+_PACKAGE_CLOUD = {"aws": "aws", "azure-native": "azure", "gcp": "gcp", "kubernetes": "k8s"}
+
+
+@dataclass
+class Resource:
+    """One registered resource, as the engine sees it."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    custom: bool
+    provider: str | None
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    protect: bool = False
+    ignore_changes: list[str] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)
+    cloud: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The resource in the preview JSON shape (secrets masked)."""
+        return {
+            "urn": self.urn,
+            "type": self.type,
+            "name": self.name,
+            "parent": self.parent,
+            "custom": self.custom,
+            "cloud": self.cloud,
+            "provider": self.provider,
+            "protect": self.protect,
+            "ignore_changes": self.ignore_changes,
+            "inputs": mask(self.inputs),
+        }
+
+
+def _is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig
+
+
+def unwrap(value: Any) -> Any:
+    """Strip secret wrappers, keeping the plain values (what policies evaluate)."""
+    if _is_secret(value):
+        return unwrap(value["value"])
+    if isinstance(value, dict):
+        return {k: unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap(v) for v in value]
+    return value
+
+
+def mask(value: Any) -> Any:
+    """Replace secret values with ``[secret]`` and unknowns with ``[unknown]`` for reports."""
+    if _is_secret(value):
+        return SECRET_MASK
+    if value == rpc.UNKNOWN:
+        return UNKNOWN_MASK
+    if isinstance(value, dict):
+        return {k: mask(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask(v) for v in value]
+    return value
+
+
+def _physical(name: str, length: int = 8) -> str:
+    """A deterministic stand-in for Pulumi's auto-name suffix."""
+    return f"{name}-{hashlib.sha1(name.encode()).hexdigest()[:length]}"
+
+
+class RealisticMocks(pulumi_mocks.Mocks):
+    """Mocks that answer like the providers would, deterministically.
+
+    Computed outputs that later inputs depend on (ARNs, ids, names, endpoints) are filled in so
+    the whole graph is known. Invokes are strict: an unknown token raises, so a program that
+    starts depending on a cloud lookup fails loudly here instead of silently passing.
+    """
+
+    ACCOUNT = "111122223333"
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict]:
+        if not args.custom:
+            return (None, {})
+        state = dict(args.inputs)
+        name = args.name
+        typ = args.typ
+        package = typ.split(":")[0]
+        physical = _physical(name)
+        resource_id = physical
+        if package == "aws":
+            region = "us-east-1"
+            module, kind = typ.split(":")[1].split("/")[0], typ.split(":")[-1]
+            state.setdefault("name", physical)
+            if typ == "aws:s3/bucket:Bucket":
+                state.setdefault("bucket", physical)
+                resource_id = state["bucket"]
+                state.setdefault("arn", f"arn:aws:s3:::{state['bucket']}")
+            elif typ == "aws:kms/key:Key":
+                state.setdefault("keyId", physical)
+                state.setdefault("arn", f"arn:aws:kms:{region}:{self.ACCOUNT}:key/{physical}")
+            elif typ == "aws:eks/cluster:Cluster":
+                state["name"] = args.inputs.get("name", physical)
+                resource_id = state["name"]
+                state.setdefault("endpoint", f"https://{physical}.gr7.{region}.eks.amazonaws.com")
+                state.setdefault("certificateAuthority", {"data": "bW9jay1jYQ=="})
+                state.setdefault(
+                    "identities",
+                    [{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/{physical}"}]}],
+                )
+            elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
+                state.setdefault("latestVersion", 1)
+                state.setdefault("defaultVersion", 1)
+            elif typ == "aws:eks/nodeGroup:NodeGroup":
+                state.setdefault("nodeGroupName", physical)
+            elif module == "iam":
+                state.setdefault("arn", f"arn:aws:iam::{self.ACCOUNT}:{kind.lower()}/{state['name']}")
+            state.setdefault("arn", f"arn:aws:{module}:{region}:{self.ACCOUNT}:{kind.lower()}/{physical}")
+            state.setdefault("id", resource_id)
+        elif package == "azure-native":
+            state.setdefault("name", state.get(_azure_name_key(state), physical))
+            resource_id = f"/subscriptions/00000000-0000-0000-0000-000000000000/mock/{typ.split(':')[-1]}/{state['name']}"
+            state.setdefault("id", resource_id)
+        elif package == "gcp":
+            state.setdefault("name", physical)
+            state.setdefault("selfLink", f"https://www.googleapis.com/mock/{state['name']}")
+            resource_id = state["name"]
+        elif package == "kubernetes":
+            meta = dict(state.get("metadata") or {})
+            meta.setdefault("name", physical)
+            state["metadata"] = meta
+            resource_id = meta["name"]
+        return (resource_id, state)
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, list | None]:
+        raise InputError(
+            "program",
+            args.token,
+            "the offline engine does not answer provider lookups (invokes); "
+            "derive the value from config or resource outputs instead",
+        )
+
+
+def _azure_name_key(state: Mapping[str, Any]) -> str:
+    for key in state:
+        if key.endswith("Name") and key not in ("resourceGroupName",):
+            return key
+    return "name"
+
+
+def _is_stack(urn: str) -> bool:
+    """Whether a parent URN is empty or the root stack's (top-level resources get no parent)."""
+    return not urn or urn.split("::")[2] == "pulumi:pulumi:Stack"
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """A mock monitor that also records what the real engine would act on."""
+
+    def __init__(self, mocks: pulumi_mocks.Mocks, disabled_default_providers: set[str]):
+        super().__init__(mocks)
+        self.recorded: list[Resource] = []
+        self.errors: list[str] = []
+        self._disabled = disabled_default_providers
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """URNs as the real engine forms them: top-level resources carry no Stack type prefix."""
+        if _is_stack(parent):
+            parent = ""
+        return super().make_urn(parent, type_, name)
+
+    def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        package = request.type.split(":")[0]
+        if (
+            request.custom
+            and not request.provider
+            and package != "pulumi"
+            and ("*" in self._disabled or package in self._disabled)
+        ):
+            self.errors.append(
+                f"{request.type} '{request.name}': default provider for '{package}' is disabled "
+                "(pulumi:disable-default-providers); pass an explicit provider"
+            )
+        pulumi_mocks._ensure_event_loop()
+        inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+        state = self.resources[response.urn].state
+        self.recorded.append(
+            Resource(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent=None if _is_stack(request.parent) else request.parent,
+                custom=bool(request.custom),
+                # A provider reference is "<provider urn>::<provider id>".
+                provider=request.provider.rsplit("::", 1)[0] if request.provider else None,
+                inputs=dict(inputs),
+                outputs=dict(state),
+                protect=bool(request.protect),
+                ignore_changes=list(request.ignoreChanges),
+                aliases=[a.urn or a.spec.name for a in request.aliasSpecs] if request.aliasSpecs else [],
+            )
+        )
+        return response
+
+
+@dataclass
+class ProgramRun:
+    """What one run of a program declared."""
+
+    project: str
+    stack: str
+    resources: list[Resource]
+    outputs: dict[str, Any]
+
+
+def _attach_clouds(resources: list[Resource]) -> None:
+    """Attribute each resource to a cloud: by its own type, else its parents', else its provider's.
+
+    Kubernetes objects thus belong to the cloud of the cluster whose provider they use.
+    """
+    by_urn = {r.urn: r for r in resources}
+
+    def own(r: Resource) -> str | None:
+        parts = r.type.split(":")
+        if parts[0] == "aistack":
+            return parts[1] if parts[1] in ("aws", "azure", "gcp") else None
+        package = parts[2] if parts[:2] == ["pulumi", "providers"] else parts[0]
+        return None if package == "kubernetes" else _PACKAGE_CLOUD.get(package)
+
+    def resolve(r: Resource, seen: set[str]) -> str | None:
+        if r.urn in seen:
+            return None
+        seen.add(r.urn)
+        if (cloud := own(r)) is not None:
+            return cloud
+        for nxt in (r.parent, r.provider):
+            if nxt in by_urn and (cloud := resolve(by_urn[nxt], seen)):
+                return cloud
+        return None
+
+    for r in resources:
+        r.cloud = resolve(r, set()) or ("k8s" if "kubernetes" in r.type else None)
+
+
+def run_program(
+    program_dir: Path,
+    *,
+    project: str,
+    stack: str,
+    config: Mapping[str, Any],
+    secret_keys: list[str] | None = None,
+) -> ProgramRun:
+    """Run a Pulumi Python program under the recording mock runtime.
+
+    Args:
+        program_dir: Directory holding the program's ``__main__.py``.
+        project: Project name (as in the program's ``Pulumi.yaml``).
+        stack: Stack name.
+        config: Stack config, keys namespaced (``aistack:clusters``); values plain or structured.
+        secret_keys: Config keys to treat as secret.
+
+    Returns:
+        Every registered resource and the stack outputs (secret outputs kept wrapped).
+
+    Raises:
+        InputError: the program failed, or made a registration the real engine would reject.
+    """
+    program_dir = Path(program_dir).resolve()
+    entry = program_dir / "__main__.py"
+    if not entry.is_file():
+        raise InputError(str(program_dir), "", "no __main__.py: not a Pulumi Python program directory")
+    disabled = config.get("pulumi:disable-default-providers") or []
+    if isinstance(disabled, str):
+        disabled = json.loads(disabled)
+    monitor = RecordingMonitor(RealisticMocks(), set(disabled))
+    pulumi.runtime.settings.reset_options(project=project, stack=stack, preview=False)
+    pulumi_mocks.set_mocks(RealisticMocks(), project=project, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config(
+        {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}, secret_keys or []
+    )
+    root = pulumi.runtime.get_root_resource()
+    old_cwd, old_path = Path.cwd(), list(sys.path)
+    os.chdir(program_dir)
+    sys.path.insert(0, str(program_dir))
+    try:
+        pulumi.runtime.settings.SETTINGS.rpc_manager.clear()
+
+        async def body() -> None:
+            runpy.run_path(str(entry), run_name="__main__")
+
+        _sync_await(pulumi.runtime.stack.run_pulumi_func(lambda: _sync_await(body())))
+        outputs = {k: _resolve(v) for k, v in root.outputs.items()}
+    except InputError:
+        raise
+    except pulumi.RunError as err:
+        raise InputError(str(entry), "", str(err)) from None
+    except Exception as err:  # any crash of a foreign program is reported in one line
+        raise InputError(str(entry), "", f"program failed: {type(err).__name__}: {err}") from None
+    finally:
+        os.chdir(old_cwd)
+        sys.path[:] = old_path
+    if monitor.errors:
+        raise InputError(str(entry), "", monitor.errors[0])
+    _attach_clouds(monitor.recorded)
+    resources = sorted(monitor.recorded, key=lambda r: r.urn)
+    return ProgramRun(project=project, stack=stack, resources=resources, outputs=outputs)
+
+
+def _resolve(value: Any) -> Any:
+    """Resolve an exported value; secret outputs stay wrapped so reports can mask them."""
+    if isinstance(value, pulumi.Output):
+        is_secret = _sync_await(value.is_secret())
+        resolved = _resolve(_sync_await(value.future()))
+        return {rpc._special_sig_key: rpc._special_secret_sig, "value": resolved} if is_secret else resolved
+    if isinstance(value, dict):
+        return {k: _resolve(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_resolve(v) for v in value]
+    return value

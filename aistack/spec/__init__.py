@@ -1,0 +1,276 @@
+"""The stack spec: the one typed model through which config enters the program.
+
+It is read from the ``config:`` block of a stack file (keys namespaced ``aistack:``) and
+validated completely, cross-field rules included, before any resource is declared. It carries
+no secrets. Errors are :class:`aistack.errors.InputError` lines naming the file and key path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from aistack.errors import InputError
+from aistack.spec.base import TAG_KEY, TAG_VALUE, Model, Name, overlapping
+from aistack.spec.clouds import Clouds, NetworkSpec, zone_index
+from aistack.spec.clusters import ClusterSpec, GpuPoolSpec
+from aistack.spec.stores import StoreSpec
+
+NAMESPACE = "aistack"
+ALLOWED_NAMESPACES = ("aistack", "pulumi")
+
+__all__ = [
+    "ClusterSpec",
+    "GpuPoolSpec",
+    "NetworkSpec",
+    "StackSpec",
+    "StoreSpec",
+    "load_stack_file",
+    "spec_from_config",
+    "stack_file",
+    "zone_index",
+]
+
+
+class StackSpec(Model):
+    """Everything one stack declares. Each field is a top-level ``aistack:<field>`` config key."""
+
+    environment: Literal["dev", "staging", "prod"] = Field(
+        description="Environment class; prod turns on deletion protection and on-demand floors."
+    )
+    protect_stateful: bool | None = Field(
+        default=None,
+        description="Protect buckets, storage accounts and keys from deletion (`protect`); "
+        "omit to protect in prod only.",
+    )
+    tags: dict[str, str] = Field(
+        default_factory=dict,
+        description="Tags/labels on every resource; keys and values lowercase (GCP label rules).",
+    )
+    clouds: Clouds = Field(description="The clouds the stack uses, each with region, zones and network.")
+    clusters: dict[Name, ClusterSpec] = Field(default_factory=dict, description="Kubernetes clusters by name.")
+    stores: dict[Name, StoreSpec] = Field(default_factory=dict, description="Object stores by name.")
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, tags: dict[str, str]) -> dict[str, str]:
+        for key, value in tags.items():
+            if not TAG_KEY.match(key):
+                raise ValueError(f"tag key {key!r} must match {TAG_KEY.pattern}")
+            if not TAG_VALUE.match(value):
+                raise ValueError(f"tag {key}: value {value!r} must match {TAG_VALUE.pattern}")
+        return tags
+
+    @property
+    def protected(self) -> bool:
+        """Whether stateful resources are protected from deletion."""
+        return self.environment == "prod" if self.protect_stateful is None else self.protect_stateful
+
+    @model_validator(mode="after")
+    def _cross_field(self) -> StackSpec:
+        clouds = self.clouds.configured()
+        if not clouds:
+            raise _Located("clouds", "configure at least one cloud (aws)")
+        blocks = {f"clouds.{name}.cidr": net.cidr for name, net in clouds.items()}
+        if pair := overlapping(blocks):
+            raise _Located(pair[1], f"CIDR {blocks[pair[1]]} overlaps {pair[0]} ({blocks[pair[0]]})")
+        for kind, items in (("clusters", self.clusters), ("stores", self.stores)):
+            for name, item in items.items():
+                if item.cloud not in clouds:
+                    raise _Located(
+                        f"{kind}.{name}.cloud",
+                        f"cloud {item.cloud!r} is not configured; configured: {', '.join(clouds)}",
+                    )
+        for cname, cluster in self.clusters.items():
+            zones = clouds[cluster.cloud].zones
+            for pname, pool in cluster.gpu_pools.items():
+                where = f"clusters.{cname}.gpu_pools.{pname}"
+                extra = sorted(set(pool.zones or []) - set(zones))
+                if extra:
+                    raise _Located(f"{where}.zones", f"zones {extra} are not in the cloud's zones {zones}")
+                if self.environment == "prod" and pool.capacity == "spot" and pool.on_demand_floor < 1:
+                    raise _Located(
+                        f"{where}.on_demand_floor",
+                        "a spot pool in prod needs an on-demand floor of at least 1 node",
+                    )
+        for sname, store in self.stores.items():
+            for reader in store.readers or []:
+                if reader not in self.clusters:
+                    raise _Located(f"stores.{sname}.readers", f"no cluster named {reader!r}")
+                if self.clusters[reader].cloud != store.cloud:
+                    raise _Located(
+                        f"stores.{sname}.readers",
+                        f"cluster {reader!r} is on {self.clusters[reader].cloud}, the store on {store.cloud}",
+                    )
+        return self
+
+    def readers(self, store: str) -> list[str]:
+        """Clusters allowed to read a store (its readers, or every cluster on its cloud)."""
+        spec = self.stores[store]
+        if spec.readers is not None:
+            return list(spec.readers)
+        return [name for name, c in self.clusters.items() if c.cloud == spec.cloud]
+
+
+class _Located(ValueError):
+    """A cross-field error that knows its key path (relative to the ``aistack:`` namespace)."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        super().__init__(message)
+
+
+def _key_path(loc: tuple[Any, ...]) -> str:
+    head, *rest = [str(part) for part in loc] or [""]
+    return f"{NAMESPACE}:{head}" + "".join(f".{part}" for part in rest)
+
+
+def _describe(err: dict[str, Any], model: type[Model]) -> str:
+    """One readable sentence for a pydantic error, saying what is allowed."""
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        parent = _model_at(model, err["loc"][:-1])
+        allowed = ", ".join(parent.model_fields) if parent else "see the config reference"
+        return f"unknown key; allowed keys: {allowed}"
+    if kind == "missing":
+        return "required key is missing"
+    message = err["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    if kind not in ("value_error", "assertion_error"):
+        message = f"{message} (got {err.get('input')!r})"
+    return message
+
+
+def _model_at(model: type[Model], loc: tuple[Any, ...]) -> type[Model] | None:
+    """Walk a model's field annotations along an error location to the model that holds the key."""
+    import typing
+
+    current: Any = model
+    for part in loc:
+        if isinstance(current, type) and issubclass(current, Model) and str(part) in current.model_fields:
+            current = current.model_fields[str(part)].annotation
+        elif typing.get_origin(current) is dict:
+            current = typing.get_args(current)[1]
+        elif isinstance(current, type) and issubclass(current, Model):
+            return None
+        # Unwrap Optional[...] / Annotated[...] to the model inside.
+        while typing.get_origin(current) is not None and typing.get_origin(current) is not dict:
+            args = [a for a in typing.get_args(current) if a is not type(None)]
+            current = args[0] if args else None
+    return current if isinstance(current, type) and issubclass(current, Model) else None
+
+
+def spec_from_config(config: Mapping[str, Any], file: str, *, from_file: bool = True) -> StackSpec:
+    """Validate a stack's config mapping (``{"aistack:clusters": {...}, ...}``) into a spec.
+
+    Args:
+        config: The stack file's ``config:`` mapping, keys namespaced.
+        file: The file the config came from, for error messages.
+        from_file: The mapping is a whole stack file, which must disable default providers
+            (under a real ``pulumi up`` the engine itself enforces that setting).
+
+    Raises:
+        InputError: naming the file, the key path and what is allowed.
+    """
+    values: dict[str, Any] = {}
+    for key, value in config.items():
+        namespace, _, name = str(key).partition(":")
+        if namespace not in ALLOWED_NAMESPACES or not name:
+            raise InputError(
+                file,
+                str(key),
+                "unknown config key; keys are namespaced `aistack:` (the stack spec) or `pulumi:`. "
+                "Providers are built from aistack:clouds, so provider keys such as aws:region are not read",
+            )
+        if isinstance(value, Mapping) and "secure" in value:
+            raise InputError(
+                file, str(key), "the aistack config carries no secrets; keep them in the cloud's secret store"
+            )
+        if namespace == NAMESPACE:
+            values[name] = value
+    disabled = config.get("pulumi:disable-default-providers")
+    if from_file and disabled != ["*"]:
+        raise InputError(
+            file,
+            "pulumi:disable-default-providers",
+            f'must be ["*"] so every resource uses the explicit provider aistack builds (got {disabled!r})',
+        )
+    try:
+        return StackSpec.model_validate(values)
+    except ValidationError as exc:
+        errors = exc.errors()
+        first = errors[0]
+        ctx_error = first.get("ctx", {}).get("error")
+        if isinstance(ctx_error, _Located):
+            line = InputError(file, _key_path(tuple(ctx_error.path.split("."))), str(ctx_error))
+        else:
+            line = InputError(file, _key_path(first["loc"]), _describe(first, StackSpec))
+        if len(errors) > 1:
+            line = InputError(line.file, line.key, f"{line.message} (and {len(errors) - 1} more errors)")
+        raise line from None
+
+
+def read_stack_config(path: Path) -> dict[str, Any]:
+    """Read a stack file's ``config:`` mapping (any program's), with one-line errors."""
+    try:
+        text = Path(path).read_text()
+    except OSError as err:
+        raise InputError(str(path), "", f"cannot read: {err.strerror}") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise InputError(str(path), "", f"malformed YAML: {where}{problem}") from None
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        raise InputError(str(path), "", "a stack file is a mapping with a `config:` key")
+    unknown = set(document) - {"config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment"}
+    if unknown:
+        raise InputError(str(path), sorted(map(str, unknown))[0], "unknown top-level key; allowed: config")
+    config = document.get("config") or {}
+    if not isinstance(config, dict):
+        raise InputError(str(path), "config", "must be a mapping of namespaced keys")
+    return config
+
+
+def load_stack_file(path: Path) -> tuple[dict[str, Any], StackSpec]:
+    """Read and fully validate one of our stack files."""
+    config = read_stack_config(path)
+    return config, spec_from_config(config, str(path))
+
+
+def stack_file(program_dir: Path, stack: str) -> Path:
+    """The stack file for a stack name, from the project's ``stackConfigDir``."""
+    program_dir = Path(program_dir)
+    project = yaml.safe_load((program_dir / "Pulumi.yaml").read_text()) if (program_dir / "Pulumi.yaml").is_file() else {}
+    folder = program_dir / (project or {}).get("stackConfigDir", ".")
+    path = folder / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in folder.glob("Pulumi.*.yaml"))
+        raise InputError("arguments", "--stack", f"unknown stack {stack!r}; stacks in {folder}: {', '.join(known)}")
+    return path
+
+
+def spec_from_pulumi_config() -> StackSpec:
+    """The spec of the running stack, read through Pulumi's config (used by ``__main__.py``)."""
+    import json
+
+    import pulumi
+    from pulumi.runtime import config as runtime_config
+
+    raw = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    config: dict[str, Any] = {}
+    for key, value in raw.items():
+        try:
+            config[key] = json.loads(value) if isinstance(value, str) else value
+        except json.JSONDecodeError:
+            config[key] = value
+    return spec_from_config(config, f"stacks/Pulumi.{pulumi.get_stack()}.yaml", from_file=False)

@@ -1,0 +1,123 @@
+"""Clusters and their node pools, the same shape on every cloud."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from aistack.spec.base import WORLD, Cidr, Model, Name
+
+CloudName = Literal["aws"]
+"""Clouds a cluster or store can be placed on (each has a component family in ``components/``)."""
+
+Accelerator = Literal["H100-80GB", "A100-80GB", "A100-40GB", "L40S-48GB", "L4-24GB", "A10G-24GB", "A10-24GB", "T4-16GB"]
+"""The canonical accelerator vocabulary (memory in the name, cloud-neutral)."""
+
+
+class ApiEndpointSpec(Model):
+    """Who can reach the cluster's Kubernetes API."""
+
+    private: bool = Field(default=True, description="Serve the API on a private endpoint inside the network.")
+    public_cidrs: list[Cidr] = Field(
+        default_factory=list,
+        description="CIDR blocks allowed to reach a public API endpoint; empty means no public endpoint. "
+        "0.0.0.0/0 is refused (same rule as the policy `aws-eks-private-endpoint`).",
+    )
+
+    @model_validator(mode="after")
+    def _reachable_not_open(self) -> ApiEndpointSpec:
+        for block in self.public_cidrs:
+            if ipaddress.ip_network(block) == WORLD:
+                raise ValueError("public_cidrs must not contain 0.0.0.0/0: list the networks that need access")
+        if not self.private and not self.public_cidrs:
+            raise ValueError("an API endpoint that is neither private nor allow-listed is unreachable")
+        return self
+
+
+class SystemPoolSpec(Model):
+    """The small CPU pool that keeps system pods off GPU nodes."""
+
+    instance_type: str | None = Field(
+        default=None,
+        description="Machine type; omit for the cloud's default (AWS `m6i.large`).",
+    )
+    min_nodes: int = Field(default=2, ge=1, le=100, description="Fewest nodes (count).")
+    max_nodes: int = Field(default=3, ge=1, le=100, description="Most nodes the autoscaler may add (count).")
+    disk_gib: int = Field(default=50, ge=20, le=2048, description="Root volume size (GiB).")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> SystemPoolSpec:
+        if self.min_nodes > self.max_nodes:
+            raise ValueError(f"min_nodes ({self.min_nodes}) is above max_nodes ({self.max_nodes})")
+        return self
+
+
+class GpuPoolSpec(Model):
+    """A GPU node pool: tainted so only GPU workloads land on it, autoscaled between min and max."""
+
+    accelerator: Accelerator = Field(description="GPU model in the canonical vocabulary, e.g. `A10G-24GB`.")
+    instance_types: list[str] = Field(
+        min_length=1,
+        max_length=10,
+        description="Machine types carrying that accelerator; several let spot capacity fill from more pools.",
+    )
+    capacity: Literal["on-demand", "spot"] = Field(default="on-demand", description="Purchase option for the nodes.")
+    on_demand_floor: int = Field(
+        default=0,
+        ge=0,
+        le=1000,
+        description="For spot pools: this many nodes run on-demand in a companion pool so serving never "
+        "drops to zero when spot capacity is reclaimed (count). Required (≥1) for spot pools in prod.",
+    )
+    min_nodes: int = Field(ge=0, le=1000, description="Fewest nodes, including the on-demand floor (count).")
+    max_nodes: int = Field(ge=1, le=1000, description="Most nodes, including the on-demand floor (count).")
+    zones: list[str] | None = Field(
+        default=None,
+        description="Zones for this pool, a subset of the cloud's zones; omit for all of them. "
+        "Name only zones that offer the instance type (`python -m aistack preflight` checks).",
+    )
+    disk_gib: int = Field(default=200, ge=50, le=16384, description="Root volume size (GiB); model images are large.")
+    labels: dict[str, str] = Field(default_factory=dict, description="Extra Kubernetes node labels.")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> GpuPoolSpec:
+        if self.min_nodes > self.max_nodes:
+            raise ValueError(f"min_nodes ({self.min_nodes}) is above max_nodes ({self.max_nodes})")
+        if self.on_demand_floor and self.capacity != "spot":
+            raise ValueError("on_demand_floor applies to spot pools only (capacity: spot)")
+        if self.on_demand_floor > self.max_nodes:
+            raise ValueError(f"on_demand_floor ({self.on_demand_floor}) is above max_nodes ({self.max_nodes})")
+        return self
+
+    def split(self) -> dict[str, tuple[str, int, int]]:
+        """The raw pools this pool becomes: suffix → (capacity, min, max).
+
+        A spot pool with an on-demand floor becomes a fixed-size on-demand pool of the floor
+        plus a spot pool for the rest, both carrying the same taint and labels.
+        """
+        if self.capacity == "spot" and self.on_demand_floor:
+            floor = self.on_demand_floor
+            return {
+                "ondemand": ("on-demand", floor, floor),
+                "spot": ("spot", max(self.min_nodes - floor, 0), max(self.max_nodes - floor, 1)),
+            }
+        return {"nodes": (self.capacity, self.min_nodes, self.max_nodes)}
+
+
+class ClusterSpec(Model):
+    """A Kubernetes cluster (EKS / AKS / GKE) with a system pool and GPU pools."""
+
+    cloud: CloudName = Field(description="Cloud the cluster runs on; must be configured under `aistack:clouds`.")
+    kubernetes_version: str = Field(
+        default="1.33", pattern=r"^1\.\d{2}$", description="Kubernetes minor version, e.g. `1.33`."
+    )
+    api: ApiEndpointSpec = Field(default_factory=ApiEndpointSpec, description="Who can reach the Kubernetes API.")
+    system_pool: SystemPoolSpec = Field(default_factory=SystemPoolSpec, description="The CPU system pool.")
+    gpu_pools: dict[Name, GpuPoolSpec] = Field(
+        min_length=1, description="GPU pools by name; the name is part of every pool resource's logical name."
+    )
+    log_retention_days: int = Field(
+        default=90, ge=1, le=3653, description="Days to keep control-plane logs (api, audit, authenticator)."
+    )

@@ -1,0 +1,31 @@
+"""Object stores for model weights, datasets and checkpoints."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from aistack.spec.base import Model, Name
+from aistack.spec.clusters import CloudName
+
+
+class StoreSpec(Model):
+    """An encrypted, private object store (S3 bucket / Blob container / GCS bucket)."""
+
+    cloud: CloudName = Field(description="Cloud the store lives on; must be configured under `aistack:clouds`.")
+    purpose: Literal["model-weights", "datasets", "checkpoints"] = Field(
+        default="model-weights", description="What the store holds (a tag on every resource)."
+    )
+    versioning: bool = Field(default=True, description="Keep prior object versions (recover from overwrites).")
+    noncurrent_retention_days: int = Field(
+        default=30, ge=1, le=3650, description="Days prior object versions are kept before expiry."
+    )
+    customer_managed_key: bool = Field(
+        default=True,
+        description="Encrypt with a key the stack owns (KMS / Key Vault / Cloud KMS) instead of the provider's.",
+    )
+    readers: list[Name] | None = Field(
+        default=None,
+        description="Clusters whose serving workloads may read the store; omit for every cluster on its cloud.",
+    )

@@ -1,0 +1,1 @@
+"""Pulumi component families, one per cloud, all implementing the contract in ``contract.py``."""

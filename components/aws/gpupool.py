@@ -1,0 +1,65 @@
+"""EKS GPU node pools on the NVIDIA AL2023 AMI: tainted, labelled, spot or on-demand."""
+
+from __future__ import annotations
+
+import pulumi
+
+from aistack.spec.clusters import GpuPoolSpec
+from components import contract, gpu
+from components.aws.nodegroup import is_graviton, node_group
+
+
+def ami_type(instance_types: list[str]) -> str:
+    """The EKS-optimised NVIDIA AMI for the pool's architecture (AL2 types are deprecated).
+
+    It ships the NVIDIA driver and container toolkit but not the device plugin, which the serving
+    layer installs per cluster.
+    """
+    arm = {is_graviton(t) for t in instance_types}
+    if len(arm) > 1:
+        raise ValueError(f"instance types {instance_types} mix Arm and x86; a node group has one architecture")
+    return "AL2023_ARM_64_NVIDIA" if arm.pop() else "AL2023_x86_64_NVIDIA"
+
+
+class GpuNodePool(contract.GpuNodePool):
+    """One GPU pool of the spec, as one or two EKS managed node groups.
+
+    Children: per raw pool (``nodes``, or ``ondemand`` + ``spot`` for a spot pool with an
+    on-demand floor) a launch template ``-<raw>-lt`` and a node group ``-<raw>`` with the
+    ``nvidia.com/gpu=present:NoSchedule`` taint, the aistack labels, and
+    ``scalingConfig.desiredSize`` ignored so the cluster autoscaler owns the count.
+
+    Outputs: ``node_pool_names`` (raw pool suffix → node group name).
+    """
+
+    CLOUD = "aws"
+
+    def __init__(
+        self,
+        name: str,
+        spec: GpuPoolSpec,
+        *,
+        pool: str,
+        cluster: contract.Cluster,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(name, opts)
+        zones = spec.zones or list(cluster.node_subnet_ids)
+        groups = {}
+        for suffix, (capacity, low, high) in spec.split().items():
+            groups[suffix] = node_group(
+                self,
+                suffix,
+                cluster_name=cluster.cluster_name,
+                node_role_arn=cluster.node_role_arn,
+                subnet_ids=[cluster.node_subnet_ids[z] for z in zones],
+                instance_types=spec.instance_types,
+                ami_type=ami_type(spec.instance_types),
+                capacity=capacity,
+                min_nodes=low,
+                max_nodes=high,
+                disk_gib=spec.disk_gib,
+                labels=gpu.node_labels(pool, spec.accelerator, capacity, spec.labels),
+                taints=[{"key": gpu.TAINT_KEY, "value": gpu.TAINT_VALUE, "effect": "NO_SCHEDULE"}],
+            )
+        self.finish(node_pool_names={suffix: group.node_group_name for suffix, group in groups.items()})

@@ -1,0 +1,35 @@
+"""IAM policy documents as plain JSON (no provider lookups, so the offline engine can check them)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+
+
+def partition(region: str) -> str:
+    """The ARN partition of a region (``aws``, ``aws-us-gov``, ``aws-cn``)."""
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    if region.startswith("cn-"):
+        return "aws-cn"
+    return "aws"
+
+
+def managed_policy(region: str, name: str) -> str:
+    """ARN of an AWS-managed policy in the region's partition."""
+    return f"arn:{partition(region)}:iam::aws:policy/{name}"
+
+
+def service_trust(service: str, actions: tuple[str, ...] = ("sts:AssumeRole",), **condition: Any) -> str:
+    """A trust policy letting one AWS service principal assume the role."""
+    statement: dict[str, Any] = {"Effect": "Allow", "Principal": {"Service": service}, "Action": list(actions)}
+    if condition:
+        statement["Condition"] = condition
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def document(*statements: dict[str, Any]) -> pulumi.Output[str]:
+    """A policy document from statements whose values may be Outputs."""
+    return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)})

@@ -1,0 +1,77 @@
+"""EKS managed node groups behind a launch template (encrypted gp3 root volume, IMDSv2 only)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from components.contract import Component
+
+CAPACITY = {"on-demand": "ON_DEMAND", "spot": "SPOT"}
+
+
+def is_graviton(instance_type: str) -> bool:
+    """Whether an instance type is Arm (Graviton): a ``g`` among the family's suffix letters (g5g, m7g)."""
+    match = re.match(r"^[a-z]+\d+([a-z-]*)\.", instance_type)
+    return bool(match and "g" in match.group(1))
+
+
+def node_group(
+    owner: Component,
+    suffix: str,
+    *,
+    cluster_name: pulumi.Input[str],
+    node_role_arn: pulumi.Input[str],
+    subnet_ids: Sequence[pulumi.Input[str]],
+    instance_types: list[str],
+    ami_type: str,
+    capacity: str,
+    min_nodes: int,
+    max_nodes: int,
+    disk_gib: int,
+    labels: dict[str, str],
+    taints: list[dict[str, str]],
+    depends_on: Sequence[pulumi.Resource] = (),
+) -> aws.eks.NodeGroup:
+    """One launch template and one managed node group, children of ``owner``.
+
+    The autoscaler owns the node count: ``scalingConfig.desiredSize`` is ignored after create, on
+    the node group itself (``ignore_changes`` on a component does not reach its children).
+    """
+    template = aws.ec2.LaunchTemplate(
+        owner.child(f"{suffix}-lt"),
+        block_device_mappings=[
+            {
+                "device_name": "/dev/xvda",
+                "ebs": {
+                    "volume_size": disk_gib,
+                    "volume_type": "gp3",
+                    "encrypted": "true",
+                    "delete_on_termination": "true",
+                },
+            }
+        ],
+        # IMDSv2 only, one hop: pods cannot reach node credentials; they use EKS Pod Identity.
+        metadata_options={"http_endpoint": "enabled", "http_tokens": "required", "http_put_response_hop_limit": 1},
+        update_default_version=True,
+        opts=owner.opts(),
+    )
+    return aws.eks.NodeGroup(
+        owner.child(suffix),
+        cluster_name=cluster_name,
+        node_role_arn=node_role_arn,
+        subnet_ids=list(subnet_ids),
+        instance_types=instance_types,
+        ami_type=ami_type,
+        capacity_type=CAPACITY[capacity],
+        launch_template={"id": template.id, "version": template.latest_version.apply(str)},
+        scaling_config={"min_size": min_nodes, "max_size": max_nodes, "desired_size": min_nodes},
+        update_config={"max_unavailable": 1},
+        node_repair_config={"enabled": True},
+        labels=labels,
+        taints=taints,
+        opts=owner.opts(ignore_changes=["scalingConfig.desiredSize"], depends_on=list(depends_on)),
+    )

@@ -1,0 +1,59 @@
+"""Assemble the AWS share of a stack from its spec."""
+
+from __future__ import annotations
+
+import pulumi
+
+from aistack.spec import StackSpec
+from components import contract
+from components.aws import cluster as cluster_mod
+from components.aws.gpupool import GpuNodePool
+from components.aws.identity import WorkloadIdentity
+from components.aws.network import Network
+from components.aws.store import ObjectStore
+
+
+def deploy(spec: StackSpec, provider: pulumi.ProviderResource, prefix: str) -> contract.CloudStack:
+    """Declare the network, clusters, GPU pools, stores and identities placed on AWS.
+
+    Args:
+        spec: The validated stack spec.
+        provider: The explicit AWS provider (see :func:`components.aws.provider`).
+        prefix: Prefix for explicit physical names, ``<project>-<stack>``.
+    """
+    cloud = spec.clouds.aws
+    opts = pulumi.ResourceOptions(provider=provider)
+    result = contract.CloudStack(provider)
+    mine = {name: c for name, c in spec.clusters.items() if c.cloud == "aws"}
+    names = {name: cluster_mod.physical_name(prefix, name) for name in mine}
+    network = Network("aws", cloud, list(names.values()), opts=opts)
+    for name, cspec in mine.items():
+        cluster = cluster_mod.Cluster(
+            name,
+            cspec,
+            physical_name=names[name],
+            region=cloud.region,
+            node_subnet_ids=network.node_subnet_ids,
+            protect=spec.protected,
+            opts=opts,
+        )
+        result.clusters[name] = cluster
+        for pool_name, pool in cspec.gpu_pools.items():
+            result.pools[(name, pool_name)] = GpuNodePool(
+                f"{name}-{pool_name}", pool, pool=pool_name, cluster=cluster, opts=opts
+            )
+    for name, sspec in spec.stores.items():
+        if sspec.cloud != "aws":
+            continue
+        store = ObjectStore(name, sspec, protect=spec.protected, opts=opts)
+        result.stores[name] = store
+        for reader in spec.readers(name):
+            result.identities[(reader, name)] = WorkloadIdentity(
+                f"{reader}-{name}-reader",
+                cluster=result.clusters[reader],
+                store=store,
+                namespace=contract.READER_NAMESPACE,
+                service_account=contract.reader_service_account(name),
+                opts=opts,
+            )
+    return result

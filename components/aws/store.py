@@ -1,0 +1,121 @@
+"""S3 object store: KMS-encrypted, private, versioned, TLS-only."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from aistack.spec.stores import StoreSpec
+from components import contract
+from components.aws.iam import document
+
+
+class ObjectStore(contract.ObjectStore):
+    """An S3 bucket for model weights with every v7 split setting declared.
+
+    Children: ``-key`` (KMS, rotating; only with ``customer_managed_key``), ``-bucket``,
+    ``-sse`` (``aws:kms`` with bucket keys), ``-public-access-block`` (all four flags),
+    ``-ownership`` (``BucketOwnerEnforced``: ACLs off), ``-versioning``, ``-lifecycle``
+    (expire prior versions, abort stale multipart uploads) and ``-tls-only`` (a bucket policy
+    denying non-TLS and pre-1.2 TLS requests). The bucket and key are ``protect``-ed in
+    production stacks.
+
+    Outputs: ``bucket_name``, ``bucket_uri`` (``s3://...``), ``bucket_arn``, ``kms_key_arn``
+    (``None`` without a customer-managed key).
+    """
+
+    CLOUD = "aws"
+    OUTPUTS = ("bucket_name", "bucket_uri", "bucket_arn", "kms_key_arn")
+
+    def __init__(
+        self, name: str, spec: StoreSpec, *, protect: bool, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(name, opts)
+        key = None
+        if spec.customer_managed_key:
+            key = aws.kms.Key(
+                self.child("key"),
+                description=f"Encryption of object store {name}",
+                enable_key_rotation=True,
+                deletion_window_in_days=30,
+                opts=self.opts(protect=protect),
+            )
+        bucket = aws.s3.Bucket(
+            self.child("bucket"),
+            force_destroy=False,
+            tags={"aistack-purpose": spec.purpose},
+            opts=self.opts(protect=protect),
+        )
+        by_default = {"sse_algorithm": "aws:kms", **({"kms_master_key_id": key.arn} if key else {})}
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            self.child("sse"),
+            bucket=bucket.id,
+            rules=[{"apply_server_side_encryption_by_default": by_default, "bucket_key_enabled": True}],
+            opts=self.opts(),
+        )
+        block = aws.s3.BucketPublicAccessBlock(
+            self.child("public-access-block"),
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=self.opts(),
+        )
+        aws.s3.BucketOwnershipControls(
+            self.child("ownership"),
+            bucket=bucket.id,
+            rule={"object_ownership": "BucketOwnerEnforced"},
+            opts=self.opts(),
+        )
+        versioning = aws.s3.BucketVersioning(
+            self.child("versioning"),
+            bucket=bucket.id,
+            versioning_configuration={"status": "Enabled" if spec.versioning else "Suspended"},
+            opts=self.opts(),
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            self.child("lifecycle"),
+            bucket=bucket.id,
+            rules=[
+                {
+                    "id": "expire-prior-versions",
+                    "status": "Enabled",
+                    "filter": {},
+                    "noncurrent_version_expiration": {"noncurrent_days": spec.noncurrent_retention_days},
+                    "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
+                }
+            ],
+            opts=self.opts(depends_on=[versioning]),
+        )
+        objects = bucket.arn.apply(lambda arn: f"{arn}/*")
+        aws.s3.BucketPolicy(
+            self.child("tls-only"),
+            bucket=bucket.id,
+            policy=document(
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [bucket.arn, objects],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                },
+                {
+                    "Sid": "DenyOutdatedTls",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [bucket.arn, objects],
+                    "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}},
+                },
+            ),
+            # The public access block must exist first, or a policy change can briefly race it.
+            opts=self.opts(depends_on=[block]),
+        )
+        self.finish(
+            bucket_name=bucket.bucket,
+            bucket_uri=bucket.bucket.apply(lambda b: f"s3://{b}"),
+            bucket_arn=bucket.arn,
+            kms_key_arn=key.arn if key else None,
+        )

@@ -1,0 +1,122 @@
+"""The component contract every cloud family implements.
+
+One base class per concept fixes the type token (``aistack:<cloud>:<Concept>``), the outputs
+every cloud exposes, and how children are named and parented. A cloud family subclasses each
+base and sets ``CLOUD``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import pulumi
+
+
+class Component(pulumi.ComponentResource):
+    """Base of every aistack component.
+
+    Children are created with :meth:`opts` (``parent=self``) and named with :meth:`child`
+    (``f"{name}-{suffix}"``), never from list positions, so names stay stable across changes.
+    """
+
+    CLOUD: ClassVar[str]
+    CONCEPT: ClassVar[str]
+    OUTPUTS: ClassVar[tuple[str, ...]]
+
+    def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(self.type_token(), name, None, opts)
+        self._name = name
+
+    @classmethod
+    def type_token(cls) -> str:
+        """The frozen type token, e.g. ``aistack:aws:GpuNodePool``."""
+        return f"aistack:{cls.CLOUD}:{cls.CONCEPT}"
+
+    def child(self, suffix: str) -> str:
+        """Logical name of a child: the component's name plus a fixed suffix."""
+        return f"{self._name}-{suffix}"
+
+    def opts(self, **kwargs: Any) -> pulumi.ResourceOptions:
+        """Options for a child: parented to this component (the provider is inherited)."""
+        return pulumi.ResourceOptions(parent=self, **kwargs)
+
+    def finish(self, **outputs: Any) -> None:
+        """Expose exactly the contract's outputs as attributes and register them."""
+        if set(outputs) != set(self.OUTPUTS):
+            raise TypeError(f"{type(self).__name__} must output {sorted(self.OUTPUTS)}, got {sorted(outputs)}")
+        for key, value in outputs.items():
+            setattr(self, key, value)
+        self.register_outputs(outputs)
+
+
+class Network(Component):
+    """VPC / VNet with private node subnets per zone and managed egress."""
+
+    CONCEPT = "Network"
+    OUTPUTS = ("network_id", "node_subnet_ids")
+
+
+class Cluster(Component):
+    """Managed Kubernetes cluster with a CPU system pool; hands out its kubeconfig (secret)."""
+
+    CONCEPT = "Cluster"
+    OUTPUTS = ("cluster_name", "kubeconfig")
+
+
+class GpuNodePool(Component):
+    """Tainted, autoscaled GPU node pool (one or two raw pools: on-demand floor + spot)."""
+
+    CONCEPT = "GpuNodePool"
+    OUTPUTS = ("node_pool_names",)
+
+
+class ObjectStore(Component):
+    """Encrypted, private object store for model weights."""
+
+    CONCEPT = "ObjectStore"
+    OUTPUTS = ("bucket_name", "bucket_uri")
+
+
+class WorkloadIdentity(Component):
+    """Cloud identity a Kubernetes service account assumes to read one object store."""
+
+    CONCEPT = "WorkloadIdentity"
+    OUTPUTS = ("identity", "namespace", "service_account")
+
+
+class CloudStack:
+    """What one cloud family deployed for a stack, for the layers built on top (serving, exports).
+
+    Attributes:
+        provider: The cloud's explicit provider.
+        clusters: Cluster components by spec name.
+        pools: GPU pool components by ``(cluster, pool)``.
+        stores: Object store components by spec name.
+        identities: Workload identities by ``(cluster, store)``.
+    """
+
+    def __init__(self, provider: pulumi.ProviderResource) -> None:
+        self.provider = provider
+        self.clusters: dict[str, Cluster] = {}
+        self.pools: dict[tuple[str, str], GpuNodePool] = {}
+        self.stores: dict[str, ObjectStore] = {}
+        self.identities: dict[tuple[str, str], WorkloadIdentity] = {}
+
+    def outputs(self) -> dict[str, Any]:
+        """The stack outputs for this cloud (kubeconfigs stay secret)."""
+        return {
+            "clusters": {
+                name: {"name": c.cluster_name, "kubeconfig": c.kubeconfig} for name, c in self.clusters.items()
+            },
+            "stores": {name: s.bucket_uri for name, s in self.stores.items()},
+            "identities": {f"{c}/{s}": i.identity for (c, s), i in self.identities.items()},
+        }
+
+
+READER_NAMESPACE = "aistack-serving"
+"""Namespace of the service accounts that read model stores (the serving endpoints run there)."""
+
+
+def reader_service_account(store: str) -> str:
+    """Name of the Kubernetes service account allowed to read a store."""
+    return f"{store}-reader"

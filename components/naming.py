@@ -1,0 +1,51 @@
+"""Physical names that fit each cloud's limits, deterministically.
+
+Most resources are auto-named by Pulumi (logical name plus a random suffix). Where a cloud needs
+an explicit name (EKS clusters, whose log group name embeds it; Azure storage accounts and AKS
+agent pools; GCP service accounts), the name is built here so every cloud's rules are in one
+tested place. A name too long for its limit keeps a readable prefix and ends with a short hash
+of the full name, so two long names never collide and the same input always gives the same name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+
+def _digest(text: str, length: int) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def fit(name: str, limit: int, *, alphabet: str = "a-z0-9-", lowercase: bool = True, hash_len: int = 6) -> str:
+    """Fit ``name`` to ``limit`` characters drawn from ``alphabet`` (a regex character-class body).
+
+    Args:
+        name: The wanted name, e.g. ``"aistack-prod-main"``.
+        limit: Maximum length the cloud allows.
+        alphabet: Allowed characters; others are dropped (``-`` kept only if allowed).
+        lowercase: Lower-case the name first.
+        hash_len: Length of the disambiguating hash used when the name must be cut.
+
+    Returns:
+        The name unchanged if it already fits, otherwise a cut name ending in a hash of the original.
+    """
+    wanted = name.lower() if lowercase else name
+    clean = re.sub(f"[^{alphabet}]", "", wanted)
+    if "-" in alphabet:
+        clean = re.sub("-{2,}", "-", clean).strip("-")
+    if len(clean) <= limit and clean == wanted:
+        return clean
+    sep = "-" if "-" in alphabet else ""
+    keep = limit - hash_len - len(sep)
+    return f"{clean[:keep].rstrip('-')}{sep}{_digest(wanted, hash_len)}"
+
+
+def eks_cluster(prefix: str, name: str) -> str:
+    """EKS cluster name: 1–100 characters, letters, digits, dashes and underscores."""
+    return fit(f"{prefix}-{name}", 100, alphabet="a-zA-Z0-9_-", lowercase=False)
+
+
+def aws_iam(prefix: str, name: str) -> str:
+    """IAM role name prefix budget (Pulumi appends 8 random characters to a 64-character limit)."""
+    return fit(f"{prefix}-{name}", 55, alphabet="a-zA-Z0-9+=,.@_-", lowercase=False)

@@ -1,0 +1,48 @@
+"""Cloud name → component family, and what each family cannot do, as data.
+
+Families are imported lazily so a single-cloud stack does not load every cloud's SDK.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from aistack.errors import InputError
+from aistack.spec import StackSpec
+
+FAMILIES = {"aws": "components.aws"}
+
+# Features a spec may ask for that a cloud cannot provide: cloud → feature → reason.
+UNSUPPORTED: dict[str, dict[str, str]] = {"aws": {}}
+
+
+def family(cloud: str) -> ModuleType:
+    """The component family module for a cloud (``components.aws`` ...)."""
+    return importlib.import_module(FAMILIES[cloud])
+
+
+def requested_features(spec: StackSpec) -> list[tuple[str, str, str]]:
+    """Every (cloud, feature, key path) the spec asks for."""
+    found = []
+    for cname, cluster in spec.clusters.items():
+        key = f"aistack:clusters.{cname}"
+        if cluster.api.private and cluster.api.public_cidrs:
+            found.append((cluster.cloud, "private_and_public_api", f"{key}.api.public_cidrs"))
+        for pname, pool in cluster.gpu_pools.items():
+            if pool.capacity == "spot":
+                found.append((cluster.cloud, "spot", f"{key}.gpu_pools.{pname}.capacity"))
+            if pool.on_demand_floor:
+                found.append((cluster.cloud, "on_demand_floor", f"{key}.gpu_pools.{pname}.on_demand_floor"))
+    for sname, store in spec.stores.items():
+        if store.customer_managed_key:
+            found.append((store.cloud, "customer_managed_key", f"aistack:stores.{sname}.customer_managed_key"))
+    return found
+
+
+def check_features(spec: StackSpec, file: str) -> None:
+    """Fail with a clear error, before anything is registered, if a cloud cannot do what is asked."""
+    for cloud, feature, key in requested_features(spec):
+        reason = UNSUPPORTED.get(cloud, {}).get(feature)
+        if reason:
+            raise InputError(file, key, f"{cloud} does not support {feature}: {reason}")
