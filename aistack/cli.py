@@ -32,10 +32,7 @@ def _preview(args: argparse.Namespace) -> int:
     return preview.exit_code(result)
 
 
-def parser() -> argparse.ArgumentParser:
-    """The argument parser with every subcommand."""
-    top = _Parser(prog="aistack", description="Multi-cloud GPU stacks on Pulumi, previewed offline.")
-    commands = top.add_subparsers(dest="command", required=True, parser_class=_Parser)
+def _add_preview(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("preview", help="Run the program offline and report resources, policy, cost, diff.")
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--stack", help="Stack name: stacks/Pulumi.<NAME>.yaml.")
@@ -44,6 +41,18 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     p.add_argument("--output", type=Path, help="Write the report to FILE instead of stdout.")
     p.set_defaults(handler=_preview)
+
+
+# Each entry adds one subcommand (parser + handler); a command module owns its arguments.
+COMMANDS = [_add_preview]
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    top = _Parser(prog="aistack", description="Multi-cloud GPU stacks on Pulumi, previewed offline.")
+    commands = top.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for add in COMMANDS:
+        add(commands)
     return top
 
 

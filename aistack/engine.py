@@ -16,7 +16,7 @@ import json
 import os
 import runpy
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -276,33 +276,31 @@ def _attach_clouds(resources: list[Resource]) -> None:
         r.cloud = resolve(r, set()) or ("k8s" if "kubernetes" in r.type else None)
 
 
-def run_program(
-    program_dir: Path,
+def run_function(
+    body: Callable[[], Any],
     *,
     project: str,
     stack: str,
     config: Mapping[str, Any],
     secret_keys: list[str] | None = None,
+    source: str = "program",
 ) -> ProgramRun:
-    """Run a Pulumi Python program under the recording mock runtime.
+    """Run ``body`` (which declares resources) under the recording mock runtime.
 
     Args:
-        program_dir: Directory holding the program's ``__main__.py``.
+        body: Declares resources, as a program's ``__main__.py`` would.
         project: Project name (as in the program's ``Pulumi.yaml``).
         stack: Stack name.
         config: Stack config, keys namespaced (``aistack:clusters``); values plain or structured.
         secret_keys: Config keys to treat as secret.
+        source: Named in error messages (the program's entry file).
 
     Returns:
-        Every registered resource and the stack outputs (secret outputs kept wrapped).
+        Every registered resource, sorted by URN, and the stack outputs (secrets kept wrapped).
 
     Raises:
         InputError: the program failed, or made a registration the real engine would reject.
     """
-    program_dir = Path(program_dir).resolve()
-    entry = program_dir / "__main__.py"
-    if not entry.is_file():
-        raise InputError(str(program_dir), "", "no __main__.py: not a Pulumi Python program directory")
     disabled = config.get("pulumi:disable-default-providers") or []
     if isinstance(disabled, str):
         disabled = json.loads(disabled)
@@ -313,31 +311,41 @@ def run_program(
         {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}, secret_keys or []
     )
     root = pulumi.runtime.get_root_resource()
-    old_cwd, old_path = Path.cwd(), list(sys.path)
-    os.chdir(program_dir)
-    sys.path.insert(0, str(program_dir))
     try:
         pulumi.runtime.settings.SETTINGS.rpc_manager.clear()
 
-        async def body() -> None:
-            runpy.run_path(str(entry), run_name="__main__")
+        async def run_body() -> None:
+            body()
 
-        _sync_await(pulumi.runtime.stack.run_pulumi_func(lambda: _sync_await(body())))
+        _sync_await(pulumi.runtime.stack.run_pulumi_func(lambda: _sync_await(run_body())))
         outputs = {k: _resolve(v) for k, v in root.outputs.items()}
     except InputError:
         raise
     except pulumi.RunError as err:
-        raise InputError(str(entry), "", str(err)) from None
+        raise InputError(source, "", str(err)) from None
     except Exception as err:  # any crash of a foreign program is reported in one line
-        raise InputError(str(entry), "", f"program failed: {type(err).__name__}: {err}") from None
-    finally:
-        os.chdir(old_cwd)
-        sys.path[:] = old_path
+        raise InputError(source, "", f"program failed: {type(err).__name__}: {err}") from None
     if monitor.errors:
-        raise InputError(str(entry), "", monitor.errors[0])
+        raise InputError(source, "", monitor.errors[0])
     _attach_clouds(monitor.recorded)
     resources = sorted(monitor.recorded, key=lambda r: r.urn)
     return ProgramRun(project=project, stack=stack, resources=resources, outputs=outputs)
+
+
+def run_program(program_dir: Path, **kwargs: Any) -> ProgramRun:
+    """Run a Pulumi Python program directory's ``__main__.py`` (see :func:`run_function`)."""
+    program_dir = Path(program_dir).resolve()
+    entry = program_dir / "__main__.py"
+    if not entry.is_file():
+        raise InputError(str(program_dir), "", "no __main__.py: not a Pulumi Python program directory")
+    old_cwd, old_path = Path.cwd(), list(sys.path)
+    os.chdir(program_dir)
+    sys.path.insert(0, str(program_dir))
+    try:
+        return run_function(lambda: runpy.run_path(str(entry), run_name="__main__"), source=str(entry), **kwargs)
+    finally:
+        os.chdir(old_cwd)
+        sys.path[:] = old_path
 
 
 def _resolve(value: Any) -> Any:
