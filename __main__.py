@@ -18,7 +18,12 @@ except InputError as err:
     raise pulumi.RunError(err.line()) from None
 
 prefix = f"{pulumi.get_project()}-{pulumi.get_stack()}"
-tags = {"managed-by": "aistack", "aistack-stack": pulumi.get_stack(), "aistack-environment": spec.environment, **spec.tags}
+tags = {
+    "managed-by": "aistack",
+    "aistack-stack": pulumi.get_stack(),
+    "aistack-environment": spec.environment,
+    **spec.tags,
+}
 
 for cloud, cloud_spec in spec.clouds.configured().items():
     family = registry.family(cloud)

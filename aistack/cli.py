@@ -33,7 +33,9 @@ def _preview(args: argparse.Namespace) -> int:
 
 
 def _add_preview(commands: argparse._SubParsersAction) -> None:
-    p = commands.add_parser("preview", help="Run the program offline and report resources, policy, cost, diff.")
+    p = commands.add_parser(
+        "preview", help="Run the program offline and report resources, policy, cost, diff."
+    )
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--stack", help="Stack name: stacks/Pulumi.<NAME>.yaml.")
     where.add_argument("--stack-file", type=Path, help="Path to a stack file.")

@@ -342,7 +342,9 @@ def run_program(program_dir: Path, **kwargs: Any) -> ProgramRun:
     os.chdir(program_dir)
     sys.path.insert(0, str(program_dir))
     try:
-        return run_function(lambda: runpy.run_path(str(entry), run_name="__main__"), source=str(entry), **kwargs)
+        return run_function(
+            lambda: runpy.run_path(str(entry), run_name="__main__"), source=str(entry), **kwargs
+        )
     finally:
         os.chdir(old_cwd)
         sys.path[:] = old_path

@@ -24,7 +24,9 @@ def project_name(program_dir: Path) -> str:
     try:
         return str(yaml.safe_load(path.read_text())["name"])
     except (OSError, yaml.YAMLError, KeyError, TypeError):
-        raise InputError(str(path), "name", "a Pulumi program needs a Pulumi.yaml with a project name") from None
+        raise InputError(
+            str(path), "name", "a Pulumi program needs a Pulumi.yaml with a project name"
+        ) from None
 
 
 def run(
@@ -47,7 +49,9 @@ def run(
     project = project_name(program_dir)
     if stack_path is None:
         if stack is None:
-            raise InputError("arguments", "--stack", "name a stack (--stack NAME) or a file (--stack-file PATH)")
+            raise InputError(
+                "arguments", "--stack", "name a stack (--stack NAME) or a file (--stack-file PATH)"
+            )
         stack_path = stack_file(program_dir, stack)
     stack_path = Path(stack_path)
     name = stack_path.name.removeprefix("Pulumi.").removesuffix(".yaml") if stack is None else stack

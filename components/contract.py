@@ -43,7 +43,9 @@ class Component(pulumi.ComponentResource):
     def finish(self, **outputs: Any) -> None:
         """Expose exactly the contract's outputs as attributes and register them."""
         if set(outputs) != set(self.OUTPUTS):
-            raise TypeError(f"{type(self).__name__} must output {sorted(self.OUTPUTS)}, got {sorted(outputs)}")
+            raise TypeError(
+                f"{type(self).__name__} must output {sorted(self.OUTPUTS)}, got {sorted(outputs)}"
+            )
         for key, value in outputs.items():
             setattr(self, key, value)
         self.register_outputs(outputs)
@@ -106,7 +108,8 @@ class CloudStack:
         """The stack outputs for this cloud (kubeconfigs stay secret)."""
         return {
             "clusters": {
-                name: {"name": c.cluster_name, "kubeconfig": c.kubeconfig} for name, c in self.clusters.items()
+                name: {"name": c.cluster_name, "kubeconfig": c.kubeconfig}
+                for name, c in self.clusters.items()
             },
             "stores": {name: s.bucket_uri for name, s in self.stores.items()},
             "identities": {f"{c}/{s}": i.identity for (c, s), i in self.identities.items()},

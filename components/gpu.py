@@ -13,6 +13,8 @@ POOL_LABEL = "aistack.io/pool"
 CAPACITY_LABEL = "aistack.io/capacity"
 
 
-def node_labels(pool: str, accelerator: str, capacity: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+def node_labels(
+    pool: str, accelerator: str, capacity: str, extra: dict[str, str] | None = None
+) -> dict[str, str]:
     """Labels on every node of a GPU pool, on every cloud."""
     return {**(extra or {}), POOL_LABEL: pool, ACCELERATOR_LABEL: accelerator, CAPACITY_LABEL: capacity}

@@ -17,7 +17,9 @@ def _digest(text: str, length: int) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
-def fit(name: str, limit: int, *, alphabet: str = "a-z0-9-", lowercase: bool = True, hash_len: int = 6) -> str:
+def fit(
+    name: str, limit: int, *, alphabet: str = "a-z0-9-", lowercase: bool = True, hash_len: int = 6
+) -> str:
     """Fit ``name`` to ``limit`` characters drawn from ``alphabet`` (a regex character-class body).
 
     Args:

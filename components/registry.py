@@ -36,7 +36,9 @@ def requested_features(spec: StackSpec) -> list[tuple[str, str, str]]:
                 found.append((cluster.cloud, "on_demand_floor", f"{key}.gpu_pools.{pname}.on_demand_floor"))
     for sname, store in spec.stores.items():
         if store.customer_managed_key:
-            found.append((store.cloud, "customer_managed_key", f"aistack:stores.{sname}.customer_managed_key"))
+            found.append(
+                (store.cloud, "customer_managed_key", f"aistack:stores.{sname}.customer_managed_key")
+            )
     return found
 
 

@@ -18,7 +18,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from aistack import engine, preview as preview_mod  # noqa: E402
+from aistack import engine  # noqa: E402
+from aistack import preview as preview_mod  # noqa: E402
 
 
 class Declared:

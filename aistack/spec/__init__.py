@@ -52,7 +52,9 @@ class StackSpec(Model):
         description="Tags/labels on every resource; keys and values lowercase (GCP label rules).",
     )
     clouds: Clouds = Field(description="The clouds the stack uses, each with region, zones and network.")
-    clusters: dict[Name, ClusterSpec] = Field(default_factory=dict, description="Kubernetes clusters by name.")
+    clusters: dict[Name, ClusterSpec] = Field(
+        default_factory=dict, description="Kubernetes clusters by name."
+    )
     stores: dict[Name, StoreSpec] = Field(default_factory=dict, description="Object stores by name.")
 
     @field_validator("tags")
@@ -76,6 +78,7 @@ class StackSpec(Model):
         if not clouds:
             raise _Located("clouds", "configure at least one cloud (aws)")
         blocks = {f"clouds.{name}.cidr": net.cidr for name, net in clouds.items()}
+        blocks.update({f"clusters.{name}.service_cidr": c.service_cidr for name, c in self.clusters.items()})
         if pair := overlapping(blocks):
             raise _Located(pair[1], f"CIDR {blocks[pair[1]]} overlaps {pair[0]} ({blocks[pair[0]]})")
         for kind, items in (("clusters", self.clusters), ("stores", self.stores)):
@@ -250,12 +253,18 @@ def load_stack_file(path: Path) -> tuple[dict[str, Any], StackSpec]:
 def stack_file(program_dir: Path, stack: str) -> Path:
     """The stack file for a stack name, from the project's ``stackConfigDir``."""
     program_dir = Path(program_dir)
-    project = yaml.safe_load((program_dir / "Pulumi.yaml").read_text()) if (program_dir / "Pulumi.yaml").is_file() else {}
+    project = (
+        yaml.safe_load((program_dir / "Pulumi.yaml").read_text())
+        if (program_dir / "Pulumi.yaml").is_file()
+        else {}
+    )
     folder = program_dir / (project or {}).get("stackConfigDir", ".")
     path = folder / f"Pulumi.{stack}.yaml"
     if not path.is_file():
         known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in folder.glob("Pulumi.*.yaml"))
-        raise InputError("arguments", "--stack", f"unknown stack {stack!r}; stacks in {folder}: {', '.join(known)}")
+        raise InputError(
+            "arguments", "--stack", f"unknown stack {stack!r}; stacks in {folder}: {', '.join(known)}"
+        )
     return path
 
 

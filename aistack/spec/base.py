@@ -31,7 +31,9 @@ def _cidr(value: str) -> str:
     try:
         net = ipaddress.ip_network(value, strict=True)
     except ValueError as err:
-        raise ValueError(f"{value!r} is not a CIDR block with its host bits zero (e.g. 10.0.0.0/16): {err}") from None
+        raise ValueError(
+            f"{value!r} is not a CIDR block with its host bits zero (e.g. 10.0.0.0/16): {err}"
+        ) from None
     if net.version != 4:
         raise ValueError(f"{value!r}: only IPv4 CIDR blocks are supported")
     return str(net)

@@ -54,14 +54,19 @@ class AwsCloudSpec(NetworkSpec):
         description="The 12-digit account the stack must deploy into; the provider refuses any other "
         "(`allowedAccountIds`). Omit to deploy into whatever account the credentials name.",
     )
-    flow_log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653] = (
-        Field(default=90, description="Days to keep VPC flow logs in CloudWatch (one of CloudWatch's allowed values).")
+    flow_log_retention_days: Literal[
+        1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653
+    ] = Field(
+        default=90,
+        description="Days to keep VPC flow logs in CloudWatch (one of CloudWatch's allowed values).",
     )
 
     @model_validator(mode="after")
     def _zones_in_region(self) -> AwsCloudSpec:
         for zone in self.zones:
-            if not (zone.startswith(self.region) and len(zone) == len(self.region) + 1 and zone[-1].isalpha()):
+            if not (
+                zone.startswith(self.region) and len(zone) == len(self.region) + 1 and zone[-1].isalpha()
+            ):
                 raise ValueError(f"zone {zone!r} is not a zone of region {self.region} (e.g. {self.region}a)")
         return self
 
@@ -73,7 +78,9 @@ class Clouds(Model):
 
     def configured(self) -> dict[str, NetworkSpec]:
         """The clouds that are set, by name."""
-        return {name: getattr(self, name) for name in type(self).model_fields if getattr(self, name) is not None}
+        return {
+            name: getattr(self, name) for name in type(self).model_fields if getattr(self, name) is not None
+        }
 
 
 def zone_index(zone: str) -> int:

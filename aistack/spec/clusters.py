@@ -12,7 +12,9 @@ from aistack.spec.base import WORLD, Cidr, Model, Name
 CloudName = Literal["aws"]
 """Clouds a cluster or store can be placed on (each has a component family in ``components/``)."""
 
-Accelerator = Literal["H100-80GB", "A100-80GB", "A100-40GB", "L40S-48GB", "L4-24GB", "A10G-24GB", "A10-24GB", "T4-16GB"]
+Accelerator = Literal[
+    "H100-80GB", "A100-80GB", "A100-40GB", "L40S-48GB", "L4-24GB", "A10G-24GB", "A10-24GB", "T4-16GB"
+]
 """The canonical accelerator vocabulary (memory in the name, cloud-neutral)."""
 
 
@@ -30,7 +32,9 @@ class ApiEndpointSpec(Model):
     def _reachable_not_open(self) -> ApiEndpointSpec:
         for block in self.public_cidrs:
             if ipaddress.ip_network(block) == WORLD:
-                raise ValueError("public_cidrs must not contain 0.0.0.0/0: list the networks that need access")
+                raise ValueError(
+                    "public_cidrs must not contain 0.0.0.0/0: list the networks that need access"
+                )
         if not self.private and not self.public_cidrs:
             raise ValueError("an API endpoint that is neither private nor allow-listed is unreachable")
         return self
@@ -63,7 +67,9 @@ class GpuPoolSpec(Model):
         max_length=10,
         description="Machine types carrying that accelerator; several let spot capacity fill from more pools.",
     )
-    capacity: Literal["on-demand", "spot"] = Field(default="on-demand", description="Purchase option for the nodes.")
+    capacity: Literal["on-demand", "spot"] = Field(
+        default="on-demand", description="Purchase option for the nodes."
+    )
     on_demand_floor: int = Field(
         default=0,
         ge=0,
@@ -78,7 +84,9 @@ class GpuPoolSpec(Model):
         description="Zones for this pool, a subset of the cloud's zones; omit for all of them. "
         "Name only zones that offer the instance type (`python -m aistack preflight` checks).",
     )
-    disk_gib: int = Field(default=200, ge=50, le=16384, description="Root volume size (GiB); model images are large.")
+    disk_gib: int = Field(
+        default=200, ge=50, le=16384, description="Root volume size (GiB); model images are large."
+    )
     labels: dict[str, str] = Field(default_factory=dict, description="Extra Kubernetes node labels.")
 
     @model_validator(mode="after")
@@ -88,7 +96,9 @@ class GpuPoolSpec(Model):
         if self.on_demand_floor and self.capacity != "spot":
             raise ValueError("on_demand_floor applies to spot pools only (capacity: spot)")
         if self.on_demand_floor > self.max_nodes:
-            raise ValueError(f"on_demand_floor ({self.on_demand_floor}) is above max_nodes ({self.max_nodes})")
+            raise ValueError(
+                f"on_demand_floor ({self.on_demand_floor}) is above max_nodes ({self.max_nodes})"
+            )
         return self
 
     def split(self) -> dict[str, tuple[str, int, int]]:
@@ -109,11 +119,19 @@ class GpuPoolSpec(Model):
 class ClusterSpec(Model):
     """A Kubernetes cluster (EKS / AKS / GKE) with a system pool and GPU pools."""
 
-    cloud: CloudName = Field(description="Cloud the cluster runs on; must be configured under `aistack:clouds`.")
+    cloud: CloudName = Field(
+        description="Cloud the cluster runs on; must be configured under `aistack:clouds`."
+    )
     kubernetes_version: str = Field(
         default="1.33", pattern=r"^1\.\d{2}$", description="Kubernetes minor version, e.g. `1.33`."
     )
-    api: ApiEndpointSpec = Field(default_factory=ApiEndpointSpec, description="Who can reach the Kubernetes API.")
+    service_cidr: Cidr = Field(
+        default="172.20.0.0/16",
+        description="Kubernetes Service address range; must not overlap any network of the stack.",
+    )
+    api: ApiEndpointSpec = Field(
+        default_factory=ApiEndpointSpec, description="Who can reach the Kubernetes API."
+    )
     system_pool: SystemPoolSpec = Field(default_factory=SystemPoolSpec, description="The CPU system pool.")
     gpu_pools: dict[Name, GpuPoolSpec] = Field(
         min_length=1, description="GPU pools by name; the name is part of every pool resource's logical name."

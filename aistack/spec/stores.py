@@ -13,11 +13,15 @@ from aistack.spec.clusters import CloudName
 class StoreSpec(Model):
     """An encrypted, private object store (S3 bucket / Blob container / GCS bucket)."""
 
-    cloud: CloudName = Field(description="Cloud the store lives on; must be configured under `aistack:clouds`.")
+    cloud: CloudName = Field(
+        description="Cloud the store lives on; must be configured under `aistack:clouds`."
+    )
     purpose: Literal["model-weights", "datasets", "checkpoints"] = Field(
         default="model-weights", description="What the store holds (a tag on every resource)."
     )
-    versioning: bool = Field(default=True, description="Keep prior object versions (recover from overwrites).")
+    versioning: bool = Field(
+        default=True, description="Keep prior object versions (recover from overwrites)."
+    )
     noncurrent_retention_days: int = Field(
         default=30, ge=1, le=3650, description="Days prior object versions are kept before expiry."
     )

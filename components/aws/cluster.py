@@ -30,7 +30,9 @@ def kubeconfig(name: str, endpoint: str, ca_data: str, region: str) -> str:
         {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": name, "cluster": {"server": endpoint, "certificate-authority-data": ca_data}}],
+            "clusters": [
+                {"name": name, "cluster": {"server": endpoint, "certificate-authority-data": ca_data}}
+            ],
             "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
             "current-context": name,
             "users": [{"name": name, "user": user}],
@@ -106,6 +108,7 @@ class Cluster(contract.Cluster):
                 "endpoint_public_access": public,
                 **({"public_access_cidrs": list(spec.api.public_cidrs)} if public else {}),
             },
+            kubernetes_network_config={"service_ipv4_cidr": spec.service_cidr},
             encryption_config={"resources": ["secrets"], "provider": {"key_arn": key.arn}},
             enabled_cluster_log_types=CONTROL_PLANE_LOGS,
             access_config={"authentication_mode": "API", "bootstrap_cluster_creator_admin_permissions": True},
@@ -151,7 +154,10 @@ class Cluster(contract.Cluster):
         )
         # CoreDNS needs nodes to become healthy, so it follows the system node group.
         aws.eks.Addon(
-            self.child("coredns"), cluster_name=cluster.name, addon_name="coredns", opts=self.opts(depends_on=[system])
+            self.child("coredns"),
+            cluster_name=cluster.name,
+            addon_name="coredns",
+            opts=self.opts(depends_on=[system]),
         )
         config = pulumi.Output.all(cluster.name, cluster.endpoint, cluster.certificate_authority.data).apply(
             lambda args: kubeconfig(args[0], args[1], args[2], region)

@@ -17,7 +17,9 @@ def ami_type(instance_types: list[str]) -> str:
     """
     arm = {is_graviton(t) for t in instance_types}
     if len(arm) > 1:
-        raise ValueError(f"instance types {instance_types} mix Arm and x86; a node group has one architecture")
+        raise ValueError(
+            f"instance types {instance_types} mix Arm and x86; a node group has one architecture"
+        )
     return "AL2023_ARM_64_NVIDIA" if arm.pop() else "AL2023_x86_64_NVIDIA"
 
 

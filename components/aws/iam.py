@@ -24,7 +24,11 @@ def managed_policy(region: str, name: str) -> str:
 
 def service_trust(service: str, actions: tuple[str, ...] = ("sts:AssumeRole",), **condition: Any) -> str:
     """A trust policy letting one AWS service principal assume the role."""
-    statement: dict[str, Any] = {"Effect": "Allow", "Principal": {"Service": service}, "Action": list(actions)}
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": list(actions),
+    }
     if condition:
         statement["Condition"] = condition
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]})

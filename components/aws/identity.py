@@ -49,7 +49,11 @@ class WorkloadIdentity(contract.WorkloadIdentity):
         role = aws.iam.Role(self.child("role"), assume_role_policy=trust, opts=self.opts())
         statements = [
             {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": store.bucket_arn},
-            {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": store.bucket_arn.apply(lambda a: f"{a}/*")},
+            {
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": store.bucket_arn.apply(lambda a: f"{a}/*"),
+            },
         ]
         if store.kms_key_arn is not None:
             statements.append({"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": store.kms_key_arn})

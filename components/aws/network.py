@@ -77,7 +77,11 @@ class Network(contract.Network):
                 cidr_block=private_block,
                 availability_zone=zone,
                 map_public_ip_on_launch=False,
-                tags={"Name": self.child(f"private-{zone}"), "kubernetes.io/role/internal-elb": "1", **cluster_tags},
+                tags={
+                    "Name": self.child(f"private-{zone}"),
+                    "kubernetes.io/role/internal-elb": "1",
+                    **cluster_tags,
+                },
                 opts=self.opts(),
             )
             public[zone] = aws.ec2.Subnet(
@@ -90,7 +94,10 @@ class Network(contract.Network):
                 opts=self.opts(),
             )
             aws.ec2.RouteTableAssociation(
-                self.child(f"public-rta-{zone}"), subnet_id=public[zone].id, route_table_id=public_rt.id, opts=self.opts()
+                self.child(f"public-rta-{zone}"),
+                subnet_id=public[zone].id,
+                route_table_id=public_rt.id,
+                opts=self.opts(),
             )
         for zone in nat_zones:
             eip = aws.ec2.Eip(self.child(f"nat-eip-{zone}"), domain="vpc", opts=self.opts())
@@ -110,7 +117,10 @@ class Network(contract.Network):
                 opts=self.opts(),
             )
             aws.ec2.RouteTableAssociation(
-                self.child(f"private-rta-{zone}"), subnet_id=private[zone].id, route_table_id=rt.id, opts=self.opts()
+                self.child(f"private-rta-{zone}"),
+                subnet_id=private[zone].id,
+                route_table_id=rt.id,
+                opts=self.opts(),
             )
             private_rts.append(rt.id)
         # Model weights travel to nodes over the S3 gateway: private, and no NAT data charges.

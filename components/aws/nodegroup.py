@@ -55,7 +55,11 @@ def node_group(
             }
         ],
         # IMDSv2 only, one hop: pods cannot reach node credentials; they use EKS Pod Identity.
-        metadata_options={"http_endpoint": "enabled", "http_tokens": "required", "http_put_response_hop_limit": 1},
+        metadata_options={
+            "http_endpoint": "enabled",
+            "http_tokens": "required",
+            "http_put_response_hop_limit": 1,
+        },
         update_default_version=True,
         opts=owner.opts(),
     )

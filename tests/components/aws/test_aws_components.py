@@ -1,0 +1,220 @@
+"""AWS components under the mock runtime: exact children, security inputs, parenting, secrecy."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pulumi_aws as aws
+import pytest
+
+from aistack.spec import load_stack_file
+from aistack.spec.clusters import ClusterSpec, GpuPoolSpec
+from aistack.spec.stores import StoreSpec
+from components.aws import ObjectStore, deploy
+from components.aws.gpupool import ami_type
+from components.aws.network import subnet_blocks
+from components.aws.nodegroup import is_graviton
+from tests.conftest import REPO
+
+
+def _with_provider(fn):
+    def body():
+        provider = aws.Provider("aws", region="us-east-1")
+        fn(pulumi.ResourceOptions(provider=provider))
+
+    return body
+
+
+def _deploy(stack: str):
+    _, spec = load_stack_file(REPO / "stacks" / f"Pulumi.{stack}.yaml")
+
+    def body():
+        provider = aws.Provider("aws", region="us-east-1")
+        deployed = deploy(spec, provider, f"aistack-{stack}")
+        pulumi.export("aws", deployed.outputs())
+
+    return body
+
+
+def test_store_declares_every_split_setting_and_is_protected(declare):
+    d = declare(_with_provider(lambda o: ObjectStore("models", StoreSpec(cloud="aws"), protect=True, opts=o)))
+    component = d.named("models")
+    assert component.type == "aistack:aws:ObjectStore"
+    children = {r.name: r for r in d.children(component)}
+    assert set(children) == {
+        "models-key",
+        "models-bucket",
+        "models-sse",
+        "models-public-access-block",
+        "models-ownership",
+        "models-versioning",
+        "models-lifecycle",
+        "models-tls-only",
+    }
+    assert children["models-bucket"].protect and children["models-key"].protect
+    assert children["models-key"].inputs["enableKeyRotation"] is True
+    rule = children["models-sse"].inputs["rules"][0]
+    assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms"
+    assert (
+        rule["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"] == children["models-key"].outputs["arn"]
+    )
+    assert rule["bucketKeyEnabled"] is True
+    pab = children["models-public-access-block"].inputs
+    assert all(
+        pab[flag] is True
+        for flag in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    )
+    assert children["models-ownership"].inputs["rule"]["objectOwnership"] == "BucketOwnerEnforced"
+    assert children["models-versioning"].inputs["versioningConfiguration"]["status"] == "Enabled"
+    policy = json.loads(children["models-tls-only"].inputs["policy"])
+    insecure = next(s for s in policy["Statement"] if s["Sid"] == "DenyInsecureTransport")
+    assert insecure["Effect"] == "Deny" and insecure["Condition"] == {
+        "Bool": {"aws:SecureTransport": "false"}
+    }
+    bucket = children["models-bucket"].outputs["bucket"]
+    for child in ("models-sse", "models-public-access-block", "models-versioning", "models-tls-only"):
+        assert children[child].inputs["bucket"] == bucket
+
+
+def test_store_unprotected_outside_prod_and_without_cmk_uses_aws_kms(declare):
+    spec = StoreSpec(cloud="aws", customer_managed_key=False)
+    d = declare(_with_provider(lambda o: ObjectStore("scratch", spec, protect=False, opts=o)))
+    assert not d.named("scratch-bucket").protect
+    assert not d.of_type("aws:kms/key:Key")
+    rule = d.named("scratch-sse").inputs["rules"][0]["applyServerSideEncryptionByDefault"]
+    assert rule == {"sseAlgorithm": "aws:kms"}
+
+
+def test_cluster_is_private_encrypted_logged_and_kubeconfig_secret(declare):
+    d = declare(_deploy("dev"))
+    eks = d.of_type("aws:eks/cluster:Cluster")[0]
+    vpc = eks.inputs["vpcConfig"]
+    assert vpc["endpointPrivateAccess"] is True and vpc["endpointPublicAccess"] is False
+    assert "publicAccessCidrs" not in vpc
+    private_subnets = {r.outputs["id"] for r in d.of_type("aws:ec2/subnet:Subnet") if "-private-" in r.name}
+    assert set(vpc["subnetIds"]) == private_subnets
+    assert eks.inputs["encryptionConfig"]["resources"] == ["secrets"]
+    key = d.named("main-secrets-key")
+    assert eks.inputs["encryptionConfig"]["provider"]["keyArn"] == key.outputs["arn"]
+    assert key.inputs["enableKeyRotation"] is True
+    assert {"api", "audit", "authenticator"} <= set(eks.inputs["enabledClusterLogTypes"])
+    assert eks.inputs["accessConfig"]["authenticationMode"] == "API"
+    assert d.named("main-logs").inputs["name"] == f"/aws/eks/{eks.inputs['name']}/cluster"
+    kubeconfig = d.outputs["aws"]["clusters"]["main"]["kubeconfig"]
+    assert kubeconfig["4dabf18193072939515e22adb298388d"] == "1b47061264138c4ac30d75fd1eb44270"  # secret sig
+    config = json.loads(kubeconfig["value"])
+    assert config["users"][0]["user"]["exec"]["command"] == "aws"
+    assert config["clusters"][0]["cluster"]["server"] == eks.outputs["endpoint"]
+
+
+def test_public_api_endpoint_is_allow_listed(declare):
+    _, base = load_stack_file(REPO / "stacks" / "Pulumi.dev.yaml")
+    cluster = base.clusters["main"].model_dump()
+    cluster["api"] = {"private": True, "public_cidrs": ["203.0.113.0/24"]}
+    spec = base.model_copy(update={"clusters": {"main": ClusterSpec.model_validate(cluster)}})
+
+    def body():
+        deploy(spec, aws.Provider("aws", region="us-east-1"), "aistack-dev")
+
+    vpc = declare(body).of_type("aws:eks/cluster:Cluster")[0].inputs["vpcConfig"]
+    assert vpc["endpointPublicAccess"] is True and vpc["publicAccessCidrs"] == ["203.0.113.0/24"]
+
+
+def test_gpu_pool_is_tainted_nvidia_ami_with_ignored_desired_size(declare):
+    d = declare(_deploy("prod"))
+    pool = d.named("main-a10g")
+    assert pool.type == "aistack:aws:GpuNodePool"
+    groups = {r.name: r for r in d.children(pool) if r.type == "aws:eks/nodeGroup:NodeGroup"}
+    assert set(groups) == {"main-a10g-ondemand", "main-a10g-spot"}
+    ondemand, spot = groups["main-a10g-ondemand"].inputs, groups["main-a10g-spot"].inputs
+    assert ondemand["capacityType"] == "ON_DEMAND" and spot["capacityType"] == "SPOT"
+    assert ondemand["scalingConfig"] == {"minSize": 2, "maxSize": 2, "desiredSize": 2}
+    assert spot["scalingConfig"]["maxSize"] == 10
+    for group in groups.values():
+        inputs = group.inputs
+        assert inputs["amiType"] == "AL2023_x86_64_NVIDIA"
+        assert inputs["taints"] == [{"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}]
+        assert inputs["labels"]["aistack.io/accelerator"] == "A10G-24GB"
+        assert len(inputs["instanceTypes"]) == 3
+        assert group.ignore_changes == ["scalingConfig.desiredSize"]
+        template = next(r for r in d.resources if r.outputs.get("id") == inputs["launchTemplate"]["id"])
+        assert template.parent == pool.urn
+        ebs = template.inputs["blockDeviceMappings"][0]["ebs"]
+        assert ebs["encrypted"] == "true" and ebs["volumeType"] == "gp3"
+        assert template.inputs["metadataOptions"]["httpTokens"] == "required"
+
+
+def test_network_nat_per_zone_in_prod_single_in_dev(declare):
+    prod = declare(_deploy("prod"))
+    assert len(prod.of_type("aws:ec2/natGateway:NatGateway")) == 3
+    dev = declare(_deploy("dev"))
+    assert len(dev.of_type("aws:ec2/natGateway:NatGateway")) == 1
+    subnets = {r.name: r.inputs for r in prod.of_type("aws:ec2/subnet:Subnet")}
+    assert subnets["aws-private-us-east-1b"]["tags"]["kubernetes.io/role/internal-elb"] == "1"
+    assert subnets["aws-public-us-east-1b"]["tags"]["kubernetes.io/role/elb"] == "1"
+    assert subnets["aws-private-us-east-1b"]["tags"]["kubernetes.io/cluster/aistack-prod-main"] == "shared"
+    assert all(s["mapPublicIpOnLaunch"] is False for s in subnets.values())
+    endpoint = prod.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")[0].inputs
+    assert (
+        endpoint["serviceName"] == "com.amazonaws.us-east-1.s3" and endpoint["vpcEndpointType"] == "Gateway"
+    )
+    assert len(endpoint["routeTableIds"]) == 3
+    flow = prod.of_type("aws:ec2/flowLog:FlowLog")[0].inputs
+    assert flow["trafficType"] == "ALL" and flow["logDestinationType"] == "cloud-watch-logs"
+
+
+def test_pod_identity_reads_exactly_its_bucket(declare):
+    d = declare(_deploy("dev"))
+    identity = d.named("main-models-reader")
+    policy = json.loads(d.named("main-models-reader-read").inputs["policy"])
+    bucket_arn = d.named("models-bucket").outputs["arn"]
+    resources = {(a, s["Resource"]) for s in policy["Statement"] for a in s["Action"]}
+    assert resources == {
+        ("s3:ListBucket", bucket_arn),
+        ("s3:GetObject", f"{bucket_arn}/*"),
+        ("kms:Decrypt", d.named("models-key").outputs["arn"]),
+    }
+    trust = json.loads(d.named("main-models-reader-role").inputs["assumeRolePolicy"])["Statement"][0]
+    assert trust["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert trust["Condition"]["StringEquals"]["aws:RequestTag/kubernetes-service-account"] == "models-reader"
+    association = d.named("main-models-reader-association").inputs
+    assert association["namespace"] == "aistack-serving" and association["serviceAccount"] == "models-reader"
+    assert d.named("main-models-reader-association").parent == identity.urn
+
+
+def test_every_child_is_parented_and_named_after_its_component(declare):
+    d = declare(_deploy("prod"))
+    components = {r.urn: r for r in d.resources if not r.custom}
+    for r in d.resources:
+        if r.type.startswith("pulumi:providers:") or not r.custom:
+            continue
+        assert r.parent in components, f"{r.name} has no component parent"
+        assert r.name.startswith(components[r.parent].name + "-")
+
+
+@pytest.mark.parametrize(
+    ("zone", "private", "public"),
+    [("us-east-1a", "10.30.0.0/19", "10.30.224.0/22"), ("us-east-1c", "10.30.64.0/19", "10.30.232.0/22")],
+)
+def test_subnet_blocks_follow_the_zone_letter_not_the_list_position(zone, private, public):
+    assert subnet_blocks("10.30.0.0/16", zone) == (private, public)
+
+
+def test_ami_type_follows_architecture():
+    assert is_graviton("g5g.xlarge") and not is_graviton("g5.xlarge") and not is_graviton("p5e.48xlarge")
+    assert ami_type(["g5g.xlarge", "g5g.2xlarge"]) == "AL2023_ARM_64_NVIDIA"
+    with pytest.raises(ValueError, match="mix Arm and x86"):
+        ami_type(["g5g.xlarge", "g5.xlarge"])
+
+
+def test_spot_split_keeps_bounds():
+    pool = GpuPoolSpec(
+        accelerator="L4-24GB",
+        instance_types=["g6.xlarge"],
+        capacity="spot",
+        on_demand_floor=1,
+        min_nodes=1,
+        max_nodes=4,
+    )
+    assert pool.split() == {"ondemand": ("on-demand", 1, 1), "spot": ("spot", 0, 3)}
