@@ -45,8 +45,20 @@ def _add_preview(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_preview)
 
 
+def _add_config_reference(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("config-reference", help="Print the stack config reference (Markdown).")
+
+    def handler(_args: argparse.Namespace) -> int:
+        from aistack.docs import config_reference
+
+        print(config_reference())
+        return 0
+
+    p.set_defaults(handler=handler)
+
+
 # Each entry adds one subcommand (parser + handler); a command module owns its arguments.
-COMMANDS = [_add_preview]
+COMMANDS = [_add_preview, _add_config_reference]
 
 
 def parser() -> argparse.ArgumentParser:
