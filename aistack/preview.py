@@ -29,13 +29,18 @@ def project_name(program_dir: Path) -> str:
         ) from None
 
 
-def run(
+def run(**kwargs: Any) -> dict[str, Any]:
+    """Validate the stack, run the program under the mock runtime and build the report (see :func:`execute`)."""
+    return report(execute(**kwargs))
+
+
+def execute(
     *,
     stack: str | None = None,
     stack_path: Path | None = None,
     program_dir: Path | None = None,
-) -> dict[str, Any]:
-    """Validate the stack, run the program under the mock runtime and build the report.
+) -> engine.ProgramRun:
+    """Validate the stack and run the program under the mock runtime.
 
     Args:
         stack: Stack name, resolved through the program's ``stackConfigDir``.
@@ -62,8 +67,7 @@ def run(
 
         spec = spec_from_config(config, str(stack_path))
         registry.check_features(spec, str(stack_path))
-    run_ = engine.run_program(program_dir, project=project, stack=name, config=config)
-    return report(run_)
+    return engine.run_program(program_dir, project=project, stack=name, config=config)
 
 
 def report(run_: engine.ProgramRun) -> dict[str, Any]:
