@@ -27,6 +27,7 @@ class InputError(Exception):
         super().__init__(self.line())
 
     def line(self) -> str:
-        """The single line printed on stderr."""
+        """The single line printed on stderr (control characters from the input escaped)."""
         where = f"{self.file}: {self.key}" if self.key else self.file
-        return f"{where}: {self.message}"
+        text = f"{where}: {self.message}"
+        return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)

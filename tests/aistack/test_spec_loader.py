@@ -221,3 +221,8 @@ def test_random_mutations_are_accepted_or_clearly_rejected(path, value, action, 
         assert "\n" not in line and "Traceback" not in line
     else:
         assert isinstance(spec, StackSpec)
+
+
+def test_error_line_escapes_control_characters_from_the_input():
+    err = _error({**DEV, "aistack:tags": {"bad\nkey": "x"}})
+    assert "\n" not in err.line() and "bad\\nkey" in err.line()
