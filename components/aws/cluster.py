@@ -9,7 +9,7 @@ import pulumi_aws as aws
 
 from aistack.spec.clusters import ClusterSpec
 from components import contract, naming
-from components.aws.iam import managed_policy, service_trust
+from components.aws.iam import managed_policy, rotating_key, service_trust
 from components.aws.nodegroup import node_group
 
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
@@ -71,12 +71,8 @@ class Cluster(contract.Cluster):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
-        key = aws.kms.Key(
-            self.child("secrets-key"),
-            description=f"EKS secrets envelope encryption for {physical_name}",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            opts=self.opts(protect=protect),
+        key = rotating_key(
+            self, "secrets-key", f"EKS secrets envelope encryption for {physical_name}", protect=protect
         )
         # EKS writes control-plane logs to this fixed name; creating it first sets the retention.
         logs = aws.cloudwatch.LogGroup(

@@ -1,4 +1,5 @@
-"""IAM policy documents as plain JSON (no provider lookups, so the offline engine can check them)."""
+"""IAM and KMS building blocks: policy documents as plain JSON (no provider lookups, so the offline
+engine can check them) and the rotating customer-managed key."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import json
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
+
+from components.contract import Component
 
 
 def partition(region: str) -> str:
@@ -32,6 +36,17 @@ def service_trust(service: str, actions: tuple[str, ...] = ("sts:AssumeRole",), 
     if condition:
         statement["Condition"] = condition
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def rotating_key(owner: Component, suffix: str, description: str, *, protect: bool) -> aws.kms.Key:
+    """A customer-managed KMS key, child of ``owner``, rotated yearly and protected in production."""
+    return aws.kms.Key(
+        owner.child(suffix),
+        description=description,
+        enable_key_rotation=True,
+        deletion_window_in_days=30,
+        opts=owner.opts(protect=protect),
+    )
 
 
 def document(*statements: dict[str, Any]) -> pulumi.Output[str]:

@@ -70,29 +70,21 @@ class Network(contract.Network):
         nat_zones = zones if spec.nat == "per_zone" else zones[:1]
         private, public, nats, private_rts = {}, {}, {}, []
         for zone in zones:
-            private_block, public_block = subnet_blocks(spec.cidr, zone)
-            private[zone] = aws.ec2.Subnet(
-                self.child(f"private-{zone}"),
-                vpc_id=vpc.id,
-                cidr_block=private_block,
-                availability_zone=zone,
-                map_public_ip_on_launch=False,
-                tags={
-                    "Name": self.child(f"private-{zone}"),
-                    "kubernetes.io/role/internal-elb": "1",
-                    **cluster_tags,
-                },
-                opts=self.opts(),
-            )
-            public[zone] = aws.ec2.Subnet(
-                self.child(f"public-{zone}"),
-                vpc_id=vpc.id,
-                cidr_block=public_block,
-                availability_zone=zone,
-                map_public_ip_on_launch=False,
-                tags={"Name": self.child(f"public-{zone}"), "kubernetes.io/role/elb": "1", **cluster_tags},
-                opts=self.opts(),
-            )
+            blocks = dict(zip(("private", "public"), subnet_blocks(spec.cidr, zone), strict=True))
+            for tier, subnets, role in (("private", private, "internal-elb"), ("public", public, "elb")):
+                subnets[zone] = aws.ec2.Subnet(
+                    self.child(f"{tier}-{zone}"),
+                    vpc_id=vpc.id,
+                    cidr_block=blocks[tier],
+                    availability_zone=zone,
+                    map_public_ip_on_launch=False,
+                    tags={
+                        "Name": self.child(f"{tier}-{zone}"),
+                        f"kubernetes.io/role/{role}": "1",
+                        **cluster_tags,
+                    },
+                    opts=self.opts(),
+                )
             aws.ec2.RouteTableAssociation(
                 self.child(f"public-rta-{zone}"),
                 subnet_id=public[zone].id,

@@ -7,7 +7,7 @@ import pulumi_aws as aws
 
 from aistack.spec.stores import StoreSpec
 from components import contract
-from components.aws.iam import document
+from components.aws.iam import document, rotating_key
 
 
 class ObjectStore(contract.ObjectStore):
@@ -33,13 +33,7 @@ class ObjectStore(contract.ObjectStore):
         super().__init__(name, opts)
         key = None
         if spec.customer_managed_key:
-            key = aws.kms.Key(
-                self.child("key"),
-                description=f"Encryption of object store {name}",
-                enable_key_rotation=True,
-                deletion_window_in_days=30,
-                opts=self.opts(protect=protect),
-            )
+            key = rotating_key(self, "key", f"Encryption of object store {name}", protect=protect)
         bucket = aws.s3.Bucket(
             self.child("bucket"),
             force_destroy=False,
@@ -88,27 +82,13 @@ class ObjectStore(contract.ObjectStore):
             ],
             opts=self.opts(depends_on=[versioning]),
         )
-        objects = bucket.arn.apply(lambda arn: f"{arn}/*")
+        resources = [bucket.arn, bucket.arn.apply(lambda arn: f"{arn}/*")]
         aws.s3.BucketPolicy(
             self.child("tls-only"),
             bucket=bucket.id,
             policy=document(
-                {
-                    "Sid": "DenyInsecureTransport",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "s3:*",
-                    "Resource": [bucket.arn, objects],
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                },
-                {
-                    "Sid": "DenyOutdatedTls",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "s3:*",
-                    "Resource": [bucket.arn, objects],
-                    "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}},
-                },
+                _deny("DenyInsecureTransport", resources, {"Bool": {"aws:SecureTransport": "false"}}),
+                _deny("DenyOutdatedTls", resources, {"NumericLessThan": {"s3:TlsVersion": "1.2"}}),
             ),
             # The public access block must exist first, or a policy change can briefly race it.
             opts=self.opts(depends_on=[block]),
@@ -119,3 +99,15 @@ class ObjectStore(contract.ObjectStore):
             bucket_arn=bucket.arn,
             kms_key_arn=key.arn if key else None,
         )
+
+
+def _deny(sid: str, resources: list, condition: dict) -> dict:
+    """A bucket-policy statement denying every S3 action on the bucket when ``condition`` holds."""
+    return {
+        "Sid": sid,
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": resources,
+        "Condition": condition,
+    }
