@@ -111,6 +111,11 @@ class RealisticMocks(pulumi_mocks.Mocks):
 
     ACCOUNT = "111122223333"
 
+    def __init__(self) -> None:
+        super().__init__()
+        # GCP ids embed the project and region, which live on the explicit provider: id → (project, region).
+        self._gcp_providers: dict[str, tuple[str, str]] = {}
+
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict]:
         if not args.custom:
             return (None, {})
@@ -120,6 +125,8 @@ class RealisticMocks(pulumi_mocks.Mocks):
         package = typ.split(":")[0]
         physical = _physical(name)
         resource_id = physical
+        if typ == "pulumi:providers:gcp":
+            self._gcp_providers[resource_id] = (args.inputs.get("project"), args.inputs.get("region"))
         if package == "aws":
             region = "us-east-1"
             module, kind = typ.split(":")[1].split("/")[0], typ.split(":")[-1]
@@ -154,9 +161,8 @@ class RealisticMocks(pulumi_mocks.Mocks):
             resource_id = f"/subscriptions/00000000-0000-0000-0000-000000000000/mock/{typ.split(':')[-1]}/{state['name']}"
             state.setdefault("id", resource_id)
         elif package == "gcp":
-            state.setdefault("name", physical)
-            state.setdefault("selfLink", f"https://www.googleapis.com/mock/{state['name']}")
-            resource_id = state["name"]
+            context = self._gcp_providers.get(_provider_id(args.provider), ())
+            resource_id = _gcp_state(typ, state, physical, *context)
         elif package == "kubernetes":
             meta = dict(state.get("metadata") or {})
             meta.setdefault("name", physical)
@@ -171,6 +177,53 @@ class RealisticMocks(pulumi_mocks.Mocks):
             "the offline engine does not answer provider lookups (invokes); "
             "derive the value from config or resource outputs instead",
         )
+
+
+def _provider_id(reference: str | None) -> str:
+    """The provider id from a provider reference (``<urn>::<id>``)."""
+    return (reference or "").rsplit("::", 1)[-1]
+
+
+def _gcp_state(
+    typ: str, state: dict[str, Any], physical: str, project: str | None = None, region: str | None = None
+) -> str:
+    """Fill a GCP resource's computed outputs the way the provider reports them; return its id."""
+    project = state.get("project") or project or "mock-project"
+    region = state.get("region") or state.get("location") or region or "us-central1"
+    kind = typ.split(":")[-1]
+    if typ == "gcp:serviceaccount/account:Account":
+        email = f"{state['accountId']}@{project}.iam.gserviceaccount.com"
+        name = f"projects/{project}/serviceAccounts/{email}"
+        state.update(email=email, member=f"serviceAccount:{email}", name=name)
+        state.setdefault("uniqueId", str(int(hashlib.sha1(email.encode()).hexdigest()[:15], 16)))
+        return name
+    if typ == "gcp:logging/projectBucketConfig:ProjectBucketConfig":
+        state["name"] = f"projects/{project}/locations/{region}/buckets/{state['bucketId']}"
+        return state["name"]
+    state.setdefault("name", physical)
+    name = state["name"]
+    paths = {
+        "gcp:compute/network:Network": f"projects/{project}/global/networks/{name}",
+        "gcp:compute/subnetwork:Subnetwork": f"projects/{project}/regions/{region}/subnetworks/{name}",
+        "gcp:compute/router:Router": f"projects/{project}/regions/{region}/routers/{name}",
+        "gcp:compute/firewall:Firewall": f"projects/{project}/global/firewalls/{name}",
+        "gcp:container/cluster:Cluster": f"projects/{project}/locations/{region}/clusters/{name}",
+        "gcp:container/nodePool:NodePool": f"{state.get('cluster')}/nodePools/{name}",
+        "gcp:kms/keyRing:KeyRing": f"projects/{project}/locations/{region}/keyRings/{name}",
+        "gcp:kms/cryptoKey:CryptoKey": f"{state.get('keyRing')}/cryptoKeys/{name}",
+    }
+    resource_id = paths.get(typ, name)
+    if typ == "gcp:container/cluster:Cluster":
+        digest = hashlib.sha1(name.encode()).digest()
+        # TEST-NET-3 addresses: realistic, never routable.
+        state.setdefault("endpoint", f"203.0.113.{digest[0] % 254 + 1}")
+        state["masterAuth"] = {**(state.get("masterAuth") or {}), "clusterCaCertificate": "bW9jay1jYQ=="}
+    elif typ == "gcp:storage/bucket:Bucket":
+        state.setdefault("url", f"gs://{name}")
+    api = "compute/v1" if typ.startswith("gcp:compute/") else f"mock/{kind.lower()}"
+    state.setdefault("selfLink", f"https://www.googleapis.com/{api}/{resource_id}")
+    state.setdefault("id", resource_id)
+    return resource_id
 
 
 def _azure_name_key(state: Mapping[str, Any]) -> str:

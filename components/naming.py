@@ -51,3 +51,37 @@ def eks_cluster(prefix: str, name: str) -> str:
 def aws_iam(prefix: str, name: str) -> str:
     """IAM role name prefix budget (Pulumi appends 8 random characters to a 64-character limit)."""
     return fit(f"{prefix}-{name}", 55, alphabet="a-zA-Z0-9+=,.@_-", lowercase=False)
+
+
+def gcp(prefix: str, name: str, limit: int = 63) -> str:
+    """A GCP resource name (RFC 1035 label): lowercase letters, digits, dashes, a letter first.
+
+    Args:
+        prefix: The stack prefix, ``<project>-<stack>``.
+        name: The resource's own name.
+        limit: The resource type's maximum length (63 for most GCP resources).
+    """
+    wanted = f"{prefix}-{name}"
+    if not wanted[:1].isalpha():
+        # RFC 1035 names start with a letter; a prefix of digits would otherwise be refused.
+        wanted = f"x-{wanted}"
+    return fit(wanted, limit)
+
+
+def gke_cluster(prefix: str, name: str) -> str:
+    """GKE cluster name: at most 40 characters, lowercase letters, digits, dashes, a letter first."""
+    return gcp(prefix, name, 40)
+
+
+def gcp_service_account(prefix: str, name: str) -> str:
+    """Service account id: 6–30 characters, lowercase letters, digits, dashes, a letter first.
+
+    Ids shorter than six characters are padded with a hash so they stay deterministic.
+    """
+    account = gcp(prefix, name, 30)
+    return account if len(account) >= 6 else f"{account}-{_digest(account, 4)}"
+
+
+def gcp_log_bucket(prefix: str, name: str) -> str:
+    """Cloud Logging bucket id: at most 100 letters, digits, underscores and dashes."""
+    return fit(f"{prefix}-{name}", 100, alphabet="a-z0-9_-")

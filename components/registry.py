@@ -11,10 +11,21 @@ from types import ModuleType
 from aistack.errors import InputError
 from aistack.spec import StackSpec
 
-FAMILIES = {"aws": "components.aws"}
+FAMILIES = {"aws": "components.aws", "gcp": "components.gcp"}
 
 # Features a spec may ask for that a cloud cannot provide: cloud → feature → reason.
-UNSUPPORTED: dict[str, dict[str, str]] = {"aws": {}}
+UNSUPPORTED: dict[str, dict[str, str]] = {
+    "aws": {},
+    "gcp": {
+        "several_instance_types": "a GKE node pool has one machine type; declare one pool per machine type",
+        "several_clusters": "the GCP subnetwork's pod and service ranges serve one GKE cluster (clusters "
+        "cannot share secondary ranges); put a second GKE cluster in its own stack",
+        # Compute Engine's GPU models (https://cloud.google.com/compute/docs/gpus), as in gcp/accelerators.py.
+        "accelerator L40S-48GB": "Compute Engine offers no L40S GPUs",
+        "accelerator A10G-24GB": "the A10G is an AWS-only part (EC2 G5)",
+        "accelerator A10-24GB": "Compute Engine offers no A10 GPUs",
+    },
+}
 
 
 def family(cloud: str) -> ModuleType:
@@ -25,8 +36,12 @@ def family(cloud: str) -> ModuleType:
 def requested_features(spec: StackSpec) -> list[tuple[str, str, str]]:
     """Every (cloud, feature, key path) the spec asks for."""
     found = []
+    clouds_seen: set[str] = set()
     for cname, cluster in spec.clusters.items():
         key = f"aistack:clusters.{cname}"
+        if cluster.cloud in clouds_seen:
+            found.append((cluster.cloud, "several_clusters", f"{key}.cloud"))
+        clouds_seen.add(cluster.cloud)
         if cluster.api.private and cluster.api.public_cidrs:
             found.append((cluster.cloud, "private_and_public_api", f"{key}.api.public_cidrs"))
         for pname, pool in cluster.gpu_pools.items():
@@ -34,6 +49,10 @@ def requested_features(spec: StackSpec) -> list[tuple[str, str, str]]:
                 found.append((cluster.cloud, "spot", f"{key}.gpu_pools.{pname}.capacity"))
             if pool.on_demand_floor:
                 found.append((cluster.cloud, "on_demand_floor", f"{key}.gpu_pools.{pname}.on_demand_floor"))
+            where = f"{key}.gpu_pools.{pname}"
+            if len(pool.instance_types) > 1:
+                found.append((cluster.cloud, "several_instance_types", f"{where}.instance_types"))
+            found.append((cluster.cloud, f"accelerator {pool.accelerator}", f"{where}.accelerator"))
     for sname, store in spec.stores.items():
         if store.customer_managed_key:
             found.append(
@@ -48,3 +67,8 @@ def check_features(spec: StackSpec, file: str) -> None:
         reason = UNSUPPORTED.get(cloud, {}).get(feature)
         if reason:
             raise InputError(file, key, f"{cloud} does not support {feature}: {reason}")
+    # A family may also check rules only it knows (which machine types carry which GPU).
+    for cloud in spec.clouds.configured():
+        check = getattr(family(cloud), "check", None)
+        if check is not None:
+            check(spec, file)

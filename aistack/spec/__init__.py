@@ -76,8 +76,12 @@ class StackSpec(Model):
     def _cross_field(self) -> StackSpec:
         clouds = self.clouds.configured()
         if not clouds:
-            raise _Located("clouds", "configure at least one cloud (aws)")
-        blocks = {f"clouds.{name}.cidr": net.cidr for name, net in clouds.items()}
+            raise _Located("clouds", f"configure at least one cloud ({', '.join(Clouds.model_fields)})")
+        blocks = {
+            f"clouds.{name}.{key}": block
+            for name, net in clouds.items()
+            for key, block in net.cidr_blocks().items()
+        }
         blocks.update({f"clusters.{name}.service_cidr": c.service_cidr for name, c in self.clusters.items()})
         if pair := overlapping(blocks):
             raise _Located(pair[1], f"CIDR {blocks[pair[1]]} overlaps {pair[0]} ({blocks[pair[0]]})")
@@ -95,6 +99,11 @@ class StackSpec(Model):
                 extra = sorted(set(pool.zones or []) - set(zones))
                 if extra:
                     raise _Located(f"{where}.zones", f"zones {extra} are not in the cloud's zones {zones}")
+                if pool.overrides is not None and pool.overrides.cloud != cluster.cloud:
+                    raise _Located(
+                        f"{where}.overrides.cloud",
+                        f"overrides for {pool.overrides.cloud} on a cluster placed on {cluster.cloud}",
+                    )
                 if self.environment == "prod" and pool.capacity == "spot" and pool.on_demand_floor < 1:
                     raise _Located(
                         f"{where}.on_demand_floor",

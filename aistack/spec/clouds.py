@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -43,6 +44,10 @@ class NetworkSpec(Model):
             raise ValueError(f"zones must be unique, got {zones}")
         return zones
 
+    def cidr_blocks(self) -> dict[str, str]:
+        """Every address block this cloud's network uses, by key (checked for overlaps stack-wide)."""
+        return {"cidr": self.cidr}
+
 
 class AwsCloudSpec(NetworkSpec):
     """Where the AWS share of the stack lives."""
@@ -71,10 +76,69 @@ class AwsCloudSpec(NetworkSpec):
         return self
 
 
+GCP_PROJECT_ID = r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$"
+"""GCP project ids: 6–30 lowercase letters, digits and hyphens, a letter first, no trailing hyphen."""
+
+GCP_RESTRICTED = ("google", "null", "undefined", "ssl")
+"""Strings a GCP project id cannot contain (Resource Manager's project id rules)."""
+
+
+class GcpCloudSpec(NetworkSpec):
+    """Where the GCP share of the stack lives.
+
+    ``cidr`` is the primary range of the regional node subnetwork; the GKE cluster takes its pod
+    and service addresses from the two secondary ranges. All three are checked for overlaps with
+    every other block of the stack. Cloud NAT is a regional, zone-redundant service, so ``nat``
+    gives the same egress either way.
+    """
+
+    project: str = Field(
+        pattern=GCP_PROJECT_ID,
+        description="The project id the stack deploys into (6–30 lowercase letters, digits, hyphens).",
+    )
+    project_number: str = Field(
+        pattern=r"^[1-9]\d{5,18}$",
+        description="The project's number "
+        "(`gcloud projects describe PROJECT --format='value(projectNumber)'`). The GKE and Cloud Storage "
+        "service agents, which must be allowed to use the Cloud KMS keys, are named after it; it is "
+        "given here because the program makes no cloud lookups.",
+    )
+    region: str = Field(pattern=r"^[a-z]+-[a-z]+\d+$", description="GCP region, e.g. `us-central1`.")
+    pods_cidr: Cidr = Field(
+        description="Secondary range of the node subnetwork for pod addresses (GKE gives each node a /24 "
+        "of it at the default 110 pods per node), e.g. `10.64.0.0/14`."
+    )
+    services_cidr: Cidr = Field(
+        description="Secondary range of the node subnetwork for Kubernetes Service (ClusterIP) addresses, "
+        "e.g. `10.68.0.0/20`."
+    )
+
+    @field_validator("project")
+    @classmethod
+    def _unrestricted(cls, value: str) -> str:
+        for word in GCP_RESTRICTED:
+            if word in value:
+                raise ValueError(f"project id {value!r} must not contain {word!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _gcp_zones_in_region(self) -> GcpCloudSpec:
+        for zone in self.zones:
+            if not re.fullmatch(rf"{re.escape(self.region)}-[a-z]", zone):
+                example = f"{self.region}-a"
+                raise ValueError(f"zone {zone!r} is not a zone of region {self.region} (e.g. {example})")
+        return self
+
+    def cidr_blocks(self) -> dict[str, str]:
+        """The node range and both secondary ranges."""
+        return {"cidr": self.cidr, "pods_cidr": self.pods_cidr, "services_cidr": self.services_cidr}
+
+
 class Clouds(Model):
     """The clouds this stack places resources on, each with its region and network."""
 
     aws: AwsCloudSpec | None = Field(default=None, description="AWS placement; omit to use no AWS.")
+    gcp: GcpCloudSpec | None = Field(default=None, description="GCP placement; omit to use no GCP.")
 
     def configured(self) -> dict[str, NetworkSpec]:
         """The clouds that are set, by name."""

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
 from aistack.spec.base import WORLD, Cidr, Model, Name
 
-CloudName = Literal["aws"]
+CloudName = Literal["aws", "gcp"]
 """Clouds a cluster or store can be placed on (each has a component family in ``components/``)."""
 
 Accelerator = Literal[
@@ -45,7 +45,7 @@ class SystemPoolSpec(Model):
 
     instance_type: str | None = Field(
         default=None,
-        description="Machine type; omit for the cloud's default (AWS `m6i.large`).",
+        description="Machine type; omit for the cloud's default (AWS `m6i.large`, GCP `e2-standard-2`).",
     )
     min_nodes: int = Field(default=2, ge=1, le=100, description="Fewest nodes (count).")
     max_nodes: int = Field(default=3, ge=1, le=100, description="Most nodes the autoscaler may add (count).")
@@ -56,6 +56,26 @@ class SystemPoolSpec(Model):
         if self.min_nodes > self.max_nodes:
             raise ValueError(f"min_nodes ({self.min_nodes}) is above max_nodes ({self.max_nodes})")
         return self
+
+
+class GcpPoolOverrides(Model):
+    """GKE-only settings of a GPU pool."""
+
+    cloud: Literal["gcp"] = Field(description="Marks these overrides as GCP's; the cluster must be on GCP.")
+    gpu_driver_version: Literal["DEFAULT", "LATEST"] = Field(
+        default="DEFAULT",
+        description="NVIDIA driver GKE installs: the GKE version's default or the latest it supports. Always "
+        "sent explicitly: leaving it unset made GKE pools perma-diff (terraform-provider-google#23248).",
+    )
+    gpus_per_node: Literal[1, 2, 4] | None = Field(
+        default=None,
+        description="GPUs attached to each N1 node (T4 pools only; 1 when omitted). Accelerator-optimized "
+        "machine types (A2, A3, G2) carry a fixed count, taken from the machine type.",
+    )
+
+
+PoolOverrides = Annotated[GcpPoolOverrides, Field(discriminator="cloud")]
+"""Per-cloud pool extras, discriminated by ``cloud`` (a union of one model per cloud that has any)."""
 
 
 class GpuPoolSpec(Model):
@@ -88,6 +108,10 @@ class GpuPoolSpec(Model):
         default=200, ge=50, le=16384, description="Root volume size (GiB); model images are large."
     )
     labels: dict[str, str] = Field(default_factory=dict, description="Extra Kubernetes node labels.")
+    overrides: PoolOverrides | None = Field(
+        default=None,
+        description="Settings only one cloud has, tagged with the cluster's cloud (`cloud: gcp`).",
+    )
 
     @model_validator(mode="after")
     def _bounds(self) -> GpuPoolSpec:

@@ -1,0 +1,205 @@
+"""GKE cluster: private nodes, allow-listed control plane, Workload Identity, KMS-encrypted secrets."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pulumi_gcp as gcp
+
+from aistack.spec.clouds import GcpCloudSpec
+from aistack.spec.clusters import ClusterSpec
+from components import contract, naming
+from components.gcp.kms import agent_key, service_agent
+from components.gcp.network import Network
+from components.gcp.nodepool import node_pool
+
+LOG_COMPONENTS = ["SYSTEM_COMPONENTS", "APISERVER", "CONTROLLER_MANAGER", "SCHEDULER", "WORKLOADS"]
+# DCGM exports the GPUs' own metrics (it needs Managed Service for Prometheus and GKE-installed drivers).
+MONITORING_COMPONENTS = ["SYSTEM_COMPONENTS", "APISERVER", "CONTROLLER_MANAGER", "SCHEDULER", "DCGM"]
+NODE_ROLE = "roles/container.defaultNodeServiceAccount"
+"""The one role GKE documents for a least-privilege node service account (logs and metrics)."""
+
+
+def kubeconfig(name: str, endpoint: str, ca_data: str) -> str:
+    """A kubeconfig that authenticates through ``gke-gcloud-auth-plugin`` (no static credentials)."""
+    user = {
+        "exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "command": "gke-gcloud-auth-plugin",
+            "installHint": "Install gke-gcloud-auth-plugin: gcloud components install gke-gcloud-auth-plugin",
+            "provideClusterInfo": True,
+        }
+    }
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": name,
+                    "cluster": {"server": f"https://{endpoint}", "certificate-authority-data": ca_data},
+                }
+            ],
+            "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
+            "current-context": name,
+            "users": [{"name": name, "user": user}],
+        }
+    )
+
+
+class Cluster(contract.Cluster):
+    """A regional GKE Standard cluster secure by default.
+
+    Children: ``-keyring``, ``-secrets-key`` (Cloud KMS, 90-day rotation) and ``-secrets-key-agent``
+    (the GKE service agent may encrypt/decrypt with it); ``-nodes-sa`` (the nodes' own service
+    account) with ``-nodes-sa-role`` (``roles/container.defaultNodeServiceAccount`` only); ``-gke``
+    (private nodes, a private endpoint or allow-listed public CIDRs, Workload Identity, application-
+    layer secrets encryption, shielded nodes, Dataplane V2, control-plane logs and GPU metrics, the
+    default node pool removed); ``-logs`` (a log bucket keeping the cluster's control-plane and
+    audit logs ``log_retention_days``) and ``-logs-sink`` (routes them there); the ``-system``
+    node pool (untainted, for system pods).
+
+    Outputs: ``cluster_name``, ``kubeconfig`` (secret), ``cluster_id``, ``workload_pool``
+    (``<project>.svc.id.goog``), ``node_service_account`` (email), ``node_locations`` (the zones).
+    """
+
+    CLOUD = "gcp"
+    OUTPUTS = (
+        "cluster_name",
+        "kubeconfig",
+        "cluster_id",
+        "workload_pool",
+        "node_service_account",
+        "node_locations",
+    )
+    SYSTEM_MACHINE_TYPE = "e2-standard-2"
+
+    def __init__(
+        self,
+        name: str,
+        spec: ClusterSpec,
+        *,
+        cloud: GcpCloudSpec,
+        prefix: str,
+        network: Network,
+        protect: bool,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(name, opts)
+        physical_name = naming.gke_cluster(prefix, name)
+        key, key_grant = agent_key(
+            self,
+            "secrets-key",
+            location=cloud.region,
+            agent=service_agent(cloud.project_number, "container-engine-robot"),
+            protect=protect,
+        )
+        nodes_sa = gcp.serviceaccount.Account(
+            self.child("nodes-sa"),
+            account_id=naming.gcp_service_account(prefix, f"{name}-nodes"),
+            display_name=f"GKE nodes of {physical_name}",
+            opts=self.opts(),
+        )
+        nodes_role = gcp.projects.IAMMember(
+            self.child("nodes-sa-role"),
+            project=cloud.project,
+            role=NODE_ROLE,
+            member=nodes_sa.member,
+            opts=self.opts(),
+        )
+        workload_pool = f"{cloud.project}.svc.id.goog"
+        public = bool(spec.api.public_cidrs)
+        authorized = [{"cidr_block": cloud.cidr, "display_name": "node subnetwork"}] + [
+            {"cidr_block": block, "display_name": f"allow-listed {block}"} for block in spec.api.public_cidrs
+        ]
+        cluster = gcp.container.Cluster(
+            self.child("gke"),
+            name=physical_name,
+            location=cloud.region,
+            node_locations=list(cloud.zones),
+            network=network.network_id,
+            subnetwork=network.subnetwork_id,
+            networking_mode="VPC_NATIVE",
+            ip_allocation_policy={
+                "cluster_secondary_range_name": network.pods_range_name,
+                "services_secondary_range_name": network.services_range_name,
+            },
+            min_master_version=spec.kubernetes_version,
+            release_channel={"channel": "REGULAR"},
+            # GKE needs a default pool to create the cluster; it is deleted at once for the pools below.
+            remove_default_node_pool=True,
+            initial_node_count=1,
+            private_cluster_config={"enable_private_nodes": True, "enable_private_endpoint": not public},
+            master_authorized_networks_config={
+                "cidr_blocks": authorized,
+                "gcp_public_cidrs_access_enabled": False,
+                "private_endpoint_enforcement_enabled": True,
+            },
+            workload_identity_config={"workload_pool": workload_pool},
+            database_encryption={"state": "ENCRYPTED", "key_name": key.id},
+            enable_shielded_nodes=True,
+            datapath_provider="ADVANCED_DATAPATH",
+            logging_config={"enable_components": LOG_COMPONENTS},
+            monitoring_config={
+                "enable_components": MONITORING_COMPONENTS,
+                "managed_prometheus": {"enabled": True},
+            },
+            enable_legacy_abac=False,
+            master_auth={"client_certificate_config": {"issue_client_certificate": False}},
+            deletion_protection=protect,
+            opts=self.opts(depends_on=[key_grant], protect=protect),
+        )
+        bucket_id = naming.gcp_log_bucket(prefix, f"{name}-logs")
+        logs = gcp.logging.ProjectBucketConfig(
+            self.child("logs"),
+            project=cloud.project,
+            location=cloud.region,
+            bucket_id=bucket_id,
+            retention_days=spec.log_retention_days,
+            description=f"Logs of GKE cluster {physical_name}",
+            opts=self.opts(),
+        )
+        # Control-plane and audit logs only (the spec's retention is theirs): copying workload logs
+        # too would pay their ingestion twice. A sink into a log bucket of the same project needs
+        # no grant for its writer identity.
+        gcp.logging.ProjectSink(
+            self.child("logs-sink"),
+            project=cloud.project,
+            destination=logs.name.apply(lambda bucket: f"logging.googleapis.com/{bucket}"),
+            filter=cluster.name.apply(
+                lambda cname: (
+                    f'resource.type=("k8s_cluster" OR "k8s_control_plane_component") '
+                    f'AND resource.labels.cluster_name="{cname}"'
+                )
+            ),
+            unique_writer_identity=True,
+            opts=self.opts(),
+        )
+        node_pool(
+            self,
+            "system",
+            cluster=cluster.id,
+            location=cloud.region,
+            node_locations=list(cloud.zones),
+            machine_type=spec.system_pool.instance_type or self.SYSTEM_MACHINE_TYPE,
+            service_account=nodes_sa.email,
+            capacity="on-demand",
+            min_nodes=spec.system_pool.min_nodes,
+            max_nodes=spec.system_pool.max_nodes,
+            disk_gib=spec.system_pool.disk_gib,
+            labels={"aistack.io/pool": "system"},
+            taints=[],
+            depends_on=[nodes_role],
+        )
+        config = pulumi.Output.all(
+            cluster.name, cluster.endpoint, cluster.master_auth.cluster_ca_certificate
+        ).apply(lambda args: kubeconfig(args[0], args[1], args[2]))
+        self.finish(
+            cluster_name=cluster.name,
+            kubeconfig=pulumi.Output.secret(config),
+            cluster_id=cluster.id,
+            workload_pool=workload_pool,
+            node_service_account=nodes_sa.email,
+            node_locations=list(cloud.zones),
+        )

@@ -1,0 +1,103 @@
+"""Assemble the GCP share of a stack from its spec, and the rules only GCP knows."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pulumi
+
+from aistack.errors import InputError
+from aistack.spec import StackSpec
+from components import contract, naming
+from components.gcp.accelerators import guest_accelerator
+from components.gcp.cluster import Cluster
+from components.gcp.gpupool import GpuNodePool
+from components.gcp.identity import WorkloadIdentity
+from components.gcp.network import Network
+from components.gcp.store import ObjectStore
+
+POD_BLOCK_PER_NODE = 256
+"""Pod addresses GKE reserves per node at the default 110 pods per node (a /24 each)."""
+
+MAX_LOG_RETENTION_DAYS = 3650
+"""The longest retention a Cloud Logging bucket accepts."""
+
+
+def check(spec: StackSpec, file: str) -> None:
+    """Refuse, before anything is declared, what GKE would only refuse at deploy time.
+
+    Raises:
+        InputError: a machine type that does not carry its pool's accelerator, a GPU count on a
+            machine type that fixes it, a log retention Cloud Logging cannot keep, or a pod range
+            too small for the most nodes the pools may reach.
+    """
+    cloud = spec.clouds.gcp
+    nodes = 0
+    for cname, cluster in spec.clusters.items():
+        if cluster.cloud != "gcp":
+            continue
+        key = f"aistack:clusters.{cname}"
+        if cluster.log_retention_days > MAX_LOG_RETENTION_DAYS:
+            raise InputError(
+                file,
+                f"{key}.log_retention_days",
+                f"Cloud Logging keeps logs at most {MAX_LOG_RETENTION_DAYS} days",
+            )
+        nodes += cluster.system_pool.max_nodes
+        for pname, pool in cluster.gpu_pools.items():
+            nodes += pool.max_nodes
+            gpus = pool.overrides.gpus_per_node if pool.overrides else None
+            try:
+                guest_accelerator(pool.accelerator, pool.instance_types[0], gpus)
+            except ValueError as err:
+                field = "overrides.gpus_per_node" if "gpus_per_node" in str(err) else "instance_types"
+                raise InputError(file, f"{key}.gpu_pools.{pname}.{field}", str(err)) from None
+    capacity = ipaddress.ip_network(cloud.pods_cidr).num_addresses // POD_BLOCK_PER_NODE
+    if nodes > capacity:
+        raise InputError(
+            file,
+            "aistack:clouds.gcp.pods_cidr",
+            f"{cloud.pods_cidr} holds pod addresses for {capacity} nodes but the GKE pools may reach {nodes}; "
+            "use a larger range (each node takes a /24)",
+        )
+
+
+def deploy(spec: StackSpec, provider: pulumi.ProviderResource, prefix: str) -> contract.CloudStack:
+    """Declare the network, cluster, GPU pools, stores and identities placed on GCP.
+
+    Args:
+        spec: The validated stack spec (:func:`check` passed).
+        provider: The explicit GCP provider (see :func:`components.gcp.provider`).
+        prefix: Prefix for explicit physical names, ``<project>-<stack>``.
+    """
+    cloud = spec.clouds.gcp
+    opts = pulumi.ResourceOptions(provider=provider)
+    result = contract.CloudStack(provider)
+    network = Network("gcp", cloud, opts=opts)
+    for name, cspec in spec.clusters.items():
+        if cspec.cloud != "gcp":
+            continue
+        cluster = Cluster(
+            name, cspec, cloud=cloud, prefix=prefix, network=network, protect=spec.protected, opts=opts
+        )
+        result.clusters[name] = cluster
+        for pool_name, pool in cspec.gpu_pools.items():
+            result.pools[(name, pool_name)] = GpuNodePool(
+                f"{name}-{pool_name}", pool, pool=pool_name, cluster=cluster, region=cloud.region, opts=opts
+            )
+    for name, sspec in spec.stores.items():
+        if sspec.cloud != "gcp":
+            continue
+        store = ObjectStore(name, sspec, cloud=cloud, protect=spec.protected, opts=opts)
+        result.stores[name] = store
+        for reader in spec.readers(name):
+            result.identities[(reader, name)] = WorkloadIdentity(
+                f"{reader}-{name}-reader",
+                cluster=result.clusters[reader],
+                store=store,
+                namespace=contract.READER_NAMESPACE,
+                service_account=contract.reader_service_account(name),
+                account_id=naming.gcp_service_account(prefix, f"{reader}-{name}-read"),
+                opts=opts,
+            )
+    return result
