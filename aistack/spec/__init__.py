@@ -136,6 +136,11 @@ class _Located(ValueError):
         super().__init__(message)
 
 
+def _user_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """An error location as the user wrote it: without the tag pydantic adds after ``overrides``."""
+    return tuple(part for i, part in enumerate(loc) if not (i and loc[i - 1] == "overrides"))
+
+
 def _key_path(loc: tuple[Any, ...]) -> str:
     head, *rest = [str(part) for part in loc] or [""]
     return f"{NAMESPACE}:{head}" + "".join(f".{part}" for part in rest)
@@ -145,7 +150,7 @@ def _describe(err: dict[str, Any], model: type[Model]) -> str:
     """One readable sentence for a pydantic error, saying what is allowed."""
     kind = err["type"]
     if kind == "extra_forbidden":
-        parent = _model_at(model, err["loc"][:-1])
+        parent = _model_at(model, _user_loc(err["loc"])[:-1])
         allowed = ", ".join(parent.model_fields) if parent else "see the config reference"
         return f"unknown key; allowed keys: {allowed}"
     if kind == "missing":
@@ -221,7 +226,7 @@ def spec_from_config(config: Mapping[str, Any], file: str, *, from_file: bool = 
         if isinstance(ctx_error, _Located):
             line = InputError(file, _key_path(tuple(ctx_error.path.split("."))), str(ctx_error))
         else:
-            line = InputError(file, _key_path(first["loc"]), _describe(first, StackSpec))
+            line = InputError(file, _key_path(_user_loc(first["loc"])), _describe(first, StackSpec))
         if len(errors) > 1:
             line = InputError(line.file, line.key, f"{line.message} (and {len(errors) - 1} more errors)")
         raise line from None

@@ -1,0 +1,83 @@
+"""The multi-cloud stack: AWS and GCP side by side, each on its own explicit provider."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+CONCEPTS = ("Network", "Cluster", "GpuNodePool", "ObjectStore", "WorkloadIdentity")
+PROVIDER_PACKAGE = {"aws": "aws", "gcp": "gcp", "azure": "azure-native"}
+
+
+@pytest.fixture
+def report(preview):
+    return preview("multicloud")
+
+
+def test_each_cloud_has_one_provider_of_its_own_package(report):
+    providers = {r["cloud"]: r for r in report["resources"] if r["type"].startswith("pulumi:providers:")}
+    assert {"aws", "gcp"} <= set(providers)
+    for cloud, provider in providers.items():
+        assert provider["type"] == f"pulumi:providers:{PROVIDER_PACKAGE[cloud]}"
+
+
+def test_every_resource_carries_its_own_clouds_provider(report):
+    providers = {
+        r["cloud"]: r["urn"] for r in report["resources"] if r["type"].startswith("pulumi:providers:")
+    }
+    custom = [
+        r
+        for r in report["resources"]
+        if r["custom"] and not r["type"].startswith(("pulumi:providers:", "kubernetes:"))
+    ]
+    assert {r["cloud"] for r in custom} >= {"aws", "gcp"}
+    for resource in custom:
+        package = resource["type"].split(":")[0]
+        assert PROVIDER_PACKAGE[resource["cloud"]] == package, resource["urn"]
+        assert resource["provider"] == providers[resource["cloud"]], resource["urn"]
+
+
+def test_both_clouds_are_complete_stacks(report):
+    types = {r["type"] for r in report["resources"]}
+    for cloud in ("aws", "gcp"):
+        for concept in CONCEPTS:
+            assert f"aistack:{cloud}:{concept}" in types, (cloud, concept)
+    assert set(report["outputs"]) >= {"aws", "gcp"}
+    assert report["outputs"]["gcp"]["stores"]["models-gcp"].startswith("gs://")
+    assert report["outputs"]["aws"]["stores"]["models-aws"].startswith("s3://")
+
+
+def test_secure_defaults_are_visible_in_the_gcp_inputs(report):
+    by_type = {}
+    for r in report["resources"]:
+        by_type.setdefault(r["type"], []).append(r["inputs"])
+    (gke,) = by_type["gcp:container/cluster:Cluster"]
+    assert gke["privateClusterConfig"]["enablePrivateNodes"] is True
+    assert gke["databaseEncryption"]["state"] == "ENCRYPTED"
+    (bucket,) = by_type["gcp:storage/bucket:Bucket"]
+    assert bucket["publicAccessPrevention"] == "enforced"
+    drivers = {
+        a["gpuDriverInstallationConfig"]["gpuDriverVersion"]
+        for pool in by_type["gcp:container/nodePool:NodePool"]
+        for a in pool["nodeConfig"].get("guestAccelerators", [])
+    }
+    assert drivers == {"LATEST", "DEFAULT"}
+
+
+def test_cli_preview_lists_both_clouds_side_by_side():
+    done = subprocess.run(
+        [sys.executable, "-m", "aistack", "preview", "--stack", "multicloud", "--format", "json"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["stack"] == "multicloud"
+    assert {r["cloud"] for r in result["resources"]} >= {"aws", "gcp"}
