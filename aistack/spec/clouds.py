@@ -87,9 +87,10 @@ class GcpCloudSpec(NetworkSpec):
     """Where the GCP share of the stack lives.
 
     ``cidr`` is the primary range of the regional node subnetwork; the GKE cluster takes its pod
-    and service addresses from the two secondary ranges. All three are checked for overlaps with
-    every other block of the stack. Cloud NAT is a regional, zone-redundant service, so ``nat``
-    gives the same egress either way.
+    addresses from the ``pods_cidr`` secondary range and its Service addresses from a second one,
+    the cluster's own ``service_cidr``. Every range is checked for overlaps with every other block
+    of the stack. Cloud NAT is a regional, zone-redundant service, so ``nat`` gives the same
+    egress either way.
     """
 
     project: str = Field(
@@ -107,10 +108,6 @@ class GcpCloudSpec(NetworkSpec):
     pods_cidr: Cidr = Field(
         description="Secondary range of the node subnetwork for pod addresses (GKE gives each node a /24 "
         "of it at the default 110 pods per node), e.g. `10.64.0.0/14`."
-    )
-    services_cidr: Cidr = Field(
-        description="Secondary range of the node subnetwork for Kubernetes Service (ClusterIP) addresses, "
-        "e.g. `10.68.0.0/20`."
     )
 
     @field_validator("project")
@@ -130,8 +127,8 @@ class GcpCloudSpec(NetworkSpec):
         return self
 
     def cidr_blocks(self) -> dict[str, str]:
-        """The node range and both secondary ranges."""
-        return {"cidr": self.cidr, "pods_cidr": self.pods_cidr, "services_cidr": self.services_cidr}
+        """The node range and the pod range (the Service range is the GKE cluster's ``service_cidr``)."""
+        return {"cidr": self.cidr, "pods_cidr": self.pods_cidr}
 
 
 class Clouds(Model):

@@ -20,7 +20,8 @@ class Network(contract.Network):
     """A custom-mode VPC whose nodes have no public addresses and leave through Cloud NAT.
 
     Children: ``-vpc`` (no automatic subnetworks), ``-nodes`` (the regional node subnetwork: the
-    spec's ``cidr``, secondary ranges ``pods`` and ``services``, Private Google Access, flow logs),
+    spec's ``cidr``, secondary ranges ``pods`` (the spec's ``pods_cidr``) and, when a GKE cluster
+    is placed here, ``services`` (its ``service_cidr``), Private Google Access, flow logs),
     ``-router`` and ``-nat`` (Cloud NAT for the subnetwork's every range, errors logged), and two
     ingress firewall rules, both from named ranges only: ``-allow-internal`` (nodes and pods among
     themselves) and ``-allow-health-checks`` (Google's load-balancer probes). Everything else
@@ -28,14 +29,24 @@ class Network(contract.Network):
 
     Outputs: ``network_id``, ``node_subnet_ids`` (zone → subnetwork id; GCP subnetworks are
     regional, so every zone maps to the same one), ``subnetwork_id``, ``pods_range_name``,
-    ``services_range_name``.
+    ``services_range_name`` (``None`` without a GKE cluster).
     """
 
     CLOUD = "gcp"
     OUTPUTS = ("network_id", "node_subnet_ids", "subnetwork_id", "pods_range_name", "services_range_name")
 
-    def __init__(self, name: str, spec: GcpCloudSpec, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        spec: GcpCloudSpec,
+        *,
+        services_cidr: str | None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         super().__init__(name, opts)
+        ranges = [{"range_name": PODS_RANGE, "ip_cidr_range": spec.pods_cidr}]
+        if services_cidr:
+            ranges.append({"range_name": SERVICES_RANGE, "ip_cidr_range": services_cidr})
         vpc = gcp.compute.Network(
             self.child("vpc"),
             auto_create_subnetworks=False,
@@ -47,10 +58,7 @@ class Network(contract.Network):
             network=vpc.id,
             region=spec.region,
             ip_cidr_range=spec.cidr,
-            secondary_ip_ranges=[
-                {"range_name": PODS_RANGE, "ip_cidr_range": spec.pods_cidr},
-                {"range_name": SERVICES_RANGE, "ip_cidr_range": spec.services_cidr},
-            ],
+            secondary_ip_ranges=ranges,
             # Nodes without public addresses reach Google APIs (GCS model weights, Artifact Registry).
             private_ip_google_access=True,
             log_config={
@@ -99,5 +107,5 @@ class Network(contract.Network):
             node_subnet_ids={zone: subnet.id for zone in spec.zones},
             subnetwork_id=subnet.id,
             pods_range_name=PODS_RANGE,
-            services_range_name=SERVICES_RANGE,
+            services_range_name=SERVICES_RANGE if services_cidr else None,
         )

@@ -73,10 +73,11 @@ def deploy(spec: StackSpec, provider: pulumi.ProviderResource, prefix: str) -> c
     cloud = spec.clouds.gcp
     opts = pulumi.ResourceOptions(provider=provider)
     result = contract.CloudStack(provider)
-    network = Network("gcp", cloud, opts=opts)
-    for name, cspec in spec.clusters.items():
-        if cspec.cloud != "gcp":
-            continue
+    mine = {name: c for name, c in spec.clusters.items() if c.cloud == "gcp"}
+    # One GKE cluster per GCP stack (registry: several_clusters); its Service range is a subnetwork range.
+    services_cidr = next((c.service_cidr for c in mine.values()), None)
+    network = Network("gcp", cloud, services_cidr=services_cidr, opts=opts)
+    for name, cspec in mine.items():
         cluster = Cluster(
             name, cspec, cloud=cloud, prefix=prefix, network=network, protect=spec.protected, opts=opts
         )

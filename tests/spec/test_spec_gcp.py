@@ -16,7 +16,6 @@ GCP = {
     "zones": ["europe-west4-a", "europe-west4-b"],
     "cidr": "10.50.0.0/20",
     "pods_cidr": "10.52.0.0/14",
-    "services_cidr": "10.56.0.0/20",
 }
 
 
@@ -34,11 +33,7 @@ def error(gcp: dict[str, Any], **extra: Any) -> InputError:
 def test_a_valid_placement():
     spec = load(GCP)
     assert spec.clouds.configured() == {"gcp": spec.clouds.gcp}
-    assert spec.clouds.gcp.cidr_blocks() == {
-        "cidr": "10.50.0.0/20",
-        "pods_cidr": "10.52.0.0/14",
-        "services_cidr": "10.56.0.0/20",
-    }
+    assert spec.clouds.gcp.cidr_blocks() == {"cidr": "10.50.0.0/20", "pods_cidr": "10.52.0.0/14"}
 
 
 @pytest.mark.parametrize(
@@ -73,17 +68,18 @@ def test_aws_style_zones_are_refused():
     assert "is not a zone of region" in error({**GCP, "zones": ["europe-west4a"]}).message
 
 
-@pytest.mark.parametrize(
-    ("changes", "key", "other"),
-    [
-        ({"pods_cidr": "10.50.8.0/22"}, "clouds.gcp.pods_cidr", "clouds.gcp.cidr"),
-        ({"services_cidr": "10.53.0.0/20"}, "clouds.gcp.services_cidr", "clouds.gcp.pods_cidr"),
-    ],
-)
-def test_secondary_ranges_must_not_overlap(changes, key, other):
-    err = error({**GCP, **changes})
-    assert err.key == f"aistack:{key}"
-    assert f"overlaps {other}" in err.message
+def test_the_pod_range_must_not_overlap_the_node_range():
+    err = error({**GCP, "pods_cidr": "10.50.8.0/22"})
+    assert err.key == "aistack:clouds.gcp.pods_cidr"
+    assert "overlaps clouds.gcp.cidr (10.50.0.0/20)" in err.message
+
+
+def test_the_gke_service_range_must_not_overlap_the_pod_range():
+    pool = {"accelerator": "L4-24GB", "instance_types": ["g2-standard-8"], "min_nodes": 0, "max_nodes": 1}
+    cluster = {"cloud": "gcp", "service_cidr": "10.53.0.0/20", "gpu_pools": {"l4": pool}}
+    err = error(GCP, **{"aistack:clusters": {"main": cluster}})
+    assert err.key == "aistack:clusters.main.service_cidr"
+    assert "overlaps clouds.gcp.pods_cidr (10.52.0.0/14)" in err.message
 
 
 def test_gcp_ranges_must_not_overlap_other_clouds():

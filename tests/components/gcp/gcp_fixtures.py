@@ -25,12 +25,12 @@ def base_config() -> dict[str, Any]:
                 "zones": ["us-central1-a", "us-central1-b", "us-central1-c"],
                 "cidr": "10.50.0.0/20",
                 "pods_cidr": "10.52.0.0/14",
-                "services_cidr": "10.56.0.0/20",
             }
         },
         "aistack:clusters": {
             "main": {
                 "cloud": "gcp",
+                "service_cidr": "10.56.0.0/20",
                 "log_retention_days": 30,
                 "gpu_pools": {
                     "l4": {

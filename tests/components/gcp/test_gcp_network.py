@@ -31,7 +31,7 @@ def test_vpc_is_custom_mode(declared):
     assert declared.named("gcp-vpc").inputs["autoCreateSubnetworks"] is False
 
 
-def test_subnetwork_carries_pod_and_service_ranges_and_private_google_access(declared):
+def test_subnetwork_carries_the_pod_range_and_the_clusters_service_range(declared):
     subnet = declared.named("gcp-nodes").inputs
     assert subnet["ipCidrRange"] == "10.50.0.0/20"
     assert subnet["region"] == "us-central1"
@@ -53,6 +53,14 @@ def test_cloud_nat_serves_the_node_subnetwork_through_the_router(declared):
         {"name": declared.named("gcp-nodes").outputs["id"], "sourceIpRangesToNats": ["ALL_IP_RANGES"]}
     ]
     assert nat["logConfig"] == {"enable": True, "filter": "ERRORS_ONLY"}
+
+
+def test_without_a_cluster_there_is_no_service_range(gcp_stack):
+    declared = gcp_stack({"aistack:clusters": None})
+    assert declared.named("gcp-nodes").inputs["secondaryIpRanges"] == [
+        {"rangeName": "pods", "ipCidrRange": "10.52.0.0/14"}
+    ]
+    assert not declared.of_type("aistack:gcp:Cluster")
 
 
 def test_no_firewall_rule_admits_the_world(declared):
