@@ -57,8 +57,50 @@ def _add_config_reference(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=handler)
 
 
+def _preflight(args: argparse.Namespace) -> int:
+    from aistack import preflight
+
+    name, spec = preflight.load(args.stack, args.stack_file)
+    findings = preflight.run(spec, name)
+    print(preflight.render(findings, args.format))
+    return preflight.exit_code(findings)
+
+
+def _add_preflight(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "preflight",
+        help="Check zones and GPU quotas in the live cloud before deploying (exit 1 with the fix).",
+    )
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--stack", help="Stack name: stacks/Pulumi.<NAME>.yaml.")
+    where.add_argument("--stack-file", type=Path, help="Path to a stack file.")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(handler=_preflight)
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from aistack import audit, preflight
+
+    name, spec = preflight.load(args.stack, args.stack_file)
+    report = audit.run(spec, name)
+    print(audit.render(report, args.format))
+    return audit.exit_code(report)
+
+
+def _add_audit(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "audit",
+        help="Re-check the live stateful resources against the policy pack's rules (exit 1 on drift).",
+    )
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--stack", help="Stack name: stacks/Pulumi.<NAME>.yaml.")
+    where.add_argument("--stack-file", type=Path, help="Path to a stack file.")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(handler=_audit)
+
+
 # Each entry adds one subcommand (parser + handler); a command module owns its arguments.
-COMMANDS = [_add_preview, _add_config_reference]
+COMMANDS = [_add_preview, _add_config_reference, _add_preflight, _add_audit]
 
 
 def parser() -> argparse.ArgumentParser:
