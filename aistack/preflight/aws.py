@@ -132,7 +132,11 @@ class AwsChecker:
         return self._vcpus[instance_type]
 
     def limit(self, code: str) -> float:
-        """The applied value of an EC2 quota, or its default where none was applied."""
+        """The applied value of an EC2 quota, or its default where none was applied.
+
+        Raises:
+            NotChecked: Service Quotas knows neither in this region.
+        """
         if code not in self._limits:
             action = "servicequotas:GetServiceQuota"
             try:
@@ -140,10 +144,15 @@ class AwsChecker:
             except botocore.exceptions.ClientError as err:
                 if err.response.get("Error", {}).get("Code") != "NoSuchResourceException":
                     raise
-                value = call(
-                    self._quotas, "get_aws_default_service_quota", "servicequotas:GetAWSDefaultServiceQuota",
-                    ServiceCode="ec2", QuotaCode=code,
-                )  # fmt: skip
+                try:
+                    value = call(
+                        self._quotas, "get_aws_default_service_quota", "servicequotas:GetAWSDefaultServiceQuota",
+                        ServiceCode="ec2", QuotaCode=code,
+                    )  # fmt: skip
+                except botocore.exceptions.ClientError as err:
+                    if err.response.get("Error", {}).get("Code") != "NoSuchResourceException":
+                        raise
+                    raise NotChecked(f"Service Quotas lists no ec2 quota {code} in {self.region}") from None
             self._limits[code] = float(value["Quota"]["Value"])
         return self._limits[code]
 
