@@ -90,8 +90,8 @@ class GcpChecker:
             return fn(**kwargs)
         except (
             google.auth.exceptions.GoogleAuthError,
-            exceptions.Unauthenticated,
-            exceptions.PermissionDenied,
+            exceptions.Unauthorized,
+            exceptions.Forbidden,
         ) as err:
             raise _credentials_error(err, action) from None
         except exceptions.NotFound as err:
