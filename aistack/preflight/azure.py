@@ -16,14 +16,29 @@ from aistack.preflight.checks import NotChecked, Quota
 SPOT_QUOTA = "lowPriorityCores"
 
 
-def _credentials_error(err: Exception, action: str) -> InputError:
+def credentials_error(err: Exception, action: str) -> InputError:
+    """One line for missing Azure credentials or a refused permission (``action``), exit 2."""
     first = str(err).strip().splitlines()[0] if str(err).strip() else err.__class__.__name__
     return InputError(
         "credentials",
         "azure",
-        f"{action}: {first} (run `az login` or set AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET; "
-        "the principal needs Microsoft.Compute/skus/read and Microsoft.Compute/locations/usages/read)",
+        f"{action}: {first} (run `az login` or set AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET, "
+        "and grant the principal that permission)",
     )
+
+
+def call(action: str, fn: Any, **kwargs: Any) -> list[Any]:
+    """List through one Azure operation, turning missing credentials or permissions into an InputError."""
+    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
+
+    try:
+        return list(fn(**kwargs))
+    except ClientAuthenticationError as err:
+        raise credentials_error(err, action) from None
+    except HttpResponseError as err:
+        if err.status_code in (401, 403):
+            raise credentials_error(err, action) from None
+        raise
 
 
 class AzureChecker:
@@ -61,22 +76,10 @@ class AzureChecker:
         self._skus: dict[str, Any] | None = None
         self._usages: dict[str, Any] | None = None
 
-    def _call(self, action: str, fn: Any, **kwargs: Any) -> list[Any]:
-        from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
-
-        try:
-            return list(fn(**kwargs))
-        except ClientAuthenticationError as err:
-            raise _credentials_error(err, action) from None
-        except HttpResponseError as err:
-            if err.status_code in (401, 403):
-                raise _credentials_error(err, action) from None
-            raise
-
     def sku(self, vm_size: str) -> Any:
         """The resource SKU of a VM size in the location (all sizes read once), None if unknown."""
         if self._skus is None:
-            listed = self._call(
+            listed = call(
                 "Microsoft.Compute/skus/read",
                 self._client.resource_skus.list,
                 filter=f"location eq '{self.region}'",
@@ -104,7 +107,7 @@ class AzureChecker:
     def usage(self, name: str) -> tuple[float, str]:
         """(limit, display name) of a compute usage in the location; (0, name) when not listed."""
         if self._usages is None:
-            listed = self._call(
+            listed = call(
                 "Microsoft.Compute/locations/usages/read", self._client.usage.list, location=self.region
             )
             self._usages = {u.name.value: u for u in listed}

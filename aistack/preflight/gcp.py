@@ -34,14 +34,28 @@ QUOTA_METRICS = {
 }
 
 
-def _credentials_error(err: Exception, action: str) -> InputError:
+def credentials_error(err: Exception, action: str) -> InputError:
+    """One line for missing Google credentials or a refused permission (``action``), exit 2."""
     return InputError(
         "credentials",
         "gcp",
         f"{action}: {err.__class__.__name__}: {str(err).splitlines()[0]} "
-        "(run `gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS; "
-        "the principal needs compute.regions.get, compute.machineTypes.list, compute.acceleratorTypes.list)",
+        "(run `gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS, "
+        "and grant the principal that permission)",
     )
+
+
+def call(action: str, fn: Any, **kwargs: Any) -> Any:
+    """Call one Google API method, turning missing credentials or permissions into an InputError."""
+    import google.auth.exceptions
+    from google.api_core import exceptions
+
+    try:
+        return fn(**kwargs)
+    except (google.auth.exceptions.GoogleAuthError, exceptions.Unauthorized, exceptions.Forbidden) as err:
+        raise credentials_error(err, action) from None
+    except exceptions.NotFound as err:
+        raise InputError("stack", "aistack:clouds.gcp", f"{action}: {err.message}") from None
 
 
 class GcpChecker:
@@ -78,29 +92,14 @@ class GcpChecker:
             self._machines = compute_v1.MachineTypesClient(**kwargs)
             self._accelerators = compute_v1.AcceleratorTypesClient(**kwargs)
         except google.auth.exceptions.DefaultCredentialsError as err:
-            raise _credentials_error(err, "no Google credentials") from None
+            raise credentials_error(err, "no Google credentials") from None
         self._region: Any = None
         self._zones_of: dict[tuple[str, str], dict[str, Any]] = {}
-
-    def _call(self, action: str, fn: Any, **kwargs: Any) -> Any:
-        import google.auth.exceptions
-        from google.api_core import exceptions
-
-        try:
-            return fn(**kwargs)
-        except (
-            google.auth.exceptions.GoogleAuthError,
-            exceptions.Unauthorized,
-            exceptions.Forbidden,
-        ) as err:
-            raise _credentials_error(err, action) from None
-        except exceptions.NotFound as err:
-            raise InputError("stack", "aistack:clouds.gcp", f"{action}: {err.message}") from None
 
     def region_info(self) -> Any:
         """The region (its zones and quotas), read once."""
         if self._region is None:
-            self._region = self._call(
+            self._region = call(
                 "compute.regions.get", self._regions.get, project=self.project, region=self.region
             )
         return self._region
@@ -113,7 +112,7 @@ class GcpChecker:
                 "accelerator": (self._accelerators, "accelerator_types", "compute.acceleratorTypes.list"),
             }[kind]
             region_zones = {z.rsplit("/", 1)[-1] for z in self.region_info().zones}
-            pages = self._call(
+            pages = call(
                 permission,
                 client.aggregated_list,
                 request={"project": self.project, "filter": f'name = "{name}"'},
