@@ -145,17 +145,16 @@ def _row(check: str, status: str, detail: str, fixes: list[str] | None = None) -
     return {"check": check, "status": status, "detail": detail, "fixes": fixes or []}
 
 
-def _zones_check(pool: Pool, offered: dict[str, list[str]], region: str) -> dict[str, str]:
+def _zones_check(pool: Pool, offered: dict[tuple[str, str | None], list[str]], region: str) -> dict[str, Any]:
     problems, fixes = [], []
     for itype in pool.instance_types:
-        missing = [z for z in pool.zones if z not in offered[itype]]
+        zones = offered[(itype, pool.accelerator)]
+        missing = [z for z in pool.zones if z not in zones]
         if not missing:
             continue
         problems.append(f"{itype} not offered in {', '.join(missing)}")
-        if offered[itype]:
-            fixes.append(
-                f"{itype} is offered in {', '.join(offered[itype])}: name only those zones for {pool.key}"
-            )
+        if zones:
+            fixes.append(f"{itype} is offered in {', '.join(zones)}: name only those zones for {pool.key}")
         else:
             fixes.append(f"{itype} is offered in no zone of {region}: drop it or pick another type/region")
     if problems:
@@ -175,16 +174,17 @@ def evaluate(checker: Checker, cloud_pools: list[Pool]) -> tuple[list[dict[str, 
         offering per instance type (zones offering it, quota per purchase option, for sizing).
     """
     types = sorted({(t, p.accelerator) for p in cloud_pools for t in p.instance_types})
-    offered = {t: sorted(checker.offered_zones(t, acc)) for t, acc in types}
+    # Keyed by (type, accelerator): on GCP an N1 type's zones depend on the GPU attached to it.
+    offered = {(t, acc): sorted(checker.offered_zones(t, acc)) for t, acc in types}
     offerings: dict[str, dict[str, Any]] = {
         t: {
             "cloud": checker.cloud,
             "region": checker.region,
             "instance_type": t,
-            "zones": offered[t],
+            "zones": offered[(t, acc)],
             "quota": {},
         }
-        for t, _ in types
+        for t, acc in types
     }
     # (capacity, code) → [(pool, need)], and each pool's own demands, to sum needs per quota.
     shared: dict[tuple[str, str], list[tuple[Pool, int]]] = defaultdict(list)
