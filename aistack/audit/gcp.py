@@ -11,6 +11,7 @@ from typing import Any
 from aistack.audit import check, resource, store_of, tagged
 from aistack.preflight.gcp import call, credentials_error
 from aistack.spec import StoreSpec
+from aistack.spec.clouds import GcpCloudSpec
 
 PUBLIC_MEMBERS = ("allUsers", "allAuthenticatedUsers")
 
@@ -78,3 +79,8 @@ class GcpAuditor:
                 )
             )
         return found
+
+
+def auditor(spec: GcpCloudSpec) -> GcpAuditor:
+    """The GCS auditor for a stack's GCP placement (its project; ADC credentials)."""
+    return GcpAuditor(spec.project)

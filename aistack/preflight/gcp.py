@@ -12,6 +12,7 @@ from typing import Any
 
 from aistack.errors import InputError
 from aistack.preflight.checks import NotChecked, Quota
+from aistack.spec.clouds import GcpCloudSpec
 
 # Canonical accelerator → GCP accelerator type, for GPUs attached to N1 machine types.
 ACCELERATOR_TYPES = {
@@ -175,3 +176,8 @@ class GcpChecker:
                 f"region {self.region}: request {{value}}"
             ),
         )
+
+
+def checker(spec: GcpCloudSpec) -> GcpChecker:
+    """The GCP checker for a stack's GCP placement (its project and region; ADC credentials)."""
+    return GcpChecker(spec.project, spec.region)
