@@ -18,6 +18,7 @@ from aistack.errors import InputError
 from aistack.spec.base import TAG_KEY, TAG_VALUE, Model, Name, overlapping
 from aistack.spec.clouds import Clouds, NetworkSpec, zone_index
 from aistack.spec.clusters import ClusterSpec, GpuPoolSpec
+from aistack.spec.endpoints import EndpointSpec, accelerator_gib
 from aistack.spec.stores import StoreSpec
 
 NAMESPACE = "aistack"
@@ -25,6 +26,7 @@ ALLOWED_NAMESPACES = ("aistack", "pulumi")
 
 __all__ = [
     "ClusterSpec",
+    "EndpointSpec",
     "GpuPoolSpec",
     "NetworkSpec",
     "StackSpec",
@@ -56,6 +58,10 @@ class StackSpec(Model):
         default_factory=dict, description="Kubernetes clusters by name."
     )
     stores: dict[Name, StoreSpec] = Field(default_factory=dict, description="Object stores by name.")
+    endpoints: dict[Name, EndpointSpec] = Field(
+        default_factory=dict,
+        description="Serving endpoints by name; the name is the endpoint's Deployment and Service name.",
+    )
 
     @field_validator("tags")
     @classmethod
@@ -118,7 +124,54 @@ class StackSpec(Model):
                         f"stores.{sname}.readers",
                         f"cluster {reader!r} is on {self.clusters[reader].cloud}, the store on {store.cloud}",
                     )
+        for ename, endpoint in self.endpoints.items():
+            self._check_endpoint(f"endpoints.{ename}", endpoint)
         return self
+
+    def _check_endpoint(self, where: str, endpoint: EndpointSpec) -> None:
+        """An endpoint names an existing cluster, pool and store the cluster may read, and fits the pool."""
+        cluster = self.clusters.get(endpoint.cluster)
+        if cluster is None:
+            raise _Located(
+                f"{where}.cluster",
+                f"no cluster named {endpoint.cluster!r}; clusters: {_names(self.clusters)}",
+            )
+        pool = cluster.gpu_pools.get(endpoint.pool)
+        if pool is None:
+            raise _Located(
+                f"{where}.pool",
+                f"cluster {endpoint.cluster!r} has no GPU pool {endpoint.pool!r}; its pools: {_names(cluster.gpu_pools)}",
+            )
+        store = self.stores.get(endpoint.store)
+        if store is None:
+            raise _Located(
+                f"{where}.store", f"no store named {endpoint.store!r}; stores: {_names(self.stores)}"
+            )
+        if store.cloud != cluster.cloud:
+            raise _Located(
+                f"{where}.store",
+                f"store {endpoint.store!r} is on {store.cloud}, cluster {endpoint.cluster!r} on {cluster.cloud}; "
+                "serve from a store on the cluster's cloud",
+            )
+        if endpoint.cluster not in self.readers(endpoint.store):
+            raise _Located(
+                f"{where}.store",
+                f"cluster {endpoint.cluster!r} may not read store {endpoint.store!r} "
+                f"(its readers: {', '.join(self.readers(endpoint.store))}); add it to stores.{endpoint.store}.readers",
+            )
+        if endpoint.cache_gib >= pool.disk_gib:
+            raise _Located(
+                f"{where}.cache_gib",
+                f"the model cache ({endpoint.cache_gib} GiB) does not fit on pool {endpoint.pool!r}'s "
+                f"{pool.disk_gib} GiB disk, which also holds images",
+            )
+        gpu_gib = endpoint.gpus_per_replica * accelerator_gib(pool.accelerator)
+        if endpoint.model_mem_gib is not None and endpoint.model_mem_gib > gpu_gib:
+            raise _Located(
+                f"{where}.model_mem_gib",
+                f"{endpoint.model_mem_gib} GiB does not fit in {endpoint.gpus_per_replica} x {pool.accelerator} "
+                f"({gpu_gib} GiB); raise gpus_per_replica or pick a larger accelerator",
+            )
 
     def readers(self, store: str) -> list[str]:
         """Clusters allowed to read a store (its readers, or every cluster on its cloud)."""
@@ -126,6 +179,10 @@ class StackSpec(Model):
         if spec.readers is not None:
             return list(spec.readers)
         return [name for name, c in self.clusters.items() if c.cloud == spec.cloud]
+
+
+def _names(items: Mapping[str, Any]) -> str:
+    return ", ".join(items) or "(none)"
 
 
 class _Located(ValueError):

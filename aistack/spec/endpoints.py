@@ -1,0 +1,296 @@
+"""Serving endpoints: a model served from a cluster's GPU pool, reading its weights from a store.
+
+Field names follow KServe where they fit (``min_replicas``, ``max_replicas``, ``scale_metric``,
+``scale_target``, ``storage_uri``).
+
+Autoscaling: the HorizontalPodAutoscaler holds the per-replica average of ``scale_metric`` at
+its target, adding replicas above it. The target is ``scale_target`` when given; otherwise it is
+``SCALE_OUT_AT`` (0.8) × the per-replica capacity of the metric, so replicas are added once they
+run at 80% of what one replica can carry (the seed's "scale out at 80% of target"):
+
+- ``vllm:num_requests_waiting`` (queue, the default): a replica counts as full with 5 requests
+  waiting, the threshold at which vLLM's production-stack scales out (its KEDA autoscaling guide,
+  ``docs/source/use_cases/autoscaling-keda.rst``), so the target is 4 waiting requests per replica;
+- ``vllm:num_requests_running`` (concurrency): a replica is full at ``max_concurrency`` sequences,
+  which the server enforces (``--max-num-seqs``), so the target is 0.8 × ``max_concurrency``;
+- ``cpu`` (fallback only; GPU servers are rarely CPU-bound): full at 100% of the CPU request,
+  so the target is 80% utilisation (also KServe's default for raw deployments).
+
+``min_replicas``/``max_replicas`` are set here for now; the sizing plan will feed the same fields.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from aistack.spec.base import Model, Name
+
+SCALE_OUT_AT = 0.8
+"""Fraction of a replica's capacity at which the autoscaler adds replicas (seed: 80% of target)."""
+
+QUEUE_FULL = 5
+"""Waiting requests at which a vLLM replica counts as full (vLLM production-stack KEDA guide)."""
+
+DEFAULT_IMAGE = "docker.io/vllm/vllm-openai:v0.11.0"
+"""vLLM's OpenAI-compatible server, pinned by tag."""
+
+ScaleMetric = Literal["vllm:num_requests_waiting", "vllm:num_requests_running", "cpu"]
+
+_CPU = re.compile(r"^(?P<n>\d+)(?P<milli>m)$|^(?P<cores>\d+(\.\d{1,3})?)$")
+_MEMORY = re.compile(r"^(?P<n>\d+)(?P<unit>Ki|Mi|Gi|Ti|k|M|G|T)?$")
+_MEMORY_UNITS = {None: 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+_MEMORY_UNITS.update({"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40})
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_REPOSITORY = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(:\d+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*$")
+_DNS_NAME = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+_K8S_NAME = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+_GPU_MEMORY = re.compile(r"-(\d+)GB$")
+
+
+def cpu_cores(quantity: str) -> float:
+    """CPU cores of a Kubernetes CPU quantity (``"4"``, ``"500m"``, ``"1.5"``)."""
+    match = _CPU.match(quantity)
+    if not match:
+        raise ValueError(
+            f"{quantity!r} is not a CPU quantity (cores such as 4 or 1.5, or millicores such as 500m)"
+        )
+    return int(match["n"]) / 1000 if match["milli"] else float(match["cores"])
+
+
+def memory_bytes(quantity: str) -> int:
+    """Bytes of a Kubernetes memory quantity (``"16Gi"``, ``"512Mi"``, ``"20G"``)."""
+    match = _MEMORY.match(quantity)
+    if not match:
+        raise ValueError(
+            f"{quantity!r} is not a memory quantity (an integer with Ki, Mi, Gi, Ti, k, M, G or T)"
+        )
+    return int(match["n"]) * _MEMORY_UNITS[match["unit"]]
+
+
+def check_image(image: str) -> str:
+    """Reject an image reference that is not pinned by a tag other than ``latest`` or by digest."""
+    name, _, digest = image.partition("@")
+    if digest and not _DIGEST.match(digest):
+        raise ValueError(f"image {image!r}: a digest is sha256: followed by 64 lowercase hex digits")
+    repository, tag = name, None
+    if ":" in name.rsplit("/", 1)[-1]:
+        repository, tag = name.rsplit(":", 1)
+    if not _REPOSITORY.match(repository):
+        raise ValueError(f"image {image!r}: {repository!r} is not a valid image repository")
+    if tag is not None and not _TAG.match(tag):
+        raise ValueError(f"image {image!r}: {tag!r} is not a valid tag")
+    if not digest and tag is None:
+        raise ValueError(
+            f"image {image!r} is not pinned: add a version tag (e.g. :v0.11.0) or a @sha256: digest"
+        )
+    if not digest and tag == "latest":
+        raise ValueError(
+            f"image {image!r} is not pinned: `latest` moves; name a version tag or a @sha256: digest"
+        )
+    return image
+
+
+def accelerator_gib(accelerator: str) -> int:
+    """Memory per GPU of a canonical accelerator name (``"L4-24GB"`` → 24), as the name states."""
+    match = _GPU_MEMORY.search(accelerator)
+    if not match:
+        raise ValueError(f"accelerator {accelerator!r} does not end in its memory size (e.g. L4-24GB)")
+    return int(match[1])
+
+
+class IngressSpec(Model):
+    """An Ingress in front of the endpoint's Service, TLS only."""
+
+    host: str = Field(
+        pattern=_DNS_NAME, description="Fully qualified host name clients use, e.g. `chat.example.com`."
+    )
+    tls_secret: str = Field(
+        pattern=_K8S_NAME,
+        description="Name of the `kubernetes.io/tls` Secret in the serving namespace holding the certificate "
+        "(managed outside the stack, e.g. by cert-manager); the stack carries no secrets.",
+    )
+    class_name: str | None = Field(
+        default=None,
+        pattern=_K8S_NAME,
+        description="IngressClass to use (e.g. `alb`, `nginx`); omit for the cluster's default class.",
+    )
+
+
+class EndpointSpec(Model):
+    """One model served by an OpenAI-compatible server (vLLM by default) on a cluster's GPU pool."""
+
+    model: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$",
+        description="Model name clients request (the server's `--served-model-name`), "
+        "e.g. `meta-llama/Llama-3.1-8B-Instruct`.",
+    )
+    storage_uri: str = Field(
+        pattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$",
+        max_length=1024,
+        description="Path of the model's weights inside the store (no scheme, no leading slash), "
+        "e.g. `llama-3.1-8b-instruct`; copied to the replica's model cache before the server starts.",
+    )
+    cluster: Name = Field(description="Cluster that serves the model (a key of `aistack:clusters`).")
+    pool: Name = Field(description="GPU pool of that cluster the replicas run on.")
+    store: Name = Field(
+        description="Object store holding the weights; the cluster must be one of its readers."
+    )
+    image: str = Field(
+        default=DEFAULT_IMAGE,
+        description="Server image, pinned by a version tag or a `@sha256:` digest (`latest` and untagged "
+        "images are refused). The container arguments are vLLM's.",
+    )
+    gpus_per_replica: int = Field(
+        default=1, ge=1, le=8, description="GPUs per replica (a power of two; vLLM's tensor-parallel size)."
+    )
+    min_replicas: int = Field(
+        default=1, ge=1, le=1000, description="Fewest replicas the autoscaler keeps (count)."
+    )
+    max_replicas: int = Field(
+        default=1, ge=1, le=1000, description="Most replicas the autoscaler may run (count)."
+    )
+    scale_metric: ScaleMetric = Field(
+        default="vllm:num_requests_waiting",
+        description="Per-replica signal the autoscaler follows: vLLM's request queue (default), its running "
+        "requests (concurrency), or `cpu` as a fallback. vLLM metrics reach the autoscaler as a Pods "
+        "metric through the cluster's custom-metrics adapter.",
+    )
+    scale_target: float | None = Field(
+        default=None,
+        gt=0,
+        le=100000,
+        description="Autoscaler target per replica in the metric's unit (requests, or percent of the CPU "
+        "request). Omit for 0.8 × the replica's capacity in that metric (see the module docs).",
+    )
+    max_concurrency: int = Field(
+        default=256,
+        ge=1,
+        le=4096,
+        description="Sequences one replica runs at once (vLLM `--max-num-seqs`; 256 is vLLM's long-standing "
+        "default, set explicitly so the autoscaler's capacity and the server agree).",
+    )
+    cpu_request: str = Field(description="CPU request per replica (cores, e.g. `3` or `3500m`).")
+    cpu_limit: str | None = Field(
+        default=None, description="CPU limit per replica; omit to equal the request (Guaranteed QoS)."
+    )
+    memory_request: str = Field(description="Memory request per replica (e.g. `12Gi`); includes `/dev/shm`.")
+    memory_limit: str | None = Field(
+        default=None, description="Memory limit per replica; omit to equal the request (Guaranteed QoS)."
+    )
+    shm_gib: int = Field(
+        default=2,
+        ge=1,
+        le=256,
+        description="Size of `/dev/shm`, a memory-backed volume counted in the memory limit (GiB); vLLM uses "
+        "it between tensor-parallel workers (vLLM's Kubernetes guide uses 2 GiB).",
+    )
+    cache_gib: int = Field(
+        ge=1,
+        le=16384,
+        description="Size of the model cache the weights are copied into (GiB, on the node's disk); at least "
+        "the weights' size. Requested as ephemeral storage so replicas land on nodes with room.",
+    )
+    port: int = Field(
+        default=8000, ge=1024, le=65535, description="Port the server listens on (unprivileged)."
+    )
+    expose: Literal["cluster", "internal-lb"] = Field(
+        default="cluster",
+        description="`cluster`: a ClusterIP Service only. `internal-lb`: a load balancer reachable inside "
+        "the network only (never public).",
+    )
+    ingress: IngressSpec | None = Field(
+        default=None, description="An Ingress with TLS in front of the Service."
+    )
+    load_timeout_s: int = Field(
+        default=1800,
+        ge=60,
+        le=14400,
+        description="Seconds a replica may take to load its weights and become ready (the startup probe's "
+        "budget); the Deployment's progress deadline is twice this, covering the copy from the store too.",
+    )
+    demand_tokens_per_s: float | None = Field(
+        default=None, ge=0, description="Expected output tokens per second at peak (for the sizing plan)."
+    )
+    model_mem_gib: float | None = Field(
+        default=None,
+        gt=0,
+        description="GPU memory one replica needs, weights plus KV cache (GiB; for the sizing plan). Must fit "
+        "in `gpus_per_replica` GPUs of the pool.",
+    )
+
+    @field_validator("image")
+    @classmethod
+    def _pinned(cls, image: str) -> str:
+        return check_image(image)
+
+    @field_validator("storage_uri")
+    @classmethod
+    def _inside_store(cls, path: str) -> str:
+        if any(part in (".", "..") for part in path.split("/")):
+            raise ValueError(f"storage_uri {path!r} must not contain `.` or `..` segments")
+        return path
+
+    @field_validator("gpus_per_replica")
+    @classmethod
+    def _power_of_two(cls, gpus: int) -> int:
+        if gpus & (gpus - 1):
+            raise ValueError(f"gpus_per_replica must be a power of two (1, 2, 4 or 8), got {gpus}")
+        return gpus
+
+    @field_validator("cpu_request", "cpu_limit")
+    @classmethod
+    def _cpu(cls, value: str | None) -> str | None:
+        if value is not None and cpu_cores(value) <= 0:
+            raise ValueError("must be more than 0 cores")
+        return value
+
+    @field_validator("memory_request", "memory_limit")
+    @classmethod
+    def _memory(cls, value: str | None) -> str | None:
+        if value is not None and memory_bytes(value) <= 0:
+            raise ValueError("must be more than 0 bytes")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EndpointSpec:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(
+                f"min_replicas ({self.min_replicas}) is above max_replicas ({self.max_replicas})"
+            )
+        if cpu_cores(self.cpu) < cpu_cores(self.cpu_request):
+            raise ValueError(f"cpu_limit ({self.cpu_limit}) is below cpu_request ({self.cpu_request})")
+        if memory_bytes(self.memory) < memory_bytes(self.memory_request):
+            raise ValueError(
+                f"memory_limit ({self.memory_limit}) is below memory_request ({self.memory_request})"
+            )
+        if self.shm_gib * 2**30 >= memory_bytes(self.memory):
+            raise ValueError(
+                f"shm_gib ({self.shm_gib}) must be below the memory limit ({self.memory}), which counts it"
+            )
+        return self
+
+    @property
+    def cpu(self) -> str:
+        """The CPU limit (the request when no limit is set)."""
+        return self.cpu_limit or self.cpu_request
+
+    @property
+    def memory(self) -> str:
+        """The memory limit (the request when no limit is set)."""
+        return self.memory_limit or self.memory_request
+
+    def replica_capacity(self) -> float:
+        """What one replica can carry in ``scale_metric``'s unit (see the module docs)."""
+        return {
+            "vllm:num_requests_waiting": float(QUEUE_FULL),
+            "vllm:num_requests_running": float(self.max_concurrency),
+            "cpu": 100.0,
+        }[self.scale_metric]
+
+    def hpa_target(self) -> float:
+        """The autoscaler's per-replica target: ``scale_target``, else 0.8 × the replica's capacity."""
+        return self.scale_target if self.scale_target is not None else SCALE_OUT_AT * self.replica_capacity()
