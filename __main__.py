@@ -9,7 +9,7 @@ import pulumi
 
 from aistack.errors import InputError
 from aistack.spec import spec_from_pulumi_config
-from components import registry
+from components import k8s, registry
 
 try:
     spec = spec_from_pulumi_config()
@@ -28,4 +28,5 @@ tags = {
 for cloud, cloud_spec in spec.clouds.configured().items():
     family = registry.family(cloud)
     deployed = family.deploy(spec, family.provider(cloud_spec, tags), prefix)
-    pulumi.export(cloud, deployed.outputs())
+    endpoints = k8s.deploy_serving(spec, deployed)
+    pulumi.export(cloud, {**deployed.outputs(), "endpoints": {n: e.endpoint_url for n, e in endpoints.items()}})

@@ -18,3 +18,14 @@ def node_labels(
 ) -> dict[str, str]:
     """Labels on every node of a GPU pool, on every cloud."""
     return {**(extra or {}), POOL_LABEL: pool, ACCELERATOR_LABEL: accelerator, CAPACITY_LABEL: capacity}
+
+
+# GKE's accelerator type names (`cloud.google.com/gke-accelerator` node label and node pool
+# `guest_accelerators.type`) for the canonical accelerators Google Cloud offers.
+GKE_ACCELERATORS = {
+    "H100-80GB": "nvidia-h100-80gb",
+    "A100-80GB": "nvidia-a100-80gb",
+    "A100-40GB": "nvidia-tesla-a100",
+    "L4-24GB": "nvidia-l4",
+    "T4-16GB": "nvidia-tesla-t4",
+}

@@ -1,0 +1,143 @@
+"""What serving needs from each cloud's Kubernetes, as data: one row per cloud.
+
+Everything the serving layer does differently per cloud lives in :data:`CLOUDS`: how a pod
+assumes the store-reading identity, which node labels select an accelerator, whether the cluster
+needs the NVIDIA device plugin, how an internal load balancer is requested, and which pinned image
+and command copy the weights from the cloud's object store. The components read the row of the
+cluster's cloud; they hold no ``if cloud == ...`` branches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from components import gpu
+
+
+@dataclass(frozen=True)
+class WeightCopy:
+    """The init container that copies a model's weights from the store into the model cache.
+
+    ``script`` runs under ``/bin/sh -c`` with ``STORE_URI`` (the store's ``bucket_uri``),
+    ``MODEL_PATH`` (the endpoint's ``storage_uri``) and ``MODEL_DIR`` (``/models/<storage_uri>``)
+    set, authenticated by the pod's workload identity. It leaves the weights in ``MODEL_DIR``, and
+    a restarted copy only fetches what is missing where the tool can sync.
+    """
+
+    image: str
+    script: str
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CloudServing:
+    """One cloud's row: the data the serving components read for a cluster on that cloud."""
+
+    identity: str
+    """How a pod assumes the WorkloadIdentity bound to its service account (documentation)."""
+    service_account_annotation: str | None
+    """Service-account annotation whose value is the WorkloadIdentity's ``identity`` output, if any."""
+    pod_labels: Mapping[str, str]
+    """Labels the identity webhook needs on the pod."""
+    accelerator_label: str | None
+    """The cloud's own node label for the accelerator, which GPU pods must select (if any)."""
+    accelerator_names: Mapping[str, str]
+    """Canonical accelerator → value of ``accelerator_label``."""
+    device_plugin: bool
+    """Whether the cluster needs aistack to run the NVIDIA device plugin."""
+    device_plugin_reason: str
+    """Why, in terms of the cloud's GPU pool driver settings."""
+    internal_lb_annotations: Mapping[str, str]
+    """Service annotations that keep a LoadBalancer inside the network."""
+    copy: WeightCopy
+    region_env: str | None = None
+    """Environment variable naming the region for the copy tool (set from the cloud's placement)."""
+
+    def service_account_annotations(self, identity: str) -> dict[str, str]:
+        """Annotations binding the reader service account to the cloud identity."""
+        return {self.service_account_annotation: identity} if self.service_account_annotation else {}
+
+    def node_selector(self, pool: str, accelerator: str) -> dict[str, str]:
+        """Node labels a GPU pod selects: aistack's pool and accelerator labels, plus the cloud's own."""
+        selector = {gpu.POOL_LABEL: pool, gpu.ACCELERATOR_LABEL: accelerator}
+        if self.accelerator_label:
+            if accelerator not in self.accelerator_names:
+                raise ValueError(f"{accelerator} has no {self.accelerator_label} value on this cloud")
+            selector[self.accelerator_label] = self.accelerator_names[accelerator]
+        return selector
+
+
+_SYNC_PREAMBLE = 'set -eu\nmkdir -p "$MODEL_DIR"\n'
+
+CLOUDS: dict[str, CloudServing] = {
+    "aws": CloudServing(
+        identity="EKS Pod Identity: the association names the namespace and service account, and the "
+        "pod identity agent hands the pod the role's credentials; no annotation is needed.",
+        service_account_annotation=None,
+        pod_labels={},
+        accelerator_label=None,
+        accelerator_names={},
+        device_plugin=True,
+        device_plugin_reason="GPU pools use the EKS AL2023 NVIDIA AMI (ami_type AL2023_*_NVIDIA), which ships "
+        "the NVIDIA driver and container toolkit but not the device plugin.",
+        internal_lb_annotations={
+            # The AWS Load Balancer Controller reads the scheme; the in-tree controller the legacy flag.
+            "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal",
+            "service.beta.kubernetes.io/aws-load-balancer-internal": "true",
+        },
+        copy=WeightCopy(
+            image="docker.io/amazon/aws-cli:2.27.50",
+            script=_SYNC_PREAMBLE
+            + 'exec aws s3 sync "$STORE_URI/$MODEL_PATH" "$MODEL_DIR" --only-show-errors --no-progress\n',
+        ),
+        region_env="AWS_REGION",
+    ),
+    "azure": CloudServing(
+        identity="Azure workload identity: the service account names the managed identity's client ID and "
+        "the pod carries the webhook label, which projects a federated token the copy exchanges.",
+        service_account_annotation="azure.workload.identity/client-id",
+        pod_labels={"azure.workload.identity/use": "true"},
+        accelerator_label=None,
+        accelerator_names={},
+        device_plugin=True,
+        device_plugin_reason="AKS installs the NVIDIA driver on GPU pools (gpu_profile.driver Install, the "
+        "default) but not the device plugin.",
+        internal_lb_annotations={"service.beta.kubernetes.io/azure-load-balancer-internal": "true"},
+        copy=WeightCopy(
+            image="mcr.microsoft.com/azure-cli:2.70.0",
+            # STORE_URI is the container URL (https://<account>.blob.core.windows.net/<container>).
+            script=_SYNC_PREAMBLE
+            + 'az login --service-principal --username "$AZURE_CLIENT_ID" --tenant "$AZURE_TENANT_ID" '
+            '--federated-token "$(cat "$AZURE_FEDERATED_TOKEN_FILE")" --allow-no-subscriptions --output none\n'
+            'exec az storage blob download-batch --source "$STORE_URI" --pattern "$MODEL_PATH/*" '
+            "--destination /models --auth-mode login --output none\n",
+            env={"AZURE_CONFIG_DIR": "/tmp/azure"},
+        ),
+    ),
+    "gcp": CloudServing(
+        identity="GKE workload identity: the service account names the Google service account it acts as; "
+        "the GKE metadata server hands the pod that account's tokens.",
+        service_account_annotation="iam.gke.io/gcp-service-account",
+        pod_labels={},
+        accelerator_label="cloud.google.com/gke-accelerator",
+        accelerator_names=gpu.GKE_ACCELERATORS,
+        device_plugin=False,
+        device_plugin_reason="GKE installs the driver (guest_accelerators gpu_driver_installation_config) and "
+        "runs its own device plugin on GPU nodes.",
+        internal_lb_annotations={"networking.gke.io/load-balancer-type": "Internal"},
+        copy=WeightCopy(
+            image="gcr.io/google.com/cloudsdktool/google-cloud-cli:525.0.0-slim",
+            script=_SYNC_PREAMBLE
+            + 'exec gcloud storage rsync --recursive "$STORE_URI/$MODEL_PATH" "$MODEL_DIR"\n',
+            env={"CLOUDSDK_CONFIG": "/tmp/gcloud"},
+        ),
+    ),
+}
+
+
+def row(cloud: str) -> CloudServing:
+    """The serving row of a cloud."""
+    if cloud not in CLOUDS:
+        raise KeyError(f"no serving row for cloud {cloud!r}; rows: {', '.join(CLOUDS)}")
+    return CLOUDS[cloud]

@@ -1,0 +1,390 @@
+"""Serving endpoints: an autoscaled, GPU-scheduled OpenAI-compatible server per model.
+
+Each endpoint runs in the cluster's serving namespace under the service account its store's
+WorkloadIdentity trusts, copies its weights from the store into a per-replica cache with an init
+container, and is reached through a ClusterIP Service (an internal load balancer or a TLS Ingress
+only when asked). Per-cloud differences come from the cloud's row in ``components/k8s/clouds.py``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from aistack.spec.endpoints import EndpointSpec
+from components import contract, gpu
+from components.k8s import clouds
+
+UID = 1000
+"""Numeric user and group the serving containers run as (any non-zero id; images need no user entry)."""
+
+MODEL_ROOT = "/models"
+ENDPOINT_LABEL = "aistack.io/endpoint"
+GPU_RESOURCE = "nvidia.com/gpu"
+PROBE_PERIOD_S = 10
+
+
+def quantity(value: float) -> str:
+    """A Kubernetes quantity for a metric target: whole numbers as is, others in milli-units."""
+    return str(int(value)) if float(value).is_integer() else f"{round(value * 1000)}m"
+
+
+class ServingNamespace(contract.Component):
+    """The namespace serving endpoints share on one cluster, and its store-reader service accounts.
+
+    Children: ``-namespace`` (``aistack-serving``, enforcing the ``restricted`` Pod Security
+    Standard) and, per store read on the cluster, ``-<store>-reader``: the service account
+    ``<store>-reader`` that store's WorkloadIdentity trusts, annotated for the cloud's identity
+    (none on EKS Pod Identity, the client ID on Azure, the Google service account on GKE).
+
+    Outputs: ``namespace`` (name), ``service_accounts`` (store → service account name).
+    """
+
+    CLOUD = "k8s"
+    CONCEPT = "ServingNamespace"
+    OUTPUTS = ("namespace", "service_accounts")
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        cloud: str,
+        identities: Mapping[str, contract.WorkloadIdentity],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(name, opts)
+        row = clouds.row(cloud)
+        namespace = k8s.core.v1.Namespace(
+            self.child("namespace"),
+            metadata={
+                "name": contract.READER_NAMESPACE,
+                "labels": {
+                    "app.kubernetes.io/managed-by": "aistack",
+                    # Every serving pod meets the restricted standard; the namespace refuses any that does not.
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                    "pod-security.kubernetes.io/warn": "restricted",
+                },
+            },
+            opts=self.opts(),
+        )
+        accounts = {}
+        for store, identity in identities.items():
+            account = k8s.core.v1.ServiceAccount(
+                self.child(f"{store}-reader"),
+                metadata={
+                    "name": contract.reader_service_account(store),
+                    "namespace": namespace.metadata.name,
+                    "labels": {"app.kubernetes.io/managed-by": "aistack", "aistack.io/store": store},
+                    "annotations": pulumi.Output.from_input(identity.identity).apply(
+                        row.service_account_annotations
+                    ),
+                },
+                # Serving pods never call the Kubernetes API; the identity webhooks project their own tokens.
+                automount_service_account_token=False,
+                # EKS Pod Identity and Azure workload identity act at pod creation: the binding must exist first.
+                opts=self.opts(depends_on=[identity]),
+            )
+            accounts[store] = account.metadata.name
+        self.finish(namespace=namespace.metadata.name, service_accounts=accounts)
+
+
+class ServingEndpoint(contract.Component):
+    """One model served from a GPU pool, autoscaled on a queue or concurrency signal.
+
+    Children:
+      - ``-deployment``: the server (vLLM's OpenAI-compatible server by default) with
+        ``nvidia.com/gpu`` = ``gpus_per_replica``, CPU/memory requests and limits, the GPU taint's
+        toleration, a node selector for the pool and accelerator (plus the cloud's own accelerator
+        label), ``/dev/shm`` as a memory volume, a model cache filled by the ``copy-weights`` init
+        container from the store, startup/readiness/liveness probes and a progress deadline sized by
+        ``load_timeout_s``, non-root with a read-only root filesystem, no privilege escalation, no
+        capabilities and the runtime's seccomp profile. Replicas are left to the autoscaler.
+      - ``-service``: ClusterIP, or an internal LoadBalancer (the cloud's annotations) when asked.
+      - ``-autoscaler``: HorizontalPodAutoscaler v2 between ``min_replicas`` and ``max_replicas`` on
+        ``scale_metric`` at ``EndpointSpec.hpa_target()`` per replica.
+      - ``-pdb``: PodDisruptionBudget letting drains evict one replica at a time.
+      - ``-ingress`` (optional): TLS-only Ingress for the endpoint's host.
+
+    Outputs: ``endpoint_url`` (OpenAI base URL), ``service_name``, ``namespace``.
+    """
+
+    CLOUD = "k8s"
+    CONCEPT = "ServingEndpoint"
+    OUTPUTS = ("endpoint_url", "service_name", "namespace")
+
+    def __init__(
+        self,
+        name: str,
+        spec: EndpointSpec,
+        *,
+        cloud: str,
+        accelerator: str,
+        store: contract.ObjectStore,
+        namespace: pulumi.Input[str],
+        region: str | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(name, opts)
+        row = clouds.row(cloud)
+        selector = {ENDPOINT_LABEL: name}
+        labels = {**selector, "app.kubernetes.io/name": name, "app.kubernetes.io/managed-by": "aistack"}
+        metadata = {"name": name, "namespace": namespace, "labels": labels}
+        deployment = k8s.apps.v1.Deployment(
+            self.child("deployment"),
+            metadata=metadata,
+            spec={
+                # No `replicas`: the autoscaler owns the count, and applying one would reset it.
+                "selector": {"match_labels": selector},
+                "progress_deadline_seconds": 2 * spec.load_timeout_s,
+                # Keep serving capacity during updates: a new replica is ready before an old one goes.
+                "strategy": {
+                    "type": "RollingUpdate",
+                    "rolling_update": {"max_surge": 1, "max_unavailable": 0},
+                },
+                "template": {
+                    "metadata": {
+                        "labels": {**labels, **row.pod_labels},
+                        "annotations": {
+                            "prometheus.io/scrape": "true",
+                            "prometheus.io/port": str(spec.port),
+                            "prometheus.io/path": "/metrics",
+                        },
+                    },
+                    "spec": pod_spec(name, spec, row, accelerator, store.bucket_uri, region),
+                },
+            },
+            opts=self.opts(
+                custom_timeouts=pulumi.CustomTimeouts(
+                    create=f"{2 * spec.load_timeout_s}s", update=f"{2 * spec.load_timeout_s}s"
+                )
+            ),
+        )
+        internal = spec.expose == "internal-lb"
+        service = k8s.core.v1.Service(
+            self.child("service"),
+            metadata={**metadata, "annotations": dict(row.internal_lb_annotations) if internal else {}},
+            spec={
+                "type": "LoadBalancer" if internal else "ClusterIP",
+                "selector": selector,
+                "ports": [{"name": "http", "port": spec.port, "target_port": "http", "protocol": "TCP"}],
+            },
+            opts=self.opts(),
+        )
+        k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            self.child("autoscaler"),
+            metadata=metadata,
+            spec={
+                "scale_target_ref": {
+                    "api_version": "apps/v1",
+                    "kind": "Deployment",
+                    "name": deployment.metadata.name,
+                },
+                "min_replicas": spec.min_replicas,
+                "max_replicas": spec.max_replicas,
+                "metrics": [metric(spec)],
+            },
+            opts=self.opts(),
+        )
+        k8s.policy.v1.PodDisruptionBudget(
+            self.child("pdb"),
+            metadata=metadata,
+            spec={"max_unavailable": 1, "selector": {"match_labels": selector}},
+            opts=self.opts(),
+        )
+        url = pulumi.Output.concat(
+            "http://", service.metadata.name, ".", namespace, f".svc.cluster.local:{spec.port}/v1"
+        )
+        if spec.ingress is not None:
+            ingress = spec.ingress
+            k8s.networking.v1.Ingress(
+                self.child("ingress"),
+                metadata=metadata,
+                spec={
+                    **({"ingress_class_name": ingress.class_name} if ingress.class_name else {}),
+                    "tls": [{"hosts": [ingress.host], "secret_name": ingress.tls_secret}],
+                    "rules": [
+                        {
+                            "host": ingress.host,
+                            "http": {
+                                "paths": [
+                                    {
+                                        "path": "/",
+                                        "path_type": "Prefix",
+                                        "backend": {
+                                            "service": {
+                                                "name": service.metadata.name,
+                                                "port": {"name": "http"},
+                                            }
+                                        },
+                                    }
+                                ]
+                            },
+                        }
+                    ],
+                },
+                opts=self.opts(),
+            )
+            url = pulumi.Output.from_input(f"https://{ingress.host}/v1")
+        self.finish(endpoint_url=url, service_name=service.metadata.name, namespace=namespace)
+
+
+def metric(spec: EndpointSpec) -> dict:
+    """The HPA v2 metric: a Pods metric for vLLM's gauges, CPU utilisation as the fallback."""
+    target = spec.hpa_target()
+    if spec.scale_metric == "cpu":
+        return {
+            "type": "Resource",
+            "resource": {
+                "name": "cpu",
+                "target": {"type": "Utilization", "average_utilization": round(target)},
+            },
+        }
+    return {
+        "type": "Pods",
+        "pods": {
+            "metric": {"name": spec.scale_metric},
+            "target": {"type": "AverageValue", "average_value": quantity(target)},
+        },
+    }
+
+
+def pod_spec(
+    name: str,
+    spec: EndpointSpec,
+    row: clouds.CloudServing,
+    accelerator: str,
+    bucket_uri: pulumi.Input[str],
+    region: str | None,
+) -> dict:
+    """The serving pod: copy the weights, then serve them from the cache on the pool's GPUs."""
+    model_dir = f"{MODEL_ROOT}/{spec.storage_uri}"
+    gpus = str(spec.gpus_per_replica)
+    cpu_memory = {
+        "requests": {"cpu": spec.cpu_request, "memory": spec.memory_request},
+        "limits": {"cpu": spec.cpu, "memory": spec.memory},
+    }
+    # Home and caches on the writable scratch volume; the root filesystem is read-only.
+    common_env = [{"name": "HOME", "value": "/tmp"}, {"name": "USER", "value": "serving"}]
+    copy_env = [
+        {"name": "STORE_URI", "value": bucket_uri},
+        {"name": "MODEL_PATH", "value": spec.storage_uri},
+        {"name": "MODEL_DIR", "value": model_dir},
+        *common_env,
+        *({"name": k, "value": v} for k, v in row.copy.env.items()),
+        *([{"name": row.region_env, "value": region}] if row.region_env and region else []),
+    ]
+    http_get = {"path": "/health", "port": "http"}
+    return {
+        "service_account_name": contract.reader_service_account(spec.store),
+        "automount_service_account_token": False,
+        "enable_service_links": False,
+        "security_context": {
+            "run_as_non_root": True,
+            "run_as_user": UID,
+            "run_as_group": UID,
+            "fs_group": UID,
+            "seccomp_profile": {"type": "RuntimeDefault"},
+        },
+        "node_selector": row.node_selector(spec.pool, accelerator),
+        "tolerations": [
+            {"key": gpu.TAINT_KEY, "operator": "Equal", "value": gpu.TAINT_VALUE, "effect": gpu.TAINT_EFFECT}
+        ],
+        "topology_spread_constraints": [
+            {
+                "max_skew": 1,
+                "topology_key": "topology.kubernetes.io/zone",
+                "when_unsatisfiable": "ScheduleAnyway",
+                "label_selector": {"match_labels": {ENDPOINT_LABEL: name}},
+            }
+        ],
+        "init_containers": [
+            {
+                "name": "copy-weights",
+                "image": row.copy.image,
+                "command": ["/bin/sh", "-c", row.copy.script],
+                "env": copy_env,
+                # The pod's request is the larger of init and app containers: matching the server costs nothing.
+                "resources": cpu_memory,
+                "security_context": container_security(),
+                "volume_mounts": [
+                    {"name": "models", "mount_path": MODEL_ROOT},
+                    {"name": "tmp", "mount_path": "/tmp"},
+                ],
+            }
+        ],
+        "containers": [
+            {
+                "name": "server",
+                "image": spec.image,
+                "command": ["vllm", "serve"],
+                "args": [
+                    model_dir,
+                    f"--served-model-name={spec.model}",
+                    f"--port={spec.port}",
+                    f"--tensor-parallel-size={spec.gpus_per_replica}",
+                    f"--max-num-seqs={spec.max_concurrency}",
+                ],
+                "env": [
+                    *common_env,
+                    # Weights come from the cache only; no hub downloads, no usage reporting.
+                    {"name": "HF_HUB_OFFLINE", "value": "1"},
+                    {"name": "VLLM_NO_USAGE_STATS", "value": "1"},
+                    {"name": "DO_NOT_TRACK", "value": "1"},
+                ],
+                "ports": [{"name": "http", "container_port": spec.port, "protocol": "TCP"}],
+                "resources": {
+                    "requests": {
+                        **cpu_memory["requests"],
+                        GPU_RESOURCE: gpus,
+                        "ephemeral-storage": f"{spec.cache_gib}Gi",
+                    },
+                    "limits": {**cpu_memory["limits"], GPU_RESOURCE: gpus},
+                },
+                "security_context": container_security(),
+                # Loading weights into GPU memory can take many minutes: liveness and readiness wait for it.
+                "startup_probe": {
+                    "http_get": http_get,
+                    "period_seconds": PROBE_PERIOD_S,
+                    "timeout_seconds": 5,
+                    "failure_threshold": math.ceil(spec.load_timeout_s / PROBE_PERIOD_S),
+                },
+                "readiness_probe": {
+                    "http_get": http_get,
+                    "period_seconds": PROBE_PERIOD_S,
+                    "timeout_seconds": 5,
+                    "failure_threshold": 3,
+                },
+                "liveness_probe": {
+                    "http_get": http_get,
+                    "period_seconds": 30,
+                    "timeout_seconds": 10,
+                    "failure_threshold": 3,
+                },
+                "volume_mounts": [
+                    {"name": "models", "mount_path": MODEL_ROOT, "read_only": True},
+                    {"name": "shm", "mount_path": "/dev/shm"},
+                    {"name": "tmp", "mount_path": "/tmp"},
+                ],
+            }
+        ],
+        "volumes": [
+            {"name": "models", "empty_dir": {"size_limit": f"{spec.cache_gib}Gi"}},
+            {"name": "shm", "empty_dir": {"medium": "Memory", "size_limit": f"{spec.shm_gib}Gi"}},
+            {"name": "tmp", "empty_dir": {}},
+        ],
+    }
+
+
+def container_security() -> dict:
+    """Container security context shared by the copy and server containers."""
+    return {
+        "run_as_non_root": True,
+        "run_as_user": UID,
+        "privileged": False,
+        "allow_privilege_escalation": False,
+        "read_only_root_filesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
