@@ -24,6 +24,11 @@ def _preview(args: argparse.Namespace) -> int:
     from aistack import preview, render
 
     result = preview.run(stack=args.stack, stack_path=args.stack_file, program_dir=args.program)
+    if args.manifests:
+        from aistack import manifests
+
+        written = manifests.write(result, args.manifests)
+        print(f"wrote {len(written)} Kubernetes manifests under {args.manifests}", file=sys.stderr)
     text = render.RENDERERS[args.format](result)
     if args.output:
         Path(args.output).write_text(text + "\n")
@@ -42,6 +47,9 @@ def _add_preview(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--program", type=Path, help="Any Pulumi Python program directory (default: aistack).")
     p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     p.add_argument("--output", type=Path, help="Write the report to FILE instead of stdout.")
+    p.add_argument(
+        "--manifests", type=Path, metavar="DIR", help="Write each Kubernetes object as a YAML manifest under DIR."
+    )
     p.set_defaults(handler=_preview)
 
 
