@@ -1,0 +1,130 @@
+"""Helpers for the serving tests: whole-stack runs, Kubernetes semantics, and per-cloud stand-ins.
+
+The stand-in cluster, store, identity and pool are real contract components (type tokens
+``aistack:<cloud>:<Concept>``, the contract's outputs) with no cloud resources under them. They let
+the serving layer be declared for the Azure and GCP rows before those families exist on main;
+once a family lands, its stack previews exercise the same rows for real.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import pulumi
+
+from aistack import engine
+from aistack.preview import REPO
+from aistack.spec import load_stack_file, stack_file
+from components import contract
+
+GPU = "nvidia.com/gpu"
+WORKLOAD_KINDS = ("Deployment", "DaemonSet", "StatefulSet", "Job", "CronJob", "ReplicaSet", "Pod")
+
+
+@functools.cache
+def stack_run(stack: str) -> tuple[Any, engine.ProgramRun]:
+    """(spec, run) of a stack in ``stacks/``: every resource with inputs and mock outputs."""
+    config, spec = load_stack_file(stack_file(REPO, stack))
+    return spec, engine.run_program(REPO, project="aistack", stack=stack, config=config)
+
+
+def stack_names() -> list[str]:
+    """Every stack in ``stacks/``."""
+    return sorted(
+        p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in (REPO / "stacks").glob("Pulumi.*.yaml")
+    )
+
+
+def kind(resource: engine.Resource) -> str | None:
+    """The Kubernetes kind of a recorded resource (None for anything else)."""
+    return (
+        resource.type.rsplit(":", 1)[-1]
+        if resource.type.startswith("kubernetes:") and resource.custom
+        else None
+    )
+
+
+def of_kind(resources: list[engine.Resource], wanted: str) -> list[engine.Resource]:
+    return [r for r in resources if kind(r) == wanted]
+
+
+def pod_spec(resource: engine.Resource) -> dict[str, Any]:
+    """The pod template spec of a workload object."""
+    return resource.inputs["spec"]["template"]["spec"]
+
+
+def workloads(resources: list[engine.Resource]) -> list[engine.Resource]:
+    return [r for r in resources if kind(r) in WORKLOAD_KINDS]
+
+
+def all_containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    return [*spec.get("initContainers", []), *spec.get("containers", [])]
+
+
+def tolerates(tolerations: list[dict[str, Any]], key: str, value: str, effect: str) -> bool:
+    """Whether a pod's tolerations admit a taint, with Kubernetes' matching rules."""
+    for t in tolerations:
+        operator = t.get("operator", "Equal")
+        key_ok = t.get("key") == key or (not t.get("key") and operator == "Exists")
+        value_ok = operator == "Exists" or t.get("value", "") == value
+        effect_ok = not t.get("effect") or t["effect"] == effect
+        if key_ok and value_ok and effect_ok:
+            return True
+    return False
+
+
+def cluster_of(run: engine.ProgramRun, resource: engine.Resource) -> engine.Resource:
+    """The cluster component whose Kubernetes provider a Kubernetes object uses."""
+    by_urn = {r.urn: r for r in run.resources}
+    provider = by_urn[resource.provider]
+    return by_urn[provider.parent]
+
+
+# Per-cloud stand-in values in the shape each cloud's family outputs.
+SAMPLES = {
+    "aws": {
+        "bucket_uri": "s3://aistack-models",
+        "identity": "arn:aws:iam::111122223333:role/main-models-reader",
+        "accelerator": "A10G-24GB",
+    },
+    "azure": {
+        "bucket_uri": "https://aistackmodels.blob.core.windows.net/models",
+        "identity": "2f1c7c5e-0000-4000-8000-00000000c11d",
+        "accelerator": "A100-80GB",
+    },
+    "gcp": {
+        "bucket_uri": "gs://aistack-models",
+        "identity": "models-reader@aistack-dev.iam.gserviceaccount.com",
+        "accelerator": "L4-24GB",
+    },
+}
+
+
+def stand_in_stack(
+    cloud: str, cluster: str = "main", store: str = "models", pool: str = "gpu"
+) -> contract.CloudStack:
+    """A CloudStack of contract components for ``cloud`` with the contract's outputs and no resources."""
+    sample = SAMPLES[cloud]
+
+    def concept(base: type[contract.Component]) -> type[contract.Component]:
+        return type(f"StandIn{cloud.title()}{base.CONCEPT}", (base,), {"CLOUD": cloud})
+
+    stack = contract.CloudStack(provider=None)  # type: ignore[arg-type]
+    c = concept(contract.Cluster)(cluster)
+    c.finish(cluster_name=f"aistack-test-{cluster}", kubeconfig=pulumi.Output.secret("{}"))
+    s = concept(contract.ObjectStore)(store)
+    s.finish(bucket_name=store, bucket_uri=sample["bucket_uri"])
+    i = concept(contract.WorkloadIdentity)(f"{cluster}-{store}-reader")
+    i.finish(
+        identity=sample["identity"],
+        namespace=contract.READER_NAMESPACE,
+        service_account=contract.reader_service_account(store),
+    )
+    p = concept(contract.GpuNodePool)(f"{cluster}-{pool}")
+    p.finish(node_pool_names={"nodes": f"{cluster}-{pool}"})
+    stack.clusters[cluster] = c
+    stack.stores[store] = s
+    stack.identities[(cluster, store)] = i
+    stack.pools[(cluster, pool)] = p
+    return stack

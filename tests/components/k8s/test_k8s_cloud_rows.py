@@ -1,0 +1,253 @@
+"""The serving layer on every cloud row: the same components, each cloud's data.
+
+Each cloud's Kubernetes layer is declared against stand-in contract components of that cloud (see
+``k8s_world``), so the Azure and GCP rows are exercised before their families land.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from k8s_world import GPU, SAMPLES, kind, of_kind, pod_spec, stand_in_stack, tolerates
+
+from aistack import engine
+from aistack.spec.endpoints import EndpointSpec, check_image
+from components import gpu
+from components.k8s import CLOUDS, serve_cluster
+
+BASIC = EndpointSpec(
+    model="meta-llama/Llama-3.1-8B-Instruct",
+    storage_uri="llama-3.1-8b-instruct",
+    cluster="main",
+    pool="gpu",
+    store="models",
+    cpu_request="3",
+    memory_request="12Gi",
+    cache_gib=20,
+)
+EXPOSED = EndpointSpec.model_validate(
+    {
+        **BASIC.model_dump(),
+        "gpus_per_replica": 2,
+        "expose": "internal-lb",
+        "scale_metric": "cpu",
+        "ingress": {"host": "chat.example.com", "tls_secret": "chat-tls"},
+    }
+)
+
+# The facts each row must produce (from the clouds' documentation), checked against what is declared.
+NEEDS_DEVICE_PLUGIN = {"aws": True, "azure": True, "gcp": False}
+SA_ANNOTATION = {
+    "aws": None,
+    "azure": "azure.workload.identity/client-id",
+    "gcp": "iam.gke.io/gcp-service-account",
+}
+POD_LABELS = {"aws": {}, "azure": {"azure.workload.identity/use": "true"}, "gcp": {}}
+CLOUD_SELECTOR = {"aws": {}, "azure": {}, "gcp": {"cloud.google.com/gke-accelerator": "nvidia-l4"}}
+COPY_TOOL = {"aws": "aws s3 sync", "azure": "az storage blob download-batch", "gcp": "gcloud storage rsync"}
+INTERNAL_LB = {
+    "aws": {"service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"},
+    "azure": {"service.beta.kubernetes.io/azure-load-balancer-internal": "true"},
+    "gcp": {"networking.gke.io/load-balancer-type": "Internal"},
+}
+
+
+def test_every_cloud_has_a_row():
+    assert set(CLOUDS) == {"aws", "azure", "gcp"}
+
+
+@pytest.fixture(params=sorted(CLOUDS))
+def world(request, declare):
+    cloud = request.param
+    accelerator = SAMPLES[cloud]["accelerator"]
+
+    def body():
+        stack = stand_in_stack(cloud)
+        serve_cluster(
+            "main",
+            stack.clusters["main"],
+            cloud=cloud,
+            endpoints={"chat": BASIC, "exposed": EXPOSED},
+            accelerators={"gpu": accelerator},
+            deployed=stack,
+            region="region-1",
+        )
+
+    return cloud, declare(body)
+
+
+def deployment(declared, name):
+    return next(r for r in of_kind(declared.resources, "Deployment") if r.inputs["metadata"]["name"] == name)
+
+
+def test_objects_use_the_clusters_provider_and_belong_to_its_cloud(world):
+    cloud, declared = world
+    provider = declared.named("main-k8s")
+    cluster = declared.named("main")
+    assert provider.type == "pulumi:providers:kubernetes" and provider.parent == cluster.urn
+    objects = [r for r in declared.resources if kind(r)]
+    assert objects and all(r.provider == provider.urn for r in objects)
+    assert {r.cloud for r in objects} == {cloud}
+    # The kubeconfig stays secret on its way into the provider.
+    assert engine.mask(provider.inputs)["kubeconfig"] == engine.SECRET_MASK
+
+
+def test_device_plugin_only_where_the_cloud_lacks_one(world):
+    cloud, declared = world
+    plugins = of_kind(declared.resources, "DaemonSet")
+    runtime = declared.named("main-gpu-runtime")
+    assert runtime.type == "aistack:k8s:GpuRuntime"
+    assert bool(plugins) is NEEDS_DEVICE_PLUGIN[cloud]
+    for plugin in plugins:
+        spec = pod_spec(plugin)
+        assert plugin.parent == runtime.urn
+        assert tolerates(spec["tolerations"], gpu.TAINT_KEY, gpu.TAINT_VALUE, gpu.TAINT_EFFECT)
+        terms = spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+            "nodeSelectorTerms"
+        ]
+        assert terms == [{"matchExpressions": [{"key": gpu.ACCELERATOR_LABEL, "operator": "Exists"}]}]
+        assert spec["priorityClassName"] == "system-node-critical"
+        assert plugin.inputs["metadata"]["namespace"] == "kube-system"
+
+
+def test_service_account_carries_the_clouds_identity_binding(world):
+    cloud, declared = world
+    (account,) = of_kind(declared.resources, "ServiceAccount")
+    meta = account.inputs["metadata"]
+    assert (meta["namespace"], meta["name"]) == ("aistack-serving", "models-reader")
+    expected = {SA_ANNOTATION[cloud]: SAMPLES[cloud]["identity"]} if SA_ANNOTATION[cloud] else {}
+    assert meta.get("annotations", {}) == expected
+    assert account.inputs["automountServiceAccountToken"] is False
+    for name in ("chat", "exposed"):
+        template = deployment(declared, name).inputs["spec"]["template"]
+        assert template["spec"]["serviceAccountName"] == "models-reader"
+        assert POD_LABELS[cloud].items() <= template["metadata"]["labels"].items()
+
+
+def test_gpu_pods_tolerate_the_taint_and_select_the_accelerator(world):
+    cloud, declared = world
+    accelerator = SAMPLES[cloud]["accelerator"]
+    for name, endpoint in (("chat", BASIC), ("exposed", EXPOSED)):
+        spec = pod_spec(deployment(declared, name))
+        assert tolerates(spec["tolerations"], gpu.TAINT_KEY, gpu.TAINT_VALUE, gpu.TAINT_EFFECT)
+        assert spec["nodeSelector"] == {
+            gpu.POOL_LABEL: "gpu",
+            gpu.ACCELERATOR_LABEL: accelerator,
+            **CLOUD_SELECTOR[cloud],
+        }
+        (server,) = spec["containers"]
+        gpus = str(endpoint.gpus_per_replica)
+        assert server["resources"]["limits"][GPU] == server["resources"]["requests"][GPU] == gpus
+        assert f"--tensor-parallel-size={gpus}" in server["args"]
+
+
+def test_weights_are_copied_with_the_clouds_pinned_tool(world):
+    cloud, declared = world
+    spec = pod_spec(deployment(declared, "chat"))
+    (copy,) = spec["initContainers"]
+    check_image(copy["image"])
+    assert COPY_TOOL[cloud] in copy["command"][-1]
+    env = {e["name"]: e["value"] for e in copy["env"]}
+    assert env["STORE_URI"] == SAMPLES[cloud]["bucket_uri"]
+    assert env["MODEL_DIR"] == "/models/llama-3.1-8b-instruct"
+    assert ("AWS_REGION" in env) is (cloud == "aws")
+    mounts = {m["name"]: m for m in spec["containers"][0]["volumeMounts"]}
+    assert mounts["models"]["readOnly"] is True and mounts["models"]["mountPath"] == "/models"
+
+
+def test_exposure_internal_lb_and_tls_ingress(world):
+    cloud, declared = world
+    services = {r.inputs["metadata"]["name"]: r for r in of_kind(declared.resources, "Service")}
+    assert services["chat"].inputs["spec"]["type"] == "ClusterIP"
+    assert not services["chat"].inputs["metadata"].get("annotations")
+    exposed = services["exposed"].inputs
+    assert exposed["spec"]["type"] == "LoadBalancer"
+    assert INTERNAL_LB[cloud].items() <= exposed["metadata"]["annotations"].items()
+    (ingress,) = of_kind(declared.resources, "Ingress")
+    assert ingress.inputs["spec"]["tls"] == [{"hosts": ["chat.example.com"], "secretName": "chat-tls"}]
+    assert ingress.inputs["spec"]["rules"][0]["host"] == "chat.example.com"
+    assert declared.named("exposed").type == "aistack:k8s:ServingEndpoint"
+
+
+def test_autoscalers_and_disruption_budgets(world):
+    _, declared = world
+    hpas = {
+        r.inputs["metadata"]["name"]: r.inputs["spec"]
+        for r in of_kind(declared.resources, "HorizontalPodAutoscaler")
+    }
+    assert hpas["chat"]["metrics"] == [
+        {
+            "type": "Pods",
+            "pods": {
+                "metric": {"name": "vllm:num_requests_waiting"},
+                "target": {"type": "AverageValue", "averageValue": "4"},
+            },
+        }
+    ]
+    assert hpas["exposed"]["metrics"] == [
+        {
+            "type": "Resource",
+            "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}},
+        }
+    ]
+    assert hpas["chat"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "chat"}
+    pdbs = {
+        r.inputs["metadata"]["name"]: r.inputs["spec"]
+        for r in of_kind(declared.resources, "PodDisruptionBudget")
+    }
+    assert pdbs["chat"] == {"maxUnavailable": 1, "selector": {"matchLabels": {"aistack.io/endpoint": "chat"}}}
+    # The autoscaler owns the replica count.
+    assert "replicas" not in deployment(declared, "chat").inputs["spec"]
+
+
+@pytest.mark.parametrize("cloud", sorted(CLOUDS))
+def test_copy_script_runs_and_passes_source_and_destination(cloud, tmp_path):
+    """Run each row's script under /bin/sh with the cloud's CLI replaced by a recorder."""
+    row = CLOUDS[cloud]
+    tool = {"aws": "aws", "azure": "az", "gcp": "gcloud"}[cloud]
+    log = tmp_path / "calls"
+    fake = tmp_path / "bin" / tool
+    fake.parent.mkdir()
+    fake.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> {log}\n')
+    fake.chmod(0o755)
+    token = tmp_path / "token"
+    token.write_text("federated-token")
+    model_dir = tmp_path / "models" / "llama"
+    env = {
+        "PATH": f"{fake.parent}:/usr/bin:/bin",
+        "STORE_URI": SAMPLES[cloud]["bucket_uri"],
+        "MODEL_PATH": "llama",
+        "MODEL_DIR": str(model_dir),
+        "AZURE_CLIENT_ID": "client",
+        "AZURE_TENANT_ID": "tenant",
+        "AZURE_FEDERATED_TOKEN_FILE": str(token),
+    }
+    subprocess.run(["/bin/sh", "-c", row.copy.script], env=env, check=True, timeout=30)
+    assert model_dir.is_dir()
+    calls = log.read_text().splitlines()
+    source = f"{SAMPLES[cloud]['bucket_uri']}/llama"
+    if cloud == "aws":
+        assert calls == [f"s3 sync {source} {model_dir} --only-show-errors --no-progress"]
+    elif cloud == "gcp":
+        assert calls == [f"storage rsync --recursive {source} {model_dir}"]
+    else:
+        assert calls[0].startswith("login --service-principal --username client --tenant tenant")
+        assert "--federated-token federated-token" in calls[0]
+        assert calls[1] == (
+            f"storage blob download-batch --source {SAMPLES[cloud]['bucket_uri']} --pattern llama/* "
+            "--destination /models --auth-mode login --output none"
+        )
+
+
+def test_copy_images_are_pinned():
+    for row in CLOUDS.values():
+        check_image(row.copy.image)
+
+
+def test_gke_names_every_accelerator_it_offers():
+    # Every canonical accelerator GKE offers has a gke-accelerator value; others are refused clearly.
+    row = CLOUDS["gcp"]
+    assert row.node_selector("p", "H100-80GB")["cloud.google.com/gke-accelerator"] == "nvidia-h100-80gb"
+    with pytest.raises(ValueError, match="A10G-24GB has no cloud.google.com/gke-accelerator value"):
+        row.node_selector("p", "A10G-24GB")

@@ -1,0 +1,225 @@
+"""The endpoint spec: pinned images, bounds, cross-field rules, and how scale_target maps to the HPA."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from aistack.errors import InputError
+from aistack.preview import REPO
+from aistack.spec import read_stack_config, spec_from_config
+from aistack.spec.endpoints import EndpointSpec, check_image, cpu_cores, memory_bytes
+from components.k8s.serving import metric, quantity
+
+DEV = REPO / "stacks" / "Pulumi.dev.yaml"
+
+
+def config(**changes):
+    """The dev stack's config with the `chat` endpoint changed (None removes a key)."""
+    base = copy.deepcopy(read_stack_config(DEV))
+    chat = base["aistack:endpoints"]["chat"]
+    for key, value in changes.items():
+        if value is None:
+            chat.pop(key, None)
+        else:
+            chat[key] = value
+    return base
+
+
+def error(cfg) -> InputError:
+    with pytest.raises(InputError) as caught:
+        spec_from_config(cfg, "Pulumi.dev.yaml")
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("changes", "key", "message"),
+    [
+        ({"cluster": "gpu"}, "endpoints.chat.cluster", "no cluster named 'gpu'; clusters: main"),
+        ({"pool": "h100"}, "endpoints.chat.pool", "cluster 'main' has no GPU pool 'h100'; its pools: l4"),
+        ({"store": "weights"}, "endpoints.chat.store", "no store named 'weights'; stores: models"),
+        (
+            {"min_replicas": 3, "max_replicas": 2},
+            "endpoints.chat",
+            "min_replicas (3) is above max_replicas (2)",
+        ),
+        (
+            {"gpus_per_replica": 3},
+            "endpoints.chat.gpus_per_replica",
+            "must be a power of two (1, 2, 4 or 8), got 3",
+        ),
+        ({"image": "vllm/vllm-openai:latest"}, "endpoints.chat.image", "is not pinned: `latest` moves"),
+        ({"image": "vllm/vllm-openai"}, "endpoints.chat.image", "is not pinned: add a version tag"),
+        ({"image": "registry.local:5000/vllm"}, "endpoints.chat.image", "is not pinned: add a version tag"),
+        (
+            {"image": "vllm/vllm-openai@sha256:abc"},
+            "endpoints.chat.image",
+            "a digest is sha256: followed by 64",
+        ),
+        ({"cache_gib": 200}, "endpoints.chat.cache_gib", "does not fit on the 200 GiB disk of pool 'l4'"),
+        (
+            {"model_mem_gib": 30},
+            "endpoints.chat.model_mem_gib",
+            "30.0 GiB does not fit in 1 x L4-24GB (24 GiB)",
+        ),
+        ({"shm_gib": 12}, "endpoints.chat", "shm_gib (12) must be below the memory limit (12Gi)"),
+        ({"cpu_limit": "2"}, "endpoints.chat", "cpu_limit (2) is below cpu_request (3)"),
+        ({"memory_limit": "8Gi"}, "endpoints.chat", "memory_limit (8Gi) is below memory_request (12Gi)"),
+        ({"cpu_request": "three"}, "endpoints.chat.cpu_request", "'three' is not a CPU quantity"),
+        ({"memory_request": "12GB"}, "endpoints.chat.memory_request", "'12GB' is not a memory quantity"),
+        (
+            {"storage_uri": "models/../secrets"},
+            "endpoints.chat.storage_uri",
+            "must not contain `.` or `..` segments",
+        ),
+        ({"storage_uri": "s3://bucket/llama"}, "endpoints.chat.storage_uri", "should match pattern"),
+        ({"port": 80}, "endpoints.chat.port", "greater than or equal to 1024"),
+        ({"expose": "public"}, "endpoints.chat.expose", "'cluster' or 'internal-lb'"),
+        ({"scale_metric": "gpu_utilization"}, "endpoints.chat.scale_metric", "vllm:num_requests_waiting"),
+        ({"cache_gib": None}, "endpoints.chat.cache_gib", "required key is missing"),
+        (
+            {"replicas": 2},
+            "endpoints.chat.replicas",
+            "unknown key; allowed keys: model, storage_uri, cluster",
+        ),
+    ],
+)
+def test_bad_endpoints_name_the_key(changes, key, message):
+    err = error(config(**changes))
+    assert err.file == "Pulumi.dev.yaml"
+    assert err.key == f"aistack:{key}"
+    assert message in err.message
+
+
+def test_store_the_cluster_may_not_read():
+    cfg = config(store="private")
+    cfg["aistack:stores"]["private"] = {"cloud": "aws", "readers": []}
+    err = error(cfg)
+    assert err.key == "aistack:endpoints.chat.store"
+    assert err.message.startswith("cluster 'main' may not read store 'private' (its readers: )")
+
+
+def test_the_stacks_endpoints_validate():
+    spec = spec_from_config(read_stack_config(DEV), str(DEV))
+    chat = spec.endpoints["chat"]
+    assert (chat.cluster, chat.pool, chat.store, chat.gpus_per_replica) == ("main", "l4", "models", 1)
+    assert chat.image == "docker.io/vllm/vllm-openai:v0.11.0"
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "vllm/vllm-openai:v0.11.0",
+        "registry.local:5000/team/vllm:1.2",
+        "vllm/vllm-openai@sha256:" + "a" * 64,
+        "vllm/vllm-openai:v0.11.0@sha256:" + "b" * 64,
+        # A digest pins the image even under a moving tag name.
+        "vllm/vllm-openai:latest@sha256:" + "c" * 64,
+    ],
+)
+def test_pinned_images_pass(image):
+    assert check_image(image) == image
+
+
+def test_quantities():
+    assert cpu_cores("3") == 3 and cpu_cores("500m") == 0.5 and cpu_cores("1.5") == 1.5
+    assert memory_bytes("12Gi") == 12 * 2**30 and memory_bytes("20G") == 20 * 10**9
+    with pytest.raises(ValueError):
+        cpu_cores("1.5m")
+
+
+def endpoint(**fields) -> EndpointSpec:
+    base = {"model": "m", "storage_uri": "m", "cluster": "c", "pool": "p", "store": "s"}
+    return EndpointSpec(**{**base, "cpu_request": "1", "memory_request": "4Gi", "cache_gib": 10, **fields})
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        # Queue: a replica is full at 5 waiting requests; scale out at 80% of that.
+        (
+            {},
+            {
+                "type": "Pods",
+                "pods": {
+                    "metric": {"name": "vllm:num_requests_waiting"},
+                    "target": {"type": "AverageValue", "average_value": "4"},
+                },
+            },
+        ),
+        # Concurrency: full at max_concurrency (the server's --max-num-seqs).
+        (
+            {"scale_metric": "vllm:num_requests_running"},
+            {
+                "type": "Pods",
+                "pods": {
+                    "metric": {"name": "vllm:num_requests_running"},
+                    "target": {"type": "AverageValue", "average_value": "204800m"},
+                },
+            },
+        ),
+        (
+            {"scale_metric": "vllm:num_requests_running", "max_concurrency": 64},
+            {
+                "type": "Pods",
+                "pods": {
+                    "metric": {"name": "vllm:num_requests_running"},
+                    "target": {"type": "AverageValue", "average_value": "51200m"},
+                },
+            },
+        ),
+        # CPU fallback: full at 100% of the request.
+        (
+            {"scale_metric": "cpu"},
+            {
+                "type": "Resource",
+                "resource": {"name": "cpu", "target": {"type": "Utilization", "average_utilization": 80}},
+            },
+        ),
+        # A given scale_target is the HPA target itself.
+        (
+            {"scale_target": 2.5},
+            {
+                "type": "Pods",
+                "pods": {
+                    "metric": {"name": "vllm:num_requests_waiting"},
+                    "target": {"type": "AverageValue", "average_value": "2500m"},
+                },
+            },
+        ),
+        (
+            {"scale_metric": "cpu", "scale_target": 60},
+            {
+                "type": "Resource",
+                "resource": {"name": "cpu", "target": {"type": "Utilization", "average_utilization": 60}},
+            },
+        ),
+    ],
+)
+def test_scale_target_maps_to_the_hpa_target(fields, expected):
+    assert metric(endpoint(**fields)) == expected
+
+
+def test_quantity_format():
+    assert quantity(4.0) == "4" and quantity(204.8) == "204800m" and quantity(0.5) == "500m"
+
+
+def test_cli_exits_2_naming_the_key(tmp_path):
+    bad = tmp_path / "Pulumi.bad.yaml"
+    bad.write_text(yaml.safe_dump({"config": config(pool="h100")}))
+    done = subprocess.run(
+        [sys.executable, "-m", "aistack", "preview", "--stack-file", str(bad)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"error: {bad}: aistack:endpoints.chat.pool: cluster 'main' has no GPU pool 'h100'; its pools: l4"
+    )
+    assert "Traceback" not in done.stderr

@@ -1,0 +1,117 @@
+"""`preview --manifests DIR`: one YAML file per Kubernetes object, valid against the Kubernetes schema."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+from k8s_world import stack_names, stack_run
+
+from aistack import manifests
+from aistack.preview import REPO, report
+from components.k8s import CLOUDS
+
+STACKS = stack_names()
+SERVING_KINDS = {
+    "Namespace",
+    "ServiceAccount",
+    "Deployment",
+    "Service",
+    "HorizontalPodAutoscaler",
+    "PodDisruptionBudget",
+}
+
+
+def load(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_manifests_validate_against_the_clusters_kubernetes_version(stack, tmp_path):
+    spec, run = stack_run(stack)
+    written = manifests.write(report(run), tmp_path)
+    kubernetes = [r for r in run.resources if r.type.startswith("kubernetes:") and r.custom]
+    assert len(written) == len(kubernetes)
+    for path in written:
+        cluster = path.parent.name.removesuffix("-k8s")
+        version = spec.clusters[cluster].kubernetes_version
+        # Strict: unknown fields are errors, so a misspelt field cannot pass silently.
+        kubernetes_validate.validate(load(path), version, strict=True)
+    for cluster, cspec in spec.clusters.items():
+        kinds = {load(p)["kind"] for p in written if p.parent.name == f"{cluster}-k8s"}
+        # The NVIDIA device plugin, where the cluster's cloud does not run one itself.
+        assert ("DaemonSet" in kinds) is CLOUDS[cspec.cloud].device_plugin
+        if any(e.cluster == cluster for e in spec.endpoints.values()):
+            assert kinds >= SERVING_KINDS
+
+
+def test_a_broken_manifest_fails_validation(tmp_path):
+    """The schema check has teeth: a misspelt field and a wrong type are refused."""
+    _, run = stack_run("dev")
+    (path,) = [
+        p for p in manifests.write(report(run), tmp_path) if p.name == "deployment-aistack-serving-chat.yaml"
+    ]
+    deployment = load(path)
+    deployment["spec"]["template"]["spec"]["containers"][0]["securityContxt"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, "1.33", strict=True)
+    deployment = load(path)
+    deployment["spec"]["progressDeadlineSeconds"] = "an hour"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, "1.33", strict=True)
+
+
+def test_manifest_shape(tmp_path):
+    _, run = stack_run("dev")
+    files = {p.relative_to(tmp_path).as_posix(): p for p in manifests.write(report(run), tmp_path)}
+    assert set(files) == {
+        "main-k8s/daemonset-kube-system-nvidia-device-plugin.yaml",
+        "main-k8s/namespace-aistack-serving.yaml",
+        "main-k8s/serviceaccount-aistack-serving-models-reader.yaml",
+        "main-k8s/deployment-aistack-serving-chat.yaml",
+        "main-k8s/service-aistack-serving-chat.yaml",
+        "main-k8s/horizontalpodautoscaler-aistack-serving-chat.yaml",
+        "main-k8s/poddisruptionbudget-aistack-serving-chat.yaml",
+    }
+    deployment = load(files["main-k8s/deployment-aistack-serving-chat.yaml"])
+    assert list(deployment)[:3] == ["apiVersion", "kind", "metadata"]
+    assert deployment["apiVersion"] == "apps/v1" and deployment["kind"] == "Deployment"
+    # Whole numbers come back as integers, not the wire format's doubles.
+    assert deployment["spec"]["progressDeadlineSeconds"] == 3600
+    assert load(files["main-k8s/namespace-aistack-serving.yaml"])["apiVersion"] == "v1"
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "aistack", "preview", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_cli_writes_manifests(tmp_path):
+    out = tmp_path / "manifests"
+    done = run_cli("--stack", "staging", "--format", "json", "--manifests", str(out))
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    objects = [r for r in result["resources"] if r["type"].startswith("kubernetes:") and r["custom"]]
+    files = sorted(out.rglob("*.yaml"))
+    assert len(files) == len(objects) == 7
+    assert done.stderr.strip() == f"wrote 7 Kubernetes manifests under {out}"
+    for path in files:
+        kubernetes_validate.validate(load(path), "1.33", strict=True)
+
+
+def test_cli_refuses_a_file_as_manifest_directory(tmp_path):
+    target = tmp_path / "taken"
+    target.write_text("")
+    done = run_cli("--stack", "dev", "--manifests", str(target))
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"error: arguments: --manifests: {target} exists and is not a directory"

@@ -1,0 +1,246 @@
+"""Every stack in stacks/ serves models on a complete, GPU-scheduled, least-privilege serving path."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from k8s_world import (
+    GPU,
+    all_containers,
+    cluster_of,
+    kind,
+    of_kind,
+    pod_spec,
+    stack_names,
+    stack_run,
+    tolerates,
+    workloads,
+)
+
+from aistack.spec.endpoints import check_image
+from components import contract, gpu
+
+STACKS = stack_names()
+# How each cloud spells the Kubernetes taint effect on its node pool resource.
+EFFECT = {"NO_SCHEDULE": "NoSchedule", "NoSchedule": "NoSchedule"}
+
+
+def endpoint_deployments(stack):
+    """(endpoint name, endpoint spec, deployment) for every endpoint of a stack."""
+    spec, run = stack_run(stack)
+    found = {r.inputs["metadata"]["name"]: r for r in of_kind(run.resources, "Deployment")}
+    assert set(found) == set(spec.endpoints), "one Deployment per endpoint, named after it"
+    return [(name, spec.endpoints[name], found[name]) for name in spec.endpoints]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_stack_serves_a_model(stack):
+    spec, _ = stack_run(stack)
+    assert spec.endpoints, f"stack {stack} serves no model"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_complete_serving_path_on_every_cloud_used(stack):
+    spec, run = stack_run(stack)
+    for cloud in {c.cloud for c in spec.clusters.values()}:
+        mine = [r for r in run.resources if r.cloud == cloud]
+        types = {r.type for r in mine}
+        assert {"aistack:k8s:GpuRuntime", f"aistack:{cloud}:WorkloadIdentity"} <= types
+        kinds = {kind(r) for r in mine}
+        assert {
+            "ServiceAccount",
+            "Deployment",
+            "Service",
+            "HorizontalPodAutoscaler",
+            "PodDisruptionBudget",
+        } <= kinds
+    for name, endpoint in spec.endpoints.items():
+        objects = [r for r in run.resources if kind(r) and r.inputs["metadata"]["name"] == name]
+        assert {kind(r) for r in objects} >= {
+            "Deployment",
+            "Service",
+            "HorizontalPodAutoscaler",
+            "PodDisruptionBudget",
+        }
+        assert {r.cloud for r in objects} == {spec.clusters[endpoint.cluster].cloud}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_gpu_pods_tolerate_their_pools_taint_and_select_its_nodes(stack):
+    """Follow each endpoint to the node groups of its pool: the pods tolerate their taints and match their labels."""
+    spec, run = stack_run(stack)
+    for name, endpoint, deployment in endpoint_deployments(stack):
+        pool_component = next(
+            r
+            for r in run.resources
+            if r.type.endswith(":GpuNodePool") and r.name == f"{endpoint.cluster}-{endpoint.pool}"
+        )
+        node_groups = [r for r in run.resources if r.parent == pool_component.urn and "taints" in r.inputs]
+        assert node_groups, f"{name}: pool {endpoint.pool} has no node groups"
+        pod = pod_spec(deployment)
+        for group in node_groups:
+            for taint in group.inputs["taints"]:
+                assert tolerates(
+                    pod["tolerations"], taint["key"], taint.get("value", ""), EFFECT[taint["effect"]]
+                ), name
+            assert pod["nodeSelector"].items() <= group.inputs["labels"].items(), name
+        accelerator = spec.clusters[endpoint.cluster].gpu_pools[endpoint.pool].accelerator
+        assert pod["nodeSelector"][gpu.ACCELERATOR_LABEL] == accelerator
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_gpu_limits_match_gpus_per_replica(stack):
+    for name, endpoint, deployment in endpoint_deployments(stack):
+        (server,) = pod_spec(deployment)["containers"]
+        resources = server["resources"]
+        assert resources["limits"][GPU] == resources["requests"][GPU] == str(endpoint.gpus_per_replica), name
+        assert {"cpu", "memory"} <= resources["limits"].keys() and {"cpu", "memory"} <= resources[
+            "requests"
+        ].keys()
+
+
+def _aws_readable(run, deployment):
+    """What the deployment's service account may read on AWS, following the chain to IAM.
+
+    Service account (namespace/name, on the deployment's cluster) → the EKS Pod Identity
+    association for exactly that cluster/namespace/name → its role (trusted only for it) → the
+    role's policies → the S3 buckets and KMS keys they name.
+    """
+    namespace = deployment.inputs["metadata"]["namespace"]
+    account = pod_spec(deployment)["serviceAccountName"]
+    accounts = [
+        r
+        for r in of_kind(run.resources, "ServiceAccount")
+        if r.provider == deployment.provider
+        and (r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]) == (namespace, account)
+    ]
+    assert len(accounts) == 1, "the pod's service account exists on its cluster"
+    eks = next(
+        r
+        for r in run.resources
+        if r.type == "aws:eks/cluster:Cluster" and r.parent == cluster_of(run, deployment).urn
+    )
+    (association,) = [
+        r
+        for r in run.resources
+        if r.type == "aws:eks/podIdentityAssociation:PodIdentityAssociation"
+        and (r.inputs["clusterName"], r.inputs["namespace"], r.inputs["serviceAccount"])
+        == (eks.outputs["name"], namespace, account)
+    ]
+    (role,) = [
+        r
+        for r in run.resources
+        if r.type == "aws:iam/role:Role" and r.outputs["arn"] == association.inputs["roleArn"]
+    ]
+    (trust,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert trust["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert trust["Condition"]["StringEquals"] == {
+        "aws:RequestTag/eks-cluster-arn": eks.outputs["arn"],
+        "aws:RequestTag/kubernetes-namespace": namespace,
+        "aws:RequestTag/kubernetes-service-account": account,
+    }
+    attached = [
+        r
+        for r in run.resources
+        if r.type.startswith("aws:iam/rolePolicyAttachment") and r.inputs["role"] == role.outputs["id"]
+    ]
+    assert not attached, "no managed policies on a reader role"
+    policies = [
+        r
+        for r in run.resources
+        if r.type == "aws:iam/rolePolicy:RolePolicy" and r.inputs["role"] == role.outputs["id"]
+    ]
+    statements = [s for p in policies for s in json.loads(p.inputs["policy"])["Statement"]]
+    assert all(s["Effect"] == "Allow" for s in statements)
+    actions = {a for s in statements for a in s["Action"]}
+    assert actions <= {"s3:ListBucket", "s3:GetObject", "kms:Decrypt"}, actions
+    named = {
+        res
+        for s in statements
+        for res in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])
+    }
+    buckets = {res.removesuffix("/*") for res in named if res.startswith("arn:aws:s3:::")}
+    keys = named - {res for res in named if res.startswith("arn:aws:s3:::")}
+    return buckets, keys
+
+
+def _aws_store(run, store):
+    """The bucket ARN, key ARNs and URI of an AWS store component."""
+    component = next(r for r in run.resources if r.type == "aistack:aws:ObjectStore" and r.name == store)
+    children = [r for r in run.resources if r.parent == component.urn]
+    bucket = next(r for r in children if r.type == "aws:s3/bucket:Bucket")
+    keys = {r.outputs["arn"] for r in children if r.type == "aws:kms/key:Key"}
+    return bucket.outputs["arn"], keys, f"s3://{bucket.outputs['bucket']}"
+
+
+# Per cloud: how to follow a deployment's service account to the stores its identity may read.
+READ_CHAINS = {"aws": (_aws_readable, _aws_store)}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_service_account_reads_exactly_the_model_store(stack):
+    spec, run = stack_run(stack)
+    for name, endpoint, deployment in endpoint_deployments(stack):
+        cloud = spec.clusters[endpoint.cluster].cloud
+        assert cloud in READ_CHAINS, f"no identity chain for {cloud}: add one to READ_CHAINS"
+        readable, store = READ_CHAINS[cloud]
+        assert pod_spec(deployment)["serviceAccountName"] == contract.reader_service_account(endpoint.store)
+        assert deployment.inputs["metadata"]["namespace"] == contract.READER_NAMESPACE
+        buckets, keys = readable(run, deployment)
+        bucket, store_keys, uri = store(run, endpoint.store)
+        assert buckets == {bucket}, f"{name} may read {buckets}, not just its store {bucket}"
+        assert keys == store_keys
+        (copy,) = pod_spec(deployment)["initContainers"]
+        assert {e["name"]: e["value"] for e in copy["env"]}["STORE_URI"] == uri
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_nothing_privileged_root_or_on_host_namespaces(stack):
+    _, run = stack_run(stack)
+    pods = workloads(run.resources)
+    assert pods
+    for workload in pods:
+        pod = pod_spec(workload)
+        name = workload.name
+        assert not any(pod.get(k) for k in ("hostNetwork", "hostPID", "hostIPC")), name
+        for container in all_containers(pod):
+            context = container["securityContext"]
+            assert context.get("privileged") is not True, name
+            assert context["allowPrivilegeEscalation"] is False, name
+            assert "ALL" in context["capabilities"]["drop"] and not context["capabilities"].get("add"), name
+        host_paths = {v["hostPath"]["path"] for v in pod.get("volumes", []) if "hostPath" in v}
+        if workload.inputs["metadata"]["namespace"] == "kube-system":
+            # The device plugin: root, to register its socket with the kubelet, and nothing else of the host.
+            assert host_paths == {"/var/lib/kubelet/device-plugins"}, name
+            continue
+        assert not host_paths, name
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert (
+            isinstance(pod["securityContext"]["runAsUser"], int | float)
+            and pod["securityContext"]["runAsUser"] > 0
+        )
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        for container in all_containers(pod):
+            assert container["securityContext"]["readOnlyRootFilesystem"] is True, name
+            assert container["securityContext"]["runAsNonRoot"] is True, name
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_image_is_pinned(stack):
+    _, run = stack_run(stack)
+    for workload in workloads(run.resources):
+        for container in all_containers(pod_spec(workload)):
+            check_image(container["image"])
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_slow_loads_are_allowed_for(stack):
+    for name, endpoint, deployment in endpoint_deployments(stack):
+        (server,) = pod_spec(deployment)["containers"]
+        startup = server["startupProbe"]
+        assert startup["periodSeconds"] * startup["failureThreshold"] >= endpoint.load_timeout_s, name
+        assert deployment.inputs["spec"]["progressDeadlineSeconds"] == 2 * endpoint.load_timeout_s
+        volumes = {v["name"]: v for v in pod_spec(deployment)["volumes"]}
+        assert volumes["shm"]["emptyDir"] == {"medium": "Memory", "sizeLimit": f"{endpoint.shm_gib}Gi"}
+        assert volumes["models"]["emptyDir"] == {"sizeLimit": f"{endpoint.cache_gib}Gi"}
