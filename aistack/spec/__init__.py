@@ -162,8 +162,8 @@ class StackSpec(Model):
         if endpoint.cache_gib >= pool.disk_gib:
             raise _Located(
                 f"{where}.cache_gib",
-                f"the model cache ({endpoint.cache_gib} GiB) does not fit on pool {endpoint.pool!r}'s "
-                f"{pool.disk_gib} GiB disk, which also holds images",
+                f"the model cache ({endpoint.cache_gib} GiB) does not fit on the {pool.disk_gib} GiB disk "
+                f"of pool {endpoint.pool!r}, which also holds images",
             )
         gpu_gib = endpoint.gpus_per_replica * accelerator_gib(pool.accelerator)
         if endpoint.model_mem_gib is not None and endpoint.model_mem_gib > gpu_gib:
