@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import subprocess
 
+import kubernetes_validate
 import pytest
+import yaml
 from k8s_world import GPU, SAMPLES, kind, of_kind, pod_spec, stand_in_stack, tolerates
 
-from aistack import engine
+from aistack import engine, manifests
+from aistack.preview import report
 from aistack.spec.endpoints import EndpointSpec, check_image
 from components import gpu
 from components.k8s import CLOUDS, serve_cluster
@@ -199,6 +202,14 @@ def test_autoscalers_and_disruption_budgets(world):
     assert pdbs["chat"] == {"maxUnavailable": 1, "selector": {"matchLabels": {"aistack.io/endpoint": "chat"}}}
     # The autoscaler owns the replica count.
     assert "replicas" not in deployment(declared, "chat").inputs["spec"]
+
+
+def test_every_rows_objects_validate_against_the_kubernetes_schema(world, tmp_path):
+    _, declared = world
+    written = manifests.write(report(declared.run), tmp_path)
+    assert {yaml.safe_load(p.read_text())["kind"] for p in written} >= {"Deployment", "Service", "Ingress"}
+    for path in written:
+        kubernetes_validate.validate(yaml.safe_load(path.read_text()), "1.33", strict=True)
 
 
 @pytest.mark.parametrize("cloud", sorted(CLOUDS))
