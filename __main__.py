@@ -29,4 +29,6 @@ for cloud, cloud_spec in spec.clouds.configured().items():
     family = registry.family(cloud)
     deployed = family.deploy(spec, family.provider(cloud_spec, tags), prefix)
     endpoints = k8s.deploy_serving(spec, deployed)
-    pulumi.export(cloud, {**deployed.outputs(), "endpoints": {n: e.endpoint_url for n, e in endpoints.items()}})
+    pulumi.export(
+        cloud, {**deployed.outputs(), "endpoints": {n: e.endpoint_url for n, e in endpoints.items()}}
+    )

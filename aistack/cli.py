@@ -48,7 +48,10 @@ def _add_preview(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     p.add_argument("--output", type=Path, help="Write the report to FILE instead of stdout.")
     p.add_argument(
-        "--manifests", type=Path, metavar="DIR", help="Write each Kubernetes object as a YAML manifest under DIR."
+        "--manifests",
+        type=Path,
+        metavar="DIR",
+        help="Write each Kubernetes object as a YAML manifest under DIR.",
     )
     p.set_defaults(handler=_preview)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pulumi
 
-from aistack import engine
+from aistack import engine, preview
 from aistack.preview import REPO
 from aistack.spec import load_stack_file, stack_file
 from components import contract
@@ -25,8 +25,8 @@ WORKLOAD_KINDS = ("Deployment", "DaemonSet", "StatefulSet", "Job", "CronJob", "R
 @functools.cache
 def stack_run(stack: str) -> tuple[Any, engine.ProgramRun]:
     """(spec, run) of a stack in ``stacks/``: every resource with inputs and mock outputs."""
-    config, spec = load_stack_file(stack_file(REPO, stack))
-    return spec, engine.run_program(REPO, project="aistack", stack=stack, config=config)
+    _, spec = load_stack_file(stack_file(REPO, stack))
+    return spec, preview.execute(stack=stack)
 
 
 def stack_names() -> list[str]:

@@ -11,13 +11,13 @@ import subprocess
 import kubernetes_validate
 import pytest
 import yaml
-from k8s_world import GPU, SAMPLES, kind, of_kind, pod_spec, stand_in_stack, tolerates
 
 from aistack import engine, manifests
 from aistack.preview import report
 from aistack.spec.endpoints import EndpointSpec, check_image
 from components import gpu
 from components.k8s import CLOUDS, serve_cluster
+from tests.components.k8s.k8s_world import GPU, SAMPLES, kind, of_kind, pod_spec, stand_in_stack, tolerates
 
 BASIC = EndpointSpec(
     model="meta-llama/Llama-3.1-8B-Instruct",

@@ -10,11 +10,11 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
-from k8s_world import stack_names, stack_run
 
 from aistack import manifests
 from aistack.preview import REPO, report
 from components.k8s import CLOUDS
+from tests.components.k8s.k8s_world import stack_names, stack_run
 
 STACKS = stack_names()
 SERVING_KINDS = {

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from k8s_world import (
+
+from aistack.spec.endpoints import check_image
+from components import contract, gpu
+from tests.components.k8s.k8s_world import (
     GPU,
     all_containers,
     cluster_of,
@@ -17,9 +20,6 @@ from k8s_world import (
     tolerates,
     workloads,
 )
-
-from aistack.spec.endpoints import check_image
-from components import contract, gpu
 
 STACKS = stack_names()
 # How each cloud spells the Kubernetes taint effect on its node pool resource.
