@@ -132,7 +132,7 @@ class ServingEndpoint(contract.Component):
         selector = {ENDPOINT_LABEL: name}
         labels = {**selector, "app.kubernetes.io/name": name, "app.kubernetes.io/managed-by": "aistack"}
         metadata = {"name": name, "namespace": namespace, "labels": labels}
-        deployment = k8s.apps.v1.Deployment(
+        k8s.apps.v1.Deployment(
             self.child("deployment"),
             metadata=metadata,
             spec={
@@ -177,11 +177,9 @@ class ServingEndpoint(contract.Component):
             self.child("autoscaler"),
             metadata=metadata,
             spec={
-                "scale_target_ref": {
-                    "api_version": "apps/v1",
-                    "kind": "Deployment",
-                    "name": deployment.metadata.name,
-                },
+                # The plain name, not the Deployment's output: the autoscaler must exist while the first
+                # replica loads, so that min_replicas come up together instead of one after another.
+                "scale_target_ref": {"api_version": "apps/v1", "kind": "Deployment", "name": name},
                 "min_replicas": spec.min_replicas,
                 "max_replicas": spec.max_replicas,
                 "metrics": [metric(spec)],
