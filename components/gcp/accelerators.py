@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+from components.gpu import GKE_ACCELERATORS
+
 
 class GkeAccelerator(NamedTuple):
     """How one canonical accelerator is requested on GKE."""
@@ -26,12 +28,15 @@ class GkeAccelerator(NamedTuple):
     """Machine-type prefixes that carry it."""
 
 
+_MACHINES = {
+    "H100-80GB": ("a3-highgpu-",),
+    "A100-80GB": ("a2-ultragpu-",),
+    "A100-40GB": ("a2-highgpu-", "a2-megagpu-"),
+    "L4-24GB": ("g2-standard-",),
+    "T4-16GB": ("n1-standard-", "n1-highmem-", "n1-highcpu-"),
+}
 ACCELERATORS: dict[str, GkeAccelerator] = {
-    "H100-80GB": GkeAccelerator("nvidia-h100-80gb", ("a3-highgpu-",)),
-    "A100-80GB": GkeAccelerator("nvidia-a100-80gb", ("a2-ultragpu-",)),
-    "A100-40GB": GkeAccelerator("nvidia-tesla-a100", ("a2-highgpu-", "a2-megagpu-")),
-    "L4-24GB": GkeAccelerator("nvidia-l4", ("g2-standard-",)),
-    "T4-16GB": GkeAccelerator("nvidia-tesla-t4", ("n1-standard-", "n1-highmem-", "n1-highcpu-")),
+    name: GkeAccelerator(GKE_ACCELERATORS[name], prefixes) for name, prefixes in _MACHINES.items()
 }
 """Canonical accelerator → GKE accelerator type. L40S, A10G and A10 have no GCE offering."""
 

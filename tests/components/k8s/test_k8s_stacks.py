@@ -66,6 +66,21 @@ def test_complete_serving_path_on_every_cloud_used(stack):
         assert {r.cloud for r in objects} == {spec.clusters[endpoint.cluster].cloud}
 
 
+def _eks_nodes(group):
+    return group.inputs["taints"], group.inputs["labels"]
+
+
+def _gke_nodes(pool):
+    config = pool.inputs["nodeConfig"]
+    # GKE labels every GPU node with its accelerator type itself.
+    (accelerator,) = config["guestAccelerators"]
+    return config["taints"], {**config["labels"], "cloud.google.com/gke-accelerator": accelerator["type"]}
+
+
+# Raw node pool type → (taints, node labels) of its nodes.
+NODE_POOLS = {"aws:eks/nodeGroup:NodeGroup": _eks_nodes, "gcp:container/nodePool:NodePool": _gke_nodes}
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_gpu_pods_tolerate_their_pools_taint_and_select_its_nodes(stack):
     """Follow each endpoint to the node groups of its pool: the pods tolerate their taints and match their labels."""
@@ -76,15 +91,17 @@ def test_gpu_pods_tolerate_their_pools_taint_and_select_its_nodes(stack):
             for r in run.resources
             if r.type.endswith(":GpuNodePool") and r.name == f"{endpoint.cluster}-{endpoint.pool}"
         )
-        node_groups = [r for r in run.resources if r.parent == pool_component.urn and "taints" in r.inputs]
-        assert node_groups, f"{name}: pool {endpoint.pool} has no node groups"
+        raw_pools = [r for r in run.resources if r.parent == pool_component.urn and r.type in NODE_POOLS]
+        assert raw_pools, f"{name}: pool {endpoint.pool} has no node pools"
         pod = pod_spec(deployment)
-        for group in node_groups:
-            for taint in group.inputs["taints"]:
+        for raw in raw_pools:
+            taints, labels = NODE_POOLS[raw.type](raw)
+            assert taints, f"{raw.name} is not tainted"
+            for taint in taints:
                 assert tolerates(
                     pod["tolerations"], taint["key"], taint.get("value", ""), EFFECT[taint["effect"]]
                 ), name
-            assert pod["nodeSelector"].items() <= group.inputs["labels"].items(), name
+            assert pod["nodeSelector"].items() <= labels.items(), name
         accelerator = spec.clusters[endpoint.cluster].gpu_pools[endpoint.pool].accelerator
         assert pod["nodeSelector"][gpu.ACCELERATOR_LABEL] == accelerator
 
@@ -100,13 +117,8 @@ def test_gpu_limits_match_gpus_per_replica(stack):
         ].keys()
 
 
-def _aws_readable(run, deployment):
-    """What the deployment's service account may read on AWS, following the chain to IAM.
-
-    Service account (namespace/name, on the deployment's cluster) → the EKS Pod Identity
-    association for exactly that cluster/namespace/name → its role (trusted only for it) → the
-    role's policies → the S3 buckets and KMS keys they name.
-    """
+def _service_account(run, deployment):
+    """(namespace, name, object) of the service account a deployment's pods run as, on its cluster."""
     namespace = deployment.inputs["metadata"]["namespace"]
     account = pod_spec(deployment)["serviceAccountName"]
     accounts = [
@@ -116,6 +128,17 @@ def _aws_readable(run, deployment):
         and (r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]) == (namespace, account)
     ]
     assert len(accounts) == 1, "the pod's service account exists on its cluster"
+    return namespace, account, accounts[0]
+
+
+def _aws_readable(run, deployment):
+    """What the deployment's service account may read on AWS, following the chain to IAM.
+
+    Service account (namespace/name, on the deployment's cluster) → the EKS Pod Identity
+    association for exactly that cluster/namespace/name → its role (trusted only for it) → the
+    role's policies → the S3 buckets and KMS keys they name.
+    """
+    namespace, account, _ = _service_account(run, deployment)
     eks = next(
         r
         for r in run.resources
@@ -174,8 +197,52 @@ def _aws_store(run, store):
     return bucket.outputs["arn"], keys, f"s3://{bucket.outputs['bucket']}"
 
 
+def _gcp_readable(run, deployment):
+    """What the deployment's service account may read on GCP, following the chain to IAM.
+
+    Service account → its ``iam.gke.io/gcp-service-account`` annotation → that Google service
+    account → who may act as it (exactly this namespace/name in the cluster's workload pool) →
+    every grant to it (only ``roles/storage.objectViewer`` on buckets) → the buckets.
+    """
+    namespace, account, k8s_account = _service_account(run, deployment)
+    email = k8s_account.inputs["metadata"]["annotations"]["iam.gke.io/gcp-service-account"]
+    (gsa,) = [
+        r
+        for r in run.resources
+        if r.type == "gcp:serviceaccount/account:Account" and r.outputs["email"] == email
+    ]
+    gke = next(
+        r
+        for r in run.resources
+        if r.type == "gcp:container/cluster:Cluster" and r.parent == cluster_of(run, deployment).urn
+    )
+    pool = gke.inputs["workloadIdentityConfig"]["workloadPool"]
+    users = [r for r in run.resources if r.inputs.get("serviceAccountId") == gsa.outputs["name"]]
+    assert users and all(
+        (u.inputs["role"], u.inputs["member"])
+        == ("roles/iam.workloadIdentityUser", f"serviceAccount:{pool}[{namespace}/{account}]")
+        for u in users
+    )
+    grants = [r for r in run.resources if r.inputs.get("member") == gsa.outputs["member"]]
+    assert all(
+        g.type == "gcp:storage/bucketIAMMember:BucketIAMMember"
+        and g.inputs["role"] == "roles/storage.objectViewer"
+        for g in grants
+    ), [(g.type, g.inputs.get("role")) for g in grants]
+    # CMEK buckets are decrypted by the Cloud Storage service agent: no key grant to the reader.
+    return {g.inputs["bucket"] for g in grants}, set()
+
+
+def _gcp_store(run, store):
+    component = next(r for r in run.resources if r.type == "aistack:gcp:ObjectStore" and r.name == store)
+    bucket = next(
+        r for r in run.resources if r.parent == component.urn and r.type == "gcp:storage/bucket:Bucket"
+    )
+    return bucket.outputs["name"], set(), f"gs://{bucket.outputs['name']}"
+
+
 # Per cloud: how to follow a deployment's service account to the stores its identity may read.
-READ_CHAINS = {"aws": (_aws_readable, _aws_store)}
+READ_CHAINS = {"aws": (_aws_readable, _aws_store), "gcp": (_gcp_readable, _gcp_store)}
 
 
 @pytest.mark.parametrize("stack", STACKS)
