@@ -1,0 +1,37 @@
+"""The aistack policy rules: plain functions over engine-style camelCase inputs.
+
+Importable two ways, so that Pulumi (which runs the pack from inside ``policies/``) and the
+repository (tests, the offline engine, the CLI) share one copy: as ``aistack_rules`` with
+``policies/`` on ``sys.path``, and as ``policies.aistack_rules`` from the repository root. Modules
+here import each other relatively and need nothing beyond ``pulumi-policy`` (and the ``pulumi``
+SDK it depends on).
+
+Attributes:
+    RULES: Every rule, grouped by concern in a stable order.
+    UNKNOWN: The sentinel for an input not known until apply (Pulumi's ``pulumi.output.UNKNOWN``,
+        which is also how the mock runtime records unknowns).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from . import clusters, encryption, gpu, identity, network, transit, workloads
+from .core import UNKNOWN, Rule
+
+CONCERNS = {
+    "encryption": encryption.RULES,
+    "transit": transit.RULES,
+    "network": network.RULES,
+    "identity": identity.RULES,
+    "clusters": clusters.RULES,
+    "workloads": workloads.RULES,
+    "gpu-cost": gpu.RULES,
+}
+
+RULES: tuple[Rule, ...] = tuple(
+    dataclasses.replace(rule, concern=concern) for concern, rules in CONCERNS.items() for rule in rules
+)
+RULES_BY_ID = {rule.id: rule for rule in RULES}
+
+__all__ = ["CONCERNS", "RULES", "RULES_BY_ID", "UNKNOWN", "Rule"]

@@ -1,0 +1,266 @@
+"""Encryption at rest: object stores, block storage, Kubernetes secrets and keys."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from . import _aws
+from .core import (
+    ADVISORY,
+    MANDATORY,
+    REMEDIATE,
+    CannotCheck,
+    Indeterminate,
+    Rule,
+    Subject,
+    as_bool,
+    each,
+    get,
+    get_known,
+)
+from .tokens import (
+    AZ_MANAGED_CLUSTER,
+    AZ_STORAGE_ACCOUNT,
+    EBS_VOLUME,
+    EC2_INSTANCE,
+    EC2_LAUNCH_TEMPLATE,
+    EKS_CLUSTER,
+    GCS_BUCKET,
+    GKE_CLUSTER,
+    KMS_KEY,
+    S3_BUCKET,
+    S3_SSE,
+)
+
+_KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
+
+
+def _sse_rules(r: Subject) -> list[tuple[str, Any]] | None:
+    """``(path, rule)`` of an SSE configuration, or of a bucket's deprecated inline one
+    (``None`` for a bucket without it)."""
+    if r.type in S3_BUCKET:
+        if get(r.inputs, "serverSideEncryptionConfiguration") is None:
+            return None
+        path = "serverSideEncryptionConfiguration.rule"
+        return [(path, get(r.inputs, path, {}))]
+    return [(f"rules.{i}", rule) for i, rule in enumerate(get(r.inputs, "rules", []))]
+
+
+def check_s3_sse_kms(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[str]:
+    """S3 default encryption uses SSE-KMS."""
+    rules = _sse_rules(r)
+    if rules is None:
+        return
+    if not rules:
+        yield "declares no encryption rule"
+    for path, rule in rules:
+        algorithm = get(rule, "applyServerSideEncryptionByDefault.sseAlgorithm", where=path)
+        if algorithm not in _KMS_ALGORITHMS:
+            yield (
+                f"{path}.applyServerSideEncryptionByDefault.sseAlgorithm is {algorithm!r}; use 'aws:kms' "
+                "so reading objects also requires the KMS key"
+            )
+
+
+def check_s3_bucket_has_sse(subjects: Sequence[Subject], _cfg: Mapping[str, Any]) -> Iterator[Any]:
+    """Every S3 bucket has a server-side encryption configuration."""
+    joined = _aws.join(subjects, S3_SSE)
+    for bucket in _aws.buckets(subjects):
+        try:
+            inline = get(bucket.inputs, "serverSideEncryptionConfiguration")
+        except CannotCheck as exc:
+            yield Indeterminate(exc.path, bucket.urn)
+            continue
+        if joined.children[bucket.urn] or inline is not None:
+            continue
+        if joined.unplaced:
+            yield Indeterminate(_aws.unplaced_path(joined), bucket.urn)
+        else:
+            yield joined.orphan(bucket, "BucketServerSideEncryptionConfiguration")
+
+
+def check_eks_secrets_encryption(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[str]:
+    """EKS envelope-encrypts Kubernetes secrets with a KMS key."""
+    if "secrets" not in get_known(r.inputs, "encryptionConfig.resources", []):
+        yield "encryptionConfig.resources does not include 'secrets'; envelope-encrypt secrets with a KMS key"
+    elif not get(r.inputs, "encryptionConfig.provider.keyArn"):
+        yield "encryptionConfig.provider.keyArn is not set"
+
+
+def _kms_rotatable(inputs: Mapping[str, Any]) -> bool:
+    # AWS rotates only symmetric encryption keys held in KMS itself.
+    return (
+        get(inputs, "customerMasterKeySpec", "SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT"
+        and get(inputs, "keyUsage", "ENCRYPT_DECRYPT") == "ENCRYPT_DECRYPT"
+        and not get(inputs, "customKeyStoreId")
+    )
+
+
+def check_kms_rotation(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[str]:
+    """Symmetric KMS keys rotate automatically."""
+    if _kms_rotatable(r.inputs) and as_bool(get(r.inputs, "enableKeyRotation")) is not True:
+        yield "enableKeyRotation is not true; turn on automatic rotation"
+
+
+def remediate_kms_rotation(inputs: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Turn on rotation (an in-place update; old key material stays usable)."""
+    try:
+        needed = _kms_rotatable(inputs) and as_bool(get(inputs, "enableKeyRotation")) is not True
+    except CannotCheck:
+        return None
+    return {"enableKeyRotation": True} if needed else None
+
+
+def _ebs_encrypted(ebs: Any, path: str) -> Iterator[str]:
+    if as_bool(get(ebs, "encrypted", where=path)) is not True:
+        yield f"{path}.encrypted is not true"
+
+
+def check_block_storage_encrypted(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[Any]:
+    """EBS volumes, instance and launch-template block devices are encrypted."""
+    inputs = r.inputs
+    if r.type == EBS_VOLUME:
+        if as_bool(get(inputs, "encrypted")) is not True:
+            yield "encrypted is not true"
+        return
+    if r.type == EC2_INSTANCE:
+        root = get(inputs, "rootBlockDevice")
+        parts = []
+        # Without rootBlockDevice, a launch template (checked itself) may define the root volume.
+        if root is not None or get(inputs, "launchTemplate") is None:
+            parts.append(lambda: _ebs_encrypted(root or {}, "rootBlockDevice"))
+        devices = get(inputs, "ebsBlockDevices", [])
+        parts += [lambda i=i, d=d: _ebs_encrypted(d, f"ebsBlockDevices.{i}") for i, d in enumerate(devices)]
+        yield from each(parts)
+        return
+    mappings = get(inputs, "blockDeviceMappings", [])
+    if not mappings:
+        yield (
+            "declares no blockDeviceMappings, so the root volume follows the AMI and is unencrypted "
+            "unless the account encrypts EBS by default; map the root device with ebs.encrypted=true"
+        )
+    parts = []
+    for i, mapping in enumerate(mappings):
+        ebs = get(mapping, "ebs", where=f"blockDeviceMappings.{i}")
+        if ebs is not None:  # instance-store and no-device mappings carry no EBS volume
+            parts.append(lambda ebs=ebs, i=i: _ebs_encrypted(ebs, f"blockDeviceMappings.{i}.ebs"))
+    yield from each(parts)
+
+
+def check_azure_storage_encryption(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[Any]:
+    """Storage accounts require infrastructure (double) encryption; Key Vault keys are named."""
+    enc = get(r.inputs, "encryption")
+    if enc is None:
+        yield "encryption is not set; declare it with requireInfrastructureEncryption=true"
+        return
+
+    def infrastructure() -> Iterator[str]:
+        if as_bool(get(enc, "requireInfrastructureEncryption", where="encryption")) is not True:
+            yield "encryption.requireInfrastructureEncryption is not true"
+
+    def key_vault() -> Iterator[str]:
+        if get(enc, "keySource", where="encryption") == "Microsoft.Keyvault" and not get(
+            enc, "keyVaultProperties.keyName", where="encryption"
+        ):
+            yield "encryption.keySource is Microsoft.Keyvault but keyVaultProperties.keyName is not set"
+
+    def services() -> Iterator[str]:
+        for service in ("blob", "file", "queue", "table"):
+            if as_bool(get(enc, f"services.{service}.enabled", where="encryption")) is False:
+                yield f"encryption.services.{service}.enabled is false"
+
+    yield from each([infrastructure, key_vault, services])
+
+
+def check_aks_encryption(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[str]:
+    """AKS encrypts etcd secrets with a Key Vault key (KMS plugin)."""
+    kms = "securityProfile.azureKeyVaultKms"
+    if as_bool(get(r.inputs, f"{kms}.enabled")) is not True:
+        yield f"{kms}.enabled is not true; encrypt secrets in etcd with a Key Vault key"
+    elif not get(r.inputs, f"{kms}.keyId"):
+        yield f"{kms}.keyId is not set"
+
+
+def check_gke_secrets_encryption(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[str]:
+    """GKE application-layer secrets encryption with a Cloud KMS key."""
+    state = get(r.inputs, "databaseEncryption.state")
+    if state != "ENCRYPTED":
+        yield f"databaseEncryption.state is {state!r}; set ENCRYPTED with a Cloud KMS keyName"
+    elif not get(r.inputs, "databaseEncryption.keyName"):
+        yield "databaseEncryption.keyName is not set"
+
+
+def check_gcs_cmek(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[str]:
+    """GCS buckets encrypt with a customer-managed Cloud KMS key."""
+    if not get(r.inputs, "encryption.defaultKmsKeyName"):
+        yield "encryption.defaultKmsKeyName is not set; objects use Google-managed keys"
+
+
+RULES = (
+    Rule(
+        "aws-s3-sse-kms",
+        MANDATORY,
+        "S3 server-side encryption configurations use SSE-KMS (aws:kms).",
+        (*S3_SSE, *S3_BUCKET),
+        check_s3_sse_kms,
+    ),
+    Rule(
+        "aws-s3-bucket-has-sse",
+        MANDATORY,
+        "Every S3 bucket has a server-side encryption configuration (stack: joins the v7 split resource).",
+        (*S3_BUCKET, *S3_SSE),
+        check_s3_bucket_has_sse,
+        stack=True,
+    ),
+    Rule(
+        "aws-eks-secrets-encryption",
+        MANDATORY,
+        "EKS clusters envelope-encrypt Kubernetes secrets with a KMS key.",
+        (EKS_CLUSTER,),
+        check_eks_secrets_encryption,
+    ),
+    Rule(
+        "aws-kms-rotation",
+        REMEDIATE,
+        "Symmetric KMS keys have automatic rotation on (remediated in place).",
+        (KMS_KEY,),
+        check_kms_rotation,
+        remediate=remediate_kms_rotation,
+    ),
+    Rule(
+        "aws-block-storage-encrypted",
+        MANDATORY,
+        "EBS volumes, instance block devices and launch-template volumes are encrypted.",
+        (EBS_VOLUME, EC2_INSTANCE, EC2_LAUNCH_TEMPLATE),
+        check_block_storage_encrypted,
+    ),
+    Rule(
+        "azure-storage-encryption",
+        MANDATORY,
+        "Storage accounts require infrastructure encryption and name their Key Vault key when customer-managed.",
+        (AZ_STORAGE_ACCOUNT,),
+        check_azure_storage_encryption,
+    ),
+    Rule(
+        "azure-aks-encryption",
+        MANDATORY,
+        "AKS clusters encrypt secrets in etcd with a Key Vault key (KMS).",
+        (AZ_MANAGED_CLUSTER,),
+        check_aks_encryption,
+    ),
+    Rule(
+        "gcp-gke-secrets-encryption",
+        MANDATORY,
+        "GKE clusters encrypt secrets at the application layer with a Cloud KMS key.",
+        (GKE_CLUSTER,),
+        check_gke_secrets_encryption,
+    ),
+    Rule(
+        "gcp-gcs-cmek",
+        ADVISORY,
+        "GCS buckets encrypt with a customer-managed Cloud KMS key.",
+        (GCS_BUCKET,),
+        check_gcs_cmek,
+    ),
+)

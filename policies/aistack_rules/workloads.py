@@ -1,0 +1,145 @@
+"""Kubernetes workloads: privilege, host access, resources, images, runtime user."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from . import _k8s
+from .conventions import ACCELERATOR_LABEL
+from .core import ADVISORY, MANDATORY, Rule, Subject, as_bool, each, get, get_known
+from .tokens import K8S_WORKLOADS
+
+_DANGEROUS_CAPABILITIES = ("ALL", "SYS_ADMIN", "CAP_SYS_ADMIN")
+_HOST_NAMESPACES = ("hostNetwork", "hostPID", "hostIPC")
+_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+
+
+def _per_container(r: Subject, judge: Any) -> Iterator[Any]:
+    """Run ``judge(path, container, spec, spec_path)`` on every container independently."""
+    spec, where = _k8s.pod_spec(r)
+    yield from each([lambda p=p, c=c: judge(p, c, spec, where) for p, c in _k8s.containers(spec, where)])
+
+
+def check_no_privileged(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[Any]:
+    """No privileged containers and no SYS_ADMIN/ALL capabilities."""
+
+    def judge(path: str, container: Mapping[str, Any], _spec: Any, _where: str) -> Iterator[str]:
+        if as_bool(get(container, "securityContext.privileged", where=path)) is True:
+            yield f"{path} is privileged"
+        added = get_known(container, "securityContext.capabilities.add", [], where=path)
+        for capability in added:
+            if str(capability).upper() in _DANGEROUS_CAPABILITIES:
+                yield f"{path} adds capability {capability}"
+
+    yield from _per_container(r, judge)
+
+
+def check_no_host_namespaces(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[str]:
+    """Pods share no host network, PID or IPC namespace."""
+    spec, where = _k8s.pod_spec(r)
+    for field in _HOST_NAMESPACES:
+        if as_bool(get(spec, field, where=where)) is True:
+            yield f"{where}.{field} is true"
+
+
+def check_resource_limits(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[Any]:
+    """Containers bound memory and request CPU; GPU-scheduled pods declare nvidia.com/gpu limits."""
+
+    def judge(path: str, container: Mapping[str, Any], _spec: Any, _where: str) -> Iterator[str]:
+        if get(container, "resources.limits.memory", where=path) is None:
+            yield f"{path} sets no resources.limits.memory"
+        cpu = get(container, "resources.requests.cpu", where=path)
+        if cpu is None and get(container, "resources.limits.cpu", where=path) is None:
+            yield f"{path} sets no CPU request"
+        requested = _k8s.gpu_quantity(container, "requests", path)
+        if requested is not None and _k8s.gpu_quantity(container, "limits", path) is None:
+            yield f"{path} requests nvidia.com/gpu without a limit (extended resources need limits)"
+
+    def gpu_pod() -> Iterator[str]:
+        spec, where = _k8s.pod_spec(r)
+        aimed_at_gpu = _k8s.tolerates_gpu_taint(spec, where) or _k8s.selects_label(
+            spec, ACCELERATOR_LABEL, where
+        )
+        if aimed_at_gpu and not _k8s.requests_gpu(spec, where):
+            yield "targets GPU nodes (GPU toleration or accelerator selector) but no container limits nvidia.com/gpu"
+
+    yield from _per_container(r, judge)
+    yield from each([gpu_pod])
+
+
+def check_image_pinned(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[Any]:
+    """Container images are pinned by digest (``image@sha256:...``)."""
+
+    def judge(path: str, container: Mapping[str, Any], _spec: Any, _where: str) -> Iterator[str]:
+        image = get(container, "image", where=path)
+        if not isinstance(image, str) or not _DIGEST.search(image):
+            yield f"{path}.image {image!r} is not pinned by digest (@sha256:...)"
+
+    yield from _per_container(r, judge)
+
+
+def check_non_root_readonly(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[Any]:
+    """Containers run as non-root, with a read-only root filesystem and no privilege escalation."""
+
+    def judge(path: str, container: Mapping[str, Any], spec: Any, where: str) -> Iterator[str]:
+        def setting(field: str) -> Any:
+            value = get(container, f"securityContext.{field}", where=path)
+            return get(spec, f"securityContext.{field}", where=where) if value is None else value
+
+        run_as_user = setting("runAsUser")
+        non_root = as_bool(setting("runAsNonRoot")) is True and run_as_user != 0
+        if not non_root and not (run_as_user is not None and int(run_as_user) > 0):
+            yield f"{path} may run as root (set securityContext.runAsNonRoot=true)"
+        if as_bool(get(container, "securityContext.readOnlyRootFilesystem", where=path)) is not True:
+            yield f"{path} securityContext.readOnlyRootFilesystem is not true"
+        if as_bool(get(container, "securityContext.allowPrivilegeEscalation", where=path)) is not False:
+            yield f"{path} securityContext.allowPrivilegeEscalation is not false"
+
+    yield from _per_container(r, judge)
+
+
+def _workload_rule(rule_id: str, level: str, description: str, check: Any) -> Rule:
+    return Rule(
+        rule_id,
+        level,
+        description,
+        K8S_WORKLOADS,
+        _k8s.unless_exempt(check),
+        config_schema=_k8s.EXEMPT_NAMESPACES_SCHEMA,
+    )
+
+
+RULES = (
+    _workload_rule(
+        "k8s-no-privileged",
+        MANDATORY,
+        "Workloads run no privileged container and add no SYS_ADMIN/ALL capability.",
+        check_no_privileged,
+    ),
+    _workload_rule(
+        "k8s-no-host-namespaces",
+        MANDATORY,
+        "Workloads share no host network, PID or IPC namespace.",
+        check_no_host_namespaces,
+    ),
+    _workload_rule(
+        "k8s-resource-limits",
+        ADVISORY,
+        "Containers set a memory limit and a CPU request; pods aimed at GPU nodes limit nvidia.com/gpu.",
+        check_resource_limits,
+    ),
+    _workload_rule(
+        "k8s-image-pinned",
+        ADVISORY,
+        "Container images are pinned by digest.",
+        check_image_pinned,
+    ),
+    _workload_rule(
+        "k8s-non-root-readonly",
+        MANDATORY,
+        "Containers run as non-root with a read-only root filesystem and no privilege escalation.",
+        check_non_root_readonly,
+    ),
+)
