@@ -97,7 +97,8 @@ def _parse_config(config: Mapping[str, Any] | None) -> _Settings:
     return settings
 
 
-def _subject(resource: Mapping[str, Any]) -> Subject:
+def to_subject(resource: Mapping[str, Any]) -> Subject:
+    """A recorded resource dict (see :func:`evaluate`) as the rules see it."""
     if not isinstance(resource, Mapping) or "urn" not in resource or "type" not in resource:
         raise ValueError(f"a resource needs at least 'urn' and 'type': {resource!r}")
     urn = resource["urn"]
@@ -142,7 +143,7 @@ def evaluate(
         InputError: ``config`` names an unknown rule or setting, or a value of the wrong type.
     """
     settings = _parse_config(config)
-    subjects = [_subject(r) for r in resources]
+    subjects = [to_subject(r) for r in resources]
     findings: list[dict[str, Any]] = []
     for rule in RULES:
         level = level_for(rule, environment, settings.levels.get(rule.id, settings.all_level))
@@ -220,9 +221,12 @@ def format_rules(fmt: str = "text") -> str:
         return "\n".join(lines) + "\n"
     if fmt == "text":
         width = max(len(r["id"]) for r in rules)
+        level_width = max(len(_levels_cell(r)) for r in rules)
         lines = []
         for r in rules:
-            lines.append(f"{r['id']:<{width}}  {_levels_cell(r):<28}  {r['kind']:<8}  {r['description']}")
+            lines.append(
+                f"{r['id']:<{width}}  {_levels_cell(r):<{level_width}}  {r['kind']:<8}  {r['description']}"
+            )
             if r["resource_types"]:
                 lines.append(f"{'':<{width}}  types: {', '.join(r['resource_types'])}")
         return "\n".join(lines) + "\n"

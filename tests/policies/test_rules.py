@@ -12,7 +12,7 @@ from policies import RULES, evaluate
 from policies.aistack_rules import RULES_BY_ID
 from policies.aistack_rules.core import CannotCheck, Indeterminate, Rule
 from policies.aistack_rules.levels import level_for
-from policies.offline import _subject
+from policies.offline import to_subject
 
 from .cases import CASES
 
@@ -24,7 +24,7 @@ def direct(
 ) -> tuple[list[str], list[Any]]:
     """Call the rule function itself; returns (violation messages, undecided parts)."""
     settings = {**rule.defaults(), **config}
-    subjects = [_subject(r) for r in resources]
+    subjects = [to_subject(r) for r in resources]
     violations: list[str] = []
     undecided: list[Any] = []
 

@@ -1,0 +1,89 @@
+"""Every type token the rules read is the token the installed SDK registers for that class."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+from pulumi.type_token import get_type_token
+
+from policies import RULES
+
+SDK_CLASSES = {
+    "aws:s3/bucket:Bucket": "pulumi_aws.s3.Bucket",
+    "aws:s3/bucketV2:BucketV2": "pulumi_aws.s3.BucketV2",
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (
+        "pulumi_aws.s3.BucketServerSideEncryptionConfiguration"
+    ),
+    "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2": (
+        "pulumi_aws.s3.BucketServerSideEncryptionConfigurationV2"
+    ),
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": "pulumi_aws.s3.BucketPublicAccessBlock",
+    "aws:s3/bucketPolicy:BucketPolicy": "pulumi_aws.s3.BucketPolicy",
+    "aws:s3/bucketAcl:BucketAcl": "pulumi_aws.s3.BucketAcl",
+    "aws:s3/bucketAclV2:BucketAclV2": "pulumi_aws.s3.BucketAclV2",
+    "aws:eks/cluster:Cluster": "pulumi_aws.eks.Cluster",
+    "aws:eks/nodeGroup:NodeGroup": "pulumi_aws.eks.NodeGroup",
+    "aws:ec2/launchTemplate:LaunchTemplate": "pulumi_aws.ec2.LaunchTemplate",
+    "aws:ec2/instance:Instance": "pulumi_aws.ec2.Instance",
+    "aws:ebs/volume:Volume": "pulumi_aws.ebs.Volume",
+    "aws:ec2/securityGroup:SecurityGroup": "pulumi_aws.ec2.SecurityGroup",
+    "aws:ec2/securityGroupRule:SecurityGroupRule": "pulumi_aws.ec2.SecurityGroupRule",
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "pulumi_aws.vpc.SecurityGroupIngressRule",
+    "aws:kms/key:Key": "pulumi_aws.kms.Key",
+    "aws:iam/role:Role": "pulumi_aws.iam.Role",
+    "aws:iam/policy:Policy": "pulumi_aws.iam.Policy",
+    "aws:iam/rolePolicy:RolePolicy": "pulumi_aws.iam.RolePolicy",
+    "aws:iam/userPolicy:UserPolicy": "pulumi_aws.iam.UserPolicy",
+    "aws:iam/groupPolicy:GroupPolicy": "pulumi_aws.iam.GroupPolicy",
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "pulumi_aws.iam.RolePolicyAttachment",
+    "aws:iam/userPolicyAttachment:UserPolicyAttachment": "pulumi_aws.iam.UserPolicyAttachment",
+    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment": "pulumi_aws.iam.GroupPolicyAttachment",
+    "aws:iam/policyAttachment:PolicyAttachment": "pulumi_aws.iam.PolicyAttachment",
+    "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive": "pulumi_aws.iam.RolePolicyAttachmentsExclusive",
+    "aws:lb/listener:Listener": "pulumi_aws.lb.Listener",
+    "aws:alb/listener:Listener": "pulumi_aws.alb.Listener",
+    "azure-native:storage:StorageAccount": "pulumi_azure_native.storage.StorageAccount",
+    "azure-native:storage:BlobContainer": "pulumi_azure_native.storage.BlobContainer",
+    "azure-native:containerservice:ManagedCluster": "pulumi_azure_native.containerservice.ManagedCluster",
+    "azure-native:containerservice:AgentPool": "pulumi_azure_native.containerservice.AgentPool",
+    "azure-native:network:NetworkSecurityGroup": "pulumi_azure_native.network.NetworkSecurityGroup",
+    "azure-native:network:SecurityRule": "pulumi_azure_native.network.SecurityRule",
+    "azure-native:authorization:RoleAssignment": "pulumi_azure_native.authorization.RoleAssignment",
+    "gcp:storage/bucket:Bucket": "pulumi_gcp.storage.Bucket",
+    "gcp:storage/bucketIAMMember:BucketIAMMember": "pulumi_gcp.storage.BucketIAMMember",
+    "gcp:storage/bucketIAMBinding:BucketIAMBinding": "pulumi_gcp.storage.BucketIAMBinding",
+    "gcp:storage/bucketIAMPolicy:BucketIAMPolicy": "pulumi_gcp.storage.BucketIAMPolicy",
+    "gcp:container/cluster:Cluster": "pulumi_gcp.container.Cluster",
+    "gcp:container/nodePool:NodePool": "pulumi_gcp.container.NodePool",
+    "gcp:compute/firewall:Firewall": "pulumi_gcp.compute.Firewall",
+    "gcp:projects/iAMMember:IAMMember": "pulumi_gcp.projects.IAMMember",
+    "gcp:projects/iAMBinding:IAMBinding": "pulumi_gcp.projects.IAMBinding",
+    "gcp:projects/iAMPolicy:IAMPolicy": "pulumi_gcp.projects.IAMPolicy",
+    "kubernetes:core/v1:Pod": "pulumi_kubernetes.core.v1.Pod",
+    "kubernetes:apps/v1:Deployment": "pulumi_kubernetes.apps.v1.Deployment",
+    "kubernetes:apps/v1:StatefulSet": "pulumi_kubernetes.apps.v1.StatefulSet",
+    "kubernetes:apps/v1:DaemonSet": "pulumi_kubernetes.apps.v1.DaemonSet",
+    "kubernetes:apps/v1:ReplicaSet": "pulumi_kubernetes.apps.v1.ReplicaSet",
+    "kubernetes:core/v1:ReplicationController": "pulumi_kubernetes.core.v1.ReplicationController",
+    "kubernetes:batch/v1:Job": "pulumi_kubernetes.batch.v1.Job",
+    "kubernetes:batch/v1:CronJob": "pulumi_kubernetes.batch.v1.CronJob",
+    "kubernetes:core/v1:Service": "pulumi_kubernetes.core.v1.Service",
+    "kubernetes:networking.k8s.io/v1:Ingress": "pulumi_kubernetes.networking.v1.Ingress",
+    "kubernetes:rbac.authorization.k8s.io/v1:Role": "pulumi_kubernetes.rbac.v1.Role",
+    "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole": "pulumi_kubernetes.rbac.v1.ClusterRole",
+    "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": "pulumi_kubernetes.rbac.v1.RoleBinding",
+    "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding": "pulumi_kubernetes.rbac.v1.ClusterRoleBinding",
+    "pulumi:providers:kubernetes": "pulumi_kubernetes.Provider",
+}
+
+
+def test_every_rule_token_is_listed() -> None:
+    used = {t for rule in RULES for t in rule.resource_types}
+    assert used == set(SDK_CLASSES)
+
+
+@pytest.mark.parametrize("token", sorted(SDK_CLASSES))
+def test_token_matches_the_installed_sdk(token: str) -> None:
+    module, _, name = SDK_CLASSES[token].rpartition(".")
+    assert get_type_token(getattr(importlib.import_module(module), name)) == token
