@@ -13,7 +13,7 @@ import pytest
 
 from policies import evaluate
 
-from .recorder import record
+from tests.policies.recorder import record
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 # The families the program can create (policies/README.md). BucketAcl is left out: with

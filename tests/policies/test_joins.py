@@ -6,7 +6,7 @@ from typing import Any
 
 from policies import UNKNOWN, evaluate
 
-from .cases import (
+from tests.policies.cases import (
     AGENT_POOL,
     AKS,
     BUCKET,

@@ -12,7 +12,7 @@ from pulumi.output import Unknown
 from aistack.errors import InputError
 from policies import RULES, UNKNOWN, evaluate, format_rules, list_rules
 
-from .cases import STORAGE, eks_pool, pod, res
+from tests.policies.cases import STORAGE, eks_pool, pod, res
 
 README = Path(__file__).resolve().parents[2] / "policies" / "README.md"
 OPEN_SSH = res(

@@ -14,7 +14,7 @@ from policies.aistack_rules.core import CannotCheck, Indeterminate, Rule
 from policies.aistack_rules.levels import level_for
 from policies.offline import to_subject
 
-from .cases import CASES
+from tests.policies.cases import CASES
 
 RULE_IDS = [rule.id for rule in RULES]
 
