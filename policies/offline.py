@@ -110,6 +110,7 @@ def to_subject(resource: Mapping[str, Any]) -> Subject:
         parent=resource.get("parent"),
         provider=resource.get("provider"),
         property_dependencies={k: tuple(v) for k, v in (resource.get("property_dependencies") or {}).items()},
+        outputs=plain(resource.get("outputs") or {}),
     )
 
 
@@ -128,9 +129,11 @@ def evaluate(
     Args:
         resources: ``{"urn", "type", "name", "parent", "custom", "inputs"}`` per resource, inputs
             camelCase as the mock runtime records them (unknown values as ``UNKNOWN`` or
-            ``pulumi.output.Unknown``). Optional ``"provider"`` (the provider URN or the mock's
-            ``"<urn>::<id>"`` reference) and ``"property_dependencies"`` (input → URNs) sharpen
-            the stack rules.
+            ``pulumi.output.Unknown``; secret envelopes are unwrapped). Optional, for the stack
+            rules' joins: ``"outputs"`` (what the mocks returned: physical names, ids),
+            ``"provider"`` (the provider URN or the mock's ``"<urn>::<id>"`` reference) and
+            ``"property_dependencies"`` (input → URNs). ``dataclasses.asdict`` of an
+            ``aistack.engine.Resource`` has this shape.
         environment: Selects the level profile (``dev``, ``staging``, ``prod``; others: defaults).
         config: Policy config: ``{"<rule-id>": "<level>" | {"enforcementLevel": ..., <settings>},
             "all": "<level>", "monthly_usd": x, "budget_usd": y}``.

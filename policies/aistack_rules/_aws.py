@@ -5,12 +5,11 @@ in their ``bucket`` input. A child resource belongs to a bucket when, in this or
 
 1. its ``bucket`` input depends on the bucket's URN (the Pulumi engine knows this; the offline
    engine does not record dependencies), or
-2. its ``bucket`` input equals one of the bucket's *join keys*: the bucket's ``bucket`` input
-   (its physical name, set explicitly or by Pulumi's auto-naming in the checked inputs), its
-   ``id`` when present (outputs), or, when the bucket has no ``bucket`` input, its logical
-   name. The offline engine's mocks make a bucket's ``id`` and ``bucket`` outputs equal to that
-   physical name (``bucket`` input, else the logical name), so ``bucket=b.id`` and
-   ``bucket=b.bucket`` both join.
+2. its ``bucket`` input equals one of the bucket's *join keys*, its physical name as known from:
+   the bucket's ``bucket`` input (set explicitly, or by Pulumi's auto-naming in the checked
+   inputs the engine analyses), its ``bucket`` and ``id`` outputs (the offline engine's mocks
+   return the physical name as both, so ``bucket=b.id`` and ``bucket=b.bucket`` join), or, when
+   none of these is known, its logical name.
 
 A child whose ``bucket`` is unknown (or names no known bucket while some bucket's name is
 itself unknown) cannot be placed; a bucket left without a match while such children exist is
@@ -93,8 +92,14 @@ def _known_str(value: Any) -> str | None:
 
 def bucket_keys(bucket: Subject) -> set[str]:
     """The values a child's ``bucket`` input may hold to refer to ``bucket`` (see module doc)."""
-    keys = {k for k in (_known_str(bucket.inputs.get("bucket")), _known_str(bucket.inputs.get("id"))) if k}
-    if bucket.inputs.get("bucket") is None:
+    named = (
+        bucket.inputs.get("bucket"),
+        bucket.inputs.get("id"),
+        bucket.outputs.get("bucket"),
+        bucket.outputs.get("id"),
+    )
+    keys = {k for k in map(_known_str, named) if k}
+    if not keys and bucket.inputs.get("bucket") is None:
         keys.add(bucket.name)
     return keys
 
@@ -129,7 +134,7 @@ def join(subjects: Sequence[Subject], child_types: Iterable[str]) -> Join:
     for b in all_buckets:
         for key in bucket_keys(b):
             by_key.setdefault(key, b.urn)
-    some_name_unknown = any(is_unknown(b.inputs.get("bucket")) for b in all_buckets)
+    some_name_unknown = any(not bucket_keys(b) for b in all_buckets)
     result = Join({b.urn: [] for b in all_buckets}, [], [])
     for child in subjects:
         if child.type not in child_types:

@@ -229,6 +229,8 @@ class Subject:
         provider: The URN of its explicit provider, or ``None`` when unknown.
         property_dependencies: Input name → URNs of the resources that input was computed from
             (known to the Pulumi engine; absent in the offline engine).
+        outputs: The outputs the offline engine's mocks returned (physical names, ids), used
+            only to join resources; empty under Pulumi.
     """
 
     urn: str
@@ -238,6 +240,7 @@ class Subject:
     parent: str | None = None
     provider: str | None = None
     property_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    outputs: Mapping[str, Any] = field(default_factory=dict)
 
 
 # A resource rule yields violation messages; a stack rule yields (urn, message) pairs, and may

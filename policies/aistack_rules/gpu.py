@@ -6,8 +6,8 @@ Cluster join for node pools: a pool names its cluster (EKS ``clusterName``, AKS 
 GKE ``cluster``); pools are grouped by the last ``/``-separated segment of that value, so a GKE
 cluster id (``projects/p/locations/l/clusters/main``) and its name join. Inline pools (AKS
 ``agentPoolProfiles``, GKE ``nodePools``) belong to the cluster resource that declares them, whose
-key is its ``name`` (EKS, GKE) or ``resourceName`` (AKS) input, else its logical name: the name the
-offline engine's mocks return as the cluster's ``name`` output.
+key is its ``name`` output when the offline engine recorded one, else its ``name`` (EKS, GKE) or
+``resourceName`` (AKS) input, else its logical name.
 """
 
 from __future__ import annotations
@@ -148,6 +148,9 @@ class Pool:
 
 def cluster_key(cluster: Subject) -> str:
     """The name pools use to refer to ``cluster`` (see module doc)."""
+    output = cluster.outputs.get("name")
+    if isinstance(output, str) and not is_unknown(output):
+        return output.rsplit("/", 1)[-1]
     name = get(cluster.inputs, "resourceName" if cluster.type == AZ_MANAGED_CLUSTER else "name")
     return str(name or cluster.name)
 

@@ -52,6 +52,17 @@ def level_for(rule: Rule, environment: str | None, configured: str | None = None
     return PROFILES.get(environment or "", {}).get(rule.id, rule.level)
 
 
+def environment_of(stack: str | None, config: Mapping[str, object]) -> str | None:
+    """A stack's environment: its ``aistack:environment`` config value when set, else its name.
+
+    Args:
+        stack: The stack name.
+        config: The stack config (namespaced keys, values parsed).
+    """
+    configured = config.get(ENVIRONMENT_CONFIG_KEY)
+    return configured if isinstance(configured, str) and configured else stack or None
+
+
 def environment_from_pulumi(environ: Mapping[str, str]) -> str | None:
     """The environment of the stack a policy pack process was started for.
 
@@ -62,5 +73,4 @@ def environment_from_pulumi(environ: Mapping[str, str]) -> str | None:
         config = json.loads(environ.get("PULUMI_CONFIG") or "{}")
     except json.JSONDecodeError:
         config = {}
-    configured = config.get(ENVIRONMENT_CONFIG_KEY) if isinstance(config, dict) else None
-    return configured if isinstance(configured, str) and configured else environ.get("PULUMI_STACK") or None
+    return environment_of(environ.get("PULUMI_STACK"), config if isinstance(config, dict) else {})

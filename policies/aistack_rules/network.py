@@ -12,6 +12,7 @@ from .tokens import (
     AZ_NSG,
     AZ_SECURITY_RULE,
     AZ_STORAGE_ACCOUNT,
+    EC2_DEFAULT_SECURITY_GROUP,
     EC2_SECURITY_GROUP,
     EC2_SECURITY_GROUP_RULE,
     GCE_FIREWALL,
@@ -176,7 +177,7 @@ def check_gcs_no_public(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[Any]:
 
 def _aws_ingress_entries(r: Subject) -> list[tuple[str, Mapping[str, Any], list[Any]]]:
     """``(path, entry, source CIDRs)`` of the ingress permissions a resource declares."""
-    if r.type == EC2_SECURITY_GROUP:
+    if r.type in (EC2_SECURITY_GROUP, EC2_DEFAULT_SECURITY_GROUP):
         return [
             (f"ingress.{i}", e, [*get_known(e, "cidrBlocks", []), *get_known(e, "ipv6CidrBlocks", [])])
             for i, e in enumerate(get(r.inputs, "ingress", []))
@@ -319,7 +320,7 @@ RULES = (
         "aws-sg-no-world-ingress",
         MANDATORY,
         "Security groups admit no traffic from 0.0.0.0/0 or ::/0, except on configured allowedPorts.",
-        (EC2_SECURITY_GROUP, EC2_SECURITY_GROUP_RULE, VPC_INGRESS_RULE),
+        (EC2_SECURITY_GROUP, EC2_DEFAULT_SECURITY_GROUP, EC2_SECURITY_GROUP_RULE, VPC_INGRESS_RULE),
         check_aws_sg_no_world_ingress,
         config_schema=ALLOWED_PORTS_SCHEMA,
     ),

@@ -12,7 +12,9 @@ README = (REPO / "README.md").read_text()
 
 def test_config_reference_in_readme_is_generated_from_the_spec():
     start, end = README.index(BEGIN), README.index(END) + len(END)
-    assert README[start:end] == readme_block(), "run: python -m aistack config-reference, and paste into README.md"
+    assert README[start:end] == readme_block(), (
+        "run: python -m aistack config-reference, and paste into README.md"
+    )
 
 
 def test_first_two_commands_are_the_setup_and_ci_runs_the_test_command():

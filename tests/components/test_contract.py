@@ -8,7 +8,13 @@ import yaml
 from components import contract, registry
 from tests.conftest import REPO, stack_names
 
-CONCEPTS = (contract.Network, contract.Cluster, contract.GpuNodePool, contract.ObjectStore, contract.WorkloadIdentity)
+CONCEPTS = (
+    contract.Network,
+    contract.Cluster,
+    contract.GpuNodePool,
+    contract.ObjectStore,
+    contract.WorkloadIdentity,
+)
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 
 

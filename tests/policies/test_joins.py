@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from policies import UNKNOWN, evaluate
-
 from tests.policies.cases import (
     AGENT_POOL,
     AKS,
@@ -62,6 +61,25 @@ def test_children_join_by_explicit_physical_name() -> None:
             [res(BUCKET, "weights", {"bucket": "acme-weights"}), *secured("weights")], *S3_RULES
         )
     } == set(S3_RULES)
+
+
+def test_children_join_by_the_physical_name_the_mocks_returned() -> None:
+    # The offline engine auto-names like Pulumi: the name is only in the recorded outputs.
+    bucket = res(BUCKET, "weights", {}, outputs={"bucket": "weights-1a2b3c4d", "id": "weights-1a2b3c4d"})
+    assert findings([bucket, *secured("weights-1a2b3c4d")], *S3_RULES) == []
+    assert {f[0] for f in findings([bucket, *secured("weights")], *S3_RULES)} == set(S3_RULES)
+
+
+def test_inline_pools_join_standalone_pools_by_the_cluster_name_output() -> None:
+    gpu = {"vmSize": "Standard_NC24ads_A100_v4", "nodeLabels": {"aistack.io/accelerator": "A100-80GB"}}
+    cluster = res(
+        AKS,
+        "aks",
+        {"agentPoolProfiles": [{"name": "floor", "mode": "User", "count": 1.0} | gpu]},
+        outputs={"name": "aks-5e6f7a8b"},
+    )
+    spot = res(AGENT_POOL, "spot", {"resourceName": "aks-5e6f7a8b", "scaleSetPriority": "Spot"} | gpu)
+    assert findings([cluster, spot], "gpu-spot-has-ondemand-floor") == []
 
 
 def test_children_join_by_property_dependency_when_the_reference_is_unknown() -> None:

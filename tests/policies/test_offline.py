@@ -11,7 +11,6 @@ from pulumi.output import Unknown
 
 from aistack.errors import InputError
 from policies import RULES, UNKNOWN, evaluate, format_rules, list_rules
-
 from tests.policies.cases import STORAGE, eks_pool, pod, res
 
 README = Path(__file__).resolve().parents[2] / "policies" / "README.md"

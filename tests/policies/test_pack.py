@@ -16,7 +16,7 @@ from pulumi.runtime import proto
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 
-from policies import RULES
+from policies import RULES, environment_of
 from policies.aistack_rules.levels import environment_from_pulumi
 from policies.aistack_rules.pack import build_policies, pack_arguments
 
@@ -114,6 +114,11 @@ def test_policies_mirror_the_rules_with_environment_levels() -> None:
 def test_environment_of_a_pulumi_process(environ: dict[str, str], expected: str | None) -> None:
     assert environment_from_pulumi(environ) == expected
     assert pack_arguments(environ)["name"] == "aistack"
+
+
+def test_environment_offline_is_picked_the_same_way() -> None:
+    assert environment_of("eu-1", {"aistack:environment": "prod"}) == "prod"
+    assert environment_of("dev", {"aistack:tags": {"team": "ml"}}) == "dev"
 
 
 # ------------------------------------------------------------------ through pulumi-policy's analyzer

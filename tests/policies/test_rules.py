@@ -13,7 +13,6 @@ from policies.aistack_rules import RULES_BY_ID
 from policies.aistack_rules.core import CannotCheck, Indeterminate, Rule
 from policies.aistack_rules.levels import level_for
 from policies.offline import to_subject
-
 from tests.policies.cases import CASES
 
 RULE_IDS = [rule.id for rule in RULES]

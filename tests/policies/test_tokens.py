@@ -28,6 +28,7 @@ SDK_CLASSES = {
     "aws:ec2/instance:Instance": "pulumi_aws.ec2.Instance",
     "aws:ebs/volume:Volume": "pulumi_aws.ebs.Volume",
     "aws:ec2/securityGroup:SecurityGroup": "pulumi_aws.ec2.SecurityGroup",
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "pulumi_aws.ec2.DefaultSecurityGroup",
     "aws:ec2/securityGroupRule:SecurityGroupRule": "pulumi_aws.ec2.SecurityGroupRule",
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "pulumi_aws.vpc.SecurityGroupIngressRule",
     "aws:kms/key:Key": "pulumi_aws.kms.Key",
