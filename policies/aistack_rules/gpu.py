@@ -80,14 +80,17 @@ class Pool:
     where: str = ""
 
     def get(self, path: str, default: Any = None, known: bool = False) -> Any:
+        """Read the pool's inputs (see :func:`.core.get`; ``known`` reads as :func:`.core.get_known`)."""
         read = get_known if known else get
         return read(self.inputs, path, default, where=self.where)
 
     @property
     def label(self) -> str:
+        """How messages name the pool: the resource name, plus the inline path."""
         return f"{self.subject.name}{'.' + self.where if self.where else ''}"
 
     def is_gpu(self) -> bool:
+        """Whether the pool has GPUs: a GPU AMI/instance/VM/machine type, accelerators, or the label."""
         if self.cloud == "aws":
             ami = self.get("amiType")
             types = self.get("instanceTypes", [], known=True)
@@ -108,10 +111,12 @@ class Pool:
         )
 
     def labels(self) -> Mapping[str, Any]:
+        """The node labels the pool sets."""
         path = {"aws": "labels", "azure": "nodeLabels", "gcp": "nodeConfig.labels"}[self.cloud]
         return self.get(path, {}, known=True)
 
     def has_gpu_taint(self) -> bool:
+        """Whether the pool carries the GPU taint in its cloud's spelling."""
         if self.cloud == "aws":
             return EKS_GPU_TAINT in self.get("taints", [], known=True)
         if self.cloud == "azure":
@@ -119,6 +124,7 @@ class Pool:
         return GKE_GPU_TAINT in self.get("nodeConfig.taints", [], known=True)
 
     def is_spot(self) -> bool:
+        """Whether the pool runs on spot (or preemptible) capacity."""
         if self.cloud == "aws":
             return self.get("capacityType") == "SPOT"
         if self.cloud == "azure":
@@ -129,6 +135,7 @@ class Pool:
         )
 
     def min_nodes(self) -> float:
+        """The node count the pool never goes below (autoscaler minimum, else its fixed size)."""
         if self.cloud == "aws":
             return self.get("scalingConfig.minSize", 0)
         if self.cloud == "azure":
@@ -140,6 +147,7 @@ class Pool:
         return self.get("nodeCount") or self.get("initialNodeCount") or 0
 
     def cluster(self) -> str:
+        """The key of the cluster the pool belongs to (see module doc)."""
         if self.where:  # inline: the declaring cluster
             return cluster_key(self.subject)
         ref = self.get({"aws": "clusterName", "azure": "resourceName", "gcp": "cluster"}[self.cloud])

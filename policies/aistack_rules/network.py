@@ -54,17 +54,45 @@ _INTERNAL_LB_ANNOTATIONS = {
 }
 
 
-def _ports_allowed(low: int, high: int, allowed: Sequence[int]) -> bool:
-    return high - low + 1 <= len(allowed) and all(p in allowed for p in range(low, high + 1))
+def _number(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return int(value)
+    return int(value) if isinstance(value, str) and value.strip().isdigit() else None
 
 
-def _open_range(protocol: Any, low: Any, high: Any, allowed: Sequence[int]) -> str | None:
-    """A description of what is open, or ``None`` when only allowed TCP/UDP ports are."""
+def _span(low: Any, high: Any) -> tuple[int, int] | None:
+    """A port range, or ``None`` for "all ports" (also for anything that is not a port number,
+    so a malformed value is judged as wide open, never skipped)."""
+    lo, hi = _number(low), _number(high)
+    return (lo, hi) if lo is not None and hi is not None and lo <= hi else None
+
+
+def _parse_span(text: Any) -> tuple[int, int] | None:
+    """``"22"`` or ``"8000-8080"`` as a range; ``"*"`` (and anything else) as all ports."""
+    low, _, high = str(text).partition("-")
+    return _span(low, high or low)
+
+
+def _describe(span: tuple[int, int] | None) -> str:
+    if span is None:
+        return "all ports"
+    return f"port {span[0]}" if span[0] == span[1] else f"ports {span[0]}-{span[1]}"
+
+
+def _exposed(span: tuple[int, int] | None, allowed: Sequence[int]) -> bool:
+    if span is None:
+        return True
+    low, high = span
+    return high - low + 1 > len(allowed) or any(p not in allowed for p in range(low, high + 1))
+
+
+def _open_range(protocol: Any, span: tuple[int, int] | None, allowed: Sequence[int]) -> str | None:
+    """What a rule opens, or ``None`` when it opens only allowed TCP/UDP ports."""
     proto = str(protocol).lower()
-    if proto in ("tcp", "udp", "6", "17") and low is not None and high is not None:
-        if _ports_allowed(int(low), int(high), allowed):
-            return None
-        return f"{proto} {int(low)}-{int(high)}" if int(low) != int(high) else f"{proto} {int(low)}"
+    if proto in ("tcp", "udp", "6", "17"):
+        return f"{proto} {_describe(span)}" if _exposed(span, allowed) else None
     return f"protocol {protocol} (all ports)" if proto in ("-1", "all", "*") else f"protocol {protocol}"
 
 
@@ -197,7 +225,8 @@ def check_aws_sg_no_world_ingress(r: Subject, cfg: Mapping[str, Any]) -> Iterato
         if not world:
             continue
         protocol = get(entry, "ipProtocol" if r.type == VPC_INGRESS_RULE else "protocol", "-1")
-        opened = _open_range(protocol, get(entry, "fromPort"), get(entry, "toPort"), cfg["allowedPorts"])
+        span = _span(get(entry, "fromPort"), get(entry, "toPort"))
+        opened = _open_range(protocol, span, cfg["allowedPorts"])
         if opened:
             yield f"{path + ': ' if path else ''}{opened} open to {', '.join(world)}"
 
@@ -208,16 +237,7 @@ def _azure_ports(rule: Mapping[str, Any], where: str) -> list[tuple[int, int] | 
         get(rule, "destinationPortRange", where=where),
         *get_known(rule, "destinationPortRanges", [], where=where),
     ]
-    result: list[tuple[int, int] | None] = []
-    for value in ranges:
-        if value is None:
-            continue
-        if value == "*":
-            result.append(None)
-        else:
-            low, _, high = str(value).partition("-")
-            result.append((int(low), int(high or low)))
-    return result or [None]
+    return [_parse_span(value) for value in ranges if value is not None] or [None]
 
 
 def check_azure_nsg_no_internet_ingress(r: Subject, cfg: Mapping[str, Any]) -> Iterator[Any]:
@@ -237,10 +257,9 @@ def check_azure_nsg_no_internet_ingress(r: Subject, cfg: Mapping[str, Any]) -> I
         if not world:
             return
         label = get(rule, "name", where=where) or where or r.name
-        for ports in _azure_ports(rule, where):
-            if ports is None or not _ports_allowed(*ports, cfg["allowedPorts"]):
-                shown = "all ports" if ports is None else f"ports {ports[0]}-{ports[1]}"
-                yield f"rule {label!r} allows {shown} inbound from {world[0]}"
+        for span in _azure_ports(rule, where):
+            if _exposed(span, cfg["allowedPorts"]):
+                yield f"rule {label!r} allows {_describe(span)} inbound from {world[0]}"
 
     yield from each([lambda w=w, rule=rule: judge(w, rule) for w, rule in rules])
 
@@ -259,10 +278,8 @@ def check_gcp_firewall_no_world_ingress(r: Subject, cfg: Mapping[str, Any]) -> I
     for i, allow in enumerate(get(r.inputs, "allows", [])):
         protocol = get(allow, "protocol", where=f"allows.{i}")
         ports = get_known(allow, "ports", [], where=f"allows.{i}")
-        spans = [str(p).partition("-") for p in ports] or [None]
-        for span in spans:
-            low, high = (None, None) if span is None else (span[0], span[2] or span[0])
-            opened = _open_range(protocol, low, high, cfg["allowedPorts"])
+        for span in [_parse_span(p) for p in ports] or [None]:
+            opened = _open_range(protocol, span, cfg["allowedPorts"])
             if opened:
                 yield f"allows.{i}: {opened} open to {world[0]}"
 

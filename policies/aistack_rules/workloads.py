@@ -89,8 +89,9 @@ def check_non_root_readonly(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[Any
             return get(spec, f"securityContext.{field}", where=where) if value is None else value
 
         run_as_user = setting("runAsUser")
+        explicit_user = isinstance(run_as_user, int | float) and not isinstance(run_as_user, bool)
         non_root = as_bool(setting("runAsNonRoot")) is True and run_as_user != 0
-        if not non_root and not (run_as_user is not None and int(run_as_user) > 0):
+        if not non_root and not (explicit_user and run_as_user > 0):
             yield f"{path} may run as root (set securityContext.runAsNonRoot=true)"
         if as_bool(get(container, "securityContext.readOnlyRootFilesystem", where=path)) is not True:
             yield f"{path} securityContext.readOnlyRootFilesystem is not true"

@@ -441,7 +441,7 @@ CASES: dict[str, Case] = {
                 {"ingress": [{"protocol": "tcp", "fromPort": 443.0, "toPort": 443.0, "cidrBlocks": U}]},
             )
         ],
-        message="tcp 22 open to 0.0.0.0/0",
+        message="tcp port 22 open to 0.0.0.0/0",
     ),
     "azure-nsg-no-internet-ingress": Case(
         compliant=[
@@ -485,7 +485,7 @@ CASES: dict[str, Case] = {
                 },
             )
         ],
-        message="rule 'ssh' allows ports 22-22 inbound from Internet",
+        message="rule 'ssh' allows port 22 inbound from Internet",
     ),
     "gcp-firewall-no-world-ingress": Case(
         compliant=[
@@ -513,7 +513,7 @@ CASES: dict[str, Case] = {
                 {"network": "n", "sourceRanges": U, "allows": [{"protocol": "tcp"}]},
             )
         ],
-        message="tcp 22 open to 0.0.0.0/0",
+        message="tcp port 22 open to 0.0.0.0/0",
     ),
     "k8s-no-public-lb": Case(
         compliant=[

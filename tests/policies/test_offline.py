@@ -31,7 +31,7 @@ def test_findings_have_the_documented_shape() -> None:
         "policy": "aws-sg-no-world-ingress",
         "level": "mandatory",
         "urn": OPEN_SSH["urn"],
-        "message": "tcp 22 open to 0.0.0.0/0",
+        "message": "tcp port 22 open to 0.0.0.0/0",
     }
 
 
@@ -55,7 +55,7 @@ def test_rule_settings_come_from_config() -> None:
         {"ingress": [{"protocol": "tcp", "fromPort": 80.0, "toPort": 443.0, "cidrBlocks": ["::/0"]}]},
     )
     (finding,) = evaluate([ranged], config={"aws-sg-no-world-ingress": {"allowedPorts": [80, 443]}})
-    assert finding["message"] == "ingress.0: tcp 80-443 open to ::/0"
+    assert finding["message"] == "ingress.0: tcp ports 80-443 open to ::/0"
 
 
 def test_unprofiled_environments_get_rule_defaults() -> None:
