@@ -74,7 +74,7 @@ def test_pack_files_are_what_pulumi_expects() -> None:
     import yaml
 
     manifest = yaml.safe_load((POLICIES_DIR / "PulumiPolicy.yaml").read_text())
-    assert manifest["runtime"]["name"] == "python"
+    assert manifest["runtime"] == "python"
     assert manifest["name"] == "aistack"
     requirements = [
         line.strip()
