@@ -110,8 +110,21 @@ def _add_audit(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_audit)
 
 
+def _add_policies(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("policies", help="List every policy rule: id, level, resource types, description.")
+    p.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+
+    def handler(args: argparse.Namespace) -> int:
+        from policies import format_rules
+
+        print(format_rules(args.format))
+        return 0
+
+    p.set_defaults(handler=handler)
+
+
 # Each entry adds one subcommand (parser + handler); a command module owns its arguments.
-COMMANDS = [_add_preview, _add_config_reference, _add_preflight, _add_audit]
+COMMANDS = [_add_preview, _add_config_reference, _add_policies, _add_preflight, _add_audit]
 
 
 def parser() -> argparse.ArgumentParser:

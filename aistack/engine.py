@@ -5,8 +5,10 @@ every resource registration goes to a recording monitor instead of the Pulumi en
 records per resource is what the engine and CrossGuard policies would see: type token, logical
 name, parent, provider, resource options and the inputs with their wire (camelCase) names.
 
-The mocks return realistic computed outputs (ids, ARNs, names, endpoints) so that everything
-built from them (bucket policies, kubeconfigs) is known and can be checked offline.
+The program runs in preview mode, as under ``pulumi preview``: the mocks return realistic computed
+outputs (ids, ARNs, names, endpoints) so that everything built from them (bucket policies,
+kubeconfigs) is known and checked offline, and any output they do not return stays unknown, so a
+rule reading it reports "cannot check until apply" instead of judging a made-up value.
 """
 
 from __future__ import annotations
@@ -298,6 +300,7 @@ class ProgramRun:
     stack: str
     resources: list[Resource]
     outputs: dict[str, Any]
+    config: dict[str, Any] = field(default_factory=dict)
 
 
 def _attach_clouds(resources: list[Resource]) -> None:
@@ -358,8 +361,8 @@ def run_function(
     if isinstance(disabled, str):
         disabled = json.loads(disabled)
     monitor = RecordingMonitor(RealisticMocks(), set(disabled))
-    pulumi.runtime.settings.reset_options(project=project, stack=stack, preview=False)
-    pulumi_mocks.set_mocks(RealisticMocks(), project=project, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.settings.reset_options(project=project, stack=stack, preview=True)
+    pulumi_mocks.set_mocks(RealisticMocks(), project=project, stack=stack, preview=True, monitor=monitor)
     pulumi.runtime.set_all_config(
         {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}, secret_keys or []
     )
@@ -382,7 +385,7 @@ def run_function(
         raise InputError(source, "", monitor.errors[0])
     _attach_clouds(monitor.recorded)
     resources = sorted(monitor.recorded, key=lambda r: r.urn)
-    return ProgramRun(project=project, stack=stack, resources=resources, outputs=outputs)
+    return ProgramRun(project=project, stack=stack, resources=resources, outputs=outputs, config=dict(config))
 
 
 def run_program(program_dir: Path, **kwargs: Any) -> ProgramRun:

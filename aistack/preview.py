@@ -6,6 +6,7 @@ and the sizing, cost, policy and diff sections.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +72,14 @@ def execute(
 
 
 def report(run_: engine.ProgramRun) -> dict[str, Any]:
-    """The preview report for a program run."""
+    """The preview report for a program run: the graph, then every policy of the pack on it."""
+    from policies import environment_of, evaluate
+
+    # The rules read raw inputs and outputs (secrets unwrapped by the pack), never the masked report.
+    violations = evaluate(
+        [dataclasses.asdict(r) for r in run_.resources],
+        environment=environment_of(run_.stack, run_.config) or "dev",
+    )
     return {
         "project": run_.project,
         "stack": run_.stack,
@@ -79,7 +87,7 @@ def report(run_: engine.ProgramRun) -> dict[str, Any]:
         "outputs": engine.mask(run_.outputs),
         "sizing": {},
         "cost": {"monthly_usd": 0.0, "by_cloud": {}, "lines": []},
-        "policy": {"violations": []},
+        "policy": {"violations": violations},
         "diff": {"create": [], "update": [], "delete": [], "replace_risk": []},
     }
 

@@ -1,14 +1,22 @@
 """The GPU scheduling convention every cloud family and the serving endpoints share.
 
 GPU nodes carry one taint so nothing but GPU workloads lands on them, and labels that GPU pods
-select on. The policy pack checks the same convention (``gpu-pool-tainted``,
-``gpu-pod-tolerates-and-selects``).
+select on. The taint and the accelerator label are defined once, in the policy pack's
+conventions (the pack runs on its own and cannot import aistack), so the components and the
+rules that check them (``gpu-pool-tainted``, ``gpu-pod-tolerates-and-selects``) cannot drift.
 """
 
-TAINT_KEY = "nvidia.com/gpu"
-TAINT_VALUE = "present"
-TAINT_EFFECT = "NoSchedule"  # Kubernetes spelling; EKS spells it NO_SCHEDULE, GKE NO_SCHEDULE.
-ACCELERATOR_LABEL = "aistack.io/accelerator"
+from policies.aistack_rules.conventions import (  # noqa: F401 (re-exported for the families)
+    ACCELERATOR_LABEL,
+    AKS_GPU_TAINT,
+    EKS_GPU_TAINT,
+    GKE_GPU_TAINT,
+    GPU_TOLERATION,
+)
+from policies.aistack_rules.conventions import GPU_TAINT_KEY as TAINT_KEY  # noqa: F401
+from policies.aistack_rules.conventions import GPU_TAINT_VALUE as TAINT_VALUE  # noqa: F401
+from policies.aistack_rules.conventions import K8S_TAINT_EFFECT as TAINT_EFFECT  # noqa: F401
+
 POOL_LABEL = "aistack.io/pool"
 CAPACITY_LABEL = "aistack.io/capacity"
 

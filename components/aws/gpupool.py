@@ -62,6 +62,6 @@ class GpuNodePool(contract.GpuNodePool):
                 max_nodes=high,
                 disk_gib=spec.disk_gib,
                 labels=gpu.node_labels(pool, spec.accelerator, capacity, spec.labels),
-                taints=[{"key": gpu.TAINT_KEY, "value": gpu.TAINT_VALUE, "effect": "NO_SCHEDULE"}],
+                taints=[dict(gpu.EKS_GPU_TAINT)],
             )
         self.finish(node_pool_names={suffix: group.node_group_name for suffix, group in groups.items()})

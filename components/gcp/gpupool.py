@@ -57,7 +57,7 @@ class GpuNodePool(contract.GpuNodePool):
                 max_nodes=high,
                 disk_gib=spec.disk_gib,
                 labels=gpu.node_labels(pool, spec.accelerator, capacity, spec.labels),
-                taints=[{"key": gpu.TAINT_KEY, "value": gpu.TAINT_VALUE, "effect": "NO_SCHEDULE"}],
+                taints=[dict(gpu.GKE_GPU_TAINT)],
                 guest_accelerators=[
                     {
                         "type": accelerator_type,

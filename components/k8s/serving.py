@@ -287,9 +287,7 @@ def pod_spec(
             "seccomp_profile": {"type": "RuntimeDefault"},
         },
         "node_selector": row.node_selector(spec.pool, accelerator),
-        "tolerations": [
-            {"key": gpu.TAINT_KEY, "operator": "Equal", "value": gpu.TAINT_VALUE, "effect": gpu.TAINT_EFFECT}
-        ],
+        "tolerations": [dict(gpu.GPU_TOLERATION)],
         "topology_spread_constraints": [
             {
                 "max_skew": 1,

@@ -69,8 +69,33 @@ def check_resource_limits(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[Any]:
     yield from each([gpu_pod])
 
 
+def _unpinned(image: str) -> str | None:
+    """Why an image reference can move under the same name, or None when it is pinned."""
+    name, _, digest = image.partition("@")
+    if digest:
+        return None
+    last = name.rsplit("/", 1)[-1]
+    if ":" not in last:
+        return "has no tag or digest"
+    if last.rsplit(":", 1)[1] == "latest":
+        return "uses the moving tag `latest`"
+    return None
+
+
 def check_image_pinned(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[Any]:
-    """Container images are pinned by digest (``image@sha256:...``)."""
+    """Container images are pinned: a version tag other than ``latest``, or a digest."""
+
+    def judge(path: str, container: Mapping[str, Any], _spec: Any, _where: str) -> Iterator[str]:
+        image = get(container, "image", where=path)
+        problem = _unpinned(image) if isinstance(image, str) else "is not a string"
+        if problem:
+            yield f"{path}.image {image!r} is not pinned: it {problem}"
+
+    yield from _per_container(r, judge)
+
+
+def check_image_digest(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[Any]:
+    """Container images are pinned by digest (``image@sha256:...``): tags can be re-pushed."""
 
     def judge(path: str, container: Mapping[str, Any], _spec: Any, _where: str) -> Iterator[str]:
         image = get(container, "image", where=path)
@@ -134,8 +159,14 @@ RULES = (
     _workload_rule(
         "k8s-image-pinned",
         ADVISORY,
-        "Container images are pinned by digest.",
+        "Container images are pinned by a version tag (not `latest`) or a digest.",
         check_image_pinned,
+    ),
+    _workload_rule(
+        "k8s-image-digest",
+        ADVISORY,
+        "Container images are pinned by digest, which a re-pushed tag cannot change.",
+        check_image_digest,
     ),
     _workload_rule(
         "k8s-non-root-readonly",

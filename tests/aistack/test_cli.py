@@ -108,8 +108,8 @@ def test_any_program_runs_with_explicit_providers(tmp_path: Path):
         tmp_path,
         "import pulumi, pulumi_aws as aws\n"
         "p = aws.Provider('aws', region='eu-west-1')\n"
-        "b = aws.s3.Bucket('logs', opts=pulumi.ResourceOptions(provider=p))\n"
-        "pulumi.export('bucket', b.bucket)\n",
+        "g = aws.cloudwatch.LogGroup('logs', retention_in_days=30, opts=pulumi.ResourceOptions(provider=p))\n"
+        "pulumi.export('group', g.name)\n",
     )
     result = aistack(
         "preview",
@@ -124,7 +124,8 @@ def test_any_program_runs_with_explicit_providers(tmp_path: Path):
     report = json.loads(result.stdout)
     assert report["project"] == "other" and report["stack"] == "dev"
     assert {r["name"] for r in report["resources"]} == {"logs", "aws"}
-    assert report["outputs"]["bucket"].startswith("logs-")
+    assert report["outputs"]["group"].startswith("logs-")
+    assert report["policy"]["violations"] == []
 
 
 def test_program_using_a_disabled_default_provider_fails_like_the_engine(tmp_path: Path):

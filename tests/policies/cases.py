@@ -791,10 +791,16 @@ CASES: dict[str, Case] = {
         message="sets no resources.limits.memory",
     ),
     "k8s-image-pinned": Case(
-        compliant=[pod()],
+        compliant=[pod(), res(POD, "p", {"spec": {"containers": [container(image="nginx:1.27.3")]}})],
         violating=[res(POD, "p", {"spec": {"containers": [container(image="nginx:latest")]}})],
         unknown=[res(POD, "p", {"spec": {"containers": [container(image=U)]}})],
-        message="'nginx:latest' is not pinned by digest",
+        message="'nginx:latest' is not pinned: it uses the moving tag `latest`",
+    ),
+    "k8s-image-digest": Case(
+        compliant=[pod()],
+        violating=[res(POD, "p", {"spec": {"containers": [container(image="nginx:1.27.3")]}})],
+        unknown=[res(POD, "p", {"spec": {"containers": [container(image=U)]}})],
+        message="'nginx:1.27.3' is not pinned by digest",
     ),
     "k8s-non-root-readonly": Case(
         compliant=[pod()],

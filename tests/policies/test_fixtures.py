@@ -17,6 +17,7 @@ from aistack import engine
 from aistack.preview import project_name
 from aistack.spec import read_stack_config, stack_file
 from policies import evaluate
+from tests.conftest import REPO
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 # The families the program can create (policies/README.md). BucketAcl is left out: with
@@ -117,3 +118,24 @@ def test_secure_reference_is_clean() -> None:
             evaluate(resources, environment=environment, config={"monthly_usd": 900.0, "budget_usd": 1000.0})
             == []
         )
+
+
+@pytest.mark.parametrize("fixture", sorted(d for d in expectations() if d.startswith("insecure_")))
+def test_preview_of_an_insecure_program_exits_1_naming_rule_and_resource(fixture: str) -> None:
+    import subprocess
+    import sys
+
+    program = FIXTURES / fixture
+    result = subprocess.run(
+        [sys.executable, "-m", "aistack", "preview", "--program", str(program), "--stack", "dev"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 1, result.stderr
+    mandatory, resources = expectations()[fixture]
+    lines = [x for x in result.stdout.splitlines() if "[mandatory] " in x]
+    assert {x.split("[mandatory] ")[1].split(":")[0] for x in lines} == mandatory
+    named = {re.search(r"urn:pulumi:dev::\S+::([^:\s]+): ", x)[1] for x in lines}  # the URN's resource name
+    assert named <= resources and named

@@ -60,7 +60,7 @@ def test_rule_settings_come_from_config() -> None:
 
 def test_unprofiled_environments_get_rule_defaults() -> None:
     unpinned = pod(hostNetwork=False)
-    unpinned["inputs"]["spec"]["containers"][0]["image"] = "nginx:1.27"
+    unpinned["inputs"]["spec"]["containers"][0]["image"] = "nginx:latest"
     assert levels(evaluate([unpinned], environment="ci"), "k8s-image-pinned") == ["advisory"]
     assert levels(evaluate([unpinned], environment="dev"), "k8s-image-pinned") == ["advisory"]
     assert levels(evaluate([unpinned], environment="prod"), "k8s-image-pinned") == ["mandatory"]
@@ -211,6 +211,7 @@ def test_list_rules_describes_every_rule() -> None:
         "gcp-gcs-cmek",
         "k8s-resource-limits",
         "k8s-image-pinned",
+        "k8s-image-digest",
         "gpu-pool-tainted",
         "gpu-pod-tolerates-and-selects",
         "gpu-spot-has-ondemand-floor",

@@ -1,19 +1,21 @@
-"""Every stack in stacks/, run by the offline engine, passes the pack with no finding at all."""
+"""Every stack in stacks/, run by the offline engine, passes the pack through the preview report.
+
+The one finding a shipped stack may carry is the advisory ``k8s-image-digest``: the default images
+are pinned by version tag, because a digest cannot be verified without the registry; production
+users pin digests from their own mirror (README, "Serving").
+"""
 
 from __future__ import annotations
-
-import dataclasses
 
 import pytest
 
 from aistack import preview
-from aistack.spec import read_stack_config, stack_file
-from policies import environment_of, evaluate
-from tests.conftest import REPO, stack_names
+from tests.conftest import stack_names
 
 
 @pytest.mark.parametrize("stack", stack_names())
 def test_stack_passes_every_policy(stack: str) -> None:
-    run = preview.execute(stack=stack)
-    environment = environment_of(stack, read_stack_config(stack_file(REPO, stack)))
-    assert evaluate([dataclasses.asdict(r) for r in run.resources], environment=environment) == []
+    result = preview.run(stack=stack)
+    findings = {(v["policy"], v["level"]) for v in result["policy"]["violations"]}
+    assert findings <= {("k8s-image-digest", "advisory")}
+    assert preview.exit_code(result) == 0
