@@ -140,3 +140,15 @@ def test_crashing_program_is_one_line(tmp_path: Path):
     result = aistack("preview", "--program", str(program), "--stack-file", str(program / "Pulumi.dev.yaml"))
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: {program / '__main__.py'}: program failed: KeyError: 'region'"
+
+
+def test_policies_command_lists_every_rule():
+    from policies import RULES
+
+    result = aistack("policies", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    rules = json.loads(result.stdout)
+    assert {r["id"] for r in rules} == {r.id for r in RULES}
+    assert all({"id", "level", "resource_types", "description"} <= set(r) for r in rules)
+    markdown = aistack("policies", "--format", "markdown").stdout
+    assert markdown.startswith("| Rule | Level (dev / staging / prod) |")
