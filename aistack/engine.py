@@ -18,6 +18,7 @@ import json
 import os
 import runpy
 import sys
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,6 +118,8 @@ class RealisticMocks(pulumi_mocks.Mocks):
         super().__init__()
         # GCP ids embed the project and region, which live on the explicit provider: id → (project, region).
         self._gcp_providers: dict[str, tuple[str, str]] = {}
+        # Azure provider id → its config, so ids and tenants are the ones the stack set.
+        self._azure_providers: dict[str, dict[str, Any]] = {}
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict]:
         if not args.custom:
@@ -129,6 +132,8 @@ class RealisticMocks(pulumi_mocks.Mocks):
         resource_id = physical
         if typ == "pulumi:providers:gcp":
             self._gcp_providers[resource_id] = (args.inputs.get("project"), args.inputs.get("region"))
+        if typ == "pulumi:providers:azure-native":
+            self._azure_providers[resource_id] = dict(args.inputs)
         if package == "aws":
             region = "us-east-1"
             module, kind = typ.split(":")[1].split("/")[0], typ.split(":")[-1]
@@ -159,9 +164,14 @@ class RealisticMocks(pulumi_mocks.Mocks):
             state.setdefault("arn", f"arn:aws:{module}:{region}:{self.ACCOUNT}:{kind.lower()}/{physical}")
             state.setdefault("id", resource_id)
         elif package == "azure-native":
-            state.setdefault("name", state.get(_azure_name_key(state), physical))
-            resource_id = f"/subscriptions/00000000-0000-0000-0000-000000000000/mock/{typ.split(':')[-1]}/{state['name']}"
-            state.setdefault("id", resource_id)
+            config = self._azure_providers.get(_provider_id(args.provider), {})
+            resource_id = _azure_state(
+                typ,
+                physical,
+                state,
+                subscription=config.get("subscriptionId", AZURE_SUBSCRIPTION),
+                tenant=config.get("tenantId", AZURE_TENANT),
+            )
         elif package == "gcp":
             context = self._gcp_providers.get(_provider_id(args.provider), ())
             resource_id = _gcp_state(typ, state, physical, *context)
@@ -228,11 +238,137 @@ def _gcp_state(
     return resource_id
 
 
-def _azure_name_key(state: Mapping[str, Any]) -> str:
-    for key in state:
-        if key.endswith("Name") and key not in ("resourceGroupName",):
-            return key
-    return "name"
+AZURE_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+AZURE_TENANT = "00000000-0000-0000-0000-000000000000"
+
+# Azure type token → (input holding the resource's own name, ARM path under the resource group).
+# ``{name}`` is the resource's name; other fields are the resource's inputs (its parents' names).
+_AZURE_ARM = {
+    "network:VirtualNetwork": ("virtualNetworkName", "Microsoft.Network/virtualNetworks/{name}"),
+    "network:Subnet": ("subnetName", "Microsoft.Network/virtualNetworks/{virtualNetworkName}/subnets/{name}"),
+    "network:NatGateway": ("natGatewayName", "Microsoft.Network/natGateways/{name}"),
+    "network:PublicIPAddress": ("publicIpAddressName", "Microsoft.Network/publicIPAddresses/{name}"),
+    "network:NetworkSecurityGroup": (
+        "networkSecurityGroupName",
+        "Microsoft.Network/networkSecurityGroups/{name}",
+    ),
+    "network:PrivateEndpoint": ("privateEndpointName", "Microsoft.Network/privateEndpoints/{name}"),
+    "network:PrivateDnsZoneGroup": (
+        "privateDnsZoneGroupName",
+        "Microsoft.Network/privateEndpoints/{privateEndpointName}/privateDnsZoneGroups/{name}",
+    ),
+    "privatedns:PrivateZone": ("privateZoneName", "Microsoft.Network/privateDnsZones/{name}"),
+    "privatedns:VirtualNetworkLink": (
+        "virtualNetworkLinkName",
+        "Microsoft.Network/privateDnsZones/{privateZoneName}/virtualNetworkLinks/{name}",
+    ),
+    "containerservice:ManagedCluster": ("resourceName", "Microsoft.ContainerService/managedClusters/{name}"),
+    "containerservice:AgentPool": (
+        "agentPoolName",
+        "Microsoft.ContainerService/managedClusters/{resourceName}/agentPools/{name}",
+    ),
+    "storage:StorageAccount": ("accountName", "Microsoft.Storage/storageAccounts/{name}"),
+    "storage:BlobServiceProperties": (
+        "blobServicesName",
+        "Microsoft.Storage/storageAccounts/{accountName}/blobServices/{name}",
+    ),
+    "storage:BlobContainer": (
+        "containerName",
+        "Microsoft.Storage/storageAccounts/{accountName}/blobServices/default/containers/{name}",
+    ),
+    "managedidentity:UserAssignedIdentity": (
+        "resourceName",
+        "Microsoft.ManagedIdentity/userAssignedIdentities/{name}",
+    ),
+    "managedidentity:FederatedIdentityCredential": (
+        "federatedIdentityCredentialResourceName",
+        "Microsoft.ManagedIdentity/userAssignedIdentities/{resourceName}/federatedIdentityCredentials/{name}",
+    ),
+    "keyvault:Vault": ("vaultName", "Microsoft.KeyVault/vaults/{name}"),
+    "keyvault:Key": ("keyName", "Microsoft.KeyVault/vaults/{vaultName}/keys/{name}"),
+    "operationalinsights:Workspace": ("workspaceName", "Microsoft.OperationalInsights/workspaces/{name}"),
+}
+
+
+def _guid(*parts: str) -> str:
+    """A deterministic GUID standing in for one Azure assigns (object ids, client ids)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "/".join(parts)))
+
+
+def _azure_state(typ: str, physical: str, state: dict[str, Any], *, subscription: str, tenant: str) -> str:
+    """Fill an Azure resource's name, ARM id and the computed outputs others consume; return the id.
+
+    A resource without an explicit name gets the auto-name (as azure-native would), so its id and
+    every path built from it are known.
+    """
+    kind = typ.split(":", 1)[1]
+    group = f"/subscriptions/{subscription}/resourceGroups/{state.get('resourceGroupName', '')}"
+    if kind == "resources:ResourceGroup":
+        state.setdefault("resourceGroupName", physical)
+        state["name"] = state["resourceGroupName"]
+        resource_id = f"/subscriptions/{subscription}/resourceGroups/{state['name']}"
+    elif kind == "authorization:RoleAssignment":
+        state.setdefault("roleAssignmentName", _guid(physical))
+        state["name"] = state["roleAssignmentName"]
+        resource_id = (
+            f"{state.get('scope', '')}/providers/Microsoft.Authorization/roleAssignments/{state['name']}"
+        )
+    elif kind == "monitor:DiagnosticSetting":
+        state.setdefault("name", physical)
+        resource_id = (
+            f"{state.get('resourceUri', '')}/providers/Microsoft.Insights/diagnosticSettings/{state['name']}"
+        )
+    elif kind in _AZURE_ARM:
+        key, path = _AZURE_ARM[kind]
+        state.setdefault(key, physical)
+        state["name"] = state[key]
+        resource_id = f"{group}/providers/" + path.format_map({**state, "name": state["name"]})
+    else:
+        state.setdefault("name", physical)
+        resource_id = f"{group}/providers/mock/{kind}/{state['name']}"
+    state.setdefault("id", resource_id)
+    name = state["name"]
+    identity = state.get("identity")
+    if isinstance(identity, dict) and isinstance(identity.get("userAssignedIdentities"), list):
+        # Inputs list the identity ids; the resource answers with a map of id → identity details.
+        state["identity"] = {
+            **identity,
+            "userAssignedIdentities": {
+                uid: {"clientId": _guid(uid, "client"), "principalId": _guid(uid, "principal")}
+                for uid in identity["userAssignedIdentities"]
+            },
+        }
+    if kind == "managedidentity:UserAssignedIdentity":
+        state.setdefault("clientId", _guid(resource_id, "client"))
+        state.setdefault("principalId", _guid(resource_id, "principal"))
+        state.setdefault("tenantId", tenant)
+    elif kind == "containerservice:ManagedCluster":
+        location = state.get("location", "eastus")
+        prefix = state.get("dnsPrefix", name)
+        host = hashlib.sha1(resource_id.encode()).hexdigest()[:8]
+        tenant = (state.get("aadProfile") or {}).get("tenantID", tenant)
+        state.setdefault("fqdn", f"{prefix}-{host}.hcp.{location}.azmk8s.io")
+        if (state.get("apiServerAccessProfile") or {}).get("enablePrivateCluster"):
+            state.setdefault(
+                "privateFQDN", f"{prefix}-{host}.{_guid(resource_id, 'dns')}.privatelink.{location}.azmk8s.io"
+            )
+        issuer = f"https://{location}.oic.prod-aks.azure.com/{tenant}/{_guid(resource_id, 'oidc')}/"
+        state["oidcIssuerProfile"] = {**(state.get("oidcIssuerProfile") or {}), "issuerURL": issuer}
+        state.setdefault("nodeResourceGroup", f"MC_{state.get('resourceGroupName', '')}_{name}_{location}")
+    elif kind == "storage:StorageAccount":
+        state.setdefault("primaryEndpoints", {"blob": f"https://{name}.blob.core.windows.net/"})
+    elif kind == "keyvault:Vault":
+        state["properties"] = {
+            **(state.get("properties") or {}),
+            "vaultUri": f"https://{name}.vault.azure.net/",
+        }
+    elif kind == "keyvault:Key":
+        key_uri = f"https://{state.get('vaultName', '')}.vault.azure.net/keys/{name}"
+        state.setdefault("keyUri", key_uri)
+        state.setdefault("keyUriWithVersion", f"{key_uri}/{hashlib.sha1(key_uri.encode()).hexdigest()[:32]}")
+    elif kind == "operationalinsights:Workspace":
+        state.setdefault("customerId", _guid(resource_id, "workspace"))
+    return resource_id
 
 
 def _is_stack(urn: str) -> bool:

@@ -34,11 +34,13 @@ def fit(
     """
     wanted = name.lower() if lowercase else name
     clean = re.sub(f"[^{alphabet}]", "", wanted)
-    if "-" in alphabet:
+    # A dash is allowed only as a literal at either end of the class body ("a-z" is a range).
+    dash = alphabet.startswith("-") or alphabet.endswith("-")
+    if dash:
         clean = re.sub("-{2,}", "-", clean).strip("-")
     if len(clean) <= limit and clean == wanted:
         return clean
-    sep = "-" if "-" in alphabet else ""
+    sep = "-" if dash else ""
     keep = limit - hash_len - len(sep)
     return f"{clean[:keep].rstrip('-')}{sep}{_digest(wanted, hash_len)}"
 
@@ -85,3 +87,58 @@ def gcp_service_account(prefix: str, name: str) -> str:
 def gcp_log_bucket(prefix: str, name: str) -> str:
     """Cloud Logging bucket id: at most 100 letters, digits, underscores and dashes."""
     return fit(f"{prefix}-{name}", 100, alphabet="a-z0-9_-")
+
+
+def _unique(scope: str, full: str, readable: str, limit: int, sep: str = "") -> str:
+    """A globally unique name: ``readable`` (the resource's own name first, then the stack prefix)
+    cut to fit, then a digest of the scope and the ``full`` name before any character was dropped."""
+    digest = _digest(f"{scope}/{full}", 6)
+    return f"{readable[: limit - len(digest) - len(sep)].rstrip('-')}{sep}{digest}"
+
+
+def azure_storage_account(subscription_id: str, prefix: str, name: str) -> str:
+    """Storage account name: 3–24 lowercase letters and digits, unique across all of Azure.
+
+    It always ends with a digest of the subscription and the full name, so the same stack in two
+    subscriptions (or two stacks whose names differ only in dashes) never asks for the same name.
+    """
+    full = f"{name}-{prefix}"
+    return _unique(subscription_id, full, re.sub("[^a-z0-9]", "", full.lower()), 24)
+
+
+def azure_key_vault(subscription_id: str, prefix: str, name: str) -> str:
+    """Key Vault name: 3–24 letters, digits and single dashes, starting with a letter, unique across Azure.
+
+    Ends with a digest like :func:`azure_storage_account`. A deleted vault keeps its name for its
+    soft-delete retention (purge protection is on), so a destroyed stack cannot be re-created
+    under the same name within that period.
+    """
+    full = f"{name}-{prefix}"
+    readable = re.sub("-{2,}", "-", re.sub("[^a-z0-9-]", "", full.lower())).strip("-")
+    if not readable[:1].isalpha():
+        readable = f"kv-{readable}"
+    return _unique(subscription_id, full, readable, 24, sep="-")
+
+
+def azure_resource_group(prefix: str, name: str) -> str:
+    """Resource group name: 1–90 letters, digits, ``-_.()``, not ending with a period."""
+    return fit(f"{prefix}-{name}", 90, alphabet="a-zA-Z0-9_.()-", lowercase=False).rstrip(".")
+
+
+def aks_cluster(prefix: str, name: str) -> str:
+    """AKS cluster name: 1–63 letters, digits, dashes and underscores, starting and ending alphanumeric."""
+    return fit(f"{prefix}-{name}", 63, alphabet="a-zA-Z0-9_-", lowercase=False).strip("_")
+
+
+def aks_dns_prefix(prefix: str, name: str) -> str:
+    """AKS DNS prefix (the API server's host name): 1–54 letters, digits and dashes, alphanumeric at both ends."""
+    return fit(f"{prefix}-{name}", 54, alphabet="a-z0-9-")
+
+
+def aks_agent_pool(pool: str, suffix: str) -> str:
+    """AKS Linux agent pool name: 1–12 lowercase letters and digits, starting with a letter.
+
+    Unique within a cluster: the pool's name plus its raw suffix (``nodes``, ``ondemand``,
+    ``spot``), with a digest whenever characters had to be dropped or cut.
+    """
+    return fit(f"{pool}{suffix}", 12, alphabet="a-z0-9")

@@ -11,7 +11,7 @@ from types import ModuleType
 from aistack.errors import InputError
 from aistack.spec import StackSpec
 
-FAMILIES = {"aws": "components.aws", "gcp": "components.gcp"}
+FAMILIES = {"aws": "components.aws", "azure": "components.azure", "gcp": "components.gcp"}
 
 # Features a spec may ask for that a cloud cannot provide: cloud → feature → reason.
 UNSUPPORTED: dict[str, dict[str, str]] = {
@@ -25,6 +25,17 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
         "accelerator A10G-24GB": "the A10G is an AWS-only part (EC2 G5)",
         "accelerator A10-24GB": "Compute Engine offers no A10 GPUs",
     },
+    "azure": {
+        "private_and_public_api": "an AKS API server is either private or public with authorized IP ranges "
+        "(both at once needs API server VNet integration); set api.private: false to allow-list public_cidrs, "
+        "or drop public_cidrs",
+        "per_zone_nat": "a subnet takes one NAT gateway and a NAT gateway lives in one zone; set nat: single",
+        "several_instance_types": "an AKS agent pool has a single VM size; declare one pool per VM size",
+        # Azure's GPU VM families (NC, ND, NV), as in azure/accelerators.py.
+        "accelerator L4-24GB": "Azure offers no L4 GPUs",
+        "accelerator L40S-48GB": "Azure offers no L40S GPUs",
+        "accelerator A10G-24GB": "the A10G is an AWS-only part (EC2 G5)",
+    },
 }
 
 
@@ -36,6 +47,9 @@ def family(cloud: str) -> ModuleType:
 def requested_features(spec: StackSpec) -> list[tuple[str, str, str]]:
     """Every (cloud, feature, key path) the spec asks for."""
     found = []
+    for cloud, net in spec.clouds.configured().items():
+        if net.nat == "per_zone":
+            found.append((cloud, "per_zone_nat", f"aistack:clouds.{cloud}.nat"))
     clouds_seen: set[str] = set()
     for cname, cluster in spec.clusters.items():
         key = f"aistack:clusters.{cname}"

@@ -4,11 +4,25 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from aistack.spec.base import Cidr, Model
+
+_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def _guid(value: str) -> str:
+    if not _GUID.match(value.lower()):
+        raise ValueError(
+            f"{value!r} is not a GUID (8-4-4-4-12 hex digits, e.g. 00000000-0000-0000-0000-000000000000)"
+        )
+    return value.lower()
+
+
+Guid = Annotated[str, AfterValidator(_guid)]
+"""A Microsoft Entra / Azure identifier (subscription, tenant, object id), normalised to lowercase."""
 
 
 class NetworkSpec(Model):
@@ -131,10 +145,90 @@ class GcpCloudSpec(NetworkSpec):
         return {"cidr": self.cidr, "pods_cidr": self.pods_cidr}
 
 
+AZURE_ZONES = ("1", "2", "3")
+
+
+class AzureCloudSpec(NetworkSpec):
+    """Where the Azure share of the stack lives (one resource group, one VNet, in one location).
+
+    Subnets on Azure span the location's zones, so ``zones`` places node pools, not subnets.
+    """
+
+    subscription_id: Guid = Field(
+        description="The subscription the stack deploys into; the provider is pinned to it."
+    )
+    tenant_id: Guid = Field(
+        description="The Microsoft Entra tenant of the subscription: the AKS Entra ID integration and the Key "
+        "Vaults trust it."
+    )
+    location: str = Field(
+        description="Azure location (region) name, lowercase without spaces, e.g. `eastus2` or `westeurope`."
+    )
+    nat: Literal["single", "per_zone"] = Field(
+        default="single",
+        description="Egress NAT layout. Azure has `single` only: a subnet takes one NAT gateway and a NAT "
+        "gateway lives in one zone, so one gateway in the first zone serves every node.",
+    )
+    admin_group_object_ids: list[Guid] = Field(
+        min_length=1,
+        max_length=10,
+        description="Entra ID groups (object ids) granted cluster-admin on every AKS cluster. Local accounts are "
+        "disabled, so these groups (and Azure RBAC role holders) are the only way in.",
+    )
+    secrets_kms: bool = Field(
+        default=True,
+        description="Encrypt Kubernetes secrets with a key in a Key Vault the stack owns (AKS KMS). The vault "
+        "allows Azure RBAC only; AKS KMS cannot reach a vault behind its firewall without API server VNet "
+        "integration, so its network access stays public.",
+    )
+    encryption_at_host: bool = Field(
+        default=True,
+        description="Encrypt node temp disks and disk caches at the VM host (needs the subscription feature "
+        "`Microsoft.Compute/EncryptionAtHost` registered).",
+    )
+    cluster_tier: Literal["Free", "Standard", "Premium"] = Field(
+        default="Standard",
+        description="AKS control-plane tier: `Standard` carries the uptime SLA (production), `Free` none (dev).",
+    )
+    storage_sku: Literal["Standard_LRS", "Standard_ZRS", "Standard_GRS", "Standard_GZRS"] = Field(
+        default="Standard_ZRS",
+        description="Redundancy of the storage accounts: `Standard_ZRS` survives a zone outage, `Standard_LRS` "
+        "is cheapest (dev), the GRS variants add a paired region.",
+    )
+    pod_cidr: Cidr = Field(
+        default="10.244.0.0/16",
+        description="Overlay address space for pods (Azure CNI overlay; AKS's documented default), shared by "
+        "every AKS cluster of the stack. Not routed outside a cluster, but checked against every other block "
+        "of the stack so pod addresses stay unambiguous.",
+    )
+
+    @field_validator("zones")
+    @classmethod
+    def _azure_zones(cls, zones: list[str]) -> list[str]:
+        wrong = [z for z in zones if z not in AZURE_ZONES]
+        if wrong:
+            raise ValueError(f"Azure zones are {', '.join(AZURE_ZONES)}; got {wrong}")
+        return zones
+
+    @field_validator("location")
+    @classmethod
+    def _location(cls, location: str) -> str:
+        if not re.match(r"^[a-z][a-z0-9]{2,29}$", location):
+            raise ValueError(
+                f"{location!r} is not an Azure location name: lowercase letters and digits, e.g. eastus2, westeurope"
+            )
+        return location
+
+    def cidr_blocks(self) -> dict[str, str]:
+        """The VNet and the pod overlay range (each cluster's Service range is its ``service_cidr``)."""
+        return {"cidr": self.cidr, "pod_cidr": self.pod_cidr}
+
+
 class Clouds(Model):
     """The clouds this stack places resources on, each with its region and network."""
 
     aws: AwsCloudSpec | None = Field(default=None, description="AWS placement; omit to use no AWS.")
+    azure: AzureCloudSpec | None = Field(default=None, description="Azure placement; omit to use no Azure.")
     gcp: GcpCloudSpec | None = Field(default=None, description="GCP placement; omit to use no GCP.")
 
     def configured(self) -> dict[str, NetworkSpec]:

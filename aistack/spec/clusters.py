@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 
 from aistack.spec.base import WORLD, Cidr, Model, Name
 
-CloudName = Literal["aws", "gcp"]
+CloudName = Literal["aws", "azure", "gcp"]
 """Clouds a cluster or store can be placed on (each has a component family in ``components/``)."""
 
 Accelerator = Literal[

@@ -1,0 +1,300 @@
+"""AKS cluster: Entra ID with Azure RBAC, workload identity, KMS-encrypted secrets, a CPU system pool."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from typing import Any
+
+import pulumi
+import pulumi_azure_native as azure_native
+
+from aistack.spec.clouds import AzureCloudSpec, zone_index
+from aistack.spec.clusters import ClusterSpec
+from components import contract, gpu, naming
+from components.azure import keys, rbac
+from components.azure.network import Network
+
+AKS_AAD_SERVER_APP_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
+"""The Azure Kubernetes Service AAD Server application every AKS token is issued for (fixed by Azure)."""
+
+CONTROL_PLANE_LOGS = [
+    "kube-apiserver",
+    "kube-audit-admin",
+    "guard",
+    "kube-controller-manager",
+    "kube-scheduler",
+]
+"""AKS diagnostic categories kept: the API server, audit of every change (``kube-audit-admin``
+leaves out get/list reads, the bulk of ``kube-audit``), Entra ID authentication (``guard``),
+controller manager and scheduler: the counterparts of EKS's api/audit/authenticator logs."""
+
+SYSTEM_POOL = "system"
+SYSTEM_VM_SIZE = "Standard_D4ds_v5"
+"""System pool default: 4 vCPUs, 16 GiB, the size AKS recommends as the minimum for system pools."""
+
+
+def kubeconfig(name: str, server: str) -> str:
+    """A kubeconfig for Entra ID sign-in through ``kubelogin`` (no static credentials).
+
+    Local accounts are disabled, so every request carries an Entra ID token for the AKS server
+    application. ``kubelogin`` reuses the Azure CLI login; set ``AAD_LOGIN_METHOD`` (for example
+    ``workloadidentity`` or ``spn`` in CI) to sign in another way.
+
+    It carries no ``certificate-authority-data``: the cluster CA is not among a ManagedCluster's
+    outputs (AKS hands it out only through the ``listClusterUserCredential`` action, an invoke the
+    offline engine refuses), so a client must add the CA (``az aks get-credentials`` writes it)
+    before it can verify the API server.
+    """
+    user = {
+        "exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "command": "kubelogin",
+            "args": ["get-token", "--login", "azurecli", "--server-id", AKS_AAD_SERVER_APP_ID],
+            "provideClusterInfo": False,
+            "interactiveMode": "IfAvailable",
+        }
+    }
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": name, "cluster": {"server": f"https://{server}:443"}}],
+            "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
+            "current-context": name,
+            "users": [{"name": name, "user": user}],
+        }
+    )
+
+
+def dns_service_ip(service_cidr: str) -> str:
+    """The cluster DNS service address: the ``.10`` of the Service range (the AKS convention)."""
+    return str(ipaddress.ip_network(service_cidr).network_address + 10)
+
+
+def api_access(spec: ClusterSpec) -> dict[str, Any]:
+    """The API server access profile: private, or public with the allow-listed CIDRs only.
+
+    AKS cannot serve a private endpoint and an allow-listed public one at once without API server
+    VNet integration, so asking for both is refused before anything is declared
+    (``components.registry.UNSUPPORTED``).
+    """
+    if spec.api.private:
+        return {
+            "enable_private_cluster": True,
+            "enable_private_cluster_public_fqdn": False,
+            "private_dns_zone": "system",
+        }
+    return {"enable_private_cluster": False, "authorized_ip_ranges": list(spec.api.public_cidrs)}
+
+
+def pool_profile(
+    *,
+    vm_size: str,
+    subnet_id: pulumi.Input[str],
+    zones: list[str],
+    kubernetes_version: str,
+    min_nodes: int,
+    max_nodes: int,
+    disk_gib: int,
+    encryption_at_host: bool,
+) -> dict[str, Any]:
+    """Agent pool settings shared by the system pool and the GPU pools (autoscaled VM scale sets)."""
+    return {
+        "type": "VirtualMachineScaleSets",
+        "vm_size": vm_size,
+        "os_type": "Linux",
+        "os_sku": "Ubuntu",
+        "orchestrator_version": kubernetes_version,
+        "vnet_subnet_id": subnet_id,
+        "availability_zones": sorted(zones, key=zone_index),
+        "enable_auto_scaling": True,
+        "min_count": min_nodes,
+        "max_count": max_nodes,
+        # The starting size; the cluster autoscaler owns the count afterwards (ignored on update).
+        "count": min_nodes,
+        "os_disk_size_gb": disk_gib,
+        "os_disk_type": "Managed",
+        "enable_encryption_at_host": encryption_at_host,
+        "enable_node_public_ip": False,
+    }
+
+
+class Cluster(contract.Cluster):
+    """An AKS cluster secure by default.
+
+    Children: ``-identity`` (the control plane's user-assigned identity) with ``-subnet-access``
+    (Network Contributor on the node subnet only); with ``secrets_kms`` the ``-kms-vault`` Key
+    Vault, its ``-kms-key`` and ``-kms-access`` (Key Vault Crypto User on that vault);
+    ``-logs`` (Log Analytics workspace with the spec's retention); ``-aks`` (the managed cluster:
+    private or allow-listed API server, managed Entra ID with Azure RBAC, local accounts off,
+    OIDC issuer and workload identity, Key Vault KMS, Azure CNI overlay with Cilium network
+    policy, egress through the network's NAT gateway, the ``system`` pool in System mode whose
+    node count the autoscaler owns); ``-diagnostics`` (control-plane logs to the workspace).
+
+    Outputs: ``cluster_name``, ``kubeconfig`` (secret), ``resource_group_name``, ``cluster_id``,
+    ``oidc_issuer_url``, ``node_subnet_ids`` (zone → subnet id), ``kubernetes_version``.
+    """
+
+    CLOUD = "azure"
+    OUTPUTS = (
+        "cluster_name",
+        "kubeconfig",
+        "resource_group_name",
+        "cluster_id",
+        "oidc_issuer_url",
+        "node_subnet_ids",
+        "kubernetes_version",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        spec: ClusterSpec,
+        *,
+        cloud: AzureCloudSpec,
+        network: Network,
+        prefix: str,
+        tags: dict[str, str],
+        protect: bool,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(name, opts)
+        rg = network.resource_group_name
+        where = {"resource_group_name": rg, "location": cloud.location, "tags": tags}
+        subnet_id = next(iter(network.node_subnet_ids.values()))
+        identity = azure_native.managedidentity.UserAssignedIdentity(
+            self.child("identity"), **where, opts=self.opts()
+        )
+        grants = [
+            rbac.grant(
+                self,
+                "subnet-access",
+                subscription_id=cloud.subscription_id,
+                role=rbac.NETWORK_CONTRIBUTOR,
+                scope=subnet_id,
+                principal_id=identity.principal_id,
+            )
+        ]
+        security: dict[str, Any] = {"workload_identity": {"enabled": True}}
+        if cloud.secrets_kms:
+            vault = keys.vault(
+                self,
+                "kms-vault",
+                vault_name=naming.azure_key_vault(cloud.subscription_id, prefix, f"{name}-kms"),
+                tenant_id=cloud.tenant_id,
+                resource_group_name=rg,
+                location=cloud.location,
+                firewall=False,
+                tags=tags,
+                protect=protect,
+            )
+            # The KMS plugin pins one key version, so Key Vault must not rotate it underneath.
+            key = keys.rsa_key(
+                self,
+                "kms-key",
+                key_vault=vault,
+                resource_group_name=rg,
+                key_ops=["encrypt", "decrypt"],
+                rotate=False,
+                tags=tags,
+                protect=protect,
+            )
+            grants.append(
+                rbac.grant(
+                    self,
+                    "kms-access",
+                    subscription_id=cloud.subscription_id,
+                    role=rbac.KEY_VAULT_CRYPTO_USER,
+                    scope=vault.id,
+                    principal_id=identity.principal_id,
+                )
+            )
+            security["azure_key_vault_kms"] = {
+                "enabled": True,
+                "key_id": key.key_uri_with_version,
+                "key_vault_network_access": "Public",
+            }
+        workspace = azure_native.operationalinsights.Workspace(
+            self.child("logs"),
+            sku={"name": "PerGB2018"},
+            retention_in_days=spec.log_retention_days,
+            features={"disable_local_auth": True},
+            **where,
+            opts=self.opts(),
+        )
+        physical = naming.aks_cluster(prefix, name)
+        system = {
+            "name": SYSTEM_POOL,
+            "mode": "System",
+            **pool_profile(
+                vm_size=spec.system_pool.instance_type or SYSTEM_VM_SIZE,
+                subnet_id=subnet_id,
+                zones=cloud.zones,
+                kubernetes_version=spec.kubernetes_version,
+                min_nodes=spec.system_pool.min_nodes,
+                max_nodes=spec.system_pool.max_nodes,
+                disk_gib=spec.system_pool.disk_gib,
+                encryption_at_host=cloud.encryption_at_host,
+            ),
+            "node_labels": {gpu.POOL_LABEL: SYSTEM_POOL},
+        }
+        cluster = azure_native.containerservice.ManagedCluster(
+            self.child("aks"),
+            resource_name_=physical,
+            dns_prefix=naming.aks_dns_prefix(prefix, name),
+            node_resource_group=naming.azure_resource_group(prefix, f"{name}-nodes"),
+            kubernetes_version=spec.kubernetes_version,
+            sku={"name": "Base", "tier": cloud.cluster_tier},
+            identity={"type": "UserAssigned", "user_assigned_identities": [identity.id]},
+            enable_rbac=True,
+            disable_local_accounts=True,
+            aad_profile={
+                "managed": True,
+                "enable_azure_rbac": True,
+                "tenant_id": cloud.tenant_id,
+                "admin_group_object_ids": list(cloud.admin_group_object_ids),
+            },
+            api_server_access_profile=api_access(spec),
+            oidc_issuer_profile={"enabled": True},
+            security_profile=security,
+            network_profile={
+                "network_plugin": "azure",
+                "network_plugin_mode": "overlay",
+                "network_dataplane": "cilium",
+                "network_policy": "cilium",
+                "outbound_type": "userAssignedNATGateway",
+                "load_balancer_sku": "standard",
+                "pod_cidr": cloud.pod_cidr,
+                "service_cidr": spec.service_cidr,
+                "dns_service_ip": dns_service_ip(spec.service_cidr),
+            },
+            auto_upgrade_profile={"upgrade_channel": "patch", "node_os_upgrade_channel": "SecurityPatch"},
+            agent_pool_profiles=[system],
+            **where,
+            opts=self.opts(
+                depends_on=grants,
+                protect=protect,
+                # The autoscaler owns the system pool's node count (pulumi-azure-native#2943).
+                ignore_changes=["agentPoolProfiles[0].count"],
+            ),
+        )
+        azure_native.monitor.DiagnosticSetting(
+            self.child("diagnostics"),
+            resource_uri=cluster.id,
+            workspace_id=workspace.id,
+            log_analytics_destination_type="Dedicated",
+            logs=[{"category": category, "enabled": True} for category in CONTROL_PLANE_LOGS],
+            opts=self.opts(),
+        )
+        server = cluster.private_fqdn if spec.api.private else cluster.fqdn
+        config = pulumi.Output.all(cluster.name, server).apply(lambda args: kubeconfig(args[0], args[1]))
+        self.finish(
+            cluster_name=cluster.name,
+            kubeconfig=pulumi.Output.secret(config),
+            resource_group_name=rg,
+            cluster_id=cluster.id,
+            oidc_issuer_url=cluster.oidc_issuer_profile.apply(lambda p: p.issuer_url if p else None),
+            node_subnet_ids=dict(network.node_subnet_ids),
+            kubernetes_version=spec.kubernetes_version,
+        )

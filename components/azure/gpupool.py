@@ -1,0 +1,89 @@
+"""AKS GPU agent pools: User mode, NVIDIA driver installed by AKS, tainted, labelled, spot or regular."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_azure_native as azure_native
+
+from aistack.spec.clusters import GpuPoolSpec
+from components import contract, gpu, naming
+from components.azure.accelerators import carries
+from components.azure.cluster import Cluster, pool_profile
+
+SPOT_LABEL = "kubernetes.azure.com/scalesetpriority"
+"""AKS labels and taints every spot node with ``<this>=spot``; declared here so the pool does not diff."""
+
+GPU_TAINT = f"{gpu.TAINT_KEY}={gpu.TAINT_VALUE}:{gpu.TAINT_EFFECT}"
+SPOT_TAINT = f"{SPOT_LABEL}=spot:NoSchedule"
+
+
+class GpuNodePool(contract.GpuNodePool):
+    """One GPU pool of the spec, as one or two AKS agent pools.
+
+    AKS installs the NVIDIA driver on the nodes (``gpuProfile.driver: Install``); the NVIDIA
+    device plugin is not part of AKS and is installed by the serving layer as a DaemonSet that
+    tolerates the GPU taint. An agent pool has a single VM size, so the spec lists one per pool.
+
+    Children: per raw pool (``nodes``, or ``ondemand`` + ``spot`` for a spot pool with an
+    on-demand floor) an agent pool ``-<raw>`` in User mode with the ``nvidia.com/gpu=present:
+    NoSchedule`` taint, the aistack labels, autoscaling between the raw pool's bounds with
+    ``count`` ignored after create (the cluster autoscaler owns it), in the spec's zones; spot
+    pools use ``Spot`` priority, ``Delete`` eviction and pay at most the on-demand price
+    (``spotMaxPrice: -1``), and carry AKS's own spot taint and label.
+
+    Outputs: ``node_pool_names`` (raw pool suffix → agent pool name), ``node_taints`` (raw pool
+    suffix → every taint its nodes carry, which GPU pods must tolerate).
+    """
+
+    CLOUD = "azure"
+    OUTPUTS = ("node_pool_names", "node_taints")
+
+    def __init__(
+        self,
+        name: str,
+        spec: GpuPoolSpec,
+        *,
+        pool: str,
+        cluster: Cluster,
+        encryption_at_host: bool,
+        tags: dict[str, str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(name, opts)
+        if len(spec.instance_types) != 1 or not carries(spec.accelerator, spec.instance_types[0]):
+            raise ValueError(
+                f"an AKS {spec.accelerator} pool takes one VM size carrying it, got {spec.instance_types}"
+            )
+        zones = spec.zones or list(cluster.node_subnet_ids)
+        names, taints = {}, {}
+        for suffix, (capacity, low, high) in spec.split().items():
+            spot = capacity == "spot"
+            labels = gpu.node_labels(pool, spec.accelerator, capacity, spec.labels)
+            taints[suffix] = [GPU_TAINT, SPOT_TAINT] if spot else [GPU_TAINT]
+            agent_pool = azure_native.containerservice.AgentPool(
+                self.child(suffix),
+                agent_pool_name=naming.aks_agent_pool(pool, suffix),
+                resource_name_=cluster.cluster_name,
+                resource_group_name=cluster.resource_group_name,
+                mode="User",
+                **pool_profile(
+                    vm_size=spec.instance_types[0],
+                    subnet_id=cluster.node_subnet_ids[zones[0]],
+                    zones=zones,
+                    kubernetes_version=cluster.kubernetes_version,
+                    min_nodes=low,
+                    max_nodes=high,
+                    disk_gib=spec.disk_gib,
+                    encryption_at_host=encryption_at_host,
+                ),
+                gpu_profile={"driver": "Install"},
+                node_taints=taints[suffix],
+                node_labels={**labels, SPOT_LABEL: "spot"} if spot else labels,
+                scale_set_priority="Spot" if spot else "Regular",
+                **({"scale_set_eviction_policy": "Delete", "spot_max_price": -1} if spot else {}),
+                tags=tags,
+                # The autoscaler owns the node count; ignore_changes on the component would not reach here.
+                opts=self.opts(ignore_changes=["count"]),
+            )
+            names[suffix] = agent_pool.name
+        self.finish(node_pool_names=names, node_taints=taints)

@@ -1,0 +1,174 @@
+"""Azure network: resource group, VNet, node and endpoint subnets, NAT egress, NSG, blob private DNS."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pulumi
+import pulumi_azure_native as azure_native
+
+from aistack.spec.clouds import AzureCloudSpec, zone_index
+from components import contract
+
+BLOB_PRIVATE_DNS_ZONE = "privatelink.blob.core.windows.net"
+"""The private DNS zone blob private endpoints register in (Azure public cloud)."""
+
+
+def subnet_blocks(cidr: str) -> tuple[str, str]:
+    """The (nodes, endpoints) CIDR blocks of a VNet.
+
+    Nodes take the first half: Azure subnets span every zone and pods use the CNI overlay, so one
+    node subnet serves all zones and pools. Private endpoints take the first sixteenth of the
+    second half; the rest stays free for later subnets.
+    """
+    net = ipaddress.ip_network(cidr)
+    nodes, rest = net.subnets(new_prefix=net.prefixlen + 1)
+    endpoints = next(rest.subnets(new_prefix=net.prefixlen + 4))
+    return str(nodes), str(endpoints)
+
+
+# The NSG's built-in DenyAllInBound (priority 65500) already drops internet traffic; this rule
+# states the intent in the inputs that policies and reviewers read.
+DENY_INTERNET_INBOUND = {
+    "name": "deny-internet-inbound",
+    "priority": 4096,
+    "direction": "Inbound",
+    "access": "Deny",
+    "protocol": "*",
+    "source_address_prefix": "Internet",
+    "source_port_range": "*",
+    "destination_address_prefix": "*",
+    "destination_port_range": "*",
+    "description": "No inbound traffic from the internet: the API server is private or allow-listed, "
+    "services are internal.",
+}
+
+
+class Network(contract.Network):
+    """The resource group and VNet every Azure resource of the stack lives in.
+
+    Storage is reached through a private endpoint (not a service endpoint with network rules): the
+    storage account then turns public network access off entirely, and blob traffic from nodes
+    stays on private addresses resolved by the ``privatelink.blob.core.windows.net`` zone. A
+    service endpoint would keep the account's public endpoint reachable by configuration.
+
+    Children: ``-rg`` (the resource group, protected in production), ``-vnet``, ``-nat-ip``
+    (Standard static public IP) and ``-nat`` (NAT gateway, in the first zone), ``-nsg`` (no
+    inbound allow from the internet), ``-nodes`` (node subnet: NAT egress, NSG, no default
+    outbound access), ``-endpoints`` (private endpoint subnet, NSG enforced on endpoints),
+    ``-blob-dns`` (private DNS zone for blob endpoints) and ``-blob-dns-link`` (linked to the VNet).
+
+    Outputs: ``network_id`` (VNet id), ``node_subnet_ids`` (zone → node subnet id; the one node
+    subnet spans every zone), ``resource_group_name``, ``endpoint_subnet_id``, ``blob_dns_zone_id``.
+    """
+
+    CLOUD = "azure"
+    OUTPUTS = (
+        "network_id",
+        "node_subnet_ids",
+        "resource_group_name",
+        "endpoint_subnet_id",
+        "blob_dns_zone_id",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        spec: AzureCloudSpec,
+        *,
+        resource_group: str,
+        tags: dict[str, str],
+        protect: bool,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(name, opts)
+        if spec.nat != "single":
+            raise ValueError("Azure supports nat: single only (see components.registry.UNSUPPORTED)")
+        where = {"location": spec.location, "tags": tags}
+        group = azure_native.resources.ResourceGroup(
+            self.child("rg"), resource_group_name=resource_group, **where, opts=self.opts(protect=protect)
+        )
+        rg = group.name
+        vnet = azure_native.network.VirtualNetwork(
+            self.child("vnet"),
+            resource_group_name=rg,
+            address_space={"address_prefixes": [spec.cidr]},
+            **where,
+            opts=self.opts(),
+        )
+        nat_zone = sorted(spec.zones, key=zone_index)[0]
+        nat_ip = azure_native.network.PublicIPAddress(
+            self.child("nat-ip"),
+            resource_group_name=rg,
+            sku={"name": "Standard", "tier": "Regional"},
+            public_ip_allocation_method="Static",
+            public_ip_address_version="IPv4",
+            zones=[nat_zone],
+            **where,
+            opts=self.opts(),
+        )
+        nat = azure_native.network.NatGateway(
+            self.child("nat"),
+            resource_group_name=rg,
+            sku={"name": "Standard"},
+            public_ip_addresses=[{"id": nat_ip.id}],
+            idle_timeout_in_minutes=4,
+            zones=[nat_zone],
+            **where,
+            opts=self.opts(),
+        )
+        nsg = azure_native.network.NetworkSecurityGroup(
+            self.child("nsg"),
+            resource_group_name=rg,
+            security_rules=[DENY_INTERNET_INBOUND],
+            **where,
+            opts=self.opts(),
+        )
+        nodes_block, endpoints_block = subnet_blocks(spec.cidr)
+        nodes = azure_native.network.Subnet(
+            self.child("nodes"),
+            resource_group_name=rg,
+            virtual_network_name=vnet.name,
+            address_prefix=nodes_block,
+            nat_gateway={"id": nat.id},
+            network_security_group={"id": nsg.id},
+            default_outbound_access=False,
+            private_endpoint_network_policies="Disabled",
+            opts=self.opts(),
+        )
+        endpoints = azure_native.network.Subnet(
+            self.child("endpoints"),
+            resource_group_name=rg,
+            virtual_network_name=vnet.name,
+            address_prefix=endpoints_block,
+            network_security_group={"id": nsg.id},
+            default_outbound_access=False,
+            private_endpoint_network_policies="Enabled",
+            # Azure rejects concurrent writes to two subnets of one VNet.
+            opts=self.opts(depends_on=[nodes]),
+        )
+        zone = azure_native.privatedns.PrivateZone(
+            self.child("blob-dns"),
+            resource_group_name=rg,
+            private_zone_name=BLOB_PRIVATE_DNS_ZONE,
+            location="global",
+            tags=tags,
+            opts=self.opts(),
+        )
+        azure_native.privatedns.VirtualNetworkLink(
+            self.child("blob-dns-link"),
+            resource_group_name=rg,
+            private_zone_name=zone.name,
+            virtual_network={"id": vnet.id},
+            registration_enabled=False,
+            location="global",
+            tags=tags,
+            opts=self.opts(),
+        )
+        self.finish(
+            network_id=vnet.id,
+            node_subnet_ids={z: nodes.id for z in sorted(spec.zones, key=zone_index)},
+            resource_group_name=rg,
+            endpoint_subnet_id=endpoints.id,
+            blob_dns_zone_id=zone.id,
+        )

@@ -1,0 +1,88 @@
+"""Assemble the Azure share of a stack from its spec."""
+
+from __future__ import annotations
+
+import pulumi
+
+from aistack.spec import StackSpec
+from components import contract, naming
+from components.azure.cluster import Cluster
+from components.azure.gpupool import GpuNodePool
+from components.azure.identity import WorkloadIdentity
+from components.azure.network import Network
+from components.azure.provider import Provider
+from components.azure.store import ObjectStore
+
+
+def deploy(spec: StackSpec, provider: Provider, prefix: str) -> contract.CloudStack:
+    """Declare the network, clusters, GPU pools, stores and identities placed on Azure.
+
+    Args:
+        spec: The validated stack spec.
+        provider: The explicit Azure provider (see :func:`components.azure.provider`); it carries
+            the stack's tags, which every taggable resource receives.
+        prefix: Prefix for explicit physical names, ``<project>-<stack>``.
+    """
+    cloud = spec.clouds.azure
+    tags = provider.default_tags
+    opts = pulumi.ResourceOptions(provider=provider)
+    result = contract.CloudStack(provider)
+    network = Network(
+        "azure",
+        cloud,
+        resource_group=naming.azure_resource_group(prefix, "rg"),
+        tags=tags,
+        protect=spec.protected,
+        opts=opts,
+    )
+    for name, cspec in spec.clusters.items():
+        if cspec.cloud != "azure":
+            continue
+        cluster = Cluster(
+            name,
+            cspec,
+            cloud=cloud,
+            network=network,
+            prefix=prefix,
+            tags=tags,
+            protect=spec.protected,
+            opts=opts,
+        )
+        result.clusters[name] = cluster
+        for pool_name, pool in cspec.gpu_pools.items():
+            result.pools[(name, pool_name)] = GpuNodePool(
+                f"{name}-{pool_name}",
+                pool,
+                pool=pool_name,
+                cluster=cluster,
+                encryption_at_host=cloud.encryption_at_host,
+                tags=tags,
+                opts=opts,
+            )
+    for name, sspec in spec.stores.items():
+        if sspec.cloud != "azure":
+            continue
+        store = ObjectStore(
+            name,
+            sspec,
+            cloud=cloud,
+            network=network,
+            prefix=prefix,
+            tags=tags,
+            protect=spec.protected,
+            opts=opts,
+        )
+        result.stores[name] = store
+        for reader in spec.readers(name):
+            result.identities[(reader, name)] = WorkloadIdentity(
+                f"{reader}-{name}-reader",
+                cluster=result.clusters[reader],
+                store=store,
+                namespace=contract.READER_NAMESPACE,
+                service_account=contract.reader_service_account(name),
+                subscription_id=cloud.subscription_id,
+                location=cloud.location,
+                tags=tags,
+                opts=opts,
+            )
+    return result

@@ -1,0 +1,129 @@
+"""The ``azure-dev`` stack previewed offline, and the AWS ``dev`` spec moved to Azure."""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+
+import yaml
+
+from aistack import preview as preview_mod
+from aistack.engine import SECRET_MASK
+from tests.conftest import REPO
+
+AZURE_DEV = {
+    "aistack:azure:Network": 1,
+    "aistack:azure:Cluster": 1,
+    "aistack:azure:GpuNodePool": 1,
+    "aistack:azure:ObjectStore": 1,
+    "aistack:azure:WorkloadIdentity": 1,
+    "pulumi:providers:azure-native": 1,
+    "azure-native:resources:ResourceGroup": 1,
+    "azure-native:network:VirtualNetwork": 1,
+    "azure-native:network:Subnet": 2,
+    "azure-native:network:PublicIPAddress": 1,
+    "azure-native:network:NatGateway": 1,
+    "azure-native:network:NetworkSecurityGroup": 1,
+    "azure-native:privatedns:PrivateZone": 1,
+    "azure-native:privatedns:VirtualNetworkLink": 1,
+    "azure-native:managedidentity:UserAssignedIdentity": 3,
+    "azure-native:authorization:RoleAssignment": 4,
+    "azure-native:keyvault:Vault": 2,
+    "azure-native:keyvault:Key": 2,
+    "azure-native:operationalinsights:Workspace": 1,
+    "azure-native:containerservice:ManagedCluster": 1,
+    "azure-native:monitor:DiagnosticSetting": 1,
+    "azure-native:containerservice:AgentPool": 1,
+    "azure-native:storage:StorageAccount": 1,
+    "azure-native:storage:BlobServiceProperties": 1,
+    "azure-native:storage:ManagementPolicy": 1,
+    "azure-native:storage:BlobContainer": 1,
+    "azure-native:network:PrivateEndpoint": 1,
+    "azure-native:network:PrivateDnsZoneGroup": 1,
+    "azure-native:managedidentity:FederatedIdentityCredential": 1,
+}
+
+
+def by_name(report):
+    return {r["name"]: r for r in report["resources"] if r["type"] != "pulumi:providers:azure-native"}
+
+
+def test_azure_dev_declares_the_complete_azure_stack(preview):
+    report = preview("azure-dev")
+    assert Counter(r["type"] for r in report["resources"]) == AZURE_DEV
+    assert {r["cloud"] for r in report["resources"]} == {"azure"}
+    assert preview_mod.exit_code(report) == 0
+
+
+def test_azure_dev_shows_its_defaults_in_the_inputs(preview):
+    r = by_name(preview("azure-dev"))
+    aks = r["main-aks"]["inputs"]
+    assert aks["sku"] == {"name": "Base", "tier": "Free"}
+    assert aks["apiServerAccessProfile"]["enablePrivateCluster"] is True
+    assert aks["securityProfile"]["azureKeyVaultKms"]["enabled"] is True
+    assert aks["networkProfile"]["networkPolicy"] == "cilium"
+    assert aks["agentPoolProfiles"][0]["vmSize"] == "Standard_D4ds_v5"
+    pool = r["main-t4-nodes"]["inputs"]
+    assert (pool["vmSize"], pool["scaleSetPriority"], pool["spotMaxPrice"]) == (
+        "Standard_NC4as_T4_v3",
+        "Spot",
+        -1,
+    )
+    assert pool["gpuProfile"] == {"driver": "Install"} and pool["availabilityZones"] == ["1"]
+    assert r["main-t4-nodes"]["ignore_changes"] == ["count"]
+    account = r["models-account"]["inputs"]
+    assert account["sku"] == {"name": "Standard_LRS"} and account["publicNetworkAccess"] == "Disabled"
+    assert r["models-blob"]["inputs"]["deleteRetentionPolicy"] == {"enabled": True, "days": 7}
+    assert not any(res["protect"] for res in r.values()), "dev protects nothing"
+
+
+def test_azure_dev_outputs(preview):
+    outputs = preview("azure-dev")["outputs"]["azure"]
+    assert outputs["clusters"]["main"]["kubeconfig"] == SECRET_MASK
+    assert outputs["clusters"]["main"]["name"] == "aistack-azure-dev-main"
+    assert outputs["stores"]["models"].endswith(".blob.core.windows.net/model-weights")
+    assert set(outputs["identities"]) == {"main/models"}
+
+
+# The AWS dev stack's pools, on Azure: Azure offers no L4 VM, so the pool takes the nearest
+# inference GPU Azure has (T4) under the same pool name.
+AZURE_POOLS = {"l4": {"accelerator": "T4-16GB", "instance_types": ["Standard_NC4as_T4_v3"]}}
+
+
+def moved_to_azure(aws_config: dict) -> dict:
+    """The AWS dev config with only the cloud placement changed to Azure."""
+    azure_dev = yaml.safe_load((REPO / "stacks" / "Pulumi.azure-dev.yaml").read_text())["config"]
+    config = copy.deepcopy(aws_config)
+    config["aistack:clouds"] = {"azure": azure_dev["aistack:clouds"]["azure"]}
+    for cluster in config["aistack:clusters"].values():
+        cluster["cloud"] = "azure"
+        for name, pool in cluster["gpu_pools"].items():
+            pool.update(AZURE_POOLS[name])
+    for store in config["aistack:stores"].values():
+        store["cloud"] = "azure"
+    return config
+
+
+def components(report, cloud):
+    """(concept, name) of every component; each family names its network after its cloud."""
+    return sorted(
+        (r["type"].replace(f"aistack:{cloud}:", ""), "<cloud>" if r["name"] == cloud else r["name"])
+        for r in report["resources"]
+        if r["type"].startswith("aistack:")
+    )
+
+
+def test_the_dev_spec_moved_to_azure_previews_the_equivalent_stack(preview, tmp_path):
+    aws_file = REPO / "stacks" / "Pulumi.dev.yaml"
+    config = yaml.safe_load(aws_file.read_text())["config"]
+    moved = tmp_path / "Pulumi.dev.yaml"
+    moved.write_text(yaml.safe_dump({"config": moved_to_azure(config)}))
+    aws, azure = preview("dev"), preview_mod.run(stack_path=moved)
+    assert components(azure, "azure") == components(aws, "aws")
+    assert {r["cloud"] for r in azure["resources"]} == {"azure"}
+    assert set(azure["outputs"]) == {"azure"}
+    for section in ("clusters", "stores", "identities"):
+        assert set(azure["outputs"]["azure"][section]) == set(aws["outputs"]["aws"][section])
+    pools = [r for r in azure["resources"] if r["type"] == "azure-native:containerservice:AgentPool"]
+    assert [(p["name"], p["inputs"]["scaleSetPriority"]) for p in pools] == [("main-l4-nodes", "Spot")]
+    assert by_name(azure)["main-aks"]["inputs"]["resourceName"] == "aistack-dev-main"
