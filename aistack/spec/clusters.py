@@ -45,7 +45,8 @@ class SystemPoolSpec(Model):
 
     instance_type: str | None = Field(
         default=None,
-        description="Machine type; omit for the cloud's default (AWS `m6i.large`, GCP `e2-standard-2`).",
+        description="Machine type; omit for the cloud's default (AWS `m6i.large`, Azure `Standard_D4ds_v5`, "
+        "GCP `e2-standard-2`).",
     )
     min_nodes: int = Field(default=2, ge=1, le=100, description="Fewest nodes (count).")
     max_nodes: int = Field(default=3, ge=1, le=100, description="Most nodes the autoscaler may add (count).")
