@@ -127,3 +127,24 @@ def test_the_dev_spec_moved_to_azure_previews_the_equivalent_stack(preview, tmp_
     pools = [r for r in azure["resources"] if r["type"] == "azure-native:containerservice:AgentPool"]
     assert [(p["name"], p["inputs"]["scaleSetPriority"]) for p in pools] == [("main-l4-nodes", "Spot")]
     assert by_name(azure)["main-aks"]["inputs"]["resourceName"] == "aistack-dev-main"
+
+
+def test_multicloud_azure_share_is_complete_and_on_its_own_provider(preview):
+    report = preview("multicloud")
+    azure = [r for r in report["resources"] if r["cloud"] == "azure"]
+    (provider,) = [r for r in azure if r["type"] == "pulumi:providers:azure-native"]
+    assert provider["inputs"]["location"] == "southcentralus"
+    for r in azure:
+        if r["custom"] and r is not provider:
+            assert r["type"].startswith("azure-native:") and r["provider"] == provider["urn"], r["urn"]
+    pools = {r["name"]: r["inputs"] for r in azure if r["type"] == "azure-native:containerservice:AgentPool"}
+    assert {name: p["scaleSetPriority"] for name, p in pools.items()} == {
+        "south-a10-ondemand": "Regular",
+        "south-a10-spot": "Spot",
+    }
+    aks = next(r["inputs"] for r in azure if r["type"] == "azure-native:containerservice:ManagedCluster")
+    assert aks["networkProfile"]["serviceCidr"] == "172.21.0.0/16"
+    assert report["outputs"]["azure"]["stores"]["models-azure"].endswith(
+        ".blob.core.windows.net/model-weights"
+    )
+    assert set(report["outputs"]["azure"]["identities"]) == {"south/models-azure"}
