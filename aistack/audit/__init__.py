@@ -16,7 +16,7 @@ from aistack.errors import InputError
 from aistack.spec import StackSpec, StoreSpec
 
 # Cloud → module with ``auditor(cloud_spec) -> Auditor``, imported lazily (each pulls its own SDK).
-AUDITORS = {"aws": "aistack.audit.aws", "gcp": "aistack.audit.gcp"}
+AUDITORS = {"aws": "aistack.audit.aws", "azure": "aistack.audit.azure", "gcp": "aistack.audit.gcp"}
 
 # The tags (GCP: labels) every aistack resource carries; components/aws sets them as provider default tags.
 MANAGED_BY = ("managed-by", "aistack")

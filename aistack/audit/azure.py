@@ -12,6 +12,7 @@ from typing import Any
 from aistack.audit import check, resource, tagged
 from aistack.preflight.azure import call
 from aistack.spec import StoreSpec
+from aistack.spec.clouds import AzureCloudSpec
 
 TLS_OK = ("TLS1_2", "TLS1_3")
 
@@ -97,3 +98,8 @@ class AzureAuditor:
                 resource("azure", "storage-account", account.id, None, account_checks(account, containers))
             )
         return found
+
+
+def auditor(spec: AzureCloudSpec) -> AzureAuditor:
+    """The Azure Storage auditor for a stack's Azure placement (its subscription; default credentials)."""
+    return AzureAuditor(spec.subscription_id)

@@ -12,6 +12,7 @@ from typing import Any
 
 from aistack.errors import InputError
 from aistack.preflight.checks import NotChecked, Quota
+from aistack.spec.clouds import AzureCloudSpec
 
 SPOT_QUOTA = "lowPriorityCores"
 
@@ -135,3 +136,8 @@ class AzureChecker:
                 f"'{name}': new limit {{value}}"
             ),
         )
+
+
+def checker(spec: AzureCloudSpec) -> AzureChecker:
+    """The Azure checker for a stack's Azure placement (its subscription and location; default credentials)."""
+    return AzureChecker(spec.subscription_id, spec.location)

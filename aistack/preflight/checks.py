@@ -19,7 +19,11 @@ from aistack.spec import StackSpec
 
 # Cloud → module with ``checker(cloud_spec) -> Checker``, imported lazily (each pulls its own SDK).
 # A cloud is checked once its stack spec exists and its module is listed here (see README.md).
-CHECKERS = {"aws": "aistack.preflight.aws", "gcp": "aistack.preflight.gcp"}
+CHECKERS = {
+    "aws": "aistack.preflight.aws",
+    "azure": "aistack.preflight.azure",
+    "gcp": "aistack.preflight.gcp",
+}
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
 

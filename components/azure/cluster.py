@@ -30,8 +30,6 @@ leaves out get/list reads, the bulk of ``kube-audit``), Entra ID authentication 
 controller manager and scheduler: the counterparts of EKS's api/audit/authenticator logs."""
 
 SYSTEM_POOL = "system"
-SYSTEM_VM_SIZE = "Standard_D4ds_v5"
-"""System pool default: 4 vCPUs, 16 GiB, the size AKS recommends as the minimum for system pools."""
 
 
 def kubeconfig(name: str, server: str) -> str:
@@ -137,6 +135,8 @@ class Cluster(contract.Cluster):
     """
 
     CLOUD = "azure"
+    SYSTEM_INSTANCE_TYPE = "Standard_D4ds_v5"
+    """System pool default: 4 vCPUs, 16 GiB, the size AKS recommends as the minimum for system pools."""
     OUTPUTS = (
         "cluster_name",
         "kubeconfig",
@@ -228,7 +228,7 @@ class Cluster(contract.Cluster):
             "name": SYSTEM_POOL,
             "mode": "System",
             **pool_profile(
-                vm_size=spec.system_pool.instance_type or SYSTEM_VM_SIZE,
+                vm_size=spec.system_pool.instance_type or self.SYSTEM_INSTANCE_TYPE,
                 subnet_id=subnet_id,
                 zones=cloud.zones,
                 kubernetes_version=spec.kubernetes_version,

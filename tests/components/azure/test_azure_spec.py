@@ -190,3 +190,13 @@ def test_aws_keeps_per_zone_nat_and_several_instance_types():
     spec = spec_from_config(aws, "a.yaml", from_file=False)
     assert spec.clouds.aws.nat == "per_zone"
     registry.check_features(spec, "a.yaml")
+
+
+def test_preflight_and_audit_are_built_from_the_azure_spec():
+    from aistack.audit.azure import auditor
+    from aistack.preflight.azure import checker
+
+    azure = check().clouds.azure
+    built = checker(azure)
+    assert (built.subscription_id, built.region) == (azure.subscription_id, "westeurope")
+    assert auditor(azure)._client._config.subscription_id == azure.subscription_id
