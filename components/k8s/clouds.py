@@ -53,6 +53,9 @@ class CloudServing:
     copy: WeightCopy
     region_env: str | None = None
     """Environment variable naming the region for the copy tool (set from the cloud's placement)."""
+    gpu_tolerations: tuple[Mapping[str, str], ...] = ()
+    """Tolerations GPU pods and the device plugin need besides aistack's GPU taint: taints the cloud
+    itself puts on GPU nodes."""
 
     def service_account_annotations(self, identity: str) -> dict[str, str]:
         """Annotations binding the reader service account to the cloud identity."""
@@ -104,6 +107,15 @@ CLOUDS: dict[str, CloudServing] = {
         device_plugin_reason="AKS installs the NVIDIA driver on GPU pools (gpu_profile.driver Install, the "
         "default) but not the device plugin.",
         internal_lb_annotations={"service.beta.kubernetes.io/azure-load-balancer-internal": "true"},
+        # AKS taints every spot node itself (components/azure/gpupool.py declares the same taint).
+        gpu_tolerations=(
+            {
+                "key": "kubernetes.azure.com/scalesetpriority",
+                "operator": "Equal",
+                "value": "spot",
+                "effect": "NoSchedule",
+            },
+        ),
         copy=WeightCopy(
             image="mcr.microsoft.com/azure-cli:2.70.0",
             # STORE_URI is the container URL (https://<account>.blob.core.windows.net/<container>).

@@ -27,11 +27,11 @@ DEVICE_PLUGIN_NAMESPACE = "kube-system"
 KUBELET_DEVICE_PLUGINS = "/var/lib/kubelet/device-plugins"
 
 
-def device_plugin_spec() -> dict:
+def device_plugin_spec(extra_tolerations: tuple[dict, ...] = ()) -> dict:
     """The device plugin DaemonSet's spec, after NVIDIA's static manifest (``nvidia-device-plugin.yml``).
 
-    It runs only on GPU nodes (those carrying aistack's accelerator label), tolerates the GPU taint,
-    and is ``system-node-critical`` so it is never evicted before the pods that need it. It runs as
+    It runs only on GPU nodes (those carrying aistack's accelerator label), tolerates the GPU taint
+    and ``extra_tolerations`` (taints the cloud puts on GPU nodes itself, such as AKS's on spot), and is ``system-node-critical`` so it is never evicted before the pods that need it. It runs as
     root because it registers a socket in the kubelet's root-owned device-plugin directory, its one
     host path; it is not privileged, shares no host namespace and drops every capability.
     """
@@ -43,7 +43,10 @@ def device_plugin_spec() -> dict:
             "metadata": {"labels": labels},
             "spec": {
                 "priority_class_name": "system-node-critical",
-                "tolerations": [{"key": gpu.TAINT_KEY, "operator": "Exists", "effect": gpu.TAINT_EFFECT}],
+                "tolerations": [
+                    {"key": gpu.TAINT_KEY, "operator": "Exists", "effect": gpu.TAINT_EFFECT},
+                    *map(dict, extra_tolerations),
+                ],
                 "affinity": {
                     "node_affinity": {
                         "required_during_scheduling_ignored_during_execution": {
@@ -97,7 +100,8 @@ class GpuRuntime(contract.Component):
     def __init__(self, name: str, *, cloud: str, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, opts)
         device_plugin = None
-        if clouds.row(cloud).device_plugin:
+        row = clouds.row(cloud)
+        if row.device_plugin:
             daemonset = k8s.apps.v1.DaemonSet(
                 self.child("device-plugin"),
                 metadata={
@@ -108,7 +112,7 @@ class GpuRuntime(contract.Component):
                         "app.kubernetes.io/managed-by": "aistack",
                     },
                 },
-                spec=device_plugin_spec(),
+                spec=device_plugin_spec(row.gpu_tolerations),
                 opts=self.opts(),
             )
             device_plugin = pulumi.Output.concat(DEVICE_PLUGIN_NAMESPACE, "/", daemonset.metadata.name)

@@ -287,7 +287,7 @@ def pod_spec(
             "seccomp_profile": {"type": "RuntimeDefault"},
         },
         "node_selector": row.node_selector(spec.pool, accelerator),
-        "tolerations": [dict(gpu.GPU_TOLERATION)],
+        "tolerations": [dict(gpu.GPU_TOLERATION), *map(dict, row.gpu_tolerations)],
         "topology_spread_constraints": [
             {
                 "max_skew": 1,

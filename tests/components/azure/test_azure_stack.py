@@ -50,8 +50,17 @@ def by_name(report):
 
 def test_azure_dev_declares_the_complete_azure_stack(preview):
     report = preview("azure-dev")
-    assert Counter(r["type"] for r in report["resources"]) == AZURE_DEV
+    azure = Counter(
+        r["type"] for r in report["resources"] if r["type"].startswith(("azure-native:", "aistack:azure:"))
+    )
+    azure["pulumi:providers:azure-native"] = sum(
+        r["type"] == "pulumi:providers:azure-native" for r in report["resources"]
+    )
+    assert azure == AZURE_DEV
     assert {r["cloud"] for r in report["resources"]} == {"azure"}
+    # The serving layer reaches the AKS cluster through its kubeconfig: the device plugin and the model.
+    kinds = {r["type"] for r in report["resources"] if r["type"].startswith("kubernetes:")}
+    assert {"kubernetes:apps/v1:DaemonSet", "kubernetes:apps/v1:Deployment"} <= kinds
     assert preview_mod.exit_code(report) == 0
 
 
@@ -63,14 +72,14 @@ def test_azure_dev_shows_its_defaults_in_the_inputs(preview):
     assert aks["securityProfile"]["azureKeyVaultKms"]["enabled"] is True
     assert aks["networkProfile"]["networkPolicy"] == "cilium"
     assert aks["agentPoolProfiles"][0]["vmSize"] == "Standard_D4ds_v5"
-    pool = r["main-t4-nodes"]["inputs"]
+    pool = r["main-a10-nodes"]["inputs"]
     assert (pool["vmSize"], pool["scaleSetPriority"], pool["spotMaxPrice"]) == (
-        "Standard_NC4as_T4_v3",
+        "Standard_NV36ads_A10_v5",
         "Spot",
         -1,
     )
     assert pool["gpuProfile"] == {"driver": "Install"} and pool["availabilityZones"] == ["1"]
-    assert r["main-t4-nodes"]["ignore_changes"] == ["count"]
+    assert r["main-a10-nodes"]["ignore_changes"] == ["count"]
     account = r["models-account"]["inputs"]
     assert account["sku"] == {"name": "Standard_LRS"} and account["publicNetworkAccess"] == "Disabled"
     assert r["models-blob"]["inputs"]["deleteRetentionPolicy"] == {"enabled": True, "days": 7}
@@ -83,11 +92,27 @@ def test_azure_dev_outputs(preview):
     assert outputs["clusters"]["main"]["name"] == "aistack-azure-dev-main"
     assert outputs["stores"]["models"].endswith(".blob.core.windows.net/model-weights")
     assert set(outputs["identities"]) == {"main/models"}
+    assert set(outputs["endpoints"]) == {"chat"}
 
 
-# The AWS dev stack's pools, on Azure: Azure offers no L4 VM, so the pool takes the nearest
-# inference GPU Azure has (T4) under the same pool name.
-AZURE_POOLS = {"l4": {"accelerator": "T4-16GB", "instance_types": ["Standard_NC4as_T4_v3"]}}
+def test_gpu_workloads_tolerate_the_spot_taint_aks_adds(preview):
+    r = by_name(preview("azure-dev"))
+    assert (
+        "kubernetes.azure.com/scalesetpriority=spot:NoSchedule" in r["main-a10-nodes"]["inputs"]["nodeTaints"]
+    )
+    spot = {
+        "key": "kubernetes.azure.com/scalesetpriority",
+        "operator": "Equal",
+        "value": "spot",
+        "effect": "NoSchedule",
+    }
+    for workload in ("chat-deployment", "main-gpu-runtime-device-plugin"):
+        assert spot in r[workload]["inputs"]["spec"]["template"]["spec"]["tolerations"], workload
+
+
+# The AWS dev stack's pools, on Azure: Azure offers no L4 VM, so the pool takes Azure's 24 GB
+# inference GPU (a whole A10) under the same pool name, and serves the same model.
+AZURE_POOLS = {"l4": {"accelerator": "A10-24GB", "instance_types": ["Standard_NV36ads_A10_v5"]}}
 
 
 def moved_to_azure(aws_config: dict) -> dict:
@@ -122,7 +147,7 @@ def test_the_dev_spec_moved_to_azure_previews_the_equivalent_stack(preview, tmp_
     assert components(azure, "azure") == components(aws, "aws")
     assert {r["cloud"] for r in azure["resources"]} == {"azure"}
     assert set(azure["outputs"]) == {"azure"}
-    for section in ("clusters", "stores", "identities"):
+    for section in ("clusters", "stores", "identities", "endpoints"):
         assert set(azure["outputs"]["azure"][section]) == set(aws["outputs"]["aws"][section])
     pools = [r for r in azure["resources"] if r["type"] == "azure-native:containerservice:AgentPool"]
     assert [(p["name"], p["inputs"]["scaleSetPriority"]) for p in pools] == [("main-l4-nodes", "Spot")]
@@ -135,8 +160,8 @@ def test_multicloud_azure_share_is_complete_and_on_its_own_provider(preview):
     (provider,) = [r for r in azure if r["type"] == "pulumi:providers:azure-native"]
     assert provider["inputs"]["location"] == "southcentralus"
     for r in azure:
-        if r["custom"] and r is not provider:
-            assert r["type"].startswith("azure-native:") and r["provider"] == provider["urn"], r["urn"]
+        if r["type"].startswith("azure-native:"):
+            assert r["provider"] == provider["urn"], r["urn"]
     pools = {r["name"]: r["inputs"] for r in azure if r["type"] == "azure-native:containerservice:AgentPool"}
     assert {name: p["scaleSetPriority"] for name, p in pools.items()} == {
         "south-a10-ondemand": "Regular",
@@ -148,3 +173,4 @@ def test_multicloud_azure_share_is_complete_and_on_its_own_provider(preview):
         ".blob.core.windows.net/model-weights"
     )
     assert set(report["outputs"]["azure"]["identities"]) == {"south/models-azure"}
+    assert set(report["outputs"]["azure"]["endpoints"]) == {"chat-azure"}

@@ -77,8 +77,22 @@ def _gke_nodes(pool):
     return config["taints"], {**config["labels"], "cloud.google.com/gke-accelerator": accelerator["type"]}
 
 
+def _aks_nodes(pool):
+    # AKS spells taints "key=value:Effect".
+    taints = []
+    for taint in pool.inputs["nodeTaints"]:
+        key_value, effect = taint.rsplit(":", 1)
+        key, value = key_value.split("=", 1)
+        taints.append({"key": key, "value": value, "effect": effect})
+    return taints, pool.inputs["nodeLabels"]
+
+
 # Raw node pool type → (taints, node labels) of its nodes.
-NODE_POOLS = {"aws:eks/nodeGroup:NodeGroup": _eks_nodes, "gcp:container/nodePool:NodePool": _gke_nodes}
+NODE_POOLS = {
+    "aws:eks/nodeGroup:NodeGroup": _eks_nodes,
+    "azure-native:containerservice:AgentPool": _aks_nodes,
+    "gcp:container/nodePool:NodePool": _gke_nodes,
+}
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -241,8 +255,67 @@ def _gcp_store(run, store):
     return bucket.outputs["name"], set(), f"gs://{bucket.outputs['name']}"
 
 
+def _azure_readable(run, deployment):
+    """What the deployment's service account may read on Azure, following the chain to Azure RBAC.
+
+    Service account → its ``azure.workload.identity/client-id`` annotation → that managed identity
+    → its federated credentials (exactly this namespace/name, issued by this cluster's OIDC issuer)
+    → every role assignment to it (only Storage Blob Data Reader) → the containers they scope.
+    """
+    namespace, account, k8s_account = _service_account(run, deployment)
+    assert (
+        deployment.inputs["spec"]["template"]["metadata"]["labels"]["azure.workload.identity/use"] == "true"
+    )
+    client_id = k8s_account.inputs["metadata"]["annotations"]["azure.workload.identity/client-id"]
+    (identity,) = [
+        r
+        for r in run.resources
+        if r.type == "azure-native:managedidentity:UserAssignedIdentity"
+        and r.outputs["clientId"] == client_id
+    ]
+    aks = next(
+        r
+        for r in run.resources
+        if r.type == "azure-native:containerservice:ManagedCluster"
+        and r.parent == cluster_of(run, deployment).urn
+    )
+    federations = [
+        r
+        for r in run.resources
+        if r.type == "azure-native:managedidentity:FederatedIdentityCredential"
+        and r.inputs["resourceName"] == identity.outputs["name"]
+    ]
+    assert federations and all(
+        (f.inputs["issuer"], f.inputs["subject"])
+        == (aks.outputs["oidcIssuerProfile"]["issuerURL"], f"system:serviceaccount:{namespace}:{account}")
+        for f in federations
+    )
+    grants = [r for r in run.resources if r.inputs.get("principalId") == identity.outputs["principalId"]]
+    reader = "/providers/Microsoft.Authorization/roleDefinitions/2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
+    assert all(
+        g.type == "azure-native:authorization:RoleAssignment"
+        and g.inputs["roleDefinitionId"].endswith(reader)
+        for g in grants
+    ), [(g.type, g.inputs.get("roleDefinitionId")) for g in grants]
+    # The storage account decrypts with its own identity: no key grant to the reader.
+    return {g.inputs["scope"] for g in grants}, set()
+
+
+def _azure_store(run, store):
+    component = next(r for r in run.resources if r.type == "aistack:azure:ObjectStore" and r.name == store)
+    children = [r for r in run.resources if r.parent == component.urn]
+    account = next(r for r in children if r.type == "azure-native:storage:StorageAccount")
+    container = next(r for r in children if r.type == "azure-native:storage:BlobContainer")
+    uri = account.outputs["primaryEndpoints"]["blob"] + container.outputs["name"]
+    return container.outputs["id"], set(), uri
+
+
 # Per cloud: how to follow a deployment's service account to the stores its identity may read.
-READ_CHAINS = {"aws": (_aws_readable, _aws_store), "gcp": (_gcp_readable, _gcp_store)}
+READ_CHAINS = {
+    "aws": (_aws_readable, _aws_store),
+    "azure": (_azure_readable, _azure_store),
+    "gcp": (_gcp_readable, _gcp_store),
+}
 
 
 @pytest.mark.parametrize("stack", STACKS)
