@@ -20,6 +20,10 @@ from policies.aistack_rules.conventions import K8S_TAINT_EFFECT as TAINT_EFFECT 
 POOL_LABEL = "aistack.io/pool"
 CAPACITY_LABEL = "aistack.io/capacity"
 
+AKS_SPOT_LABEL = "kubernetes.azure.com/scalesetpriority"
+"""AKS labels and taints every spot node ``<this>=spot`` (``NoSchedule``) itself; GPU pods tolerate it."""
+AKS_SPOT_TOLERATION = {"key": AKS_SPOT_LABEL, "operator": "Equal", "value": "spot", "effect": TAINT_EFFECT}
+
 
 def node_labels(
     pool: str, accelerator: str, capacity: str, extra: dict[str, str] | None = None

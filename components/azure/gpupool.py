@@ -10,11 +10,8 @@ from components import contract, gpu, naming
 from components.azure.accelerators import carries
 from components.azure.cluster import Cluster, pool_profile
 
-SPOT_LABEL = "kubernetes.azure.com/scalesetpriority"
-"""AKS labels and taints every spot node with ``<this>=spot``; declared here so the pool does not diff."""
-
-GPU_TAINT = f"{gpu.TAINT_KEY}={gpu.TAINT_VALUE}:{gpu.TAINT_EFFECT}"
-SPOT_TAINT = f"{SPOT_LABEL}=spot:NoSchedule"
+# AKS adds its spot label and taint to every spot node; declared here too so the pool does not diff.
+SPOT_TAINT = f"{gpu.AKS_SPOT_LABEL}=spot:{gpu.TAINT_EFFECT}"
 
 
 class GpuNodePool(contract.GpuNodePool):
@@ -59,7 +56,7 @@ class GpuNodePool(contract.GpuNodePool):
         for suffix, (capacity, low, high) in spec.split().items():
             spot = capacity == "spot"
             labels = gpu.node_labels(pool, spec.accelerator, capacity, spec.labels)
-            taints[suffix] = [GPU_TAINT, SPOT_TAINT] if spot else [GPU_TAINT]
+            taints[suffix] = [gpu.AKS_GPU_TAINT, SPOT_TAINT] if spot else [gpu.AKS_GPU_TAINT]
             agent_pool = azure_native.containerservice.AgentPool(
                 self.child(suffix),
                 agent_pool_name=naming.aks_agent_pool(pool, suffix),
@@ -78,7 +75,7 @@ class GpuNodePool(contract.GpuNodePool):
                 ),
                 gpu_profile={"driver": "Install"},
                 node_taints=taints[suffix],
-                node_labels={**labels, SPOT_LABEL: "spot"} if spot else labels,
+                node_labels={**labels, gpu.AKS_SPOT_LABEL: "spot"} if spot else labels,
                 scale_set_priority="Spot" if spot else "Regular",
                 **({"scale_set_eviction_policy": "Delete", "spot_max_price": -1} if spot else {}),
                 tags=tags,

@@ -108,14 +108,7 @@ CLOUDS: dict[str, CloudServing] = {
         "default) but not the device plugin.",
         internal_lb_annotations={"service.beta.kubernetes.io/azure-load-balancer-internal": "true"},
         # AKS taints every spot node itself (components/azure/gpupool.py declares the same taint).
-        gpu_tolerations=(
-            {
-                "key": "kubernetes.azure.com/scalesetpriority",
-                "operator": "Equal",
-                "value": "spot",
-                "effect": "NoSchedule",
-            },
-        ),
+        gpu_tolerations=(gpu.AKS_SPOT_TOLERATION,),
         copy=WeightCopy(
             image="mcr.microsoft.com/azure-cli:2.70.0",
             # STORE_URI is the container URL (https://<account>.blob.core.windows.net/<container>).

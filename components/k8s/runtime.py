@@ -33,8 +33,8 @@ def device_plugin_spec(extra_tolerations: tuple[dict, ...] = ()) -> dict:
     It runs only on GPU nodes (those carrying aistack's accelerator label), tolerates the GPU taint
     and ``extra_tolerations`` (taints the cloud puts on GPU nodes itself, such as AKS's on spot
     nodes), and is ``system-node-critical`` so it is never evicted before the pods that need it. It
-    runs as root because it registers a socket in the kubelet's root-owned device-plugin directory, its one
-    host path; it is not privileged, shares no host namespace and drops every capability.
+    runs as root because it registers a socket in the kubelet's root-owned device-plugin directory,
+    its one host path; it is not privileged, shares no host namespace and drops every capability.
     """
     labels = {"app.kubernetes.io/name": DEVICE_PLUGIN_NAME, "app.kubernetes.io/managed-by": "aistack"}
     return {

@@ -249,9 +249,7 @@ def test_gpu_pool_is_tainted_labelled_user_mode_with_driver(azure):
 
 
 def test_gpu_taint_matches_the_shared_convention():
-    from components.azure.gpupool import GPU_TAINT as family_taint
-
-    assert family_taint == f"{gpu.TAINT_KEY}={gpu.TAINT_VALUE}:{gpu.TAINT_EFFECT}" == GPU_TAINT
+    assert gpu.AKS_GPU_TAINT == f"{gpu.TAINT_KEY}={gpu.TAINT_VALUE}:{gpu.TAINT_EFFECT}" == GPU_TAINT
 
 
 def test_spot_with_floor_becomes_an_on_demand_and_a_spot_pool(azure):
