@@ -86,6 +86,17 @@ class WorkloadIdentity(Component):
     OUTPUTS = ("identity", "namespace", "service_account")
 
 
+class AddonIdentity(Component):
+    """Cloud identity a cluster add-on's service account assumes (see :data:`ADDON_SERVICE_ACCOUNTS`).
+
+    It names the add-on's namespace and service account itself (an EKS Pod Identity association, a
+    GKE workload principal), so the service account needs no annotation.
+    """
+
+    CONCEPT = "AddonIdentity"
+    OUTPUTS = ("identity", "namespace", "service_account")
+
+
 class CloudStack:
     """What one cloud family deployed for a stack, for the layers built on top (serving, exports).
 
@@ -95,6 +106,8 @@ class CloudStack:
         pools: GPU pool components by ``(cluster, pool)``.
         stores: Object store components by spec name.
         identities: Workload identities by ``(cluster, store)``.
+        addon_identities: Add-on identities by ``(cluster, add-on)``, for the add-ons of
+            :data:`ADDON_SERVICE_ACCOUNTS` that call the cloud's API on this cloud.
     """
 
     def __init__(self, provider: pulumi.ProviderResource) -> None:
@@ -103,6 +116,7 @@ class CloudStack:
         self.pools: dict[tuple[str, str], GpuNodePool] = {}
         self.stores: dict[str, ObjectStore] = {}
         self.identities: dict[tuple[str, str], WorkloadIdentity] = {}
+        self.addon_identities: dict[tuple[str, str], AddonIdentity] = {}
 
     def outputs(self) -> dict[str, Any]:
         """The stack outputs for this cloud (kubeconfigs stay secret)."""
@@ -123,3 +137,12 @@ READER_NAMESPACE = "aistack-serving"
 def reader_service_account(store: str) -> str:
     """Name of the Kubernetes service account allowed to read a store."""
     return f"{store}-reader"
+
+
+ADDON_SERVICE_ACCOUNTS: dict[str, tuple[str, str]] = {
+    # Scales EKS node groups (EC2 Auto Scaling) for pending pods.
+    "cluster-autoscaler": ("kube-system", "cluster-autoscaler"),
+    # Reads Google Cloud Managed Service for Prometheus for the HPA (the name Google's manifest uses).
+    "metrics-adapter": ("custom-metrics", "custom-metrics-stackdriver-adapter"),
+}
+"""Add-on → (namespace, service account) whose cloud identity a family declares as an AddonIdentity."""

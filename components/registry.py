@@ -86,3 +86,5 @@ def check_features(spec: StackSpec, file: str) -> None:
         check = getattr(family(cloud), "check", None)
         if check is not None:
             check(spec, file)
+    # And the Kubernetes layer: add-on releases pinned for each cluster's version.
+    importlib.import_module("components.k8s").check(spec, file)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi_aws as aws
 
 from aistack.spec.clouds import AwsCloudSpec
+from components.aws.autoscaler import ClusterAutoscalerIdentity
 from components.aws.cluster import Cluster
 from components.aws.gpupool import GpuNodePool
 from components.aws.identity import WorkloadIdentity
@@ -12,7 +13,16 @@ from components.aws.network import Network
 from components.aws.stack import deploy
 from components.aws.store import ObjectStore
 
-__all__ = ["Cluster", "GpuNodePool", "Network", "ObjectStore", "WorkloadIdentity", "deploy", "provider"]
+__all__ = [
+    "Cluster",
+    "ClusterAutoscalerIdentity",
+    "GpuNodePool",
+    "Network",
+    "ObjectStore",
+    "WorkloadIdentity",
+    "deploy",
+    "provider",
+]
 
 
 def provider(spec: AwsCloudSpec, tags: dict[str, str]) -> aws.Provider:

@@ -34,6 +34,7 @@ def node_group(
     disk_gib: int,
     labels: dict[str, str],
     taints: list[dict[str, str]],
+    tags: dict[str, str] | None = None,
     depends_on: Sequence[pulumi.Resource] = (),
 ) -> aws.eks.NodeGroup:
     """One launch template and one managed node group, children of ``owner``.
@@ -77,5 +78,6 @@ def node_group(
         node_repair_config={"enabled": True},
         labels=labels,
         taints=taints,
+        **({"tags": tags} if tags else {}),
         opts=owner.opts(ignore_changes=["scalingConfig.desiredSize"], depends_on=list(depends_on)),
     )

@@ -7,6 +7,7 @@ import pulumi
 from aistack.spec import StackSpec
 from components import contract
 from components.aws import cluster as cluster_mod
+from components.aws.autoscaler import ClusterAutoscalerIdentity
 from components.aws.gpupool import GpuNodePool
 from components.aws.identity import WorkloadIdentity
 from components.aws.network import Network
@@ -15,6 +16,9 @@ from components.aws.store import ObjectStore
 
 def deploy(spec: StackSpec, provider: pulumi.ProviderResource, prefix: str) -> contract.CloudStack:
     """Declare the network, clusters, GPU pools, stores and identities placed on AWS.
+
+    Each EKS cluster also gets the Cluster Autoscaler's identity (``<cluster>-autoscaler-identity``):
+    EKS does not scale node groups itself, so the serving layer runs the autoscaler.
 
     Args:
         spec: The validated stack spec.
@@ -38,6 +42,9 @@ def deploy(spec: StackSpec, provider: pulumi.ProviderResource, prefix: str) -> c
             opts=opts,
         )
         result.clusters[name] = cluster
+        result.addon_identities[(name, "cluster-autoscaler")] = ClusterAutoscalerIdentity(
+            f"{name}-autoscaler-identity", cluster=cluster, opts=opts
+        )
         for pool_name, pool in cspec.gpu_pools.items():
             result.pools[(name, pool_name)] = GpuNodePool(
                 f"{name}-{pool_name}", pool, pool=pool_name, cluster=cluster, opts=opts

@@ -57,3 +57,52 @@ class WorkloadIdentity(contract.WorkloadIdentity):
             opts=self.opts(),
         )
         self.finish(identity=account.email, namespace=namespace, service_account=service_account)
+
+
+def workload_principal(project_number: str, workload_pool: str, namespace: str, service_account: str) -> str:
+    """The IAM principal of one Kubernetes service account in a project's workload pool."""
+    return (
+        f"principal://iam.googleapis.com/projects/{project_number}/locations/global/workloadIdentityPools/"
+        f"{workload_pool}/subject/ns/{namespace}/sa/{service_account}"
+    )
+
+
+class MetricsReaderIdentity(contract.AddonIdentity):
+    """Read access to Cloud Monitoring for the Custom Metrics Stackdriver Adapter.
+
+    The adapter serves the vLLM gauges that Managed Service for Prometheus collects to the HPA; it
+    queries them from Cloud Monitoring. As GKE's documentation does, the role is granted to the
+    adapter's Kubernetes service account directly (Workload Identity Federation principal), with
+    no Google service account to impersonate.
+
+    Children: ``-monitoring-viewer`` (``roles/monitoring.viewer`` on the project for exactly
+    ``custom-metrics/custom-metrics-stackdriver-adapter`` in the cluster's workload pool).
+
+    Outputs: ``identity`` (the principal), ``namespace``, ``service_account``.
+    """
+
+    CLOUD = "gcp"
+    ROLE = "roles/monitoring.viewer"
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        cluster: Cluster,
+        project: str,
+        project_number: str,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(name, opts)
+        namespace, service_account = contract.ADDON_SERVICE_ACCOUNTS["metrics-adapter"]
+        principal = workload_principal(project_number, cluster.workload_pool, namespace, service_account)
+        gcp.projects.IAMMember(
+            self.child("monitoring-viewer"),
+            project=project,
+            role=self.ROLE,
+            # The workload pool exists once the GKE cluster does: wait for it through its id (depending
+            # on the cluster component would wait on the Kubernetes objects under it, which wait on this).
+            member=pulumi.Output.from_input(cluster.cluster_id).apply(lambda _: principal),
+            opts=self.opts(),
+        )
+        self.finish(identity=principal, namespace=namespace, service_account=service_account)

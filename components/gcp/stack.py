@@ -12,7 +12,7 @@ from components import contract, naming
 from components.gcp.accelerators import guest_accelerator
 from components.gcp.cluster import Cluster
 from components.gcp.gpupool import GpuNodePool
-from components.gcp.identity import WorkloadIdentity
+from components.gcp.identity import MetricsReaderIdentity, WorkloadIdentity
 from components.gcp.network import Network
 from components.gcp.store import ObjectStore
 
@@ -82,6 +82,14 @@ def deploy(spec: StackSpec, provider: pulumi.ProviderResource, prefix: str) -> c
             name, cspec, cloud=cloud, prefix=prefix, network=network, protect=spec.protected, opts=opts
         )
         result.clusters[name] = cluster
+        # The HPA's queue metric comes from Managed Service for Prometheus through Cloud Monitoring.
+        result.addon_identities[(name, "metrics-adapter")] = MetricsReaderIdentity(
+            f"{name}-metrics-reader",
+            cluster=cluster,
+            project=cloud.project,
+            project_number=cloud.project_number,
+            opts=opts,
+        )
         for pool_name, pool in cspec.gpu_pools.items():
             result.pools[(name, pool_name)] = GpuNodePool(
                 f"{name}-{pool_name}", pool, pool=pool_name, cluster=cluster, region=cloud.region, opts=opts

@@ -1,8 +1,10 @@
-"""The Kubernetes layer on every cluster: GPU runtime and serving endpoints.
+"""The Kubernetes layer on every cluster: GPU runtime, node and pod autoscaling, serving endpoints.
 
 Works on any cloud family: it reads the family's :class:`~components.contract.CloudStack` and the
 cloud's row in :mod:`components.k8s.clouds`, and talks to each cluster through one explicit
-Kubernetes provider built from that cluster's kubeconfig output.
+Kubernetes provider built from that cluster's kubeconfig output. Each cluster gets what its cloud
+lacks: the NVIDIA device plugin, the Cluster Autoscaler (EKS), and the pipeline that serves vLLM's
+gauges to the serving HorizontalPodAutoscalers.
 """
 
 from __future__ import annotations
@@ -12,21 +14,48 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_kubernetes as k8s
 
+from aistack.errors import InputError
 from aistack.spec import EndpointSpec, StackSpec
 from components import contract
+from components.k8s import autoscaler
+from components.k8s.autoscaler import ClusterAutoscaler
 from components.k8s.clouds import CLOUDS, CloudServing
+from components.k8s.metrics import MetricsPipeline
 from components.k8s.runtime import GpuRuntime
 from components.k8s.serving import ServingEndpoint, ServingNamespace
 
 __all__ = [
     "CLOUDS",
     "CloudServing",
+    "ClusterAutoscaler",
     "GpuRuntime",
+    "MetricsPipeline",
     "ServingEndpoint",
     "ServingNamespace",
+    "check",
     "cluster_provider",
     "deploy_serving",
 ]
+
+
+def check(spec: StackSpec, file: str) -> None:
+    """Refuse, before anything is declared, a cluster whose add-ons have no pinned release.
+
+    Raises:
+        InputError: a cluster on a cloud that needs the Cluster Autoscaler runs a Kubernetes minor
+            version no autoscaler release is pinned for.
+    """
+    for name, cluster in spec.clusters.items():
+        if (
+            CLOUDS[cluster.cloud].needs_cluster_autoscaler
+            and cluster.kubernetes_version not in autoscaler.IMAGES
+        ):
+            raise InputError(
+                file,
+                f"aistack:clusters.{name}.kubernetes_version",
+                f"the Cluster Autoscaler that {cluster.cloud} clusters need has no release pinned for "
+                f"{cluster.kubernetes_version}; use one of {', '.join(autoscaler.IMAGES)}",
+            )
 
 
 def cluster_provider(name: str, cluster: contract.Cluster) -> k8s.Provider:
@@ -57,6 +86,7 @@ def deploy_serving(spec: StackSpec, deployed: contract.CloudStack) -> dict[str, 
             cname,
             cluster,
             cloud=cspec.cloud,
+            kubernetes_version=cspec.kubernetes_version,
             endpoints={name: e for name, e in spec.endpoints.items() if e.cluster == cname},
             accelerators={pool: p.accelerator for pool, p in cspec.gpu_pools.items()},
             deployed=deployed,
@@ -70,6 +100,7 @@ def serve_cluster(
     cluster: contract.Cluster,
     *,
     cloud: str,
+    kubernetes_version: str,
     endpoints: Mapping[str, EndpointSpec],
     accelerators: Mapping[str, str],
     deployed: contract.CloudStack,
@@ -77,23 +108,37 @@ def serve_cluster(
 ) -> dict[str, ServingEndpoint]:
     """Declare one cluster's Kubernetes layer, all as children of the cluster component.
 
-    Children of ``cluster``: its Kubernetes provider ``<name>-k8s``, the ``<name>-gpu-runtime`` and,
-    when it serves endpoints, the ``<name>-serving`` namespace with one reader service account per
-    store those endpoints read, then one :class:`ServingEndpoint` per endpoint.
+    Children of ``cluster``: its Kubernetes provider ``<name>-k8s``, the ``<name>-gpu-runtime``, the
+    ``<name>-cluster-autoscaler`` where the cloud does not scale node pools itself and, when it
+    serves endpoints, the ``<name>-serving`` namespace with one reader service account per store
+    those endpoints read, the ``<name>-pod-metrics`` pipeline when an endpoint scales on a vLLM
+    gauge, then one :class:`ServingEndpoint` per endpoint.
 
     Args:
         name: The cluster's spec name.
         cluster: The cluster component (its ``kubeconfig`` output builds the provider).
         cloud: The cluster's cloud (selects the row in :data:`CLOUDS`).
+        kubernetes_version: The cluster's Kubernetes minor version (pins the autoscaler release).
         endpoints: The endpoints served on this cluster, by name.
         accelerators: The cluster's GPU pools → canonical accelerator.
-        deployed: The family's stores, identities (by ``(cluster, store)``) and pools.
-        region: The cloud's region, for copy tools that want it.
+        deployed: The family's stores, identities (by ``(cluster, store)``), add-on identities (by
+            ``(cluster, add-on)``) and pools.
+        region: The cloud's region, for the copy tools and the autoscaler that want it.
     """
     provider = cluster_provider(name, cluster)
-    runtime = GpuRuntime(
-        f"{name}-gpu-runtime", cloud=cloud, opts=pulumi.ResourceOptions(parent=cluster, provider=provider)
-    )
+    opts = pulumi.ResourceOptions(parent=cluster, provider=provider)
+    row = CLOUDS[cloud]
+    runtime = GpuRuntime(f"{name}-gpu-runtime", cloud=cloud, opts=opts)
+    if row.needs_cluster_autoscaler:
+        ClusterAutoscaler(
+            f"{name}-cluster-autoscaler",
+            cloud=cloud,
+            cluster_name=cluster.cluster_name,
+            kubernetes_version=kubernetes_version,
+            identity=_addon_identity(deployed, name, "cluster-autoscaler"),
+            region=region,
+            opts=opts,
+        )
     if not endpoints:
         return {}
     namespace = ServingNamespace(
@@ -103,8 +148,9 @@ def serve_cluster(
             store: deployed.identities[(name, store)]
             for store in sorted({e.store for e in endpoints.values()})
         },
-        opts=pulumi.ResourceOptions(parent=cluster, provider=provider),
+        opts=opts,
     )
+    _pod_metrics(name, cloud, endpoints, namespace, deployed, opts)
     return {
         ename: ServingEndpoint(
             ename,
@@ -118,8 +164,38 @@ def serve_cluster(
                 parent=cluster,
                 provider=provider,
                 # Pods need their service account, GPUs advertised by the runtime, and the pool's nodes.
+                # Not the metrics pipeline: until it answers, the HPA holds min_replicas.
                 depends_on=[namespace, runtime, deployed.pools[(name, endpoint.pool)]],
             ),
         )
         for ename, endpoint in endpoints.items()
     }
+
+
+def _addon_identity(deployed: contract.CloudStack, cluster: str, addon: str) -> contract.AddonIdentity:
+    """The add-on identity a family declared for a cluster, or a clear error naming what is missing."""
+    identity = deployed.addon_identities.get((cluster, addon))
+    if identity is None:
+        raise KeyError(f"the family declared no {addon} AddonIdentity for cluster {cluster!r}")
+    return identity
+
+
+def _pod_metrics(
+    name: str,
+    cloud: str,
+    endpoints: Mapping[str, EndpointSpec],
+    namespace: ServingNamespace,
+    deployed: contract.CloudStack,
+    opts: pulumi.ResourceOptions,
+) -> MetricsPipeline | None:
+    """The ``<name>-pod-metrics`` pipeline when an endpoint scales on a vLLM gauge (CPU needs none)."""
+    if all(e.scale_metric == "cpu" for e in endpoints.values()):
+        return None
+    reads_cloud = CLOUDS[cloud].pod_metrics.reads_cloud
+    return MetricsPipeline(
+        f"{name}-pod-metrics",
+        cloud=cloud,
+        serving_namespace=namespace.namespace,
+        identity=_addon_identity(deployed, name, "metrics-adapter") if reads_cloud else None,
+        opts=opts,
+    )

@@ -2,15 +2,17 @@
 
 Everything the serving layer does differently per cloud lives in :data:`CLOUDS`: how a pod
 assumes the store-reading identity, which node labels select an accelerator, whether the cluster
-needs the NVIDIA device plugin, how an internal load balancer is requested, and which pinned image
-and command copy the weights from the cloud's object store. The components read the row of the
-cluster's cloud; they hold no ``if cloud == ...`` branches.
+needs the NVIDIA device plugin, how an internal load balancer is requested, which pinned image
+and command copy the weights from the cloud's object store, whether aistack must run the
+Kubernetes Cluster Autoscaler, and how the HPA's pods metrics reach the custom metrics API. The
+components read the row of the cluster's cloud; they hold no ``if cloud == ...`` branches.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from components import gpu
 
@@ -28,6 +30,43 @@ class WeightCopy:
     image: str
     script: str
     env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ClusterAutoscalerSettings:
+    """How the Kubernetes Cluster Autoscaler that aistack runs finds and scales the cluster's groups."""
+
+    cloud_provider: str
+    """Its ``--cloud-provider``."""
+    discovery: str
+    """Its ``--node-group-auto-discovery``; ``{cluster}`` stands for the cluster's physical name."""
+
+
+@dataclass(frozen=True)
+class PodMetrics:
+    """How vLLM's gauges reach the custom metrics API that the HorizontalPodAutoscaler reads.
+
+    ``prometheus-adapter``: aistack runs a small Prometheus that scrapes only the serving pods and
+    prometheus-adapter, which serves each gauge under its own name. ``gke-managed-prometheus``:
+    GKE's Managed Service for Prometheus collects the gauges (a ``PodMonitoring``) and the Custom
+    Metrics Stackdriver Adapter serves them from Cloud Monitoring, named
+    ``prometheus.googleapis.com|<metric>|gauge``.
+    """
+
+    pipeline: Literal["prometheus-adapter", "gke-managed-prometheus"]
+    reason: str
+    """Why this pipeline on this cloud (documentation)."""
+    hpa_name_template: str = "{metric}"
+    """The custom metric name the HPA asks for, ``{metric}`` standing for vLLM's metric name."""
+
+    @property
+    def reads_cloud(self) -> bool:
+        """Whether the adapter reads the cloud's monitoring service (and needs its AddonIdentity)."""
+        return self.pipeline == "gke-managed-prometheus"
+
+    def hpa_name(self, metric: str) -> str:
+        """The name under which the pipeline serves vLLM's ``metric`` to the HPA."""
+        return self.hpa_name_template.format(metric=metric)
 
 
 @dataclass(frozen=True)
@@ -51,11 +90,21 @@ class CloudServing:
     internal_lb_annotations: Mapping[str, str]
     """Service annotations that keep a LoadBalancer inside the network."""
     copy: WeightCopy
+    node_autoscaling: str
+    """Who scales the node pools for pending pods, and how an empty GPU pool is known (documentation)."""
+    cluster_autoscaler: ClusterAutoscalerSettings | None
+    """The Cluster Autoscaler aistack runs, where the managed service does not scale pools itself."""
+    pod_metrics: PodMetrics
     region_env: str | None = None
-    """Environment variable naming the region for the copy tool (set from the cloud's placement)."""
+    """Environment variable naming the region for the copy tool and the autoscaler (from the cloud's placement)."""
     gpu_tolerations: tuple[Mapping[str, str], ...] = ()
     """Tolerations GPU pods and the device plugin need besides aistack's GPU taint: taints the cloud
     itself puts on GPU nodes."""
+
+    @property
+    def needs_cluster_autoscaler(self) -> bool:
+        """Whether aistack must run the Kubernetes Cluster Autoscaler on the cloud's clusters."""
+        return self.cluster_autoscaler is not None
 
     def service_account_annotations(self, identity: str) -> dict[str, str]:
         """Annotations binding the reader service account to the cloud identity."""
@@ -94,6 +143,20 @@ CLOUDS: dict[str, CloudServing] = {
             script=_SYNC_PREAMBLE
             + 'exec aws s3 sync "$STORE_URI/$MODEL_PATH" "$MODEL_DIR" --only-show-errors --no-progress\n',
         ),
+        node_autoscaling="EKS managed node groups do not scale themselves: aistack runs the Kubernetes Cluster "
+        "Autoscaler, which finds them by the tags EKS puts on their Auto Scaling groups and models an empty "
+        "group from its instance type (GPUs included), its labels and taints (eks:DescribeNodegroup) and its "
+        "node-template resource tags (ephemeral storage).",
+        cluster_autoscaler=ClusterAutoscalerSettings(
+            cloud_provider="aws",
+            discovery="asg:tag=k8s.io/cluster-autoscaler/enabled,k8s.io/cluster-autoscaler/{cluster}",
+        ),
+        pod_metrics=PodMetrics(
+            pipeline="prometheus-adapter",
+            reason="Amazon Managed Service for Prometheus answers queries only with SigV4-signed requests, which "
+            "prometheus-adapter cannot make; a Prometheus that scrapes just the serving pods is small, keeps the "
+            "signal seconds fresh and needs no cloud identity.",
+        ),
         region_env="AWS_REGION",
     ),
     "azure": CloudServing(
@@ -119,6 +182,15 @@ CLOUDS: dict[str, CloudServing] = {
             "--destination /models --auth-mode login --output none\n",
             env={"AZURE_CONFIG_DIR": "/tmp/azure"},
         ),
+        node_autoscaling="AKS runs the cluster autoscaler itself for agent pools with enable_auto_scaling and "
+        "min/max counts, and knows an empty pool's VM size, labels and taints from the pool's own definition.",
+        cluster_autoscaler=None,
+        pod_metrics=PodMetrics(
+            pipeline="prometheus-adapter",
+            reason="Azure Managed Prometheus answers queries only with short-lived Entra tokens, which "
+            "prometheus-adapter does not obtain, and Azure documents KEDA (which replaces the HPA) to autoscale "
+            "on it; the in-cluster pipeline serves the HPA as it is, with no cloud identity.",
+        ),
     ),
     "gcp": CloudServing(
         identity="GKE workload identity: the service account names the Google service account it acts as; "
@@ -136,6 +208,16 @@ CLOUDS: dict[str, CloudServing] = {
             script=_SYNC_PREAMBLE
             + 'exec gcloud storage rsync --recursive "$STORE_URI/$MODEL_PATH" "$MODEL_DIR"\n',
             env={"CLOUDSDK_CONFIG": "/tmp/gcloud"},
+        ),
+        node_autoscaling="GKE's cluster autoscaler scales node pools with autoscaling limits, from zero too: it "
+        "knows each pool's machine type, accelerators, labels and taints from the pool's definition.",
+        cluster_autoscaler=None,
+        pod_metrics=PodMetrics(
+            pipeline="gke-managed-prometheus",
+            reason="GKE clusters already run Managed Service for Prometheus collection (monitoring_config "
+            "managed_prometheus); GKE documents a PodMonitoring plus the Custom Metrics Stackdriver Adapter to "
+            "autoscale vLLM on its queue, so nothing is scraped or stored in the cluster.",
+            hpa_name_template="prometheus.googleapis.com|{metric}|gauge",
         ),
     ),
 }

@@ -17,6 +17,7 @@ import pulumi_kubernetes as k8s
 from aistack.spec.endpoints import EndpointSpec
 from components import contract, gpu
 from components.k8s import clouds
+from components.k8s.pod import container_security, pod_security
 
 UID = 1000
 """Numeric user and group the serving containers run as (any non-zero id; images need no user entry)."""
@@ -25,6 +26,8 @@ MODEL_ROOT = "/models"
 ENDPOINT_LABEL = "aistack.io/endpoint"
 GPU_RESOURCE = "nvidia.com/gpu"
 PROBE_PERIOD_S = 10
+PORT_NAME = "http"
+"""Name of the server's port: the Service, probes and the metrics scrape address it by name."""
 
 
 def quantity(value: float) -> str:
@@ -104,7 +107,8 @@ class ServingEndpoint(contract.Component):
         capabilities and the runtime's seccomp profile. Replicas are left to the autoscaler.
       - ``-service``: ClusterIP, or an internal LoadBalancer (the cloud's annotations) when asked.
       - ``-autoscaler``: HorizontalPodAutoscaler v2 between ``min_replicas`` and ``max_replicas`` on
-        ``scale_metric`` at ``EndpointSpec.hpa_target()`` per replica.
+        ``scale_metric`` (as the cluster's metrics pipeline names it) at ``EndpointSpec.hpa_target()``
+        per replica.
       - ``-pdb``: PodDisruptionBudget letting drains evict one replica at a time.
       - ``-ingress`` (optional): TLS-only Ingress for the endpoint's host.
 
@@ -169,7 +173,9 @@ class ServingEndpoint(contract.Component):
             spec={
                 "type": "LoadBalancer" if internal else "ClusterIP",
                 "selector": selector,
-                "ports": [{"name": "http", "port": spec.port, "target_port": "http", "protocol": "TCP"}],
+                "ports": [
+                    {"name": PORT_NAME, "port": spec.port, "target_port": PORT_NAME, "protocol": "TCP"}
+                ],
             },
             opts=self.opts(),
         )
@@ -182,7 +188,7 @@ class ServingEndpoint(contract.Component):
                 "scale_target_ref": {"api_version": "apps/v1", "kind": "Deployment", "name": name},
                 "min_replicas": spec.min_replicas,
                 "max_replicas": spec.max_replicas,
-                "metrics": [metric(spec)],
+                "metrics": [metric(spec, row)],
             },
             opts=self.opts(),
         )
@@ -214,7 +220,7 @@ class ServingEndpoint(contract.Component):
                                         "backend": {
                                             "service": {
                                                 "name": service.metadata.name,
-                                                "port": {"name": "http"},
+                                                "port": {"name": PORT_NAME},
                                             }
                                         },
                                     }
@@ -229,8 +235,12 @@ class ServingEndpoint(contract.Component):
         self.finish(endpoint_url=url, service_name=service.metadata.name, namespace=namespace)
 
 
-def metric(spec: EndpointSpec) -> dict:
-    """The HPA v2 metric: a Pods metric for vLLM's gauges, CPU utilisation as the fallback."""
+def metric(spec: EndpointSpec, row: clouds.CloudServing) -> dict:
+    """The HPA v2 metric: a Pods metric for vLLM's gauges, CPU utilisation as the fallback.
+
+    A gauge is asked for under the name the cluster's metrics pipeline serves it (the row's
+    :class:`~components.k8s.clouds.PodMetrics`).
+    """
     target = spec.hpa_target()
     if spec.scale_metric == "cpu":
         return {
@@ -243,7 +253,7 @@ def metric(spec: EndpointSpec) -> dict:
     return {
         "type": "Pods",
         "pods": {
-            "metric": {"name": spec.scale_metric},
+            "metric": {"name": row.pod_metrics.hpa_name(spec.scale_metric)},
             "target": {"type": "AverageValue", "average_value": quantity(target)},
         },
     }
@@ -274,18 +284,12 @@ def pod_spec(
         *({"name": k, "value": v} for k, v in row.copy.env.items()),
         *([{"name": row.region_env, "value": region}] if row.region_env and region else []),
     ]
-    http_get = {"path": "/health", "port": "http"}
+    http_get = {"path": "/health", "port": PORT_NAME}
     return {
         "service_account_name": contract.reader_service_account(spec.store),
         "automount_service_account_token": False,
         "enable_service_links": False,
-        "security_context": {
-            "run_as_non_root": True,
-            "run_as_user": UID,
-            "run_as_group": UID,
-            "fs_group": UID,
-            "seccomp_profile": {"type": "RuntimeDefault"},
-        },
+        "security_context": pod_security(UID),
         "node_selector": row.node_selector(spec.pool, accelerator),
         "tolerations": [dict(gpu.GPU_TOLERATION), *map(dict, row.gpu_tolerations)],
         "topology_spread_constraints": [
@@ -304,7 +308,7 @@ def pod_spec(
                 "env": copy_env,
                 # The pod's request is the larger of init and app containers: matching the server costs nothing.
                 "resources": cpu_memory,
-                "security_context": container_security(),
+                "security_context": container_security(UID),
                 "volume_mounts": [
                     {"name": "models", "mount_path": MODEL_ROOT},
                     {"name": "tmp", "mount_path": "/tmp"},
@@ -330,7 +334,7 @@ def pod_spec(
                     {"name": "VLLM_NO_USAGE_STATS", "value": "1"},
                     {"name": "DO_NOT_TRACK", "value": "1"},
                 ],
-                "ports": [{"name": "http", "container_port": spec.port, "protocol": "TCP"}],
+                "ports": [{"name": PORT_NAME, "container_port": spec.port, "protocol": "TCP"}],
                 "resources": {
                     "requests": {
                         **cpu_memory["requests"],
@@ -339,7 +343,7 @@ def pod_spec(
                     },
                     "limits": {**cpu_memory["limits"], GPU_RESOURCE: gpus},
                 },
-                "security_context": container_security(),
+                "security_context": container_security(UID),
                 # Loading weights into GPU memory can take many minutes: liveness and readiness wait for it.
                 "startup_probe": {
                     "http_get": http_get,
@@ -371,16 +375,4 @@ def pod_spec(
             {"name": "shm", "empty_dir": {"medium": "Memory", "size_limit": f"{spec.shm_gib}Gi"}},
             {"name": "tmp", "empty_dir": {}},
         ],
-    }
-
-
-def container_security() -> dict:
-    """Container security context shared by the copy and server containers."""
-    return {
-        "run_as_non_root": True,
-        "run_as_user": UID,
-        "privileged": False,
-        "allow_privilege_escalation": False,
-        "read_only_root_filesystem": True,
-        "capabilities": {"drop": ["ALL"]},
     }

@@ -11,12 +11,15 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import jsonschema
+import kubernetes_validate
 import pulumi
 
 from aistack import engine, preview
 from aistack.preview import REPO
 from aistack.spec import load_stack_file, stack_file
 from components import contract
+from components.k8s import CLOUDS
 
 GPU = "nvidia.com/gpu"
 WORKLOAD_KINDS = ("Deployment", "DaemonSet", "StatefulSet", "Job", "CronJob", "ReplicaSet", "Pod")
@@ -47,6 +50,15 @@ def kind(resource: engine.Resource) -> str | None:
 
 def of_kind(resources: list[engine.Resource], wanted: str) -> list[engine.Resource]:
     return [r for r in resources if kind(r) == wanted]
+
+
+def serving(resources: list[engine.Resource], wanted: str) -> list[engine.Resource]:
+    """Objects of one kind in the serving namespace (add-ons live elsewhere)."""
+    return [
+        r
+        for r in of_kind(resources, wanted)
+        if r.inputs["metadata"].get("namespace") == contract.READER_NAMESPACE
+    ]
 
 
 def pod_spec(resource: engine.Resource) -> dict[str, Any]:
@@ -104,7 +116,11 @@ SAMPLES = {
 def stand_in_stack(
     cloud: str, cluster: str = "main", store: str = "models", pool: str = "gpu"
 ) -> contract.CloudStack:
-    """A CloudStack of contract components for ``cloud`` with the contract's outputs and no resources."""
+    """A CloudStack of contract components for ``cloud`` with the contract's outputs and no resources.
+
+    It holds the add-on identities the cloud's row needs (the autoscaler's, the metrics adapter's),
+    as the cloud's family declares them.
+    """
     sample = SAMPLES[cloud]
 
     def concept(base: type[contract.Component]) -> type[contract.Component]:
@@ -123,8 +139,143 @@ def stand_in_stack(
     )
     p = concept(contract.GpuNodePool)(f"{cluster}-{pool}")
     p.finish(node_pool_names={"nodes": f"{cluster}-{pool}"})
+    row = CLOUDS[cloud]
+    for addon, needed in (
+        ("cluster-autoscaler", row.needs_cluster_autoscaler),
+        ("metrics-adapter", row.pod_metrics.reads_cloud),
+    ):
+        if needed:
+            namespace, account = contract.ADDON_SERVICE_ACCOUNTS[addon]
+            a = concept(contract.AddonIdentity)(f"{cluster}-{addon}-identity")
+            a.finish(identity=f"{addon}-identity", namespace=namespace, service_account=account)
+            stack.addon_identities[(cluster, addon)] = a
     stack.clusters[cluster] = c
     stack.stores[store] = s
     stack.identities[(cluster, store)] = i
     stack.pools[(cluster, pool)] = p
     return stack
+
+
+_STRINGS = {"type": "array", "items": {"type": "string"}}
+_LABEL_SELECTOR = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "matchLabels": {"type": "object", "additionalProperties": {"type": "string"}},
+        "matchExpressions": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["key", "operator"],
+                "properties": {
+                    "key": {"type": "string"},
+                    "operator": {"enum": ["In", "NotIn", "Exists", "DoesNotExist"]},
+                    "values": _STRINGS,
+                },
+            },
+        },
+    },
+}
+_RELABELING_RULE = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "sourceLabels": _STRINGS,
+        "separator": {"type": "string"},
+        "targetLabel": {"type": "string"},
+        "regex": {"type": "string"},
+        "modulus": {"type": "integer", "minimum": 0},
+        "replacement": {"type": "string"},
+        "action": {
+            "enum": [
+                "replace",
+                "lowercase",
+                "uppercase",
+                "keep",
+                "drop",
+                "keepequal",
+                "dropequal",
+                "hashmod",
+                "labeldrop",
+                "labelkeep",
+            ]
+        },
+    },
+}
+PODMONITORING_SCHEMA = {
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "apiVersion": {"const": "monitoring.googleapis.com/v1"},
+        "kind": {"const": "PodMonitoring"},
+        "metadata": {"type": "object", "required": ["name", "namespace"]},
+        "spec": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["selector", "endpoints"],
+            "properties": {
+                "selector": _LABEL_SELECTOR,
+                "endpoints": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["port"],
+                        "properties": {
+                            "port": {"type": ["string", "integer"]},
+                            "scheme": {"enum": ["http", "https"]},
+                            "path": {"type": "string"},
+                            "params": {"type": "object"},
+                            "interval": {"type": "string", "pattern": "^[0-9]+(ms|s|m|h)$"},
+                            "timeout": {"type": "string", "pattern": "^[0-9]+(ms|s|m|h)$"},
+                            "metricRelabeling": {"type": "array", "items": _RELABELING_RULE},
+                            # HTTPClientConfig, embedded.
+                            "authorization": {"type": "object"},
+                            "basicAuth": {"type": "object"},
+                            "oauth2": {"type": "object"},
+                            "tls": {"type": "object"},
+                            "proxyUrl": {"type": "string"},
+                        },
+                    },
+                },
+                "targetLabels": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "metadata": {
+                            "type": "array",
+                            "items": {
+                                "enum": [
+                                    "pod",
+                                    "container",
+                                    "node",
+                                    "top_level_controller_name",
+                                    "top_level_controller_type",
+                                ]
+                            },
+                        },
+                        "fromPod": {"type": "array", "items": {"type": "object"}},
+                    },
+                },
+                "limits": {"type": "object"},
+                "filterRunning": {"type": "boolean"},
+            },
+        },
+    },
+}
+"""The PodMonitoring fields of GMP's API reference (GoogleCloudPlatform/prometheus-engine
+``doc/api.md``: PodMonitoringSpec, ScrapeEndpoint, RelabelingRule, TargetLabels), unknown fields refused."""
+
+CUSTOM_RESOURCES = {("monitoring.googleapis.com/v1", "PodMonitoring"): PODMONITORING_SCHEMA}
+
+
+def validate(manifest: dict[str, Any], version: str) -> None:
+    """Validate a manifest strictly: built-in kinds against the Kubernetes schema of ``version``,
+    the custom resources aistack declares against their API reference."""
+    schema = CUSTOM_RESOURCES.get((manifest["apiVersion"], manifest["kind"]))
+    if schema is None:
+        kubernetes_validate.validate(manifest, version, strict=True)
+    else:
+        jsonschema.validate(manifest, schema)

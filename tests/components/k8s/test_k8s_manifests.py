@@ -14,7 +14,7 @@ import yaml
 from aistack import manifests
 from aistack.preview import REPO, report
 from components.k8s import CLOUDS
-from tests.components.k8s.k8s_world import stack_names, stack_run
+from tests.components.k8s.k8s_world import stack_names, stack_run, validate
 
 STACKS = stack_names()
 SERVING_KINDS = {
@@ -24,6 +24,24 @@ SERVING_KINDS = {
     "Service",
     "HorizontalPodAutoscaler",
     "PodDisruptionBudget",
+}
+# What serves the HPA's pods metrics, per pipeline.
+METRICS_KINDS = {
+    "prometheus-adapter": {
+        "ConfigMap",
+        "APIService",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Role",
+        "RoleBinding",
+    },
+    "gke-managed-prometheus": {
+        "PodMonitoring",
+        "APIService",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "RoleBinding",
+    },
 }
 
 
@@ -41,13 +59,20 @@ def test_manifests_validate_against_the_clusters_kubernetes_version(stack, tmp_p
         cluster = path.parent.name.removesuffix("-k8s")
         version = spec.clusters[cluster].kubernetes_version
         # Strict: unknown fields are errors, so a misspelt field cannot pass silently.
-        kubernetes_validate.validate(load(path), version, strict=True)
+        validate(load(path), version)
     for cluster, cspec in spec.clusters.items():
-        kinds = {load(p)["kind"] for p in written if p.parent.name == f"{cluster}-k8s"}
+        objects = [load(p) for p in written if p.parent.name == f"{cluster}-k8s"]
+        kinds = {o["kind"] for o in objects}
+        row = CLOUDS[cspec.cloud]
         # The NVIDIA device plugin, where the cluster's cloud does not run one itself.
-        assert ("DaemonSet" in kinds) is CLOUDS[cspec.cloud].device_plugin
+        assert ("DaemonSet" in kinds) is row.device_plugin
+        # The Cluster Autoscaler, where the cloud does not scale node pools itself.
+        autoscalers = [
+            o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "cluster-autoscaler"
+        ]
+        assert len(autoscalers) == row.needs_cluster_autoscaler
         if any(e.cluster == cluster for e in spec.endpoints.values()):
-            assert kinds >= SERVING_KINDS
+            assert kinds >= SERVING_KINDS | METRICS_KINDS[row.pod_metrics.pipeline]
 
 
 def test_a_broken_manifest_fails_validation(tmp_path):
@@ -71,12 +96,37 @@ def test_manifest_shape(tmp_path):
     files = {p.relative_to(tmp_path).as_posix(): p for p in manifests.write(report(run), tmp_path)}
     assert set(files) == {
         "main-k8s/daemonset-kube-system-nvidia-device-plugin.yaml",
+        # The Cluster Autoscaler (EKS).
+        "main-k8s/serviceaccount-kube-system-cluster-autoscaler.yaml",
+        "main-k8s/clusterrole-cluster-autoscaler.yaml",
+        "main-k8s/clusterrolebinding-cluster-autoscaler.yaml",
+        "main-k8s/role-kube-system-cluster-autoscaler.yaml",
+        "main-k8s/rolebinding-kube-system-cluster-autoscaler.yaml",
+        "main-k8s/deployment-kube-system-cluster-autoscaler.yaml",
+        # Serving.
         "main-k8s/namespace-aistack-serving.yaml",
         "main-k8s/serviceaccount-aistack-serving-models-reader.yaml",
         "main-k8s/deployment-aistack-serving-chat.yaml",
         "main-k8s/service-aistack-serving-chat.yaml",
         "main-k8s/horizontalpodautoscaler-aistack-serving-chat.yaml",
         "main-k8s/poddisruptionbudget-aistack-serving-chat.yaml",
+        # The pods metrics pipeline: Prometheus and prometheus-adapter.
+        "main-k8s/namespace-aistack-metrics.yaml",
+        "main-k8s/serviceaccount-aistack-metrics-prometheus.yaml",
+        "main-k8s/role-aistack-serving-aistack-prometheus.yaml",
+        "main-k8s/rolebinding-aistack-serving-aistack-prometheus.yaml",
+        "main-k8s/configmap-aistack-metrics-prometheus.yaml",
+        "main-k8s/deployment-aistack-metrics-prometheus.yaml",
+        "main-k8s/service-aistack-metrics-prometheus.yaml",
+        "main-k8s/configmap-aistack-metrics-prometheus-adapter.yaml",
+        "main-k8s/serviceaccount-aistack-metrics-prometheus-adapter.yaml",
+        "main-k8s/clusterrolebinding-aistack-metrics-adapter-auth-delegator.yaml",
+        "main-k8s/rolebinding-kube-system-aistack-metrics-adapter-auth-reader.yaml",
+        "main-k8s/clusterrole-aistack-metrics-adapter-resource-reader.yaml",
+        "main-k8s/clusterrolebinding-aistack-metrics-adapter-resource-reader.yaml",
+        "main-k8s/deployment-aistack-metrics-prometheus-adapter.yaml",
+        "main-k8s/service-aistack-metrics-prometheus-adapter.yaml",
+        "main-k8s/apiservice-v1beta1.custom.metrics.k8s.io.yaml",
     }
     deployment = load(files["main-k8s/deployment-aistack-serving-chat.yaml"])
     assert list(deployment)[:3] == ["apiVersion", "kind", "metadata"]
@@ -103,10 +153,10 @@ def test_cli_writes_manifests(tmp_path):
     result = json.loads(done.stdout)
     objects = [r for r in result["resources"] if r["type"].startswith("kubernetes:") and r["custom"]]
     files = sorted(out.rglob("*.yaml"))
-    assert len(files) == len(objects) == 7
-    assert done.stderr.strip() == f"wrote 7 Kubernetes manifests under {out}"
+    assert len(files) == len(objects) == 29
+    assert done.stderr.strip() == f"wrote 29 Kubernetes manifests under {out}"
     for path in files:
-        kubernetes_validate.validate(load(path), "1.33", strict=True)
+        validate(load(path), "1.33")
 
 
 def test_cli_refuses_a_file_as_manifest_directory(tmp_path):

@@ -15,6 +15,7 @@ from tests.components.k8s.k8s_world import (
     kind,
     of_kind,
     pod_spec,
+    serving,
     stack_names,
     stack_run,
     tolerates,
@@ -29,7 +30,7 @@ EFFECT = {"NO_SCHEDULE": "NoSchedule", "NoSchedule": "NoSchedule"}
 def endpoint_deployments(stack):
     """(endpoint name, endpoint spec, deployment) for every endpoint of a stack."""
     spec, run = stack_run(stack)
-    found = {r.inputs["metadata"]["name"]: r for r in of_kind(run.resources, "Deployment")}
+    found = {r.inputs["metadata"]["name"]: r for r in serving(run.resources, "Deployment")}
     assert set(found) == set(spec.endpoints), "one Deployment per endpoint, named after it"
     return [(name, spec.endpoints[name], found[name]) for name in spec.endpoints]
 
@@ -350,8 +351,9 @@ def test_nothing_privileged_root_or_on_host_namespaces(stack):
             assert context["allowPrivilegeEscalation"] is False, name
             assert "ALL" in context["capabilities"]["drop"] and not context["capabilities"].get("add"), name
         host_paths = {v["hostPath"]["path"] for v in pod.get("volumes", []) if "hostPath" in v}
-        if workload.inputs["metadata"]["namespace"] == "kube-system":
+        if workload.inputs["metadata"]["name"] == "nvidia-device-plugin":
             # The device plugin: root, to register its socket with the kubelet, and nothing else of the host.
+            assert workload.inputs["metadata"]["namespace"] == "kube-system"
             assert host_paths == {"/var/lib/kubelet/device-plugins"}, name
             continue
         assert not host_paths, name
