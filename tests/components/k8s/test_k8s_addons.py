@@ -1,0 +1,537 @@
+"""The add-ons that make the serving layer's scaling real: node autoscaling and the pods metrics pipeline.
+
+Each stack in ``stacks/`` is followed from what a user would notice back to what declares it:
+a pending GPU pod to the node group the autoscaler would grow, the autoscaler to the IAM it may
+use, the HPA's metric name to the adapter rule that serves it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from aistack.errors import InputError
+from aistack.preview import REPO
+from aistack.spec import load_stack_file, stack_file
+from aistack.spec.endpoints import check_image, memory_bytes
+from components import contract, gpu
+from components.aws.autoscaler import READ_ACTIONS, SCALE_ACTIONS, autoscaler_policy, owner_tag
+from components.aws.gpupool import AUTOSCALER_GPU_LABEL, NODE_TEMPLATE_RESOURCE
+from components.k8s import CLOUDS, autoscaler, metrics, serve_cluster
+from components.k8s.pod import SYSTEM_NODES
+from tests.components.k8s.k8s_world import (
+    all_containers,
+    cluster_of,
+    of_kind,
+    pod_spec,
+    serving,
+    stack_names,
+    stack_run,
+    stand_in_stack,
+    tolerates,
+    validate,
+    workloads,
+)
+from tests.components.k8s.test_k8s_cloud_rows import BASIC
+
+STACKS = stack_names()
+EFFECT = {"NO_SCHEDULE": "NoSchedule"}
+
+# What each cloud's documentation says about node autoscaling and its managed Prometheus.
+NEEDS_CLUSTER_AUTOSCALER = {"aws": True, "azure": False, "gcp": False}
+PIPELINE = {"aws": "prometheus-adapter", "azure": "prometheus-adapter", "gcp": "gke-managed-prometheus"}
+
+
+def test_rows_say_who_scales_nodes_and_serves_pod_metrics():
+    for cloud, row in CLOUDS.items():
+        assert row.needs_cluster_autoscaler is NEEDS_CLUSTER_AUTOSCALER[cloud]
+        assert row.pod_metrics.pipeline == PIPELINE[cloud]
+        assert row.node_autoscaling and row.pod_metrics.reason
+    assert CLOUDS["aws"].cluster_autoscaler.cloud_provider == "aws"
+
+
+# --- The autoscaler's IAM policy --------------------------------------------------------------------
+
+
+def _mutating(action: str) -> bool:
+    return not action.split(":", 1)[1].startswith(("Describe", "Get"))
+
+
+def _assert_scoped(policy: dict, cluster_arn: str, cluster_name: str) -> None:
+    """No mutating action on ``*``; changes only on groups tagged as this cluster's; reads of its node groups."""
+    _, partition, _, region, account, _ = cluster_arn.split(":", 5)
+    actions = set()
+    for statement in policy["Statement"]:
+        assert statement["Effect"] == "Allow"
+        resources = (
+            [statement["Resource"]] if isinstance(statement["Resource"], str) else statement["Resource"]
+        )
+        actions |= set(statement["Action"])
+        if any(_mutating(a) for a in statement["Action"]):
+            assert "*" not in resources, statement
+            assert set(statement["Action"]) <= set(SCALE_ACTIONS), statement
+            assert resources == [
+                f"arn:{partition}:autoscaling:{region}:{account}:autoScalingGroup:*:autoScalingGroupName/*"
+            ]
+            assert statement["Condition"] == {
+                "StringEquals": {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster_name}": "owned"}
+            }
+        elif "eks:DescribeNodegroup" in statement["Action"]:
+            assert statement["Action"] == ["eks:DescribeNodegroup"]
+            assert resources == [f"arn:{partition}:eks:{region}:{account}:nodegroup/{cluster_name}/*"]
+        else:
+            assert set(statement["Action"]) <= set(READ_ACTIONS), statement
+    assert actions == {*READ_ACTIONS, *SCALE_ACTIONS, "eks:DescribeNodegroup"}
+
+
+def test_autoscaler_policy_is_scoped_to_its_cluster_in_any_partition():
+    arn = "arn:aws-cn:eks:cn-north-1:444455556666:cluster/prod-main"
+    policy = autoscaler_policy(arn, "prod-main")
+    _assert_scoped(policy, arn, "prod-main")
+    # The check has teeth: the project README's unscoped policy fails it.
+    loose = autoscaler_policy(arn, "prod-main")
+    loose["Statement"][2]["Resource"] = "*"
+    with pytest.raises(AssertionError):
+        _assert_scoped(loose, arn, "prod-main")
+    # Another cluster's tag does not pass for this one.
+    with pytest.raises(AssertionError):
+        _assert_scoped(autoscaler_policy(arn, "prod-other"), arn, "prod-main")
+
+
+def _eks_clusters(run):
+    """(cluster component, raw EKS cluster) for every EKS cluster of a run."""
+    found = []
+    for component in run.resources:
+        if component.type == "aistack:aws:Cluster":
+            (eks,) = [
+                r for r in run.resources if r.parent == component.urn and r.type == "aws:eks/cluster:Cluster"
+            ]
+            found.append((component, eks))
+    return found
+
+
+def _on_cluster(run, component, wanted):
+    """Kubernetes objects of a kind on one cluster (through its provider)."""
+    return [r for r in of_kind(run.resources, wanted) if cluster_of(run, r).urn == component.urn]
+
+
+def _autoscaler(run, component):
+    (deployment,) = [
+        d
+        for d in _on_cluster(run, component, "Deployment")
+        if d.inputs["metadata"]["name"] == "cluster-autoscaler"
+    ]
+    return deployment
+
+
+AWS_STACKS = [
+    s
+    for s in STACKS
+    if any(c.cloud == "aws" for c in load_stack_file(stack_file(REPO, s))[1].clusters.values())
+]
+
+
+@pytest.mark.parametrize("stack", AWS_STACKS)
+def test_autoscaler_assumes_a_role_scoped_to_its_clusters_groups(stack):
+    """Deployment → service account → pod identity association → role trust and policy."""
+    _, run = stack_run(stack)
+    for component, eks in _eks_clusters(run):
+        deployment = _autoscaler(run, component)
+        namespace = deployment.inputs["metadata"]["namespace"]
+        account = pod_spec(deployment)["serviceAccountName"]
+        assert (namespace, account) == contract.ADDON_SERVICE_ACCOUNTS["cluster-autoscaler"]
+        (association,) = [
+            r
+            for r in run.resources
+            if r.type == "aws:eks/podIdentityAssociation:PodIdentityAssociation"
+            and (r.inputs["clusterName"], r.inputs["namespace"], r.inputs["serviceAccount"])
+            == (eks.outputs["name"], namespace, account)
+        ]
+        (role,) = [
+            r
+            for r in run.resources
+            if r.type == "aws:iam/role:Role" and r.outputs["arn"] == association.inputs["roleArn"]
+        ]
+        (trust,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+        assert trust["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+        assert trust["Condition"]["StringEquals"] == {
+            "aws:RequestTag/eks-cluster-arn": eks.outputs["arn"],
+            "aws:RequestTag/kubernetes-namespace": namespace,
+            "aws:RequestTag/kubernetes-service-account": account,
+        }
+        assert not [
+            r
+            for r in run.resources
+            if r.type.startswith("aws:iam/rolePolicyAttachment") and r.inputs["role"] == role.outputs["id"]
+        ], "no managed policies on the autoscaler's role"
+        (policy,) = [
+            r
+            for r in run.resources
+            if r.type == "aws:iam/rolePolicy:RolePolicy" and r.inputs["role"] == role.outputs["id"]
+        ]
+        _assert_scoped(json.loads(policy.inputs["policy"]), eks.outputs["arn"], eks.outputs["name"])
+
+
+def _discovered_tag_keys(command: list[str]) -> set[str]:
+    """The tag keys the autoscaler's ASG auto-discovery requires (its own parsing: asg:tag=k1,k2=v)."""
+    (spec,) = [a.split("=", 1)[1] for a in command if a.startswith("--node-group-auto-discovery=")]
+    discoverer, params = spec.split(":", 1)
+    assert discoverer == "asg"
+    key, tags = params.split("=", 1)
+    assert key == "tag"
+    return {t.split("=", 1)[0] for t in tags.split(",")}
+
+
+@pytest.mark.parametrize("stack", AWS_STACKS)
+def test_autoscaler_discovers_exactly_its_clusters_groups(stack):
+    spec, run = stack_run(stack)
+    for component, eks in _eks_clusters(run):
+        (container,) = pod_spec(_autoscaler(run, component))["containers"]
+        command = container["command"]
+        name = eks.outputs["name"]
+        # EKS tags a managed node group's Auto Scaling group with both keys; only this cluster's have the second.
+        assert _discovered_tag_keys(command) == {"k8s.io/cluster-autoscaler/enabled", owner_tag(name)}
+        assert not [a for a in command if a.startswith("--nodes")], "static groups would fight auto-discovery"
+        assert {
+            "--cloud-provider=aws",
+            "--expander=least-waste",
+            "--balance-similar-node-groups=true",
+            # Serving pods keep their model cache in emptyDir: the default would pin every GPU node.
+            "--skip-nodes-with-local-storage=false",
+            "--skip-nodes-with-system-pods=false",
+        } <= set(command)
+        # The release built for the cluster's Kubernetes minor (it simulates that scheduler).
+        version = spec.clusters[component.name].kubernetes_version
+        assert container["image"].startswith(f"registry.k8s.io/autoscaling/cluster-autoscaler:v{version}.")
+        assert {e["name"]: e["value"] for e in container["env"]}["AWS_REGION"] == spec.clouds.aws.region
+
+
+def test_no_autoscaler_where_the_cloud_scales_pools_itself():
+    spec, run = stack_run("multicloud")
+    autoscalers = [
+        d
+        for d in of_kind(run.resources, "Deployment")
+        if d.inputs["metadata"]["name"] == "cluster-autoscaler"
+    ]
+    clouds = {spec.clusters[cluster_of(run, d).name].cloud for d in autoscalers}
+    assert clouds == {"aws"} and len(autoscalers) == 1
+
+
+@pytest.mark.parametrize("stack", AWS_STACKS)
+def test_gpu_node_groups_let_the_autoscaler_scale_them_up_from_zero(stack):
+    """For every endpoint's pending pod, each node group of its pool, modelled as the autoscaler does for an
+    empty group (instance type, DescribeNodegroup labels and taints, node-template resource tags), fits it."""
+    spec, run = stack_run(stack)
+    for component, eks in _eks_clusters(run):
+        policy = next(
+            json.loads(r.inputs["policy"])
+            for r in run.resources
+            if r.type == "aws:iam/rolePolicy:RolePolicy"
+            and r.name == f"{component.name}-autoscaler-identity-scale"
+        )
+        readable = [s["Resource"] for s in policy["Statement"] if "eks:DescribeNodegroup" in s["Action"]]
+        for deployment in _on_cluster(run, component, "Deployment"):
+            if deployment.inputs["metadata"]["namespace"] != contract.READER_NAMESPACE:
+                continue
+            endpoint = spec.endpoints[deployment.inputs["metadata"]["name"]]
+            pod = pod_spec(deployment)
+            storage = sum(
+                memory_bytes(c["resources"]["requests"].get("ephemeral-storage", "0"))
+                for c in all_containers(pod)
+            )
+            pool = next(r for r in run.resources if r.name == f"{endpoint.cluster}-{endpoint.pool}")
+            groups = [
+                r for r in run.resources if r.parent == pool.urn and r.type == "aws:eks/nodeGroup:NodeGroup"
+            ]
+            assert groups
+            for group in groups:
+                labels, taints, tags = group.inputs["labels"], group.inputs["taints"], group.inputs["tags"]
+                assert pod["nodeSelector"].items() <= labels.items()
+                assert labels[AUTOSCALER_GPU_LABEL] == labels[gpu.ACCELERATOR_LABEL]
+                for taint in taints:
+                    assert tolerates(
+                        pod["tolerations"], taint["key"], taint["value"], EFFECT[taint["effect"]]
+                    )
+                assert memory_bytes(tags[f"{NODE_TEMPLATE_RESOURCE}ephemeral-storage"]) >= storage
+                # The labels and taints come from DescribeNodegroup on this group (real ARN shape).
+                arn = f"arn:aws:eks:us-east-1:111122223333:nodegroup/{eks.outputs['name']}/{group.outputs['nodeGroupName']}/uuid"
+                assert any(fnmatch.fnmatchcase(arn, pattern) for pattern in readable)
+
+
+# --- The pods metrics pipeline ----------------------------------------------------------------------
+
+
+def exposed_by_rules(config_text: str) -> set[str]:
+    """Custom metric names prometheus-adapter serves for its rules (its naming: ``matches`` then ``as``)."""
+    names = set()
+    for rule in yaml.safe_load(config_text)["rules"]:
+        series = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)\{", rule["seriesQuery"])[1]
+        replacement = re.sub(r"\$\{(\d+)\}|\$(\d+)", lambda m: "\\" + (m[1] or m[2]), rule["name"]["as"])
+        names.add(re.sub(rule["name"]["matches"], replacement, series))
+        assert rule["resources"]["overrides"]["pod"] == {"resource": "pod"}
+    return names
+
+
+def test_rule_naming_has_teeth():
+    assert exposed_by_rules(metrics.adapter_config()) == set(metrics.POD_METRICS)
+    renamed = metrics.adapter_config().replace("as: ${1}", "as: vllm_num_requests_waiting", 1)
+    assert "vllm:num_requests_waiting" not in exposed_by_rules(renamed)
+
+
+def _kept(regex: str) -> set[str]:
+    """vLLM gauges a Prometheus keep rule (anchored) lets through."""
+    return {m for m in metrics.POD_METRICS if re.fullmatch(regex, m)}
+
+
+def _hpa_metric_names(run, component) -> set[str]:
+    return {
+        m["pods"]["metric"]["name"]
+        for h in _on_cluster(run, component, "HorizontalPodAutoscaler")
+        for m in h.inputs["spec"]["metrics"]
+        if m["type"] == "Pods"
+    }
+
+
+def _serving_pods_expose_the_scraped_port(run, component, port_name: str) -> None:
+    for deployment in serving(run.resources, "Deployment"):
+        if cluster_of(run, deployment).urn != component.urn:
+            continue
+        template = deployment.inputs["spec"]["template"]
+        assert "aistack.io/endpoint" in template["metadata"]["labels"]
+        ports = {p["name"] for c in template["spec"]["containers"] for p in c.get("ports", [])}
+        assert port_name in ports
+
+
+def _served_names_in_cluster(run, component) -> set[str]:
+    """Follow Prometheus' scrape, its keep rule and the adapter's rules (a prometheus-adapter cluster)."""
+    config_maps = {c.inputs["metadata"]["name"]: c for c in _on_cluster(run, component, "ConfigMap")}
+    prometheus = yaml.safe_load(config_maps["prometheus"].inputs["data"]["prometheus.yml"])
+    (job,) = prometheus["scrape_configs"]
+    assert job["kubernetes_sd_configs"] == [
+        {"role": "pod", "namespaces": {"names": [contract.READER_NAMESPACE]}}
+    ]
+    keeps = {
+        tuple(r["source_labels"]): r["regex"] for r in job["relabel_configs"] if r.get("action") == "keep"
+    }
+    assert keeps[("__meta_kubernetes_pod_label_aistack_io_endpoint",)] == ".+"
+    _serving_pods_expose_the_scraped_port(
+        run, component, keeps[("__meta_kubernetes_pod_container_port_name",)]
+    )
+    (metric_keep,) = job["metric_relabel_configs"]
+    collected = _kept(metric_keep["regex"])
+    served = exposed_by_rules(config_maps["prometheus-adapter"].inputs["data"]["config.yaml"])
+    return served & collected
+
+
+def _served_names_gke(run, component) -> set[str]:
+    """Follow the PodMonitoring's selection and keep rule to the Stackdriver adapter's names."""
+    (monitoring,) = _on_cluster(run, component, "PodMonitoring")
+    spec = monitoring.inputs["spec"]
+    assert monitoring.inputs["metadata"]["namespace"] == contract.READER_NAMESPACE
+    assert spec["selector"] == {"matchExpressions": [{"key": "aistack.io/endpoint", "operator": "Exists"}]}
+    (endpoint,) = spec["endpoints"]
+    _serving_pods_expose_the_scraped_port(run, component, endpoint["port"])
+    assert "pod" in spec["targetLabels"]["metadata"]
+    (keep,) = endpoint["metricRelabeling"]
+    assert (keep["action"], keep["sourceLabels"]) == ("keep", ["__name__"])
+    return {f"prometheus.googleapis.com|{m}|gauge" for m in _kept(keep["regex"])}
+
+
+SERVED = {"prometheus-adapter": _served_names_in_cluster, "gke-managed-prometheus": _served_names_gke}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_pipeline_serves_every_metric_the_hpas_ask_for(stack):
+    spec, run = stack_run(stack)
+    clusters = {r.name: r for r in run.resources if r.type.endswith(":Cluster") and not r.custom}
+    for name, cspec in spec.clusters.items():
+        component = clusters[name]
+        asked = _hpa_metric_names(run, component)
+        if not asked:
+            continue
+        pipeline = CLOUDS[cspec.cloud].pod_metrics.pipeline
+        assert asked <= SERVED[pipeline](run, component), f"{name}: {asked}"
+        # The adapter is registered for custom.metrics.k8s.io and reachable through its Service.
+        services = {
+            (s.inputs["metadata"]["namespace"], s.inputs["metadata"]["name"]): s
+            for s in _on_cluster(run, component, "Service")
+        }
+        registrations = _on_cluster(run, component, "APIService")
+        assert registrations and {a.inputs["spec"]["group"] for a in registrations} == {
+            "custom.metrics.k8s.io"
+        }
+        for api in registrations:
+            target = api.inputs["spec"]["service"]
+            service = services[(target["namespace"], target["name"])]
+            assert [p["port"] for p in service.inputs["spec"]["ports"]] == [target["port"]]
+            adapters = [
+                d
+                for d in _on_cluster(run, component, "Deployment")
+                if d.inputs["spec"]["template"]["metadata"]["labels"].items()
+                >= service.inputs["spec"]["selector"].items()
+            ]
+            assert len(adapters) == 1
+
+
+def test_gke_adapter_reads_cloud_monitoring_as_exactly_its_service_account():
+    spec, run = stack_run("multicloud")
+    gcp = spec.clouds.gcp
+    namespace, account = contract.ADDON_SERVICE_ACCOUNTS["metrics-adapter"]
+    principal = (
+        f"principal://iam.googleapis.com/projects/{gcp.project_number}/locations/global/workloadIdentityPools/"
+        f"{gcp.project}.svc.id.goog/subject/ns/{namespace}/sa/{account}"
+    )
+    grants = [r for r in run.resources if r.inputs.get("member") == principal]
+    assert [(g.type, g.inputs["role"], g.inputs["project"]) for g in grants] == [
+        ("gcp:projects/iAMMember:IAMMember", "roles/monitoring.viewer", gcp.project)
+    ]
+    (adapter_account,) = [
+        a
+        for a in of_kind(run.resources, "ServiceAccount")
+        if (a.inputs["metadata"]["namespace"], a.inputs["metadata"]["name"]) == (namespace, account)
+    ]
+    assert spec.clusters[cluster_of(run, adapter_account).name].cloud == "gcp"
+    # A direct principal grant: no Google service account to impersonate, so no annotation.
+    assert not adapter_account.inputs["metadata"].get("annotations")
+    (adapter,) = [d for d in of_kind(run.resources, "Deployment") if d.inputs["metadata"]["name"] == account]
+    assert pod_spec(adapter)["serviceAccountName"] == account
+
+
+# --- Every add-on pod ----------------------------------------------------------------------------------
+
+
+def _addon_workloads(run):
+    return [
+        w
+        for w in workloads(run.resources)
+        if w.inputs["metadata"]["namespace"] != contract.READER_NAMESPACE
+        and w.inputs["metadata"]["name"] != "nvidia-device-plugin"
+    ]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_addons_run_non_root_read_only_pinned_on_the_system_pool(stack):
+    _, run = stack_run(stack)
+    addons = _addon_workloads(run)
+    assert addons
+    for workload in addons:
+        pod = pod_spec(workload)
+        name = workload.name
+        assert pod["nodeSelector"] == SYSTEM_NODES, name
+        assert not pod.get("tolerations"), f"{name} tolerates a taint (GPU nodes are for GPU pods)"
+        assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] > 0, (
+            name
+        )
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        assert not any(pod.get(k) for k in ("hostNetwork", "hostPID", "hostIPC")), name
+        assert not [v for v in pod.get("volumes", []) if "hostPath" in v], name
+        for container in all_containers(pod):
+            context = container["securityContext"]
+            assert context["readOnlyRootFilesystem"] is True, name
+            assert context["allowPrivilegeEscalation"] is False, name
+            assert context["capabilities"] == {"drop": ["ALL"]}, name
+            assert context["runAsNonRoot"] is True, name
+            check_image(container["image"])
+            assert (
+                "memory" in container["resources"]["limits"] and "cpu" in container["resources"]["requests"]
+            )
+
+
+def test_add_on_images_are_pinned():
+    for image in (
+        *autoscaler.IMAGES.values(),
+        metrics.PROMETHEUS_IMAGE,
+        metrics.PROMETHEUS_ADAPTER_IMAGE,
+        metrics.STACKDRIVER_ADAPTER_IMAGE,
+    ):
+        check_image(image)
+    assert autoscaler.image("1.33").endswith(":v1.33.5")
+    with pytest.raises(ValueError, match="no Cluster Autoscaler release is pinned for Kubernetes 1.29"):
+        autoscaler.image("1.29")
+
+
+# --- Wiring -------------------------------------------------------------------------------------------
+
+
+def test_a_family_that_declares_no_addon_identity_is_named(declare):
+    def body():
+        stack = stand_in_stack("aws")
+        stack.addon_identities.clear()
+        serve_cluster(
+            "main",
+            stack.clusters["main"],
+            cloud="aws",
+            kubernetes_version="1.33",
+            endpoints={"chat": BASIC},
+            accelerators={"gpu": "A10G-24GB"},
+            deployed=stack,
+        )
+
+    with pytest.raises(
+        InputError, match="the family declared no cluster-autoscaler AddonIdentity for cluster 'main'"
+    ):
+        declare(body)
+
+
+def test_cpu_scaled_endpoints_need_no_pipeline(declare):
+    cpu = BASIC.model_copy(update={"scale_metric": "cpu"})
+
+    def body():
+        stack = stand_in_stack("gcp")
+        serve_cluster(
+            "main",
+            stack.clusters["main"],
+            cloud="gcp",
+            kubernetes_version="1.33",
+            endpoints={"chat": cpu},
+            accelerators={"gpu": "L4-24GB"},
+            deployed=stack,
+        )
+
+    declared = declare(body)
+    assert not declared.of_type("aistack:k8s:MetricsPipeline")
+    assert not of_kind(declared.resources, "APIService")
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "aistack", "preview", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_stack_previews_and_its_manifests_validate(stack, tmp_path):
+    spec, _ = stack_run(stack)
+    done = run_cli("--stack", stack, "--format", "json", "--manifests", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    files = sorted(tmp_path.rglob("*.yaml"))
+    assert files
+    for path in files:
+        cluster = path.parent.name.removesuffix("-k8s")
+        validate(yaml.safe_load(path.read_text()), spec.clusters[cluster].kubernetes_version)
+
+
+def test_a_kubernetes_version_without_a_pinned_autoscaler_is_refused(tmp_path):
+    text = (
+        (REPO / "stacks" / "Pulumi.dev.yaml")
+        .read_text()
+        .replace('kubernetes_version: "1.33"', 'kubernetes_version: "1.29"')
+    )
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text(text)
+    done = run_cli("--stack-file", str(path))
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"error: {path}: aistack:clusters.main.kubernetes_version: the Cluster Autoscaler that aws clusters need "
+        "has no release pinned for 1.29; use one of 1.31, 1.32, 1.33, 1.34, 1.35"
+    )
