@@ -7,7 +7,7 @@ import re
 import pytest
 
 from components import contract, naming
-from tests.components.gcp.gcp_fixtures import PREFIX, PROJECT
+from tests.components.gcp.gcp_fixtures import PREFIX, PROJECT, PROJECT_NUMBER
 
 IDENTITY = "aistack:gcp:WorkloadIdentity"
 
@@ -49,9 +49,30 @@ def test_it_may_read_that_bucket_only(declared):
             "member": account.outputs["member"],
         }
     ]
-    # No project-wide grant to the reader: the only project IAM member is the nodes' role.
+    # No project-wide grant to the reader: the project IAM members are the nodes' role and the metrics
+    # adapter's Cloud Monitoring read.
     project_grants = declared.of_type("gcp:projects/iAMMember:IAMMember")
-    assert [g.inputs["member"] for g in project_grants] == [declared.named("main-nodes-sa").outputs["member"]]
+    assert account.outputs["member"] not in {g.inputs["member"] for g in project_grants}
+    assert sorted(g.name for g in project_grants) == [
+        "main-metrics-reader-monitoring-viewer",
+        "main-nodes-sa-role",
+    ]
+
+
+def test_metrics_adapter_reads_monitoring_as_its_kubernetes_service_account(declared):
+    identity = declared.named("main-metrics-reader")
+    assert identity.type == "aistack:gcp:AddonIdentity"
+    (grant,) = declared.children(identity)
+    namespace, account = contract.ADDON_SERVICE_ACCOUNTS["metrics-adapter"]
+    principal = (
+        f"principal://iam.googleapis.com/projects/{PROJECT_NUMBER}/locations/global/workloadIdentityPools/"
+        f"{PROJECT}.svc.id.goog/subject/ns/{namespace}/sa/{account}"
+    )
+    assert (grant.type, grant.name) == (
+        "gcp:projects/iAMMember:IAMMember",
+        "main-metrics-reader-monitoring-viewer",
+    )
+    assert grant.inputs == {"project": PROJECT, "role": "roles/monitoring.viewer", "member": principal}
 
 
 def test_identity_output_is_the_service_account_email(declared):

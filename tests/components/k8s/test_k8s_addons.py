@@ -535,3 +535,77 @@ def test_a_kubernetes_version_without_a_pinned_autoscaler_is_refused(tmp_path):
         f"error: {path}: aistack:clusters.main.kubernetes_version: the Cluster Autoscaler that aws clusters need "
         "has no release pinned for 1.29; use one of 1.31, 1.32, 1.33, 1.34, 1.35"
     )
+
+
+# --- Exact children -----------------------------------------------------------------------------------
+
+CHILDREN = {
+    "aistack:aws:AddonIdentity": {
+        ("aws:iam/role:Role", "role"),
+        ("aws:iam/rolePolicy:RolePolicy", "scale"),
+        ("aws:eks/podIdentityAssociation:PodIdentityAssociation", "association"),
+    },
+    "aistack:k8s:ClusterAutoscaler": {
+        ("ServiceAccount", "service-account"),
+        ("ClusterRole", "cluster-role"),
+        ("ClusterRoleBinding", "cluster-role-binding"),
+        ("Role", "role"),
+        ("RoleBinding", "role-binding"),
+        ("Deployment", "deployment"),
+    },
+}
+ADAPTER_CHILDREN = {
+    ("ServiceAccount", "adapter-account"),
+    ("ClusterRoleBinding", "auth-delegator"),
+    ("RoleBinding", "auth-reader"),
+    ("ClusterRole", "resource-reader"),
+    ("ClusterRoleBinding", "resource-reader-binding"),
+    ("Deployment", "adapter"),
+    ("Service", "adapter-service"),
+    ("APIService", "api-v1beta1"),
+}
+PIPELINE_CHILDREN = {
+    "prometheus-adapter": ADAPTER_CHILDREN
+    | {
+        ("Namespace", "namespace"),
+        ("ServiceAccount", "prometheus-account"),
+        ("Role", "prometheus-role"),
+        ("RoleBinding", "prometheus-role-binding"),
+        ("ConfigMap", "prometheus-config"),
+        ("Deployment", "prometheus"),
+        ("Service", "prometheus-service"),
+        ("ConfigMap", "adapter-config"),
+    },
+    "gke-managed-prometheus": ADAPTER_CHILDREN
+    | {("PodMonitoring", "pod-monitoring"), ("Namespace", "namespace"), ("APIService", "api-v1beta2")},
+}
+
+
+def _children(run, component) -> set[tuple[str, str]]:
+    return {
+        (
+            r.type.rsplit(":", 1)[-1] if r.type.startswith("kubernetes:") else r.type,
+            r.name.removeprefix(component.name + "-"),
+        )
+        for r in run.resources
+        if r.parent == component.urn
+    }
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_addon_components_have_exactly_their_children(stack):
+    spec, run = stack_run(stack)
+    seen = set()
+    for component in run.resources:
+        expected = CHILDREN.get(component.type)
+        if component.type == "aistack:k8s:MetricsPipeline":
+            expected = PIPELINE_CHILDREN[
+                CLOUDS[spec.clusters[component.name.removesuffix("-pod-metrics")].cloud].pod_metrics.pipeline
+            ]
+        if expected is None:
+            continue
+        seen.add(component.type)
+        assert _children(run, component) == expected, component.name
+    clouds = {c.cloud for c in spec.clusters.values()}
+    assert ("aistack:k8s:ClusterAutoscaler" in seen) is ("aws" in clouds)
+    assert "aistack:k8s:MetricsPipeline" in seen
