@@ -13,6 +13,7 @@ from aistack.errors import InputError
 from aistack.preview import REPO
 from aistack.spec import read_stack_config, spec_from_config
 from aistack.spec.endpoints import EndpointSpec, check_image, cpu_cores, memory_bytes
+from components.k8s.clouds import CLOUDS
 from components.k8s.serving import metric, quantity
 
 DEV = REPO / "stacks" / "Pulumi.dev.yaml"
@@ -201,7 +202,14 @@ def endpoint(**fields) -> EndpointSpec:
     ],
 )
 def test_scale_target_maps_to_the_hpa_target(fields, expected):
-    assert metric(endpoint(**fields)) == expected
+    # On EKS the gauges keep vLLM's own names (prometheus-adapter).
+    assert metric(endpoint(**fields), CLOUDS["aws"]) == expected
+
+
+def test_gke_asks_for_the_gauge_under_the_stackdriver_adapters_name():
+    pods = metric(endpoint(), CLOUDS["gcp"])["pods"]
+    assert pods["metric"] == {"name": "prometheus.googleapis.com|vllm:num_requests_waiting|gauge"}
+    assert metric(endpoint(scale_metric="cpu"), CLOUDS["gcp"])["type"] == "Resource"
 
 
 def test_quantity_format():
