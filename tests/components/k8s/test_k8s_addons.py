@@ -21,9 +21,16 @@ from aistack.preview import REPO
 from aistack.spec import load_stack_file, stack_file
 from aistack.spec.endpoints import check_image, memory_bytes
 from components import contract, gpu
-from components.aws.autoscaler import READ_ACTIONS, SCALE_ACTIONS, autoscaler_policy, owner_tag
+from components.aws.autoscaler import (
+    READ_ACTIONS,
+    SCALE_ACTIONS,
+    ClusterAutoscalerIdentity,
+    autoscaler_policy,
+    owner_tag,
+)
 from components.aws.gpupool import AUTOSCALER_GPU_LABEL, NODE_TEMPLATE_RESOURCE
-from components.k8s import CLOUDS, autoscaler, metrics, serve_cluster
+from components.gcp.identity import MetricsReaderIdentity
+from components.k8s import CLOUDS, ClusterAutoscaler, MetricsPipeline, autoscaler, metrics, serve_cluster
 from components.k8s.pod import SYSTEM_NODES
 from tests.components.k8s.k8s_world import (
     all_containers,
@@ -609,3 +616,20 @@ def test_addon_components_have_exactly_their_children(stack):
     clouds = {c.cloud for c in spec.clusters.values()}
     assert ("aistack:k8s:ClusterAutoscaler" in seen) is ("aws" in clouds)
     assert "aistack:k8s:MetricsPipeline" in seen
+
+
+@pytest.mark.parametrize(
+    ("cls", "token"),
+    [
+        (ClusterAutoscalerIdentity, "aistack:aws:AddonIdentity"),
+        (MetricsReaderIdentity, "aistack:gcp:AddonIdentity"),
+        (ClusterAutoscaler, "aistack:k8s:ClusterAutoscaler"),
+        (MetricsPipeline, "aistack:k8s:MetricsPipeline"),
+    ],
+)
+def test_addon_components_follow_the_contract(cls, token):
+    assert cls.type_token() == token
+    if token.endswith(":AddonIdentity"):
+        assert issubclass(cls, contract.AddonIdentity)
+        assert set(contract.AddonIdentity.OUTPUTS) <= set(cls.OUTPUTS)
+    assert cls.__doc__ and "Children" in cls.__doc__ and "Outputs:" in cls.__doc__
