@@ -210,7 +210,9 @@ class _Model:
 
     def solve(self) -> np.ndarray | None:
         if not self.cost:
-            return np.zeros(0)
+            # Nothing to decide: feasible only if every (empty) row accepts zero.
+            ok = all(lo <= 0 <= hi for lo, hi in zip(self.row_lo, self.row_hi, strict=True))
+            return np.zeros(0) if ok else None
         constraints = []
         if self.row_lo:
             matrix = csr_array((self.vals, (self.rows, self.cols)), shape=(len(self.row_lo), len(self.cost)))
@@ -464,14 +466,6 @@ def _precheck(
                     f"spreading over {options.min_zones} zones needs that many zones; the usable offerings "
                     f"are in {len(zones)} ({', '.join('/'.join(z) for z in sorted(zones))})",
                 )
-        if options.on_demand_floor > 0 and w.spot and w.demand > 0:
-            on_demand = [c for c in own if not c.spot]
-            if _max_within_quota(on_demand)[0] < options.on_demand_floor * w.demand * (1 - _TOL):
-                return Reason(
-                    "on_demand_floor",
-                    w.name,
-                    f"on-demand capacity within quota cannot reach {options.on_demand_floor:.0%} of demand",
-                )
     return None
 
 
@@ -505,12 +499,6 @@ def _diagnose(workloads: Sequence[Workload], cands: Sequence[Candidate], options
             _Switches(zones=True, floor=False, pools=False, churn=False),
             "zones",
             f"spreading every workload over {options.min_zones} zones does not fit within max_nodes",
-        ),
-        (
-            _Switches(zones=True, floor=True, pools=False, churn=False),
-            "on_demand_floor",
-            f"the on-demand floor of {options.on_demand_floor:.0%} does not fit within max_nodes "
-            "together with the other constraints",
         ),
         (
             _Switches(zones=True, floor=True, pools=True, churn=False),

@@ -123,8 +123,9 @@ class Reason:
     """Why a plan is infeasible.
 
     Attributes:
-        code: ``no_allowed_offering``, ``no_accelerator``, ``memory``, ``quota``, ``zones``,
-            ``on_demand_floor`` or ``max_pools``.
+        code: ``no_allowed_offering``, ``no_accelerator``, ``memory``, ``quota``, ``zones`` or
+            ``max_pools``. (The on-demand floor never makes a plan infeasible: on-demand nodes also
+            serve demand, so it only changes the cost.)
         workload: Workload concerned, ``None`` when several are.
         message: One sentence for people.
     """
