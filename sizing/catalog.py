@@ -35,6 +35,7 @@ import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from aistack.errors import InputError
@@ -168,7 +169,7 @@ class Offering:
     source: str
     as_of: str
 
-    @property
+    @cached_property
     def key(self) -> tuple[str, str, str, str, int]:
         """Identity of the offering: ``(cloud, region, instance_type, accelerator, gpus)``.
 

@@ -239,6 +239,46 @@ class _Switches:
     churn: bool = True
 
 
+def _prune(
+    cands: Sequence[Candidate],
+    protected: Sequence[bool],
+    uncapped: Sequence[bool],
+    by_zones: bool,
+) -> list[bool]:
+    """Which candidates to keep: drop those another candidate dominates (exact).
+
+    ``a`` dominates ``b`` when both serve the same workload on the same capacity type, ``a`` has
+    no quota, costs no more per node, has at least ``b``'s capacity and replicas per node, and
+    (when zones matter) lists every zone ``b`` lists. Replacing every node of ``b`` by a node of
+    ``a`` in the same zones then keeps every constraint (demand, replicas, quota, floor, zones,
+    pool count) and does not raise the objective (churn included, because ``b`` is never a
+    currently deployed pool), so an optimum without ``b`` exists. Protected candidates (deployed
+    now, or with a lower bound) are kept. One sweep per group in (cost, -capacity, -replicas)
+    order finds every dominated candidate.
+    """
+    keep = [True] * len(cands)
+    groups: dict[tuple[int, bool], list[int]] = defaultdict(list)
+    for i, c in enumerate(cands):
+        groups[(c.w, c.spot)].append(i)
+    for members in groups.values():
+        members.sort(key=lambda i: (cands[i].monthly, -cands[i].capacity, -cands[i].replicas_per_node, i))
+        # Best capacity so far per (zone set, replicas per node) among uncapped candidates.
+        best: dict[tuple[frozenset[ZoneKey], int], float] = {}
+        for i in members:
+            c = cands[i]
+            zones = frozenset(c.zone_keys) if by_zones else frozenset()
+            dominated = any(
+                cap >= c.capacity and rpn >= c.replicas_per_node and have >= zones
+                for (have, rpn), cap in best.items()
+            )
+            if dominated and not protected[i]:
+                keep[i] = False
+            elif uncapped[i]:
+                key = (zones, c.replicas_per_node)
+                best[key] = max(best.get(key, -1.0), c.capacity)
+    return keep
+
+
 def _solve(
     workloads: Sequence[Workload],
     cands: Sequence[Candidate],
@@ -250,23 +290,63 @@ def _solve(
     quota: dict[tuple[str, str, str, str, int], int] | None = None,
     current: Sequence[int] | None = None,
 ) -> _Solution | None:
-    """Build and solve the MILP over ``cands``; ``None`` when infeasible."""
-    started = time.perf_counter()
+    """Solve the MILP over ``cands`` after dropping dominated candidates; ``None`` when infeasible.
+
+    Returns nodes for every candidate of ``cands`` (0 for dropped ones).
+    """
     switches = switches or _Switches()
+    lower = [0] * len(cands) if lower is None else list(lower)
+    current = [0] * len(cands) if current is None else list(current)
+    quota = quota or {}
+    uncapped = [quota.get(c.offering.key, c.offering.max_nodes) is None for c in cands]
+    protected = [lower[i] > 0 or current[i] > 0 for i in range(len(cands))]
+    min_zones = options.min_zones if switches.zones else 1
+    keep = _prune(cands, protected, uncapped, by_zones=min_zones > 1)
+    kept = [i for i in range(len(cands)) if keep[i]]
+    solution = _solve_kept(
+        workloads,
+        [cands[i] for i in kept],
+        options,
+        switches,
+        demands=demands,
+        lower=[lower[i] for i in kept],
+        quota=quota,
+        current=[current[i] for i in kept],
+    )
+    if solution is None:
+        return None
+    nodes = [0] * len(cands)
+    for pos, i in enumerate(kept):
+        nodes[i] = solution.nodes[pos]
+    zone_nodes = {(kept[pos], zone): n for (pos, zone), n in solution.zone_nodes.items()}
+    return replace(solution, nodes=tuple(nodes), zone_nodes=zone_nodes)
+
+
+def _solve_kept(
+    workloads: Sequence[Workload],
+    cands: Sequence[Candidate],
+    options: SizingOptions,
+    switches: _Switches,
+    *,
+    demands: Sequence[float] | None,
+    lower: Sequence[int],
+    quota: dict[tuple[str, str, str, str, int], int],
+    current: Sequence[int],
+) -> _Solution | None:
+    """Build and solve the MILP over exactly ``cands``; ``None`` when infeasible."""
+    started = time.perf_counter()
     demands = [w.demand for w in workloads] if demands is None else demands
-    lower = [0] * len(cands) if lower is None else lower
-    current = [0] * len(cands) if current is None else current
     churn = options.churn_usd_per_node if switches.churn else 0.0
     min_zones = options.min_zones if switches.zones else 1
     floor = options.on_demand_floor if switches.floor else 0.0
     max_pools = options.max_pools_per_workload if switches.pools else None
 
     def cap_of(o: Offering) -> int | None:
-        return quota.get(o.key, o.max_nodes) if quota is not None else o.max_nodes
+        return quota.get(o.key, o.max_nodes)
 
     model = _Model()
     x: list[int] = []
-    zone_cols: list[tuple[int, ZoneKey, int]] = []
+    zone_cols: list[tuple[int, tuple[ZoneKey, ...], ZoneKey, int]] = []
     for i, c in enumerate(cands):
         w = workloads[c.w]
         need = max(_ceil_div(demands[c.w], c.capacity), _ceil_div(w.min_replicas, c.replicas_per_node))
@@ -274,7 +354,9 @@ def _solve(
         cap = cap_of(c.offering)
         if cap is not None:
             upper = min(upper, cap)
-        x.append(model.var(c.monthly, lower[i], max(upper, lower[i]), True))
+        # With nothing deployed, |nodes - 0| = nodes: the churn penalty is part of the price.
+        price = c.monthly + (churn if current[i] == 0 else 0.0)
+        x.append(model.var(price, lower[i], max(upper, lower[i]), True))
 
     by_workload: dict[int, list[int]] = defaultdict(list)
     for i, c in enumerate(cands):
@@ -297,21 +379,28 @@ def _solve(
                 model.row(((x[i], 1.0), (u, -model.upper[x[i]])), -np.inf, 0.0)
             model.row(((u, 1.0) for u in used), -np.inf, max_pools)
         if min_zones > 1 and members and (demands[w_idx] > 0 or w.min_replicas > 0):
-            covers: dict[ZoneKey, list[int]] = defaultdict(list)
+            # Nodes of candidates listing the same zones are interchangeable for placement, so
+            # placement is decided per zone set S: placed(S, z) = 1 puts one node of S in zone z;
+            # S places at most as many zones as its candidates have nodes; a zone is covered when
+            # some zone set places a node there.
+            by_zone_set: dict[tuple[ZoneKey, ...], list[int]] = defaultdict(list)
             for i in members:
-                per_zone = []
-                for zone in cands[i].zone_keys:
-                    col = model.var(0.0, 0, model.upper[x[i]], True)
-                    zone_cols.append((i, zone, col))
-                    per_zone.append(col)
+                by_zone_set[cands[i].zone_keys].append(i)
+            covers: dict[ZoneKey, list[int]] = defaultdict(list)
+            for zone_set, same in by_zone_set.items():
+                placed = []
+                for zone in zone_set:
+                    col = model.var(0.0, 0, 1, True)
+                    zone_cols.append((w_idx, zone_set, zone, col))
+                    placed.append(col)
                     covers[zone].append(col)
-                model.row(((x[i], 1.0), *((col, -1.0) for col in per_zone)), 0.0, 0.0)
-            covered = []
-            for zone, cols in covers.items():
+                model.row((*((x[i], 1.0) for i in same), *((col, -1.0) for col in placed)), 0.0, np.inf)
+            flags = []
+            for cols in covers.values():
                 flag = model.var(0.0, 0, 1, True)
-                covered.append((zone, flag, cols))
+                flags.append(flag)
                 model.row(((flag, 1.0), *((col, -1.0) for col in cols)), -np.inf, 0.0)
-            model.row(((flag, 1.0) for _, flag, _ in covered), min_zones, np.inf)
+            model.row(((flag, 1.0) for flag in flags), min_zones, np.inf)
 
     per_offering: dict[tuple[str, str, str, str, int], list[int]] = defaultdict(list)
     for i, c in enumerate(cands):
@@ -322,7 +411,7 @@ def _solve(
             model.row(((x[i], 1.0) for i in members), -np.inf, cap)
 
     if churn > 0:
-        for i in range(len(cands)):
+        for i in (i for i in range(len(cands)) if current[i] > 0):
             dev = model.var(churn, 0, np.inf, False)
             model.row(((dev, 1.0), (x[i], -1.0)), -current[i], np.inf)
             model.row(((dev, 1.0), (x[i], 1.0)), current[i], np.inf)
@@ -332,10 +421,38 @@ def _solve(
         return None
     nodes = tuple(round(values[col]) for col in x)
     _verify(workloads, cands, nodes, demands, cap_of)
-    zone_nodes = {(i, zone): round(values[col]) for i, zone, col in zone_cols if round(values[col])}
+    zone_nodes = (
+        _place_in_zones(cands, nodes, [(w, zs, z) for w, zs, z, col in zone_cols if round(values[col])])
+        if min_zones > 1
+        else {}
+    )
     cost = sum(c.monthly * n for c, n in zip(cands, nodes, strict=True))
     penalty = churn * sum(abs(n - cur) for n, cur in zip(nodes, current, strict=True))
     return _Solution(nodes, cost + penalty, time.perf_counter() - started, len(model.cost), zone_nodes)
+
+
+def _place_in_zones(
+    cands: Sequence[Candidate],
+    nodes: Sequence[int],
+    placed: Sequence[tuple[int, tuple[ZoneKey, ...], ZoneKey]],
+) -> dict[tuple[int, ZoneKey], int]:
+    """Nodes per (candidate, zone).
+
+    Each zone the solver placed for a (workload, zone set) gets one node of a candidate with that
+    zone set; every other node goes round-robin over its candidate's zones.
+    """
+    todo: dict[tuple[int, tuple[ZoneKey, ...]], list[ZoneKey]] = defaultdict(list)
+    for w_idx, zone_set, zone in placed:
+        todo[(w_idx, zone_set)].append(zone)
+    result: dict[tuple[int, ZoneKey], int] = defaultdict(int)
+    for i, count in enumerate(nodes):
+        c = cands[i]
+        pending = todo[(c.w, c.zone_keys)]
+        first, pending[:] = pending[:count], pending[count:]
+        order = first + [z for z in c.zone_keys if z not in first]
+        for k in range(count):
+            result[(i, order[k % len(order)])] += 1
+    return dict(result)
 
 
 def _verify(
@@ -402,9 +519,9 @@ def plan_for(
         return Plan("infeasible", 0.0, (), reason=_diagnose(workloads, cands, options))
     max_nodes, peak_covered = _autoscale(workloads, cands, options, solution.nodes)
     pools = _pools(workloads, cands, solution.nodes, max_nodes)
+    context = _Context(workloads, cands, options, solution, current)
     reports = tuple(
-        _report(w_idx, workloads, cands, facts[w_idx], options, solution, current, peak_covered, explain)
-        for w_idx in range(len(workloads))
+        _report(w_idx, context, facts[w_idx], peak_covered, explain) for w_idx in range(len(workloads))
     )
     return Plan(
         status="optimal",
@@ -588,20 +705,37 @@ def _pools(
     )
 
 
+class _Context:
+    """The solved problem, with per-workload members and per-offering usage computed once."""
+
+    def __init__(
+        self,
+        workloads: Sequence[Workload],
+        cands: Sequence[Candidate],
+        options: SizingOptions,
+        solution: _Solution,
+        current: Sequence[int],
+    ) -> None:
+        self.workloads = workloads
+        self.cands = cands
+        self.options = options
+        self.solution = solution
+        self.current = current
+        self.members: dict[int, list[int]] = defaultdict(list)
+        self.used: dict[tuple[str, str, str, str, int], int] = defaultdict(int)
+        for i, c in enumerate(cands):
+            self.members[c.w].append(i)
+            self.used[c.offering.key] += solution.nodes[i]
+
+
 def _report(
-    w_idx: int,
-    workloads: Sequence[Workload],
-    cands: Sequence[Candidate],
-    fact: _Eligibility,
-    options: SizingOptions,
-    solution: _Solution,
-    current: Sequence[int],
-    peak_covered: dict[int, bool],
-    explain: bool,
+    w_idx: int, context: _Context, fact: _Eligibility, peak_covered: dict[int, bool], explain: bool
 ) -> WorkloadReport:
+    workloads, cands, options = context.workloads, context.cands, context.options
+    solution, current = context.solution, context.current
     w = workloads[w_idx]
     nodes = solution.nodes
-    chosen = [i for i, c in enumerate(cands) if c.w == w_idx and nodes[i] > 0]
+    chosen = [i for i in context.members[w_idx] if nodes[i] > 0]
     capacity_total = sum(cands[i].capacity * nodes[i] for i in chosen)
     replicas = sum(cands[i].replicas_per_node * nodes[i] for i in chosen)
     monthly = sum(cands[i].monthly * nodes[i] for i in chosen)
@@ -618,7 +752,7 @@ def _report(
         capacity=capacity_total,
         replicas=replicas,
         monthly_usd=monthly,
-        bound_by=_bound_by(w_idx, workloads, cands, fact, options, nodes, chosen, current, zones),
+        bound_by=_bound_by(w_idx, context, fact, chosen, zones),
         runner_up=_runner_up(w_idx, workloads, cands, options, solution, current, chosen, monthly)
         if explain
         else None,
@@ -629,18 +763,11 @@ def _report(
 
 
 def _bound_by(
-    w_idx: int,
-    workloads: Sequence[Workload],
-    cands: Sequence[Candidate],
-    fact: _Eligibility,
-    options: SizingOptions,
-    nodes: Sequence[int],
-    chosen: Sequence[int],
-    current: Sequence[int],
-    zones: dict[str, int],
+    w_idx: int, context: _Context, fact: _Eligibility, chosen: Sequence[int], zones: dict[str, int]
 ) -> tuple[str, ...]:
     """What determined the workload's result (see :class:`~sizing.plan.WorkloadReport`)."""
-    w = workloads[w_idx]
+    cands, options, nodes, current = context.cands, context.options, context.solution.nodes, context.current
+    w = context.workloads[w_idx]
     if not chosen:
         return ()
     tags: list[str] = []
@@ -652,16 +779,13 @@ def _bound_by(
         tags.append("min_replicas")
     worst = max(cands[i].unit_cost for i in chosen)
     best = min(cands[i].unit_cost for i in chosen)
-    used: dict[tuple[str, str, str, str, int], int] = defaultdict(int)
-    for c, n in zip(cands, nodes, strict=True):
-        used[c.offering.key] += n
+    chosen_set = set(chosen)
     full = [
-        c
-        for k, c in enumerate(cands)
-        if c.w == w_idx
-        and c.offering.max_nodes is not None
-        and used[c.offering.key] >= c.offering.max_nodes
-        and (k in chosen or c.unit_cost < worst)
+        k
+        for k in context.members[w_idx]
+        if cands[k].offering.max_nodes is not None
+        and context.used[cands[k].offering.key] >= cands[k].offering.max_nodes
+        and (k in chosen_set or cands[k].unit_cost < worst)
     ]
     if full or any(c.unit_cost < worst for c in fact.zero_quota):
         tags.append("quota")

@@ -128,3 +128,24 @@ def test_bundled_catalog_is_the_default(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     plan = json.loads(done.stdout)
     assert plan["pools"] and plan["workloads"][0]["runner_up"] is None
+
+
+def test_example_workloads_file_is_optimal_with_the_bundled_catalog(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "sizing", "--workloads", "sizing/examples/workloads.yaml", "--format", "json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    plan = json.loads(done.stdout)
+    assert {p["workload"] for p in plan["pools"]} == {"chat", "summarize"}
+    chat = [p for p in plan["pools"] if p["workload"] == "chat"]
+    # The on-demand floor keeps at least a quarter of chat's demand off spot.
+    assert any(not p["spot"] for p in chat) and any(p["spot"] for p in chat)
+
+
+def test_sizing_imports_no_pulumi() -> None:
+    code = "import sys, sizing, sizing.cli; sys.exit(any(m.split('.')[0] == 'pulumi' for m in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=60).returncode == 0

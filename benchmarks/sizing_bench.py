@@ -1,0 +1,292 @@
+"""Sizing benchmark: solve time and optimality of the MILP on synthetic catalogs.
+
+Run: ``python benchmarks/sizing_bench.py [--sizes 100 1000 10000] [--repeat 3] [--seed 7]``
+
+Prints, per catalog size (offerings) with 5 workloads sharing quotas:
+
+* solve time of :func:`sizing.optimize.plan_for` without and with explanations (median of
+  ``--repeat`` runs, seconds) and the MILP size;
+* the cost ratio of a greedy baseline (each workload in turn takes the offering with the lowest
+  cost per unit of capacity, then the next when its quota runs out) to the optimum;
+* the gap to an exact dynamic programme over node counts (single workload, no quotas), which
+  enumerates every total capacity up to the demand, so it is an exhaustive check at catalog scale.
+
+It also checks the MILP against plain enumeration of every node-count vector on many small
+random instances (``--small`` of them).
+
+The catalogs are synthetic: prices are random multiples of a per-GPU base, not market prices.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import math
+import random
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sizing import accelerators  # noqa: E402
+from sizing.catalog import Catalog, Offering  # noqa: E402
+from sizing.optimize import candidates, plan_for  # noqa: E402
+from sizing.plan import HOURS_PER_MONTH  # noqa: E402
+from sizing.workloads import DeployedPool, SizingOptions, Workload  # noqa: E402
+
+GPU_BASE_USD = {
+    "T4-16GB": 0.5,
+    "L4-24GB": 0.8,
+    "A10G-24GB": 1.0,
+    "L40S-48GB": 1.9,
+    "A100-80GB": 3.7,
+    "H100-80GB": 9.0,
+}
+REGIONS = {
+    "aws": ["us-east-1", "us-west-2"],
+    "azure": ["eastus", "westus2"],
+    "gcp": ["us-central1", "us-east4"],
+}
+
+
+def synthetic_catalog(n: int, rng: random.Random) -> Catalog:
+    """``n`` distinct synthetic offerings across clouds, regions and accelerators."""
+    offerings = []
+    for k in range(n):
+        cloud = rng.choice(list(REGIONS))
+        region = rng.choice(REGIONS[cloud])
+        acc = rng.choice(list(GPU_BASE_USD))
+        gpus = rng.choice([1, 1, 2, 4, 8])
+        price = round(GPU_BASE_USD[acc] * gpus * rng.uniform(0.8, 1.6), 4)
+        zones = tuple(f"{region}-{z}" for z in "abc" if rng.random() < 0.7)
+        offerings.append(
+            Offering(
+                cloud=cloud,
+                region=region,
+                instance_type=f"syn-{k}",
+                accelerator=acc,
+                gpus=gpus,
+                gpu_mem_gib=accelerators.get(acc).memory_gib,
+                vcpus=4 * gpus,
+                mem_gib=16.0 * gpus,
+                price_hr=price,
+                spot_price_hr=round(price * rng.uniform(0.3, 0.7), 4) if rng.random() < 0.6 else None,
+                zones=zones,
+                max_nodes=rng.choice([None, None, 2, 4, 8]),
+                source="synthetic",
+                as_of="synthetic",
+            )
+        )
+    return Catalog(offerings)
+
+
+def synthetic_workloads(rng: random.Random, count: int = 5) -> list[Workload]:
+    workloads = []
+    for k in range(count):
+        accs = rng.sample(list(GPU_BASE_USD), 4)
+        workloads.append(
+            Workload(
+                name=f"w{k}",
+                model_mem_gib=rng.choice([14.0, 20.0, 40.0, 70.0]),
+                demand=float(rng.randrange(2_000, 40_000)),
+                throughput={a: float(rng.randrange(200, 2_000)) for a in accs},
+                min_replicas=rng.choice([1, 2]),
+                spot=rng.random() < 0.4,
+            )
+        )
+    return workloads
+
+
+def greedy(workloads: list[Workload], catalog: Catalog) -> float | None:
+    """Cheapest-offering-per-workload baseline; ``None`` when it runs out of quota."""
+    cands, _ = candidates(workloads, catalog, SizingOptions())
+    left = {c.offering.key: c.offering.max_nodes for c in cands}
+    total = 0.0
+    for w_idx, w in enumerate(workloads):
+        mine = sorted((c for c in cands if c.w == w_idx), key=lambda c: c.unit_cost)
+        need_capacity, need_replicas = w.demand, float(w.min_replicas)
+        for c in mine:
+            if need_capacity <= 0 and need_replicas <= 0:
+                break
+            nodes = max(
+                math.ceil(need_capacity / c.capacity - 1e-9), math.ceil(need_replicas / c.replicas_per_node)
+            )
+            limit = left[c.offering.key]
+            if limit is not None:
+                nodes = min(nodes, limit)
+                left[c.offering.key] = limit - nodes
+            total += nodes * c.monthly
+            need_capacity -= nodes * c.capacity
+            need_replicas -= nodes * c.replicas_per_node
+        if need_capacity > 1e-6 or need_replicas > 0:
+            return None
+    return total
+
+
+def exact_dp(workload: Workload, catalog: Catalog) -> float:
+    """Cheapest cover of the demand by node counts (no quotas, integer capacities), exhaustively.
+
+    ``best[c]`` is the cheapest way to reach capacity at least ``c``; every offering may be used
+    any number of times. Dominated offerings (no more capacity for no less money) are dropped
+    first, which keeps the answer exact.
+    """
+    cands, _ = candidates([workload], catalog, SizingOptions())
+    items = sorted({(round(c.capacity), c.monthly) for c in cands}, key=lambda t: (-t[0], t[1]))
+    frontier: list[tuple[int, float]] = []
+    for cap, cost in items:
+        if not frontier or cost < frontier[-1][1] - 1e-12:
+            frontier.append((cap, cost))
+    demand = math.ceil(workload.demand)
+    best = [0.0] + [math.inf] * demand
+    for c in range(1, demand + 1):
+        best[c] = min(cost + best[max(0, c - cap)] for cap, cost in frontier)
+    return best[demand]
+
+
+def enumerate_small(rng: random.Random) -> tuple[float | None, float | None]:
+    """(MILP, enumeration) optimum of a small random instance with shared quotas."""
+    catalog = synthetic_catalog(rng.randint(2, 4), rng)
+    workloads = [
+        Workload(
+            name=f"w{k}",
+            model_mem_gib=rng.choice([14.0, 40.0]),
+            demand=float(rng.randrange(0, 2_500)),
+            throughput={a: float(rng.randrange(300, 1_000)) for a in GPU_BASE_USD},
+            min_replicas=rng.choice([0, 1, 2]),
+        )
+        for k in range(rng.randint(1, 2))
+    ]
+    plan = plan_for(workloads, catalog, explain=False)
+    cands, _ = candidates(workloads, catalog, SizingOptions())
+    bounds = [
+        max(
+            math.ceil(workloads[c.w].demand / c.capacity - 1e-9),
+            math.ceil(workloads[c.w].min_replicas / c.replicas_per_node),
+        )
+        for c in cands
+    ]
+    best = None
+    for counts in itertools.product(*(range(b + 1) for b in bounds)):
+        used: dict[tuple, int] = {}
+        for c, n in zip(cands, counts, strict=True):
+            used[c.offering.key] = used.get(c.offering.key, 0) + n
+        if any(
+            c.offering.max_nodes is not None and used[c.offering.key] > c.offering.max_nodes for c in cands
+        ):
+            continue
+        ok = all(
+            sum(c.capacity * n for c, n in zip(cands, counts, strict=True) if c.w == k) >= w.demand - 1e-9
+            and sum(c.replicas_per_node * n for c, n in zip(cands, counts, strict=True) if c.w == k)
+            >= w.min_replicas
+            for k, w in enumerate(workloads)
+        )
+        if ok:
+            cost = sum(c.monthly * n for c, n in zip(cands, counts, strict=True))
+            best = cost if best is None else min(best, cost)
+    return (plan.monthly_usd if plan.optimal else None), best
+
+
+def timed(fn, repeat: int) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1_000, 10_000])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--small", type=int, default=200, help="small instances checked by enumeration")
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+
+    matches = mismatches = 0
+    for _ in range(args.small):
+        milp_cost, enum_cost = enumerate_small(rng)
+        same = (milp_cost is None and enum_cost is None) or (
+            milp_cost is not None
+            and enum_cost is not None
+            and math.isclose(milp_cost, enum_cost, abs_tol=0.01)
+        )
+        matches += same
+        mismatches += not same
+    print(
+        f"enumeration check: {matches}/{args.small} small instances match the MILP optimum ({mismatches} differ)"
+    )
+    print()
+    header = (
+        f"{'offerings':>9} {'workloads':>9} {'choices':>8} {'vars':>6} {'solve s':>8} {'+explain s':>10} "
+        f"{'optimum USD/mo':>15} {'greedy/opt':>10} {'DP gap':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    for size in args.sizes:
+        catalog = synthetic_catalog(size, rng)
+        workloads = synthetic_workloads(rng)
+        solve_s, plan = timed(lambda c=catalog, w=workloads: plan_for(w, c, explain=False), args.repeat)
+        explain_s, _ = timed(lambda c=catalog, w=workloads: plan_for(w, c, explain=True), 1)
+        assert plan.optimal, plan.reason
+        baseline = greedy(workloads, catalog)
+        ratio = f"{baseline / plan.monthly_usd:.4f}" if baseline else "n/a"
+        single = Workload(
+            name="dp",
+            model_mem_gib=20.0,
+            demand=float(rng.randrange(5_000, 20_000)),
+            throughput={a: float(rng.randrange(200, 2_000)) for a in GPU_BASE_USD},
+            target_utilization=1.0,
+            min_replicas=0,
+        )
+        uncapped = Catalog([replace(o, max_nodes=None) for o in catalog])
+        dp = exact_dp(single, uncapped)
+        milp_single = plan_for([single], uncapped, explain=False).monthly_usd
+        gap = f"{(milp_single - dp) / dp:+.1e}"
+        choices = len(candidates(workloads, catalog, SizingOptions())[0])
+        print(
+            f"{size:>9} {len(workloads):>9} {choices:>8} {plan.variables:>6} {solve_s:>8.3f} {explain_s:>10.3f} "
+            f"{plan.monthly_usd:>15,.2f} {ratio:>10} {gap:>8}"
+        )
+    print()
+    print(
+        "with every extension on (min_zones 2, on_demand_floor 0.3, max_pools_per_workload 2, churn 100 USD/node"
+    )
+    print("against a current deployment of the base plan with demand +10%, autoscale to 1.5x demand):")
+    for size in args.sizes:
+        catalog = synthetic_catalog(size, rng)
+        base = synthetic_workloads(rng)
+        first = plan_for(base, catalog, explain=False)
+        current = tuple(
+            DeployedPool(**{k: v for k, v in p.to_dict().items() if k in DeployedPool.model_fields})
+            for p in first.pools
+        )
+        grown = [w.model_copy(update={"demand": w.demand * 1.1, "peak_demand": w.demand * 1.5}) for w in base]
+        options = SizingOptions(
+            min_zones=2,
+            on_demand_floor=0.3,
+            max_pools_per_workload=2,
+            churn_usd_per_node=100.0,
+            current=current,
+            autoscale=True,
+        )
+        solve_s, plan = timed(
+            lambda c=catalog, w=grown, o=options: plan_for(w, c, o, explain=False), args.repeat
+        )
+        status = plan.status if plan.optimal else f"{plan.status} ({plan.reason.code})"
+        print(f"  {size:>6} offerings: {solve_s:.3f} s, {plan.variables} variables, {status}")
+    print()
+    print(
+        "(choices = workload x offering x capacity-type candidates; vars = MILP variables after dropping "
+        f"dominated choices; monthly = hourly x {HOURS_PER_MONTH} h; solve = median of {args.repeat} runs of "
+        "plan_for without explanations, +explain = one run with runner-up solves; synthetic catalogs)"
+    )
+    return 0 if mismatches == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
