@@ -13,18 +13,21 @@ Extensions (:class:`~sizing.workloads.SizingOptions`, each off by default):
 
 * ``on_demand_floor f``: a spot workload also gets on-demand variables, and on-demand capacity
   alone must reach ``f x demand``.
-* ``min_zones N``: nodes are placed per zone (``nodes(w,o,z)``, ``z`` in the offering's zones)
-  and binary ``covered(w,z) <= sum_o nodes(w,o,z)`` must total at least ``N`` per workload.
+* ``min_zones N``: binary ``placed(w,S,z)`` puts one node of the offerings listing zone set ``S``
+  in zone ``z``, with ``sum_z placed(w,S,z) <= sum_{o lists S} nodes(w,o)``; binary
+  ``covered(w,z) <= sum_S placed(w,S,z)`` must total at least ``N`` per workload.
 * ``max_pools_per_workload K``: binary ``used(w,o)`` with ``nodes(w,o) <= U x used(w,o)`` and
   ``sum_o used(w,o) <= K``.
-* ``churn_usd_per_node l`` with ``current``: adds ``l x |nodes - current nodes|`` per pool,
-  linearised as ``d >= nodes - cur``, ``d >= cur - nodes`` (an L1 penalty; HiGHS has no MIQP).
+* ``churn_usd_per_node l`` with ``current``: adds ``l x |nodes - current nodes|`` per pool, an L1
+  penalty (HiGHS has no MIQP): ``l`` joins the price of pools not deployed now, and a deployed
+  pool gets ``d >= nodes - cur``, ``d >= cur - nodes`` with cost ``l x d``.
 * ``autoscale``: after the base solve, a second solve per workload at ``peak_demand`` over the
   chosen pools (nodes >= base nodes, quota left by the other workloads) sets each pool's max.
 
 Every variable has an upper bound ``U = max(nodes the variable needs alone to meet its workload,
 min_zones, current nodes, lower bound)``, capped by ``max_nodes``; no optimal solution needs more
-nodes in one variable, so the bound keeps the optimum while tightening the relaxation.
+nodes in one variable, so the bound keeps the optimum while tightening the relaxation. Dominated
+choices are dropped before solving (see :func:`_prune`), which also keeps the optimum.
 """
 
 from __future__ import annotations
@@ -34,13 +37,14 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import csr_array
 
 from sizing import capacity
-from sizing.catalog import Catalog, Offering, load_catalog
+from sizing.catalog import Catalog, Offering, expected_gpus, load_catalog
 from sizing.plan import HOURS_PER_MONTH, Plan, Pool, Reason, RunnerUp, WorkloadReport
 from sizing.workloads import SizingOptions, Workload, check_unique
 
@@ -88,9 +92,10 @@ class Candidate:
 
     @property
     def label(self) -> str:
-        """``cloud/region/instance_type`` plus ``xN`` for multi-GPU-choice types and `` spot``."""
+        """``cloud/region/instance_type``, the GPUs when the type does not fix them, `` spot``."""
         o = self.offering
-        return f"{o.cloud}/{o.region}/{o.instance_type}" + (" spot" if self.spot else "")
+        gpus = f" ({o.gpus} x {o.accelerator})" if expected_gpus(o.cloud, o.instance_type) is None else ""
+        return f"{o.cloud}/{o.region}/{o.instance_type}{gpus}" + (" spot" if self.spot else "")
 
 
 @dataclass
@@ -110,6 +115,12 @@ class _Solution:
     seconds: float
     variables: int
     zone_nodes: dict[tuple[int, ZoneKey], int]
+    proven: bool = True
+    gap: float = 0.0
+
+
+class _NoSolution(Exception):
+    """The time limit ran out before HiGHS found any plan."""
 
 
 def _ceil_div(need: float, per: float) -> int:
@@ -208,11 +219,16 @@ class _Model:
         self.row_lo.append(lo)
         self.row_hi.append(hi)
 
-    def solve(self) -> np.ndarray | None:
+    def solve(self, time_limit: float | None = None) -> tuple[np.ndarray, bool, float] | None:
+        """``(values, proven optimal, relative gap)``, or ``None`` when infeasible.
+
+        Raises:
+            _NoSolution: The time limit ran out before any feasible plan was found.
+        """
         if not self.cost:
             # Nothing to decide: feasible only if every (empty) row accepts zero.
             ok = all(lo <= 0 <= hi for lo, hi in zip(self.row_lo, self.row_hi, strict=True))
-            return np.zeros(0) if ok else None
+            return (np.zeros(0), True, 0.0) if ok else None
         constraints = []
         if self.row_lo:
             matrix = csr_array((self.vals, (self.rows, self.cols)), shape=(len(self.row_lo), len(self.cost)))
@@ -222,12 +238,16 @@ class _Model:
             integrality=np.array(self.integral),
             bounds=Bounds(self.lower, self.upper),
             constraints=constraints,
-            options={"mip_rel_gap": 0.0},
+            options={"mip_rel_gap": 0.0, **({"time_limit": time_limit} if time_limit else {})},
         )
         if result.status == 0:
-            return result.x
+            return result.x, True, 0.0
         if result.status == 2:
             return None
+        if result.status == 1 and time_limit:
+            if result.x is None:
+                raise _NoSolution(result.message)
+            return result.x, False, float(getattr(result, "mip_gap", math.nan))
         raise RuntimeError(f"HiGHS stopped without a proven answer: {result.message}")
 
 
@@ -378,6 +398,28 @@ def _solve_kept(
             for i, u in zip(members, used, strict=True):
                 model.row(((x[i], 1.0), (u, -model.upper[x[i]])), -np.inf, 0.0)
             model.row(((u, 1.0) for u in used), -np.inf, max_pools)
+            # Valid cuts: the pools in use must be able to cover demand (and the on-demand floor)
+            # at their upper bounds. They tighten the relaxation without cutting any solution.
+            demand = demands[w_idx]
+            if demand > 0:
+                model.row(
+                    (
+                        (u, min(cands[i].capacity * model.upper[x[i]], demand))
+                        for i, u in zip(members, used, strict=True)
+                    ),
+                    demand,
+                    np.inf,
+                )
+                if floor > 0 and w.spot:
+                    model.row(
+                        (
+                            (u, min(cands[i].capacity * model.upper[x[i]], floor * demand))
+                            for i, u in zip(members, used, strict=True)
+                            if not cands[i].spot
+                        ),
+                        floor * demand,
+                        np.inf,
+                    )
         if min_zones > 1 and members and (demands[w_idx] > 0 or w.min_replicas > 0):
             # Nodes of candidates listing the same zones are interchangeable for placement, so
             # placement is decided per zone set S: placed(S, z) = 1 puts one node of S in zone z;
@@ -416,9 +458,10 @@ def _solve_kept(
             model.row(((dev, 1.0), (x[i], -1.0)), -current[i], np.inf)
             model.row(((dev, 1.0), (x[i], 1.0)), current[i], np.inf)
 
-    values = model.solve()
-    if values is None:
+    solved = model.solve(options.time_limit_s)
+    if solved is None:
         return None
+    values, proven, gap = solved
     nodes = tuple(round(values[col]) for col in x)
     _verify(workloads, cands, nodes, demands, cap_of)
     zone_nodes = (
@@ -428,7 +471,8 @@ def _solve_kept(
     )
     cost = sum(c.monthly * n for c, n in zip(cands, nodes, strict=True))
     penalty = churn * sum(abs(n - cur) for n, cur in zip(nodes, current, strict=True))
-    return _Solution(nodes, cost + penalty, time.perf_counter() - started, len(model.cost), zone_nodes)
+    seconds = time.perf_counter() - started
+    return _Solution(nodes, cost + penalty, seconds, len(model.cost), zone_nodes, proven, gap)
 
 
 def _place_in_zones(
@@ -514,17 +558,32 @@ def plan_for(
     if reason is not None:
         return Plan("infeasible", 0.0, (), reason=reason, variables=0)
     current, unmatched_penalty = _current_nodes(workloads, cands, options)
-    solution = _solve(workloads, cands, options, current=current)
+    try:
+        solution = _solve(workloads, cands, options, current=current)
+    except _NoSolution:
+        message = f"no plan found within the time limit of {options.time_limit_s:g} s"
+        return Plan("time_limit", 0.0, (), reason=Reason("time_limit", None, message))
     if solution is None:
         return Plan("infeasible", 0.0, (), reason=_diagnose(workloads, cands, options))
     max_nodes, peak_covered = _autoscale(workloads, cands, options, solution.nodes)
     pools = _pools(workloads, cands, solution.nodes, max_nodes)
     context = _Context(workloads, cands, options, solution, current)
     reports = tuple(
-        _report(w_idx, context, facts[w_idx], peak_covered, explain) for w_idx in range(len(workloads))
+        _report(w_idx, context, facts[w_idx], peak_covered, explain and solution.proven)
+        for w_idx in range(len(workloads))
     )
+    reason = None
+    if not solution.proven:
+        reason = Reason(
+            "time_limit",
+            None,
+            f"no proven optimum within {options.time_limit_s:g} s; the plan shown is within "
+            f"{solution.gap:.2%} of the optimum",
+        )
     return Plan(
-        status="optimal",
+        status="optimal" if solution.proven else "time_limit",
+        reason=reason,
+        mip_gap=solution.gap,
         monthly_usd=sum(p.monthly_usd for p in pools),
         pools=pools,
         workloads=reports,
@@ -603,6 +662,16 @@ def _max_within_quota(cands: Sequence[Candidate]) -> tuple[float, float]:
     return capacity_total, replicas_total
 
 
+def _solve_or_unknown(
+    workloads: Sequence[Workload], cands: Sequence[Candidate], options: SizingOptions, switches: _Switches
+) -> _Solution | bool | None:
+    """Like :func:`_solve`, but ``True`` (not known infeasible) when the time limit ran out."""
+    try:
+        return _solve(workloads, cands, options, switches)
+    except _NoSolution:
+        return True
+
+
 def _diagnose(workloads: Sequence[Workload], cands: Sequence[Candidate], options: SizingOptions) -> Reason:
     """Name the constraint that makes the joint problem infeasible (each workload alone passed prechecks)."""
     names = ", ".join(w.name for w in workloads)
@@ -625,9 +694,17 @@ def _diagnose(workloads: Sequence[Workload], cands: Sequence[Candidate], options
         ),
     )
     for switches, code, message in steps:
-        if _solve(workloads, cands, options, switches) is None:
+        if _solve_or_unknown(workloads, cands, options, switches) is None:
             return Reason(code, None, message)
     raise RuntimeError("the joint problem is infeasible but no single extension explains it")
+
+
+def _solve_quietly(*args: Any, **kwargs: Any) -> _Solution | None:
+    """:func:`_solve` for secondary solves: no plan within the time limit reads as no plan."""
+    try:
+        return _solve(*args, **kwargs)
+    except _NoSolution:
+        return None
 
 
 def _autoscale(
@@ -655,7 +732,7 @@ def _autoscale(
             for c in subset
             if c.offering.max_nodes is not None
         }
-        peak = _solve(
+        peak = _solve_quietly(
             [w],
             subset,
             options,
@@ -826,7 +903,7 @@ def _runner_up(
     banned = {cands[i].offering.key for i in chosen}
     keep = [k for k, c in enumerate(cands) if not (c.w == w_idx and c.offering.key in banned)]
     subset = [cands[k] for k in keep]
-    alternative = _solve(workloads, subset, options, current=[current[k] for k in keep])
+    alternative = _solve_quietly(workloads, subset, options, current=[current[k] for k in keep])
     if alternative is None:
         return None
     own = [(subset[j], n) for j, n in enumerate(alternative.nodes) if subset[j].w == w_idx and n > 0]

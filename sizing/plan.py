@@ -140,7 +140,8 @@ class Plan:
     """A sizing plan.
 
     Attributes:
-        status: ``"optimal"`` or ``"infeasible"``.
+        status: ``"optimal"`` (proven), ``"infeasible"``, or ``"time_limit"`` (``options.time_limit_s``
+            ran out: ``pools`` holds the best plan found, ``mip_gap`` its distance to the optimum).
         monthly_usd: Cost of all pools, USD per month (0 when infeasible).
         pools: The node pools.
         workloads: One report per workload (empty when infeasible).
@@ -148,6 +149,7 @@ class Plan:
         objective_usd: Solver objective: ``monthly_usd`` plus the churn penalty, USD per month.
         solve_seconds: Wall time of the main MILP solve, seconds.
         variables: Decision variables of the main MILP.
+        mip_gap: Relative gap between the plan and the best bound (0 when proven optimal).
     """
 
     status: str
@@ -158,6 +160,7 @@ class Plan:
     objective_usd: float = 0.0
     solve_seconds: float = 0.0
     variables: int = 0
+    mip_gap: float = 0.0
 
     @property
     def optimal(self) -> bool:
@@ -180,17 +183,20 @@ class Plan:
             "hours_per_month": HOURS_PER_MONTH,
             "solve_seconds": round(self.solve_seconds, 4),
             "variables": self.variables,
+            "mip_gap": self.mip_gap,
         }
 
     def to_text(self) -> str:
         """A human explanation: pools and cost, runner-up and margin, what bound each workload."""
-        if self.reason is not None:
+        if self.reason is not None and not self.pools:
             who = f" (workload {self.reason.workload})" if self.reason.workload else ""
-            return f"sizing: infeasible{who} [{self.reason.code}]: {self.reason.message}\n"
+            return f"sizing: {self.status}{who} [{self.reason.code}]: {self.reason.message}\n"
         lines = [
-            f"sizing: optimal, {len(self.pools)} pool(s), {self.monthly_usd:,.2f} USD/month "
+            f"sizing: {self.status}, {len(self.pools)} pool(s), {self.monthly_usd:,.2f} USD/month "
             f"({HOURS_PER_MONTH} h/month)"
         ]
+        if self.reason is not None:
+            lines.append(f"[{self.reason.code}] {self.reason.message}")
         for report in self.workloads:
             lines.append("")
             lines.append(

@@ -206,6 +206,13 @@ class SizingOptions(BaseModel):
     current: tuple[DeployedPool, ...] = Field(
         default=(), description="Pools deployed now, for the churn penalty (a previous plan's pools work)."
     )
+    time_limit_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Stop each solve after this many seconds; a plan not proven optimal by then has status "
+        "time_limit, the best pools found and their gap to the optimum. None = no limit (always the "
+        "proven optimum).",
+    )
     autoscale: bool = Field(
         default=False,
         description="Set each pool's autoscaler bounds: min from base demand, max from peak_demand. "

@@ -318,7 +318,7 @@ def test_runner_up_and_margin() -> None:
     plan = plan_for([workload("w", demand=160.0)], catalog)
     report = plan.workloads[0]
     assert report.runner_up is not None
-    assert report.runner_up.pools == ("aws/us-east-1/b x2",)
+    assert report.runner_up.pools == ("aws/us-east-1/b (1 x L4-24GB) x2",)  # "b" does not fix its GPUs
     assert math.isclose(report.runner_up.margin_usd, 2 * 0.25 * HOURS_PER_MONTH)
     assert math.isclose(report.runner_up.margin_pct, 25.0)
     assert "demand" in report.bound_by
@@ -369,3 +369,42 @@ def test_workload_without_demand_gets_no_pool() -> None:
     )
     assert plan.optimal and not plan.pools_for("idle")
     assert plan.workloads[0].bound_by == ()
+
+
+# --------------------------------------------------------------------------- time limit
+
+
+class _Stopped:
+    """What scipy's milp returns when HiGHS hits its time limit."""
+
+    def __init__(self, x: object) -> None:
+        self.status, self.x, self.mip_gap, self.message = 1, x, 0.015, "Time limit reached."
+
+
+def test_time_limit_returns_the_best_plan_with_its_gap(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sizing.optimize as optimize
+
+    real = optimize.milp
+
+    def stopped(*args: object, **kwargs: object) -> object:
+        assert kwargs["options"]["time_limit"] == 5.0
+        return _Stopped(real(*args, **{**kwargs, "options": {}}).x)
+
+    monkeypatch.setattr(optimize, "milp", stopped)
+    plan = plan_for(
+        [workload("w", demand=160.0)], Catalog([offering("a", 1.0)]), SizingOptions(time_limit_s=5.0)
+    )
+    assert plan.status == "time_limit" and not plan.optimal
+    assert plan.reason is not None and plan.reason.code == "time_limit" and "1.50%" in plan.reason.message
+    assert [p.nodes for p in plan.pools] == [2] and plan.mip_gap == 0.015
+    assert plan.workloads[0].runner_up is None  # not computed without a proof
+    assert "[time_limit]" in plan.to_text() and "aws us-east-1 a" in plan.to_text()
+
+
+def test_time_limit_without_any_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sizing.optimize as optimize
+
+    monkeypatch.setattr(optimize, "milp", lambda *a, **k: _Stopped(None))
+    plan = plan_for([workload("w")], Catalog([offering("a", 1.0)]), SizingOptions(time_limit_s=1.0))
+    assert plan.status == "time_limit" and not plan.pools
+    assert plan.reason is not None and plan.reason.code == "time_limit"
