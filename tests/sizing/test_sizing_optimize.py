@@ -7,12 +7,12 @@ import math
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sizing_factories import brute_force, cost_close, offering, workload
 
 from sizing.catalog import Catalog
 from sizing.optimize import plan_for
 from sizing.plan import HOURS_PER_MONTH, POOL_KEYS
 from sizing.workloads import DeployedPool, SizingOptions
+from tests.sizing.sizing_factories import brute_force, cost_close, offering, workload
 
 # --------------------------------------------------------------------------- exhaustive checks
 
