@@ -78,7 +78,14 @@ class _OneLineParser(argparse.ArgumentParser):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m sizing``."""
+    """Entry point of ``python -m sizing [size] ...``.
+
+    The leading ``size`` word is optional so the same command line works here and, once mounted,
+    under ``python -m aistack size``.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["size"]:
+        argv = argv[1:]
     parser = _OneLineParser(prog="python -m sizing", description=__doc__.splitlines()[0])
     add_arguments(parser)
     try:

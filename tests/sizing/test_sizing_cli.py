@@ -132,7 +132,16 @@ def test_bundled_catalog_is_the_default(tmp_path: Path) -> None:
 
 def test_example_workloads_file_is_optimal_with_the_bundled_catalog(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "sizing", "--workloads", "sizing/examples/workloads.yaml", "--format", "json"],
+        [
+            sys.executable,
+            "-m",
+            "sizing",
+            "size",
+            "--workloads",
+            "sizing/examples/workloads.yaml",
+            "--format",
+            "json",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
