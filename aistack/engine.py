@@ -13,6 +13,7 @@ rule reading it reports "cannot check until apply" instead of judging a made-up 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -149,7 +150,7 @@ class RealisticMocks(pulumi_mocks.Mocks):
                 state["name"] = args.inputs.get("name", physical)
                 resource_id = state["name"]
                 state.setdefault("endpoint", f"https://{physical}.gr7.{region}.eks.amazonaws.com")
-                state.setdefault("certificateAuthority", {"data": "bW9jay1jYQ=="})
+                state.setdefault("certificateAuthority", {"data": MOCK_CA})
                 state.setdefault(
                     "identities",
                     [{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/{physical}"}]}],
@@ -182,13 +183,41 @@ class RealisticMocks(pulumi_mocks.Mocks):
             resource_id = meta["name"]
         return (resource_id, state)
 
-    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, list | None]:
+    def call(self, args: pulumi_mocks.MockCallArgs) -> dict:
+        """Answer the few invokes a program may rely on, as the cloud would; refuse any other."""
+        if args.token in KNOWN_INVOKES:
+            return KNOWN_INVOKES[args.token](args.args)
         raise InputError(
             "program",
             args.token,
             "the offline engine does not answer provider lookups (invokes); "
             "derive the value from config or resource outputs instead",
         )
+
+
+def _aks_user_credentials(args: Mapping[str, Any]) -> dict[str, Any]:
+    """``listManagedClusterUserCredentials``: the AKS user kubeconfig (base64 YAML), CA included."""
+    name = args.get("resourceName", "aks")
+    server = f"https://{name}.hcp.mock.azmk8s.io:443"
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": name, "cluster": {"server": server, "certificate-authority-data": MOCK_CA}}],
+        "contexts": [{"name": name, "context": {"cluster": name, "user": "clusterUser"}}],
+        "current-context": name,
+        "users": [{"name": "clusterUser", "user": {"exec": {"command": "kubelogin", "args": ["get-token"]}}}],
+    }
+    value = base64.b64encode(json.dumps(config).encode()).decode()
+    return {"kubeconfigs": [{"name": "clusterUser", "value": value}]}
+
+
+MOCK_CA = "bW9jay1jYQ=="
+"""The cluster CA every mock cluster presents (base64 of ``mock-ca``)."""
+
+KNOWN_INVOKES: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
+    # AKS publishes the cluster CA only through this action (no ManagedCluster output carries it).
+    "azure-native:containerservice:listManagedClusterUserCredentials": _aks_user_credentials,
+}
 
 
 def _provider_id(reference: str | None) -> str:
@@ -229,7 +258,7 @@ def _gcp_state(
         digest = hashlib.sha1(name.encode()).digest()
         # TEST-NET-3 addresses: realistic, never routable.
         state.setdefault("endpoint", f"203.0.113.{digest[0] % 254 + 1}")
-        state["masterAuth"] = {**(state.get("masterAuth") or {}), "clusterCaCertificate": "bW9jay1jYQ=="}
+        state["masterAuth"] = {**(state.get("masterAuth") or {}), "clusterCaCertificate": MOCK_CA}
     elif typ == "gcp:storage/bucket:Bucket":
         state.setdefault("url", f"gs://{name}")
     api = "compute/v1" if typ.startswith("gcp:compute/") else f"mock/{kind.lower()}"

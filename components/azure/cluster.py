@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import json
 from typing import Any
 
 import pulumi
 import pulumi_azure_native as azure_native
+import yaml
 
 from aistack.spec.clouds import AzureCloudSpec, zone_index
 from aistack.spec.clusters import ClusterSpec
@@ -32,17 +34,13 @@ controller manager and scheduler: the counterparts of EKS's api/audit/authentica
 SYSTEM_POOL = "system"
 
 
-def kubeconfig(name: str, server: str) -> str:
+def kubeconfig(name: str, server: str, ca_data: str) -> str:
     """A kubeconfig for Entra ID sign-in through ``kubelogin`` (no static credentials).
 
     Local accounts are disabled, so every request carries an Entra ID token for the AKS server
     application. ``kubelogin`` reuses the Azure CLI login; set ``AAD_LOGIN_METHOD`` (for example
-    ``workloadidentity`` or ``spn`` in CI) to sign in another way.
-
-    It carries no ``certificate-authority-data``: the cluster CA is not among a ManagedCluster's
-    outputs (AKS hands it out only through the ``listClusterUserCredential`` action, an invoke the
-    offline engine refuses), so a client must add the CA (``az aks get-credentials`` writes it)
-    before it can verify the API server.
+    ``workloadidentity`` or ``spn`` in CI) to sign in another way. The cluster CA comes from AKS's
+    user credentials (see :func:`cluster_ca`), the only place AKS publishes it.
     """
     user = {
         "exec": {
@@ -57,12 +55,24 @@ def kubeconfig(name: str, server: str) -> str:
         {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": name, "cluster": {"server": f"https://{server}:443"}}],
+            "clusters": [
+                {"name": name, "cluster": {"server": f"https://{server}:443", "certificate-authority-data": ca_data}}
+            ],
             "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
             "current-context": name,
             "users": [{"name": name, "user": user}],
         }
     )
+
+
+def cluster_ca(kubeconfig_b64: str) -> str:
+    """The cluster CA (base64 PEM) from AKS's user kubeconfig, itself base64-encoded YAML.
+
+    ``listClusterUserCredential`` returns a kubeconfig whose user signs in through ``kubelogin`` in
+    device-code mode; only its CA is kept, the user is aistack's own (:func:`kubeconfig`).
+    """
+    config = yaml.safe_load(base64.b64decode(kubeconfig_b64))
+    return config["clusters"][0]["cluster"]["certificate-authority-data"]
 
 
 def dns_service_ip(service_cidr: str) -> str:
@@ -288,7 +298,11 @@ class Cluster(contract.Cluster):
             opts=self.opts(),
         )
         server = cluster.private_fqdn if spec.api.private else cluster.fqdn
-        config = pulumi.Output.all(cluster.name, server).apply(lambda args: kubeconfig(args[0], args[1]))
+        credentials = azure_native.containerservice.list_managed_cluster_user_credentials_output(
+            resource_group_name=rg, resource_name=cluster.name, opts=pulumi.InvokeOutputOptions(parent=self)
+        )
+        ca = credentials.kubeconfigs.apply(lambda configs: cluster_ca(configs[0].value))
+        config = pulumi.Output.all(cluster.name, server, ca).apply(lambda args: kubeconfig(*args))
         self.finish(
             cluster_name=cluster.name,
             kubeconfig=pulumi.Output.secret(config),

@@ -152,3 +152,13 @@ def test_policies_command_lists_every_rule():
     assert all({"id", "level", "resource_types", "description"} <= set(r) for r in rules)
     markdown = aistack("policies", "--format", "markdown").stdout
     assert markdown.startswith("| Rule | Level (dev / staging / prod) |")
+
+
+def test_unknown_invokes_are_refused_with_the_token(tmp_path: Path):
+    program = _program(
+        tmp_path,
+        "import pulumi_aws as aws\naws.get_caller_identity()\n",
+    )
+    result = aistack("preview", "--program", str(program), "--stack-file", str(program / "Pulumi.dev.yaml"))
+    assert result.returncode == 2
+    assert "aws:index/getCallerIdentity:getCallerIdentity: the offline engine does not answer" in result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 
@@ -10,7 +11,7 @@ import pytest
 from aistack import engine
 from components import gpu
 from components.azure import rbac
-from components.azure.cluster import AKS_AAD_SERVER_APP_ID
+from components.azure.cluster import AKS_AAD_SERVER_APP_ID, cluster_ca
 from tests.components.azure.azure_config import ADMINS, SUBSCRIPTION, TAGS, TENANT, spec
 
 AKS = "azure-native:containerservice:ManagedCluster"
@@ -204,6 +205,16 @@ def test_kubeconfig_is_secret_and_signs_in_with_entra_id(azure):
     assert set(user) == {"exec"}, "no static credentials"
     assert user["exec"]["command"] == "kubelogin"
     assert user["exec"]["args"][user["exec"]["args"].index("--server-id") + 1] == AKS_AAD_SERVER_APP_ID
+    # The CA is read from AKS's user credentials (the engine answers that invoke like AKS would).
+    assert config["clusters"][0]["cluster"]["certificate-authority-data"] == engine.MOCK_CA
+
+
+def test_cluster_ca_is_taken_from_the_aks_user_kubeconfig():
+    listed = base64.b64encode(
+        b"apiVersion: v1\nclusters:\n- name: c\n  cluster:\n    server: https://x:443\n"
+        b"    certificate-authority-data: Q0FDRVJU\n"
+    ).decode()
+    assert cluster_ca(listed) == "Q0FDRVJU"
 
 
 def test_public_cluster_kubeconfig_uses_the_public_fqdn(azure):
