@@ -8,14 +8,18 @@ the outputs. No logic worth testing lives here.
 import pulumi
 
 from aistack.errors import InputError
+from aistack.plan import resolve
 from aistack.spec import spec_from_pulumi_config
 from components import k8s, registry
 
+stack_file = f"stacks/Pulumi.{pulumi.get_stack()}.yaml"
 try:
-    spec = spec_from_pulumi_config()
-    registry.check_features(spec, f"stacks/Pulumi.{pulumi.get_stack()}.yaml")
+    spec, plan = resolve(spec_from_pulumi_config(), stack_file)
+    registry.check_features(spec, stack_file)
 except InputError as err:
     raise pulumi.RunError(err.line()) from None
+if plan is not None:
+    pulumi.export("sizing", plan.to_json())
 
 prefix = f"{pulumi.get_project()}-{pulumi.get_stack()}"
 tags = {

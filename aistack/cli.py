@@ -111,7 +111,9 @@ def _add_audit(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_policies(commands: argparse._SubParsersAction) -> None:
-    p = commands.add_parser("policies", help="List every policy rule: id, level, resource types, description.")
+    p = commands.add_parser(
+        "policies", help="List every policy rule: id, level, resource types, description."
+    )
     p.add_argument("--format", choices=("text", "markdown", "json"), default="text")
 
     def handler(args: argparse.Namespace) -> int:
@@ -123,8 +125,50 @@ def _add_policies(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=handler)
 
 
+def _add_size(commands: argparse._SubParsersAction) -> None:
+    from sizing import cli as sizing_cli
+
+    p = commands.add_parser(
+        "size", help="The sizing plan: a stack's sized pools (--stack), or workloads against a catalog."
+    )
+    sizing_cli.add_arguments(p, workloads_required=False)
+    p.add_argument("--stack", help="Size the pools of stacks/Pulumi.<NAME>.yaml that say `nodes: sized`.")
+    p.add_argument("--stack-file", type=Path, help="Same, for a stack file.")
+
+    def handler(args: argparse.Namespace) -> int:
+        from aistack.plan import resolve
+        from aistack.preview import REPO
+        from aistack.spec import project_dir, read_stack_config, spec_from_config, stack_file
+
+        chosen = [
+            flag
+            for flag, value in (
+                ("--stack", args.stack),
+                ("--stack-file", args.stack_file),
+                ("--workloads", args.workloads),
+            )
+            if value
+        ]
+        if len(chosen) != 1:
+            raise InputError("arguments", "size", "name exactly one of --stack, --stack-file or --workloads")
+        if args.workloads:
+            return sizing_cli.run(args)
+        if args.catalog:
+            raise InputError("arguments", "--catalog", "a stack names its catalog in aistack:sizing.catalog")
+        path = args.stack_file or stack_file(REPO, args.stack)
+        spec = spec_from_config(read_stack_config(path), str(path))
+        _, plan = resolve(spec, str(path), project_dir(path))
+        if plan is None:
+            raise InputError(
+                str(path), "aistack:clusters", "no GPU pool says `nodes: sized`: nothing to size"
+            )
+        return sizing_cli.report(plan, args.format, str(path))
+
+    p.set_defaults(handler=handler)
+
+
 # Each entry adds one subcommand (parser + handler); a command module owns its arguments.
-COMMANDS = [_add_preview, _add_config_reference, _add_policies, _add_preflight, _add_audit]
+COMMANDS = [_add_preview, _add_size, _add_config_reference, _add_policies, _add_preflight, _add_audit]
 
 
 def parser() -> argparse.ArgumentParser:

@@ -64,9 +64,10 @@ def execute(
     config = read_stack_config(stack_path)
     if project == "aistack":
         # Our own program: the whole spec is validated before anything is declared.
+        from aistack.plan import resolve
         from components import registry
 
-        spec = spec_from_config(config, str(stack_path))
+        spec, _ = resolve(spec_from_config(config, str(stack_path)), str(stack_path), program_dir)
         registry.check_features(spec, str(stack_path))
     return engine.run_program(program_dir, project=project, stack=name, config=config)
 
@@ -85,7 +86,7 @@ def report(run_: engine.ProgramRun) -> dict[str, Any]:
         "stack": run_.stack,
         "resources": [r.to_json() for r in run_.resources],
         "outputs": engine.mask(run_.outputs),
-        "sizing": {},
+        "sizing": engine.unwrap(run_.outputs.get("sizing")) or {},
         "cost": {"monthly_usd": 0.0, "by_cloud": {}, "lines": []},
         "policy": {"violations": violations},
         "diff": {"create": [], "update": [], "delete": [], "replace_risk": []},

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from aistack.errors import InputError
 from sizing.catalog import bundled_paths, load_catalog
 from sizing.optimize import plan_for
+from sizing.plan import Plan
 from sizing.workloads import load_workloads
 
 EXIT_OK = 0
@@ -22,8 +23,13 @@ EXIT_INFEASIBLE = 1
 EXIT_INVALID = InputError.exit_code
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the ``size`` options to a parser (or subparser)."""
+def add_arguments(parser: argparse.ArgumentParser, *, workloads_required: bool = True) -> None:
+    """Add the ``size`` options to a parser (or subparser).
+
+    Args:
+        parser: The parser.
+        workloads_required: ``python -m aistack size`` also sizes a stack instead (``--stack``).
+    """
     parser.add_argument(
         "--catalog",
         action="append",
@@ -36,7 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="read the bundled catalog first, then the --catalog files on top of it",
     )
-    parser.add_argument("--workloads", required=True, metavar="FILE.yaml", help="workloads YAML file")
+    parser.add_argument(
+        "--workloads", required=workloads_required, metavar="FILE.yaml", help="workloads YAML file"
+    )
     parser.add_argument(
         "--format", choices=("text", "json"), default="text", help="output format (default text)"
     )
@@ -60,12 +68,17 @@ def run(args: argparse.Namespace) -> int:
         print(exc.line(), file=sys.stderr)
         return EXIT_INVALID
     plan = plan_for(spec.workloads, catalog, spec.options, explain=not args.no_explain)
-    if args.format == "json":
+    return report(plan, args.format, args.workloads)
+
+
+def report(plan: Plan, fmt: str, source: str) -> int:
+    """Print a plan as text or JSON; return 1 (with the reason on stderr) when it is infeasible."""
+    if fmt == "json":
         print(json.dumps(plan.to_json(), indent=2))
     else:
         print(plan.to_text(), end="")
     if plan.reason is not None:
-        print(f"{args.workloads}: infeasible [{plan.reason.code}]: {plan.reason.message}", file=sys.stderr)
+        print(f"{source}: infeasible [{plan.reason.code}]: {plan.reason.message}", file=sys.stderr)
         return EXIT_INFEASIBLE
     return EXIT_OK
 

@@ -19,6 +19,7 @@ from aistack.spec.base import TAG_KEY, TAG_VALUE, Model, Name, overlapping
 from aistack.spec.clouds import Clouds, NetworkSpec, zone_index
 from aistack.spec.clusters import ClusterSpec, GpuPoolSpec
 from aistack.spec.endpoints import EndpointSpec, accelerator_gib
+from aistack.spec.sizing import SizingSpec
 from aistack.spec.stores import StoreSpec
 
 NAMESPACE = "aistack"
@@ -61,6 +62,9 @@ class StackSpec(Model):
     endpoints: dict[Name, EndpointSpec] = Field(
         default_factory=dict,
         description="Serving endpoints by name; the name is the endpoint's Deployment and Service name.",
+    )
+    sizing: SizingSpec = Field(
+        default_factory=SizingSpec, description="Options of the sizing plan for pools that say `nodes: sized`."
     )
 
     @field_validator("tags")
@@ -126,7 +130,33 @@ class StackSpec(Model):
                     )
         for ename, endpoint in self.endpoints.items():
             self._check_endpoint(f"endpoints.{ename}", endpoint)
+        for cname, cluster in self.clusters.items():
+            for pname, pool in cluster.gpu_pools.items():
+                if pool.sized:
+                    self._check_sized(cname, pname)
         return self
+
+    def _check_sized(self, cluster: str, pool: str) -> None:
+        """A sized pool serves at least one endpoint, and each of them states its peak demand."""
+        served = {n: e for n, e in self.endpoints.items() if (e.cluster, e.pool) == (cluster, pool)}
+        if not served:
+            raise _Located(
+                f"clusters.{cluster}.gpu_pools.{pool}",
+                "a sized pool (no min_nodes/max_nodes) needs an endpoint served on it to size it from; "
+                "give min_nodes and max_nodes, or add an endpoint with demand_tokens_per_s",
+            )
+        for name, endpoint in served.items():
+            for key in sorted({"max_replicas", "gpus_per_replica"} & endpoint.model_fields_set):
+                raise _Located(
+                    f"endpoints.{name}.{key}",
+                    f"set by the sizing plan: endpoint {name!r} runs on sized pool {cluster}.{pool}; remove it "
+                    "(or give the pool min_nodes and max_nodes to size it yourself)",
+                )
+            if endpoint.demand_tokens_per_s is None:
+                raise _Located(
+                    f"endpoints.{name}.demand_tokens_per_s",
+                    f"required: endpoint {name!r} runs on sized pool {cluster}.{pool}, which is sized from it",
+                )
 
     def _check_endpoint(self, where: str, endpoint: EndpointSpec) -> None:
         """An endpoint names an existing cluster, pool and store the cluster may read, and fits the pool."""
@@ -165,8 +195,13 @@ class StackSpec(Model):
                 f"the model cache ({endpoint.cache_gib} GiB) does not fit on the {pool.disk_gib} GiB disk "
                 f"of pool {endpoint.pool!r}, which also holds images",
             )
+        if not pool.sized and endpoint.min_replicas > endpoint.max_replicas:
+            raise _Located(
+                where, f"min_replicas ({endpoint.min_replicas}) is above max_replicas ({endpoint.max_replicas})"
+            )
         gpu_gib = endpoint.gpus_per_replica * accelerator_gib(pool.accelerator)
-        if endpoint.model_mem_gib is not None and endpoint.model_mem_gib > gpu_gib:
+        # On a sized pool the plan picks the GPUs per replica from the model's memory.
+        if not pool.sized and endpoint.model_mem_gib is not None and endpoint.model_mem_gib > gpu_gib:
             raise _Located(
                 f"{where}.model_mem_gib",
                 f"{endpoint.model_mem_gib} GiB does not fit in {endpoint.gpus_per_replica} x {pool.accelerator} "
@@ -316,9 +351,17 @@ def read_stack_config(path: Path) -> dict[str, Any]:
 
 
 def load_stack_file(path: Path) -> tuple[dict[str, Any], StackSpec]:
-    """Read and fully validate one of our stack files."""
+    """Read and fully validate one of our stack files, its pools resolved by the sizing plan."""
+    from aistack.plan import resolve
+
     config = read_stack_config(path)
-    return config, spec_from_config(config, str(path))
+    return config, resolve(spec_from_config(config, str(path)), str(path), project_dir(path))[0]
+
+
+def project_dir(stack_path: Path) -> Path:
+    """The project directory of a stack file: the nearest folder up holding ``Pulumi.yaml``."""
+    here = Path(stack_path).resolve().parent
+    return next((d for d in (here, *here.parents) if (d / "Pulumi.yaml").is_file()), here)
 
 
 def stack_file(program_dir: Path, stack: str) -> Path:

@@ -83,10 +83,12 @@ class GpuPoolSpec(Model):
     """A GPU node pool: tainted so only GPU workloads land on it, autoscaled between min and max."""
 
     accelerator: Accelerator = Field(description="GPU model in the canonical vocabulary, e.g. `A10G-24GB`.")
-    instance_types: list[str] = Field(
+    instance_types: list[str] | None = Field(
+        default=None,
         min_length=1,
         max_length=10,
-        description="Machine types carrying that accelerator; several let spot capacity fill from more pools.",
+        description="Machine types carrying that accelerator; several let spot capacity fill from more pools. "
+        "Omit to take them from the sizing plan (sized pools) or the cheapest catalog offering that fits.",
     )
     capacity: Literal["on-demand", "spot"] = Field(
         default="on-demand", description="Purchase option for the nodes."
@@ -98,8 +100,17 @@ class GpuPoolSpec(Model):
         description="For spot pools: this many nodes run on-demand in a companion pool so serving never "
         "drops to zero when spot capacity is reclaimed (count). Required (≥1) for spot pools in prod.",
     )
-    min_nodes: int = Field(ge=0, le=1000, description="Fewest nodes, including the on-demand floor (count).")
-    max_nodes: int = Field(ge=1, le=1000, description="Most nodes, including the on-demand floor (count).")
+    nodes: Literal["sized"] | None = Field(
+        default=None,
+        description="`sized`: node counts (and, when `instance_types` is omitted, the machine type) come from "
+        "the sizing plan for the endpoints served on this pool. Omitting `min_nodes`/`max_nodes` means the same.",
+    )
+    min_nodes: int | None = Field(
+        default=None, ge=0, le=1000, description="Fewest nodes, including the on-demand floor (count)."
+    )
+    max_nodes: int | None = Field(
+        default=None, ge=1, le=1000, description="Most nodes, including the on-demand floor (count)."
+    )
     zones: list[str] | None = Field(
         default=None,
         description="Zones for this pool, a subset of the cloud's zones; omit for all of them. "
@@ -114,8 +125,19 @@ class GpuPoolSpec(Model):
         description="Settings only one cloud has, tagged with the cluster's cloud (`cloud: gcp`).",
     )
 
+    @property
+    def sized(self) -> bool:
+        """Whether the node counts come from the sizing plan."""
+        return self.nodes == "sized" or (self.min_nodes is None and self.max_nodes is None)
+
     @model_validator(mode="after")
     def _bounds(self) -> GpuPoolSpec:
+        if self.nodes == "sized" and (self.min_nodes is not None or self.max_nodes is not None):
+            raise ValueError("a pool with `nodes: sized` takes min_nodes and max_nodes from the plan; remove them")
+        if (self.min_nodes is None) != (self.max_nodes is None):
+            raise ValueError("give both min_nodes and max_nodes, or neither (then the pool is sized)")
+        if self.sized:
+            return self
         if self.min_nodes > self.max_nodes:
             raise ValueError(f"min_nodes ({self.min_nodes}) is above max_nodes ({self.max_nodes})")
         if self.on_demand_floor and self.capacity != "spot":

@@ -16,7 +16,9 @@ run at 80% of what one replica can carry (the seed's "scale out at 80% of target
 - ``cpu`` (fallback only; GPU servers are rarely CPU-bound): full at 100% of the CPU request,
   so the target is 80% utilisation (also KServe's default for raw deployments).
 
-``min_replicas``/``max_replicas`` are set here for now; the sizing plan will feed the same fields.
+On a pool with explicit node counts, ``min_replicas``/``max_replicas`` and ``gpus_per_replica`` are
+the user's; on a sized pool the plan (``aistack/plan.py``) sets ``max_replicas`` and
+``gpus_per_replica`` from ``demand_tokens_per_s``, ``throughput_per_gpu`` and ``model_mem_gib``.
 """
 
 from __future__ import annotations
@@ -151,7 +153,10 @@ class EndpointSpec(Model):
         default=1, ge=1, le=1000, description="Fewest replicas the autoscaler keeps (count)."
     )
     max_replicas: int = Field(
-        default=1, ge=1, le=1000, description="Most replicas the autoscaler may run (count)."
+        default=1,
+        ge=1,
+        le=1000,
+        description="Most replicas the autoscaler may run (count); on a sized pool the plan sets it (omit it).",
     )
     scale_metric: ScaleMetric = Field(
         default="vllm:num_requests_waiting",
@@ -215,6 +220,12 @@ class EndpointSpec(Model):
     demand_tokens_per_s: float | None = Field(
         default=None, ge=0, description="Expected output tokens per second at peak (for the sizing plan)."
     )
+    throughput_per_gpu: float | None = Field(
+        default=None,
+        gt=0,
+        description="Output tokens/s one GPU of the pool's accelerator serves for this model at your latency "
+        "target (your own benchmark); for sized pools, overrides the sourced table in sizing/capacity.py.",
+    )
     model_mem_gib: float | None = Field(
         default=None,
         gt=0,
@@ -257,10 +268,7 @@ class EndpointSpec(Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> EndpointSpec:
-        if self.min_replicas > self.max_replicas:
-            raise ValueError(
-                f"min_replicas ({self.min_replicas}) is above max_replicas ({self.max_replicas})"
-            )
+        # min_replicas <= max_replicas is checked by the stack: on a sized pool the plan sets the max.
         if cpu_cores(self.cpu) < cpu_cores(self.cpu_request):
             raise ValueError(f"cpu_limit ({self.cpu_limit}) is below cpu_request ({self.cpu_request})")
         if memory_bytes(self.memory) < memory_bytes(self.memory_request):

@@ -130,7 +130,8 @@ def test_gpu_pool_is_tainted_nvidia_ami_with_ignored_desired_size(declare):
     ondemand, spot = groups["main-a10g-ondemand"].inputs, groups["main-a10g-spot"].inputs
     assert ondemand["capacityType"] == "ON_DEMAND" and spot["capacityType"] == "SPOT"
     assert ondemand["scalingConfig"] == {"minSize": 2, "maxSize": 2, "desiredSize": 2}
-    assert spot["scalingConfig"]["maxSize"] == 10
+    _, spec = load_stack_file(REPO / "stacks" / "Pulumi.prod.yaml")  # sized: bounds from the plan
+    assert spot["scalingConfig"]["maxSize"] == spec.clusters["main"].gpu_pools["a10g"].max_nodes - 2
     for group in groups.values():
         inputs = group.inputs
         assert inputs["amiType"] == "AL2023_x86_64_NVIDIA"

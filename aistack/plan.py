@@ -1,0 +1,184 @@
+"""Resolve a stack spec against the catalog and the sizing plan.
+
+After resolution every GPU pool has concrete ``instance_types``, ``min_nodes`` and ``max_nodes``:
+- a pool that says ``nodes: sized`` (or omits its counts) is sized by :func:`sizing.plan_for` from
+  the endpoints served on it: each endpoint is one workload whose floor is its ``min_replicas``
+  and whose peak is its ``demand_tokens_per_s``, restricted to the pool's cloud, region,
+  accelerator (and machine types, when given). The plan sets the pool's machine type and
+  autoscaler bounds and the endpoint's GPUs per replica and ``max_replicas``;
+- a pool without ``instance_types`` takes the cheapest catalog offering of its accelerator in its
+  cloud's region with enough GPUs for its endpoints' replicas.
+
+Each workload gets one machine type (``max_pools_per_workload=1``): a node pool's autoscaler
+treats its machine types as interchangeable, so mixing sizes within one endpoint would mislead it.
+Imports no Pulumi.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from aistack.errors import InputError
+from aistack.spec import StackSpec
+from aistack.spec.clusters import GpuPoolSpec
+from aistack.spec.endpoints import EndpointSpec
+
+
+def region_of(spec: StackSpec, cloud: str) -> str:
+    """The region (Azure: location) a cloud's share of the stack lives in."""
+    placement = getattr(spec.clouds, cloud)
+    return getattr(placement, "region", None) or placement.location
+
+
+def sizing_model(model: str) -> str | None:
+    """The sizing table's id for a served model (``meta-llama/Llama-3.1-8B-Instruct`` → ``llama-3.1-8b``)."""
+    from sizing import capacity
+
+    name = re.sub(r"-(instruct|chat|hf)$", "", model.rsplit("/", 1)[-1].lower())
+    return name if name in capacity.MODELS else None
+
+
+def _catalog(spec: StackSpec, file: str, base_dir: Path) -> Any:
+    from sizing import bundled_paths, load_catalog
+
+    paths = list(bundled_paths())
+    if spec.sizing.catalog:
+        path = Path(base_dir) / spec.sizing.catalog
+        if not path.is_file():
+            raise InputError(file, "aistack:sizing.catalog", f"no catalog file at {path}")
+        paths.append(path)
+    return load_catalog(paths)
+
+
+def _workload(spec: StackSpec, name: str, endpoint: EndpointSpec, pool: GpuPoolSpec, file: str) -> Any:
+    from sizing.workloads import Workload
+
+    cloud = spec.clusters[endpoint.cluster].cloud
+    model = sizing_model(endpoint.model)
+    where = f"aistack:endpoints.{name}"
+    if model is None and endpoint.model_mem_gib is None:
+        raise InputError(
+            file, f"{where}.model_mem_gib", f"required to size {endpoint.model!r} (not in sizing/capacity.py)"
+        )
+    fields: dict[str, Any] = {
+        "name": name,
+        "demand": 0.0,
+        "peak_demand": endpoint.demand_tokens_per_s,
+        "target_utilization": spec.sizing.target_utilization,
+        "min_replicas": endpoint.min_replicas,
+        "clouds": (cloud,),
+        "regions": (region_of(spec, cloud),),
+        "spot": pool.capacity == "spot",
+    }
+    if model is not None:
+        fields["model"] = model
+    if endpoint.model_mem_gib is not None:
+        fields["model_mem_gib"] = endpoint.model_mem_gib
+    if endpoint.throughput_per_gpu is not None:
+        fields["throughput"] = {pool.accelerator: endpoint.throughput_per_gpu}
+    try:
+        workload = Workload(**fields)
+    except ValueError as err:
+        raise InputError(file, where, f"cannot size it: {err}") from None
+    if pool.accelerator not in workload.throughput:
+        raise InputError(
+            file,
+            f"{where}.throughput_per_gpu",
+            f"no sourced throughput figure for {endpoint.model} on {pool.accelerator}; "
+            "set throughput_per_gpu (output tokens/s per GPU) from your own benchmark",
+        )
+    return workload
+
+
+def _cheapest(catalog: Any, cloud: str, region: str, pool: GpuPoolSpec, gpus: int) -> str | None:
+    offers = [o for o in catalog.find(cloud, region, accelerator=pool.accelerator) if o.gpus >= gpus]
+    return offers[0].instance_type if offers else None
+
+
+def resolve(spec: StackSpec, file: str, base_dir: Path = Path(".")) -> tuple[StackSpec, Any]:
+    """The spec with every pool concrete, and the sizing plan (``None`` when no pool is sized).
+
+    Args:
+        spec: A validated stack spec.
+        file: The stack file, for error messages.
+        base_dir: The project directory (``aistack:sizing.catalog`` is relative to it).
+
+    Raises:
+        InputError: a sized pool cannot be planned, or no catalog offering fits a pool.
+    """
+    pools = {
+        (cname, pname): pool for cname, c in spec.clusters.items() for pname, pool in c.gpu_pools.items()
+    }
+    sized = {key for key, pool in pools.items() if pool.sized}
+    if not sized and all(pool.instance_types for pool in pools.values()):
+        return spec, None
+    catalog = _catalog(spec, file, base_dir)
+    clusters = {name: c.model_dump() for name, c in spec.clusters.items()}
+    endpoints = {name: e.model_dump() for name, e in spec.endpoints.items()}
+    plan = _plan(spec, sized, pools, catalog, file) if sized else None
+    for (cname, pname), pool in pools.items():
+        updated = clusters[cname]["gpu_pools"][pname]
+        served = {n: e for n, e in spec.endpoints.items() if (e.cluster, e.pool) == (cname, pname)}
+        if (cname, pname) in sized:
+            planned = [p for name in served for p in plan.pools_for(name)]
+            low = max(sum(p.min_nodes for p in planned), pool.on_demand_floor)
+            updated.update(
+                nodes=None,
+                min_nodes=low,
+                max_nodes=max(sum(p.max_nodes for p in planned), low, 1),
+                instance_types=pool.instance_types or sorted({p.instance_type for p in planned}),
+            )
+            for name in served:
+                (chosen,) = plan.pools_for(name)
+                endpoints[name].update(
+                    gpus_per_replica=chosen.gpus_per_replica,
+                    max_replicas=max(
+                        chosen.max_nodes * chosen.replicas_per_node, endpoints[name]["min_replicas"]
+                    ),
+                )
+        elif not pool.instance_types:
+            cloud = spec.clusters[cname].cloud
+            gpus = max([e.gpus_per_replica for e in served.values()], default=1)
+            chosen_type = _cheapest(catalog, cloud, region_of(spec, cloud), pool, gpus)
+            if chosen_type is None:
+                raise InputError(
+                    file,
+                    f"aistack:clusters.{cname}.gpu_pools.{pname}.instance_types",
+                    f"no {cloud} offering of {pool.accelerator} with {gpus} GPU(s) in {region_of(spec, cloud)} "
+                    "in the catalog; name instance_types, or add the offering with aistack:sizing.catalog",
+                )
+            updated["instance_types"] = [chosen_type]
+    resolved = spec.model_dump()
+    resolved.update(clusters=clusters, endpoints=endpoints)
+    return StackSpec.model_validate(resolved), plan
+
+
+def _plan(spec: StackSpec, sized: set, pools: dict, catalog: Any, file: str) -> Any:
+    """Solve every sized pool's workloads together (they may share offering quotas)."""
+    from sizing import Catalog, SizingOptions, plan_for
+
+    def accepts(offer: Any, key: tuple[str, str]) -> bool:
+        pool, cloud = pools[key], spec.clusters[key[0]].cloud
+        return (offer.cloud, offer.region, offer.accelerator) == (
+            cloud,
+            region_of(spec, cloud),
+            pool.accelerator,
+        ) and (pool.instance_types is None or offer.instance_type in pool.instance_types)
+
+    workloads = [
+        _workload(spec, name, e, pools[(e.cluster, e.pool)], file)
+        for name, e in spec.endpoints.items()
+        if (e.cluster, e.pool) in sized
+    ]
+    offers = Catalog([o for o in catalog.offerings if any(accepts(o, key) for key in sized)])
+    options = SizingOptions(max_pools_per_workload=1, autoscale=True, time_limit_s=spec.sizing.time_limit_s)
+    plan = plan_for(workloads, offers, options)
+    if plan.status != "optimal":
+        reason = plan.reason
+        endpoint = spec.endpoints.get(reason.workload) if reason and reason.workload else None
+        cname, pname = (endpoint.cluster, endpoint.pool) if endpoint else sorted(sized)[0]
+        why = f"[{reason.code}] {reason.message}" if reason else plan.status
+        raise InputError(file, f"aistack:clusters.{cname}.gpu_pools.{pname}", f"cannot size the pool: {why}")
+    return plan

@@ -1,0 +1,26 @@
+"""How the stack's sized GPU pools are planned (see ``aistack/plan.py`` and ``sizing/``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from aistack.spec.base import Model
+
+
+class SizingSpec(Model):
+    """Options of the sizing plan for pools that say `nodes: sized`."""
+
+    catalog: str | None = Field(
+        default=None,
+        description="Your offerings CSV (negotiated prices, quotas as `max_nodes`), relative to the project "
+        "directory; its rows override the bundled catalog's rows with the same cloud, region and type.",
+    )
+    target_utilization: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="Fraction of a node's throughput planned to be used at peak: 0.8 scales out at 80%.",
+    )
+    time_limit_s: float | None = Field(
+        default=None, gt=0, description="Stop the solver after this many seconds (reports the gap)."
+    )

@@ -1,0 +1,195 @@
+"""Sized pools: the stack spec resolved against the catalog and the sizing plan."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from aistack.errors import InputError
+from aistack.plan import resolve, sizing_model
+from aistack.spec import spec_from_config
+from tests.conftest import REPO
+
+PROD = yaml.safe_load((REPO / "stacks" / "Pulumi.prod.yaml").read_text())["config"]
+DEV = yaml.safe_load((REPO / "stacks" / "Pulumi.dev.yaml").read_text())["config"]
+
+
+def _resolve(config: dict, base_dir: Path = REPO):
+    return resolve(spec_from_config(config, "stacks/Pulumi.x.yaml"), "stacks/Pulumi.x.yaml", base_dir)
+
+
+def _error(config: dict, base_dir: Path = REPO) -> InputError:
+    with pytest.raises(InputError) as info:
+        _resolve(config, base_dir)
+    return info.value
+
+
+def test_sized_pools_take_machine_type_bounds_and_replicas_from_the_plan():
+    spec, plan = _resolve(PROD)
+    assert plan.status == "optimal"
+    (chat,) = plan.pools_for("chat")
+    (big,) = plan.pools_for("chat-70b")
+    a10g, h100 = spec.clusters["main"].gpu_pools["a10g"], spec.clusters["main"].gpu_pools["h100"]
+    # The user's machine types stay (spot fills from all of them); the plan picked among them.
+    assert (
+        a10g.instance_types == ["g5.xlarge", "g5.2xlarge", "g5.4xlarge"]
+        and chat.instance_type in a10g.instance_types
+    )
+    assert (a10g.min_nodes, a10g.max_nodes) == (max(chat.min_nodes, 2), chat.max_nodes)
+    assert h100.instance_types == [big.instance_type] == ["p5.48xlarge"]
+    assert (h100.min_nodes, h100.max_nodes) == (big.min_nodes, big.max_nodes)
+    # Peak demand / (throughput per GPU x 0.8) replicas of one GPU each: 3000 / (486 x 0.8) -> 8.
+    assert chat.max_nodes == 8 and chat.gpus_per_replica == 1
+    assert spec.endpoints["chat"].max_replicas == chat.max_nodes * chat.replicas_per_node
+    # 300 GiB per replica on 80 GiB GPUs -> 4 GPUs per replica, 2 replicas per 8-GPU node.
+    assert (big.gpus_per_replica, big.replicas_per_node) == (4, 2)
+    assert spec.endpoints["chat-70b"].gpus_per_replica == 4
+    assert spec.endpoints["chat-70b"].max_replicas == big.max_nodes * 2
+
+
+def test_preview_reports_the_plan_and_deploys_its_numbers(preview):
+    report = preview("prod")
+    sizing = report["sizing"]
+    assert sizing["status"] == "optimal" and sizing["monthly_usd"] > 0
+    for pool in sizing["pools"]:
+        assert {
+            "workload",
+            "cloud",
+            "region",
+            "instance_type",
+            "nodes",
+            "min_nodes",
+            "max_nodes",
+            "monthly_usd",
+        } <= set(pool)
+    groups = {
+        r["name"]: r["inputs"] for r in report["resources"] if r["type"] == "aws:eks/nodeGroup:NodeGroup"
+    }
+    big = next(p for p in sizing["pools"] if p["workload"] == "chat-70b")
+    assert groups["main-h100-nodes"]["scalingConfig"]["maxSize"] == big["max_nodes"]
+    assert groups["main-h100-nodes"]["instanceTypes"] == [big["instance_type"]]
+    hpa = next(r["inputs"] for r in report["resources"] if r["name"] == "chat-70b-autoscaler")
+    assert hpa["spec"]["maxReplicas"] == big["max_nodes"] * big["replicas_per_node"]
+
+
+def test_unsized_pool_without_machine_types_takes_the_cheapest_fitting_offering():
+    config = copy.deepcopy(DEV)
+    del config["aistack:clusters"]["main"]["gpu_pools"]["l4"]["instance_types"]
+    spec, plan = _resolve(config)
+    assert plan is None
+    # g6.xlarge (1 x L4, 0.8048 USD/h) is the cheapest L4 offering in us-east-1 of the bundled catalog.
+    assert spec.clusters["main"].gpu_pools["l4"].instance_types == ["g6.xlarge"]
+
+
+def test_user_catalog_overrides_prices_and_changes_the_choice(tmp_path: Path):
+    from sizing import load_catalog
+
+    header = "cloud,region,instance_type,accelerator,gpus,gpu_mem_gib,vcpus,mem_gib,price_hr,spot_price_hr,zones,max_nodes,source,as_of\n"
+    bundled = next(o for o in load_catalog().find("aws", "us-east-1", instance_type="g5.2xlarge"))
+    (tmp_path / "negotiated.csv").write_text(
+        header
+        + f"aws,us-east-1,g5.2xlarge,A10G-24GB,1,{bundled.gpu_mem_gib},{bundled.vcpus},{bundled.mem_gib},"
+        "0.40,0.10,,,negotiated price sheet (test),2026-11\n"
+    )
+    config = {**copy.deepcopy(PROD), "aistack:sizing": {"catalog": "negotiated.csv"}}
+    _, plan = _resolve(config, tmp_path)
+    assert plan.pools_for("chat")[0].instance_type == "g5.2xlarge"
+
+
+def test_quota_in_a_user_catalog_makes_sizing_fail_with_the_reason(tmp_path: Path):
+    header = "cloud,region,instance_type,accelerator,gpus,gpu_mem_gib,vcpus,mem_gib,price_hr,spot_price_hr,zones,max_nodes,source,as_of\n"
+    (tmp_path / "quota.csv").write_text(
+        header + "aws,us-east-1,p5.48xlarge,H100-80GB,8,80,192,2048,98.32,,,0,account quota (test),2026-11\n"
+    )
+    err = _error({**copy.deepcopy(PROD), "aistack:sizing": {"catalog": "quota.csv"}}, tmp_path)
+    assert err.key == "aistack:clusters.main.gpu_pools.h100"
+    assert err.message.startswith("cannot size the pool: [")
+
+
+def test_missing_user_catalog_is_a_clear_error(tmp_path: Path):
+    err = _error({**copy.deepcopy(PROD), "aistack:sizing": {"catalog": "nope.csv"}}, tmp_path)
+    assert err.key == "aistack:sizing.catalog" and "no catalog file" in err.message
+
+
+def test_sized_endpoint_without_a_sourced_throughput_names_the_key():
+    config = copy.deepcopy(PROD)
+    del config["aistack:endpoints"]["chat"]["throughput_per_gpu"]
+    err = _error(config)
+    assert err.key == "aistack:endpoints.chat.throughput_per_gpu"
+    assert "no sourced throughput figure for meta-llama/Llama-3.1-8B-Instruct on A10G-24GB" in err.message
+
+
+@pytest.mark.parametrize(
+    ("mutate", "key", "fragment"),
+    [
+        (
+            lambda c: c["aistack:endpoints"]["chat"].pop("demand_tokens_per_s"),
+            "aistack:endpoints.chat.demand_tokens_per_s",
+            "required",
+        ),
+        (
+            lambda c: c["aistack:endpoints"]["chat"].update(max_replicas=3),
+            "aistack:endpoints.chat.max_replicas",
+            "set by the sizing plan",
+        ),
+        (
+            lambda c: c["aistack:endpoints"].pop("chat-70b"),
+            "aistack:clusters.main.gpu_pools.h100",
+            "needs an endpoint",
+        ),
+        (
+            lambda c: c["aistack:clusters"]["main"]["gpu_pools"]["h100"].update(min_nodes=1),
+            "aistack:clusters.main.gpu_pools.h100",
+            "remove them",
+        ),
+    ],
+)
+def test_sized_pool_rules(mutate, key, fragment):
+    config = copy.deepcopy(PROD)
+    mutate(config)
+    with pytest.raises(InputError) as info:
+        spec_from_config(config, "stacks/Pulumi.x.yaml")
+    assert info.value.key == key and fragment in info.value.message
+
+
+def test_served_model_names_map_to_the_sizing_table():
+    assert sizing_model("meta-llama/Llama-3.1-8B-Instruct") == "llama-3.1-8b"
+    assert sizing_model("meta-llama/Llama-3.1-70B-Instruct") == "llama-3.1-70b"
+    assert sizing_model("mistralai/Mistral-7B-Instruct-v0.3") is None
+
+
+def _aistack(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "aistack", *args], cwd=REPO, capture_output=True, text=True, timeout=600
+    )
+
+
+def test_size_command_for_a_stack_and_for_workloads():
+    result = _aistack("size", "--stack", "prod", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    assert plan["status"] == "optimal" and {p["workload"] for p in plan["pools"]} == {"chat", "chat-70b"}
+    text = _aistack("size", "--stack", "prod").stdout
+    assert "runner-up" in text and "bound by" in text
+    result = _aistack("size", "--workloads", "sizing/examples/workloads.yaml", "--format", "json")
+    assert result.returncode == 0 and json.loads(result.stdout)["status"] == "optimal"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("size", "--stack", "dev"), "no GPU pool says `nodes: sized`"),
+        (("size",), "name exactly one of --stack, --stack-file or --workloads"),
+        (("size", "--stack", "prod", "--catalog", "x.csv"), "aistack:sizing.catalog"),
+    ],
+)
+def test_size_command_errors_are_one_line_exit_2(args, expected):
+    result = _aistack(*args)
+    assert result.returncode == 2 and expected in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
