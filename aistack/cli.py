@@ -23,7 +23,9 @@ class _Parser(argparse.ArgumentParser):
 def _preview(args: argparse.Namespace) -> int:
     from aistack import preview, render
 
-    result = preview.run(stack=args.stack, stack_path=args.stack_file, program_dir=args.program)
+    result = preview.run(
+        stack=args.stack, stack_path=args.stack_file, program_dir=args.program, baseline=args.baseline
+    )
     if args.manifests:
         from aistack import manifests
 
@@ -52,6 +54,11 @@ def _add_preview(commands: argparse._SubParsersAction) -> None:
         type=Path,
         metavar="DIR",
         help="Write each Kubernetes object as a YAML manifest under DIR.",
+    )
+    p.add_argument(
+        "--baseline",
+        type=Path,
+        help="A `--format json` report of an earlier preview (e.g. the base branch): adds the diff.",
     )
     p.set_defaults(handler=_preview)
 

@@ -53,6 +53,7 @@ class Resource:
     outputs: dict[str, Any]
     protect: bool = False
     ignore_changes: list[str] = field(default_factory=list)
+    replace_on_changes: list[str] = field(default_factory=list)
     aliases: list[str] = field(default_factory=list)
     cloud: str | None = None
 
@@ -68,6 +69,8 @@ class Resource:
             "provider": self.provider,
             "protect": self.protect,
             "ignore_changes": self.ignore_changes,
+            "replace_on_changes": self.replace_on_changes,
+            "aliases": self.aliases,
             "inputs": mask(self.inputs),
         }
 
@@ -413,6 +416,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.recorded: list[Resource] = []
         self.errors: list[str] = []
         self._disabled = disabled_default_providers
+        self._aliases: dict[str, list[str]] = {}
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         """URNs as the real engine forms them: top-level resources carry no Stack type prefix."""
@@ -451,10 +455,39 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 outputs=dict(state),
                 protect=bool(request.protect),
                 ignore_changes=list(request.ignoreChanges),
-                aliases=[a.urn or a.spec.name for a in request.aliasSpecs] if request.aliasSpecs else [],
+                replace_on_changes=list(request.replaceOnChanges),
+                aliases=self._alias_urns(request, response.urn),
             )
         )
         return response
+
+    def _alias_urns(self, request, urn: str) -> list[str]:
+        """The earlier URNs a resource answers to: its own aliases and those inherited from its parent.
+
+        As the engine does: an alias spec defaults to the resource's current name, type and parent;
+        a parent's alias also aliases each child, with the parent's name prefix of the child's name
+        swapped for the parent's old name (so a renamed component keeps its children).
+        """
+        parent = "" if _is_stack(request.parent) else request.parent
+        urns = list(request.aliasURNs)
+        for alias in request.aliases:
+            if alias.HasField("urn"):
+                urns.append(alias.urn)
+                continue
+            spec = alias.spec
+            old_parent = "" if spec.noParent else (spec.parentUrn or parent)
+            old = self.make_urn(old_parent, spec.type or request.type, spec.name or request.name)
+            stack, project, rest = old.removeprefix("urn:pulumi:").split("::", 2)
+            urns.append(f"urn:pulumi:{spec.stack or stack}::{spec.project or project}::{rest}")
+        parent_name = parent.rsplit("::", 1)[-1]
+        for old_parent in self._aliases.get(parent, []):
+            name = request.name
+            if parent_name and name.startswith(parent_name):
+                name = old_parent.rsplit("::", 1)[-1] + name[len(parent_name) :]
+            urns.append(self.make_urn(old_parent, request.type, name))
+        urns = list(dict.fromkeys(u for u in urns if u != urn))
+        self._aliases[urn] = urns
+        return urns
 
 
 @dataclass

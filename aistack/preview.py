@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from aistack import engine
+from aistack import cost, diff, engine
 from aistack.errors import InputError
 from aistack.spec import read_stack_config, spec_from_config, stack_file
 
@@ -30,9 +30,31 @@ def project_name(program_dir: Path) -> str:
         ) from None
 
 
-def run(**kwargs: Any) -> dict[str, Any]:
-    """Validate the stack, run the program under the mock runtime and build the report (see :func:`execute`)."""
-    return report(execute(**kwargs))
+def run(*, baseline: Path | None = None, **kwargs: Any) -> dict[str, Any]:
+    """Validate the stack, run the program under the mock runtime and build the report.
+
+    Args:
+        baseline: A ``--format json`` report of an earlier preview (the base branch's); fills
+            the ``diff`` section.
+        **kwargs: Where the program and stack are (see :func:`execute`).
+
+    Raises:
+        InputError: invalid config, baseline or program.
+    """
+    old = diff.load_baseline(baseline) if baseline is not None else None
+    run_ = execute(**kwargs)
+    result = report(run_)
+    if old is not None:
+        result["diff"] = diff.compare(old, result, allow_replace=allowed_replacements(run_.config))
+    return result
+
+
+def allowed_replacements(config: dict[str, Any]) -> list[str]:
+    """The logical names a stack allows to be deleted or replaced (``aistack:allow_replace``)."""
+    value = config.get("aistack:allow_replace") or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InputError("stack config", "aistack:allow_replace", "must be a list of logical names")
+    return value
 
 
 def execute(
@@ -73,7 +95,10 @@ def execute(
 
 
 def report(run_: engine.ProgramRun) -> dict[str, Any]:
-    """The preview report for a program run: the graph, then every policy of the pack on it."""
+    """The preview report for a program run: the graph, every policy of the pack on it, its cost.
+
+    The ``diff`` stays empty without a baseline (see :func:`run`).
+    """
     from policies import environment_of, evaluate
 
     # The rules read raw inputs and outputs (secrets unwrapped by the pack), never the masked report.
@@ -81,15 +106,16 @@ def report(run_: engine.ProgramRun) -> dict[str, Any]:
         [dataclasses.asdict(r) for r in run_.resources],
         environment=environment_of(run_.stack, run_.config) or "dev",
     )
+    resources = [r.to_json() for r in run_.resources]
     return {
         "project": run_.project,
         "stack": run_.stack,
-        "resources": [r.to_json() for r in run_.resources],
+        "resources": resources,
         "outputs": engine.mask(run_.outputs),
         "sizing": engine.unwrap(run_.outputs.get("sizing")) or {},
-        "cost": {"monthly_usd": 0.0, "by_cloud": {}, "lines": []},
+        "cost": cost.estimate(resources),
         "policy": {"violations": violations},
-        "diff": {"create": [], "update": [], "delete": [], "replace_risk": []},
+        "diff": {"create": [], "update": [], "delete": [], "replace_risk": [], "forbidden": []},
     }
 
 

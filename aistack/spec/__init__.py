@@ -66,6 +66,12 @@ class StackSpec(Model):
     sizing: SizingSpec = Field(
         default_factory=SizingSpec, description="Options of the sizing plan for pools that say `nodes: sized`."
     )
+    allow_replace: list[str] = Field(
+        default_factory=list,
+        description="Logical names of stateful resources (buckets, storage accounts, keys, clusters) that "
+        "this change may delete or replace, or of a component (e.g. a store's name) to allow it for "
+        "everything in it. Without it `preview --baseline` fails (exit 1) on such a change.",
+    )
 
     @field_validator("tags")
     @classmethod
