@@ -36,6 +36,7 @@ UNITS = {
     "gib_month": "USD per GiB-month of data stored (at ASSUMED_STORE_GIB)",
     "vm_hour": "USD per hour per VM of the cloud's node pools in the region, capped at cap_usd per hour",
     "usage": "billed per use only: no fixed charge (usd is 0)",
+    "none": "in this case the resource creates nothing billed (usd is 0; no cost line)",
 }
 """Price-table units and what ``usd`` means for each."""
 
@@ -44,6 +45,7 @@ ASSUMED_STORE_GIB = 100
 ~140 GB (REFERENCE.md), so 100 GiB stands for a small set of model weights."""
 
 ANY_REGION = "*"
+ANY_CLOUD = "*"
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,8 @@ class PriceRow:
     """One row of the price table (see :data:`COLUMNS`).
 
     Attributes:
-        cloud: ``aws``, ``azure`` or ``gcp`` (the resource's cloud, also for Kubernetes objects).
+        cloud: ``aws``, ``azure`` or ``gcp`` (the resource's cloud, also for Kubernetes objects),
+            or ``*`` for a row that holds on every cloud.
         type: Resource type token, e.g. ``aws:ec2/natGateway:NatGateway``.
         component: What is billed (``gateway``, ``storage``...); a resource pays every component.
         match: Conditions on the camelCase inputs, ``path=value`` joined by ``&``; an empty value
@@ -130,8 +133,8 @@ def load_prices(path: Path = PRICES_FILE) -> list[PriceRow]:
             raise bad("usd", f"not a number: {row['usd']!r} / {row['cap_usd']!r}") from None
         if not math.isfinite(usd) or usd < 0:
             raise bad("usd", f"must be a finite number >= 0, got {row['usd']}")
-        if row["unit"] == "usage" and usd != 0:
-            raise bad("usd", "a usage-billed row has no fixed price: usd must be 0")
+        if row["unit"] in ("usage", "none") and usd != 0:
+            raise bad("usd", f"a {row['unit']!r} row has no fixed price: usd must be 0")
         if (cap is not None) != (row["unit"] == "vm_hour"):
             raise bad("cap_usd", "required for unit vm_hour and only there")
         match = []
@@ -362,7 +365,10 @@ class _Model:
 
     def rows_for(self, r: Mapping[str, Any]) -> dict[str, list[PriceRow]]:
         by_component: dict[str, list[PriceRow]] = {}
-        for row in self.prices.get((r.get("cloud") or "", r["type"]), []):
+        rows = self.prices.get((r.get("cloud") or "", r["type"]), []) + self.prices.get(
+            (ANY_CLOUD, r["type"]), []
+        )
+        for row in rows:
             by_component.setdefault(row.component, []).append(row)
         return by_component
 
@@ -435,7 +441,7 @@ class _Model:
                     high,
                     f"{component} {_money(row.usd)}/VM-h × {low_vms}–{high_vms} VMs (cap {_money(cap)}/h) {tag}",
                 )
-            else:
+            elif row.unit == "usage":
                 priced.add(0.0, 0.0, f"{component}: billed per use only {tag}")
         return priced
 

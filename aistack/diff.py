@@ -285,7 +285,14 @@ def _identity_changes(
             reason = f"type changes from {before['type']}"
         else:
             role = _role(before, old)
-            candidates = [c for c in free if _role(c, new) == role]
+            # Same role, and when both carry inputs at least one in common: a new role with nothing
+            # in common with the old one is a different resource, not a renamed one.
+            candidates = [
+                c
+                for c in free
+                if _role(c, new) == role
+                and (not before.get("inputs") or not c.get("inputs") or _similarity(before, c) > 0)
+            ]
             if not candidates:
                 continue
             after = max(candidates, key=lambda c: _similarity(before, c))

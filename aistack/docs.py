@@ -60,7 +60,9 @@ def config_reference() -> str:
         seen.add(model)
         rows = ["| key | type | default | description |", "|---|---|---|---|"]
         for name, field in model.model_fields.items():
-            rows.append(f"| `{name}` | {_type_name(field.annotation)} | {_default(field)} | {field.description} |")
+            rows.append(
+                f"| `{name}` | {_type_name(field.annotation)} | {_default(field)} | {field.description} |"
+            )
             todo.extend((f"{model.__name__}.{name}", sub) for sub in _models(field.annotation))
         title = "Top-level keys (`aistack:<key>`)" if model is StackSpec else f"`{model.__name__}`"
         doc = (model.__doc__ or "").strip().splitlines()[0]

@@ -187,18 +187,19 @@ def _diff_section(diff: dict[str, Any]) -> list[str]:
 def mermaid(result: dict[str, Any]) -> str:
     """A Mermaid graph of the components: a subgraph per cloud, edges parent → child component."""
     components = [r for r in result["resources"] if not r["custom"] and r["type"] != "pulumi:pulumi:Stack"]
-    ids = {r["urn"]: f"c{i}" for i, r in enumerate(components)}
-    lines = ["```mermaid", "graph LR"]
     by_cloud: dict[str, list[dict[str, Any]]] = {}
     for r in components:
         by_cloud.setdefault(r.get("cloud") or "other", []).append(r)
+    ordered = [r for _cloud, members in sorted(by_cloud.items()) for r in members]
+    ids = {r["urn"]: f"c{i}" for i, r in enumerate(ordered)}
+    lines = ["```mermaid", "graph LR"]
     for cloud, members in sorted(by_cloud.items()):
         lines.append(f'  subgraph cloud_{cloud}["{cloud}"]')
         for r in members:
             label = f"{r['type'].rsplit(':', 1)[-1]} {r['name']}".replace('"', "#quot;")
             lines.append(f'    {ids[r["urn"]]}["{label}"]')
         lines.append("  end")
-    lines += [f"  {ids[r['parent']]} --> {ids[r['urn']]}" for r in components if r.get("parent") in ids]
+    lines += [f"  {ids[r['parent']]} --> {ids[r['urn']]}" for r in ordered if r.get("parent") in ids]
     return "\n".join([*lines, "```"])
 
 
@@ -219,7 +220,10 @@ def as_markdown(result: dict[str, Any]) -> str:
         f"{_usd(cost['monthly_usd'])}/month (up to {_usd(cost.get('monthly_usd_max', cost['monthly_usd']))})",
     ]
     if has_baseline:
-        summary.append(f"{_delta(diff['cost_delta']['monthly_usd'])}/month against the baseline")
+        delta = diff["cost_delta"]
+        summary.append(
+            f"{_delta(delta['monthly_usd'])}/month (max {_delta(delta['monthly_usd_max'])}) against the baseline"
+        )
     summary.append(_verdict(violations))
     if diff.get("forbidden"):
         summary.append(f"⛔ {len(diff['forbidden'])} forbidden change(s)")

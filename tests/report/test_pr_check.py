@@ -1,0 +1,107 @@
+"""End to end, as the pull-request workflow runs it: base preview, modified stack, report and exit code."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import REPO
+
+DEV = REPO / "stacks" / "Pulumi.dev.yaml"
+
+
+def aistack(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "aistack", *args], cwd=REPO, capture_output=True, text=True, timeout=600
+    )
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The dev stack's JSON preview, as the workflow makes it on the base branch."""
+    out = tmp_path_factory.mktemp("base") / "base.json"
+    result = aistack("preview", "--stack", "dev", "--format", "json", "--output", str(out))
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+@pytest.fixture
+def check(tmp_path: Path, baseline: Path) -> Callable[[Callable[[dict], Any]], tuple[int, str]]:
+    """Edit a copy of the dev stack, preview it against the baseline; return exit code and Markdown."""
+
+    def run(edit: Callable[[dict[str, Any]], Any]) -> tuple[int, str]:
+        document = yaml.safe_load(DEV.read_text())
+        edit(document["config"])
+        stack = tmp_path / "Pulumi.dev.yaml"  # same stack name, so URNs line up with the baseline
+        stack.write_text(yaml.safe_dump(document, sort_keys=False))
+        report = tmp_path / "report.md"
+        result = aistack(
+            "preview",
+            "--stack-file",
+            str(stack),
+            "--baseline",
+            str(baseline),
+            "--format",
+            "markdown",
+            "--output",
+            str(report),
+        )
+        assert result.returncode in (0, 1), result.stderr
+        return result.returncode, report.read_text()
+
+    return run
+
+
+def test_growing_a_gpu_pool_is_an_update_with_a_cost_delta_and_passes(check):
+    def grow(config: dict) -> None:
+        config["aistack:clusters"]["main"]["gpu_pools"]["l4"]["max_nodes"] = 4
+
+    code, text = check(grow)
+    assert code == 0
+    assert "**+0 to create · ~1 to update · −0 to delete · 0 identity change(s)**" in text
+    assert "- ~ NodeGroup `main-l4-nodes`: `scalingConfig.maxSize`" in text
+    # Two more g6.xlarge spot nodes at the most: the maximum grows, the minimum does not.
+    summary = text.splitlines()[0]
+    assert "+$0.00/month (max +$" in summary and "(max +$0.00)" not in summary
+    assert "⛔" not in text
+
+
+def test_deleting_the_bucket_fails_the_check_unless_allowed(check):
+    def drop_store(config: dict) -> None:
+        config["aistack:stores"] = {}
+
+    code, text = check(drop_store)
+    assert code == 1
+    assert "⛔ **2 forbidden change(s)** (the check fails):" in text
+    assert (
+        "- Bucket `models-bucket`: S3 bucket 'models-bucket' would be deleted. "
+        "To allow it, add 'models' to aistack:allow_replace." in text
+    )
+
+    def drop_and_allow(config: dict) -> None:
+        drop_store(config)
+        config["aistack:allow_replace"] = ["models"]
+
+    code, text = check(drop_and_allow)
+    assert code == 0
+    assert "⛔" not in text and "−13 to delete" in text
+
+
+def test_renaming_a_component_is_an_identity_change_and_fails_the_check(check):
+    def rename(config: dict) -> None:
+        config["aistack:stores"] = {"weights": config["aistack:stores"]["models"]}
+
+    code, text = check(rename)
+    assert code == 1
+    assert "- ObjectStore `models` → ObjectStore `weights`: new logical name without an alias" in text
+    assert (
+        "- Bucket `models-bucket` → Bucket `weights-bucket`: new logical name and parent without an alias"
+        in text
+    )
+    assert "it reappears as 'weights-bucket' (add an alias to keep it)" in text
