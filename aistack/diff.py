@@ -272,11 +272,13 @@ def _identity_changes(
 
     First the same name and parent with another type (a type migration), then the same role
     (type, parent's type, name suffix) under a renamed parent or name, the most similar inputs
-    first.
+    first. Parents are paired before their children: a child of a renamed parent pairs with its
+    twin under the new parent even when every input changed with the rename (ids, ARNs).
     """
     free = list(created)
     risks = []
-    for before in deleted:
+    moved: dict[str, str] = {}  # old parent URN → new parent URN, as parents are paired
+    for before in sorted(deleted, key=lambda r: len(_ancestors(r, old))):
         same_place = [
             c for c in free if c["name"] == before["name"] and c.get("parent") == before.get("parent")
         ]
@@ -285,13 +287,19 @@ def _identity_changes(
             reason = f"type changes from {before['type']}"
         else:
             role = _role(before, old)
-            # Same role, and when both carry inputs at least one in common: a new role with nothing
-            # in common with the old one is a different resource, not a renamed one.
+            new_parent = moved.get(before.get("parent") or "")
+            # Same role; unless under its renamed parent, at least one input in common when both
+            # carry inputs (a new resource with nothing in common is not a renamed one).
             candidates = [
                 c
                 for c in free
                 if _role(c, new) == role
-                and (not before.get("inputs") or not c.get("inputs") or _similarity(before, c) > 0)
+                and (
+                    (new_parent is not None and c.get("parent") == new_parent)
+                    or not before.get("inputs")
+                    or not c.get("inputs")
+                    or _similarity(before, c) > 0
+                )
             ]
             if not candidates:
                 continue
@@ -306,7 +314,8 @@ def _identity_changes(
             ]
             reason = f"new logical {' and '.join(what)} without an alias"
         free.remove(after)
+        moved[before["urn"]] = after["urn"]
         risks.append(
             {"old_urn": before["urn"], "new_urn": after["urn"], "type": after["type"], "reason": reason}
         )
-    return risks
+    return sorted(risks, key=lambda r: r["old_urn"])

@@ -39,8 +39,19 @@ def as_text(result: dict[str, Any]) -> str:
     if violations:
         lines.append(f"policy: {len(violations)} finding(s)")
         lines.extend(f"  [{v['level']}] {v['policy']}: {v['urn']}: {v['message']}" for v in violations)
-    if result["cost"]["monthly_usd"]:
-        lines.append(f"estimated cost: ${result['cost']['monthly_usd']:,.2f}/month")
+    cost = result["cost"]
+    if cost["monthly_usd"] or cost.get("monthly_usd_max"):
+        lines.append(
+            f"estimated cost: ${cost['monthly_usd']:,.2f}/month "
+            f"(up to ${cost.get('monthly_usd_max', cost['monthly_usd']):,.2f} at the pools' max nodes)"
+        )
+    diff = result["diff"]
+    if "cost_delta" in diff:
+        lines.append(
+            f"against the baseline: +{len(diff['create'])} ~{len(diff['update'])} -{len(diff['delete'])}, "
+            f"{len(diff['replace_risk'])} identity change(s), cost {_delta(diff['cost_delta']['monthly_usd'])}/month"
+        )
+        lines.extend(f"  forbidden: {f['reason']}" for f in diff.get("forbidden", []))
     return "\n".join(lines)
 
 

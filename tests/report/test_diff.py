@@ -263,3 +263,25 @@ def test_a_bad_baseline_is_a_one_line_error(tmp_path: Path, content, message):
     with pytest.raises(InputError) as err:
         diff.load_baseline(path)
     assert message in err.value.line()
+
+
+def test_a_child_whose_every_input_changed_with_its_parents_rename_is_still_paired():
+    def world(name: str) -> list[dict]:
+        parent = component("aws", "ObjectStore", name)
+        policy = resource(
+            "aws:s3/bucketPolicy:BucketPolicy",
+            f"{name}-tls-only",
+            cloud="aws",
+            parent=parent,
+            inputs={
+                "bucket": f"{name}-bucket-1234",
+                "policy": f'{{"Resource": "arn:aws:s3:::{name}-bucket-1234"}}',
+            },
+        )
+        return [parent, policy]
+
+    result = compare(report(*world("models")), report(*world("weights")))
+    pairs = sorted(
+        (r["old_urn"].rsplit("::", 1)[1], r["new_urn"].rsplit("::", 1)[1]) for r in result["replace_risk"]
+    )
+    assert pairs == [("models", "weights"), ("models-tls-only", "weights-tls-only")]
