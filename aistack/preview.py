@@ -45,6 +45,12 @@ def run(*, baseline: Path | None = None, **kwargs: Any) -> dict[str, Any]:
     run_ = execute(**kwargs)
     result = report(run_)
     if old is not None:
+        for key in ("project", "stack"):
+            if old.get(key, result[key]) != result[key]:
+                # Every URN embeds both: the diff would be one big deletion and creation.
+                raise InputError(
+                    str(baseline), key, f"the baseline previews {key} {old[key]!r}, not {result[key]!r}"
+                )
         result["diff"] = diff.compare(old, result, allow_replace=allowed_replacements(run_.config))
     return result
 

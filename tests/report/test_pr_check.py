@@ -105,3 +105,11 @@ def test_renaming_a_component_is_an_identity_change_and_fails_the_check(check):
         in text
     )
     assert "it reappears as 'weights-bucket' (add an alias to keep it)" in text
+
+
+def test_a_baseline_of_another_stack_is_refused_in_one_line(baseline: Path):
+    result = aistack("preview", "--stack", "staging", "--baseline", str(baseline))
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip() == f"error: {baseline}: stack: the baseline previews stack 'dev', not 'staging'"
+    )
