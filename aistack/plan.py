@@ -16,6 +16,8 @@ Imports no Pulumi.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -40,7 +42,9 @@ def sizing_model(model: str) -> str | None:
     return name if name in capacity.MODELS else None
 
 
-def _catalog(spec: StackSpec, file: str, base_dir: Path) -> Any:
+def _catalog(spec: StackSpec, file: str, base_dir: Path) -> tuple[Any, dict[tuple[str, str, str], set[str]]]:
+    """The catalog (bundled plus the stack's own), narrowed by preflight findings when given, and the
+    zones preflight found offering each type (zone names, as stacks name them)."""
     from sizing import bundled_paths, load_catalog
 
     paths = list(bundled_paths())
@@ -49,7 +53,33 @@ def _catalog(spec: StackSpec, file: str, base_dir: Path) -> Any:
         if not path.is_file():
             raise InputError(file, "aistack:sizing.catalog", f"no catalog file at {path}")
         paths.append(path)
-    return load_catalog(paths)
+    catalog = load_catalog(paths)
+    if not spec.sizing.constraints:
+        return catalog, {}
+    return _constrained(catalog, Path(base_dir) / spec.sizing.constraints, file)
+
+
+def _constrained(catalog: Any, path: Path, file: str) -> tuple[Any, dict[tuple[str, str, str], set[str]]]:
+    """The catalog narrowed by preflight findings (types not offered dropped, node caps from quotas),
+    and the zones offering each checked type."""
+    from aistack.preflight.checks import constraints
+    from sizing import Catalog
+
+    try:
+        limits = constraints(json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise InputError(
+            file, "aistack:sizing.constraints", f"cannot read preflight findings from {path}: {err!s}"
+        ) from None
+    offers = []
+    for offer in catalog.offerings:
+        limit = limits.get((offer.cloud, offer.region, offer.instance_type))
+        if limit is None:
+            offers.append(offer)
+        elif limit["zones"]:  # an empty list: not offered in the region at all
+            caps = [n for n in (offer.max_nodes, limit["max_nodes"]) if n is not None]
+            offers.append(dataclasses.replace(offer, max_nodes=min(caps) if caps else None))
+    return Catalog(offers, catalog.files), {key: set(limit["zones"]) for key, limit in limits.items()}
 
 
 def _workload(spec: StackSpec, name: str, endpoint: EndpointSpec, pool: GpuPoolSpec, file: str) -> Any:
@@ -114,10 +144,10 @@ def resolve(spec: StackSpec, file: str, base_dir: Path = Path(".")) -> tuple[Sta
     sized = {key for key, pool in pools.items() if pool.sized}
     if not sized and all(pool.instance_types for pool in pools.values()):
         return spec, None
-    catalog = _catalog(spec, file, base_dir)
+    catalog, offered_zones = _catalog(spec, file, base_dir)
     clusters = {name: c.model_dump() for name, c in spec.clusters.items()}
     endpoints = {name: e.model_dump() for name, e in spec.endpoints.items()}
-    plan = _plan(spec, sized, pools, catalog, file) if sized else None
+    plan = _plan(spec, sized, pools, catalog, offered_zones, file) if sized else None
     for (cname, pname), pool in pools.items():
         updated = clusters[cname]["gpu_pools"][pname]
         served = {n: e for n, e in spec.endpoints.items() if (e.cluster, e.pool) == (cname, pname)}
@@ -155,17 +185,21 @@ def resolve(spec: StackSpec, file: str, base_dir: Path = Path(".")) -> tuple[Sta
     return StackSpec.model_validate(resolved), plan
 
 
-def _plan(spec: StackSpec, sized: set, pools: dict, catalog: Any, file: str) -> Any:
+def _plan(spec: StackSpec, sized: set, pools: dict, catalog: Any, offered_zones: dict, file: str) -> Any:
     """Solve every sized pool's workloads together (they may share offering quotas)."""
     from sizing import Catalog, SizingOptions, plan_for
 
     def accepts(offer: Any, key: tuple[str, str]) -> bool:
         pool, cloud = pools[key], spec.clusters[key[0]].cloud
-        return (offer.cloud, offer.region, offer.accelerator) == (
-            cloud,
-            region_of(spec, cloud),
-            pool.accelerator,
-        ) and (pool.instance_types is None or offer.instance_type in pool.instance_types)
+        zones = set(pool.zones or getattr(spec.clouds, cloud).zones)
+        offered = offered_zones.get((offer.cloud, offer.region, offer.instance_type))
+        return (
+            (offer.cloud, offer.region, offer.accelerator)
+            == (cloud, region_of(spec, cloud), pool.accelerator)
+            and (pool.instance_types is None or offer.instance_type in pool.instance_types)
+            # A node pool spans all its zones: with preflight findings, the type must be offered in each.
+            and (offered is None or zones <= offered)
+        )
 
     workloads = [
         _workload(spec, name, e, pools[(e.cluster, e.pool)], file)

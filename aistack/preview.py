@@ -107,19 +107,22 @@ def report(run_: engine.ProgramRun) -> dict[str, Any]:
     """
     from policies import environment_of, evaluate
 
+    resources = [r.to_json() for r in run_.resources]
+    estimate = cost.estimate(resources)
+    budget = (run_.config.get("aistack:sizing") or {}).get("budget_usd_month")
     # The rules read raw inputs and outputs (secrets unwrapped by the pack), never the masked report.
     violations = evaluate(
         [dataclasses.asdict(r) for r in run_.resources],
         environment=environment_of(run_.stack, run_.config) or "dev",
+        config={"budget_usd": budget, "monthly_usd": estimate["monthly_usd_max"]} if budget else None,
     )
-    resources = [r.to_json() for r in run_.resources]
     return {
         "project": run_.project,
         "stack": run_.stack,
         "resources": resources,
         "outputs": engine.mask(run_.outputs),
         "sizing": engine.unwrap(run_.outputs.get("sizing")) or {},
-        "cost": cost.estimate(resources),
+        "cost": estimate,
         "policy": {"violations": violations},
         "diff": {"create": [], "update": [], "delete": [], "replace_risk": [], "forbidden": []},
     }

@@ -193,3 +193,60 @@ def test_size_command_errors_are_one_line_exit_2(args, expected):
     result = _aistack(*args)
     assert result.returncode == 2 and expected in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+class _Cloud:
+    """A checker answering like an account where g5.xlarge is missing from us-east-1c and the
+    P-instance quota holds one p5.48xlarge (192 vCPUs)."""
+
+    cloud, region = "aws", "us-east-1"
+
+    def offered_zones(self, instance_type, accelerator):
+        if instance_type == "g5.xlarge":
+            return ["us-east-1a", "us-east-1b"]
+        return ["us-east-1a", "us-east-1b", "us-east-1c"]
+
+    def quota(self, instance_type, accelerator, capacity):
+        from aistack.preflight.checks import Quota
+
+        per_node = 192 if instance_type.startswith("p5") else 8
+        limit = 192 if instance_type.startswith("p5") else 4096
+        return Quota("L-TEST", "test quota", "vCPUs", per_node, limit, "ask for {value}")
+
+
+def test_preflight_findings_constrain_the_plan(tmp_path: Path):
+    from aistack import preflight
+
+    spec, _ = _resolve(PROD)
+    findings = preflight.run(spec, "prod", checkers={"aws": _Cloud()})
+    (tmp_path / "findings.json").write_text(json.dumps(findings))
+    spec, plan = _resolve(
+        {**copy.deepcopy(PROD), "aistack:sizing": {"constraints": "findings.json"}}, tmp_path
+    )
+    # g5.xlarge is not offered in every zone the pool spans, so the plan moves to the next type.
+    assert plan.pools_for("chat")[0].instance_type == "g5.2xlarge"
+    # The quota holds one p5.48xlarge: the plan never asks for more.
+    assert plan.pools_for("chat-70b")[0].max_nodes == 1
+    assert spec.clusters["main"].gpu_pools["h100"].max_nodes == 1
+
+
+def test_unreadable_preflight_findings_are_a_clear_error(tmp_path: Path):
+    (tmp_path / "findings.json").write_text("{not json")
+    err = _error({**copy.deepcopy(PROD), "aistack:sizing": {"constraints": "findings.json"}}, tmp_path)
+    assert err.key == "aistack:sizing.constraints" and "cannot read preflight findings" in err.message
+
+
+def test_budget_feeds_the_cost_budget_policy(tmp_path: Path):
+    from aistack import preview
+
+    config = copy.deepcopy(DEV)
+    config["aistack:sizing"] = {"budget_usd_month": 100}
+    path = tmp_path / "Pulumi.budget-test.yaml"
+    path.write_text(yaml.safe_dump({"config": config}))
+    result = preview.run(stack_path=path)
+    (finding,) = [v for v in result["policy"]["violations"] if v["policy"] == "cost-budget"]
+    assert finding["level"] == "advisory"
+    assert (
+        f"estimated {result['cost']['monthly_usd_max']:,.2f} USD/month exceeds the budget of 100.00"
+        in finding["message"]
+    )
