@@ -7,7 +7,9 @@ Exit codes: 0 clean; 1 a mandatory policy violation or a forbidden deletion; 2 i
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from aistack.errors import InputError
@@ -75,46 +77,31 @@ def _add_config_reference(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=handler)
 
 
-def _preflight(args: argparse.Namespace) -> int:
-    from aistack import preflight
+def _live_check(name: str, help_text: str, module: str) -> Callable[[argparse._SubParsersAction], None]:
+    """A command that checks a stack against the live cloud (``preflight``, ``audit``).
 
-    name, spec = preflight.load(args.stack, args.stack_file)
-    findings = preflight.run(spec, name)
-    print(preflight.render(findings, args.format))
-    return preflight.exit_code(findings)
+    ``module`` provides ``run(spec, stack)``, ``render(result, fmt)`` and ``exit_code(result)``.
+    """
 
+    def add(commands: argparse._SubParsersAction) -> None:
+        p = commands.add_parser(name, help=help_text)
+        where = p.add_mutually_exclusive_group(required=True)
+        where.add_argument("--stack", help="Stack name: stacks/Pulumi.<NAME>.yaml.")
+        where.add_argument("--stack-file", type=Path, help="Path to a stack file.")
+        p.add_argument("--format", choices=("text", "json"), default="text")
 
-def _add_preflight(commands: argparse._SubParsersAction) -> None:
-    p = commands.add_parser(
-        "preflight",
-        help="Check zones and GPU quotas in the live cloud before deploying (exit 1 with the fix).",
-    )
-    where = p.add_mutually_exclusive_group(required=True)
-    where.add_argument("--stack", help="Stack name: stacks/Pulumi.<NAME>.yaml.")
-    where.add_argument("--stack-file", type=Path, help="Path to a stack file.")
-    p.add_argument("--format", choices=("text", "json"), default="text")
-    p.set_defaults(handler=_preflight)
+        def handler(args: argparse.Namespace) -> int:
+            from aistack import preflight
 
+            check = importlib.import_module(module)
+            stack, spec = preflight.load(args.stack, args.stack_file)
+            result = check.run(spec, stack)
+            print(check.render(result, args.format))
+            return check.exit_code(result)
 
-def _audit(args: argparse.Namespace) -> int:
-    from aistack import audit, preflight
+        p.set_defaults(handler=handler)
 
-    name, spec = preflight.load(args.stack, args.stack_file)
-    report = audit.run(spec, name)
-    print(audit.render(report, args.format))
-    return audit.exit_code(report)
-
-
-def _add_audit(commands: argparse._SubParsersAction) -> None:
-    p = commands.add_parser(
-        "audit",
-        help="Re-check the live stateful resources against the policy pack's rules (exit 1 on drift).",
-    )
-    where = p.add_mutually_exclusive_group(required=True)
-    where.add_argument("--stack", help="Stack name: stacks/Pulumi.<NAME>.yaml.")
-    where.add_argument("--stack-file", type=Path, help="Path to a stack file.")
-    p.add_argument("--format", choices=("text", "json"), default="text")
-    p.set_defaults(handler=_audit)
+    return add
 
 
 def _add_policies(commands: argparse._SubParsersAction) -> None:
@@ -175,7 +162,22 @@ def _add_size(commands: argparse._SubParsersAction) -> None:
 
 
 # Each entry adds one subcommand (parser + handler); a command module owns its arguments.
-COMMANDS = [_add_preview, _add_size, _add_config_reference, _add_policies, _add_preflight, _add_audit]
+COMMANDS = [
+    _add_preview,
+    _add_size,
+    _add_config_reference,
+    _add_policies,
+    _live_check(
+        "preflight",
+        "Check zones and GPU quotas in the live cloud before deploying (exit 1 with the fix).",
+        "aistack.preflight",
+    ),
+    _live_check(
+        "audit",
+        "Re-check the live stateful resources against the policy pack's rules (exit 1 on drift).",
+        "aistack.audit",
+    ),
+]
 
 
 def parser() -> argparse.ArgumentParser:

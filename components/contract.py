@@ -139,6 +139,27 @@ def reader_service_account(store: str) -> str:
     return f"{store}-reader"
 
 
+def store_readers(spec: Any, store: str, deployed: CloudStack) -> list[tuple[str, str, dict[str, Any]]]:
+    """Each cluster allowed to read ``store``: ``(cluster, identity name, contract arguments)``.
+
+    The arguments every family's ``WorkloadIdentity`` takes (cluster, store, namespace, service
+    account); a family adds its own (account ids, locations) beside them.
+    """
+    return [
+        (
+            reader,
+            f"{reader}-{store}-reader",
+            {
+                "cluster": deployed.clusters[reader],
+                "store": deployed.stores[store],
+                "namespace": READER_NAMESPACE,
+                "service_account": reader_service_account(store),
+            },
+        )
+        for reader in spec.readers(store)
+    ]
+
+
 ADDON_SERVICE_ACCOUNTS: dict[str, tuple[str, str]] = {
     # Scales EKS node groups (EC2 Auto Scaling) for pending pods.
     "cluster-autoscaler": ("kube-system", "cluster-autoscaler"),

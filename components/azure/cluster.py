@@ -188,38 +188,22 @@ class Cluster(contract.Cluster):
         ]
         security: dict[str, Any] = {"workload_identity": {"enabled": True}}
         if cloud.secrets_kms:
-            vault = keys.vault(
-                self,
-                "kms-vault",
-                vault_name=naming.azure_key_vault(cloud.subscription_id, prefix, f"{name}-kms"),
-                tenant_id=cloud.tenant_id,
-                resource_group_name=rg,
-                location=cloud.location,
-                firewall=False,
-                tags=tags,
-                protect=protect,
-            )
             # The KMS plugin pins one key version, so Key Vault must not rotate it underneath.
-            key = keys.rsa_key(
+            vault, key, grant = keys.customer_key(
                 self,
-                "kms-key",
-                key_vault=vault,
+                ("kms-vault", "kms-key", "kms-access"),
+                cloud=cloud,
+                vault_name=naming.azure_key_vault(cloud.subscription_id, prefix, f"{name}-kms"),
                 resource_group_name=rg,
+                firewall=False,
                 key_ops=["encrypt", "decrypt"],
                 rotate=False,
+                role=rbac.KEY_VAULT_CRYPTO_USER,
+                principal_id=identity.principal_id,
                 tags=tags,
                 protect=protect,
             )
-            grants.append(
-                rbac.grant(
-                    self,
-                    "kms-access",
-                    subscription_id=cloud.subscription_id,
-                    role=rbac.KEY_VAULT_CRYPTO_USER,
-                    scope=vault.id,
-                    principal_id=identity.principal_id,
-                )
-            )
+            grants.append(grant)
             security["azure_key_vault_kms"] = {
                 "enabled": True,
                 "key_id": key.key_uri_with_version,

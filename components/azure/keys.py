@@ -95,3 +95,61 @@ def rsa_key(
         tags=tags,
         opts=owner.opts(protect=protect),
     )
+
+
+def customer_key(
+    owner: Component,
+    names: tuple[str, str, str],
+    *,
+    cloud: Any,
+    vault_name: str,
+    resource_group_name: pulumi.Input[str],
+    firewall: bool,
+    key_ops: list[str],
+    rotate: bool,
+    role: str,
+    principal_id: pulumi.Input[str],
+    tags: dict[str, str],
+    protect: bool,
+) -> tuple[azure_native.keyvault.Vault, azure_native.keyvault.Key, pulumi.Resource]:
+    """A vault, its one key and the role grant that lets one identity use it.
+
+    Args:
+        names: The three children's suffixes (vault, key, grant); fixed per caller, since a
+            changed logical name would replace the vault and its key.
+        cloud: The stack's Azure placement (subscription, tenant, location).
+        role: The Key Vault data-plane role the identity gets on the vault (see ``rbac``).
+        principal_id: The identity using the key.
+    """
+    from components.azure import rbac
+
+    vault_ = vault(
+        owner,
+        names[0],
+        vault_name=vault_name,
+        tenant_id=cloud.tenant_id,
+        resource_group_name=resource_group_name,
+        location=cloud.location,
+        firewall=firewall,
+        tags=tags,
+        protect=protect,
+    )
+    key = rsa_key(
+        owner,
+        names[1],
+        key_vault=vault_,
+        resource_group_name=resource_group_name,
+        key_ops=key_ops,
+        rotate=rotate,
+        tags=tags,
+        protect=protect,
+    )
+    grant = rbac.grant(
+        owner,
+        names[2],
+        subscription_id=cloud.subscription_id,
+        role=role,
+        scope=vault_.id,
+        principal_id=principal_id,
+    )
+    return vault_, key, grant

@@ -73,13 +73,10 @@ def deploy(spec: StackSpec, provider: Provider, prefix: str) -> contract.CloudSt
             opts=opts,
         )
         result.stores[name] = store
-        for reader in spec.readers(name):
+        for reader, identity, common in contract.store_readers(spec, name, result):
             result.identities[(reader, name)] = WorkloadIdentity(
-                f"{reader}-{name}-reader",
-                cluster=result.clusters[reader],
-                store=store,
-                namespace=contract.READER_NAMESPACE,
-                service_account=contract.reader_service_account(name),
+                identity,
+                **common,
                 subscription_id=cloud.subscription_id,
                 location=cloud.location,
                 tags=tags,

@@ -68,37 +68,21 @@ class ObjectStore(contract.ObjectStore):
             identity = azure_native.managedidentity.UserAssignedIdentity(
                 self.child("key-identity"), **where, opts=self.opts()
             )
-            vault = keys.vault(
+            vault, key, grant = keys.customer_key(
                 self,
-                "vault",
+                ("vault", "key", "key-access"),
+                cloud=cloud,
                 vault_name=naming.azure_key_vault(cloud.subscription_id, prefix, name),
-                tenant_id=cloud.tenant_id,
                 resource_group_name=rg,
-                location=cloud.location,
                 firewall=True,
-                tags=tags,
-                protect=protect,
-            )
-            key = keys.rsa_key(
-                self,
-                "key",
-                key_vault=vault,
-                resource_group_name=rg,
                 key_ops=["wrapKey", "unwrapKey"],
                 rotate=True,
+                role=rbac.KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER,
+                principal_id=identity.principal_id,
                 tags=tags,
                 protect=protect,
             )
-            depends_on.append(
-                rbac.grant(
-                    self,
-                    "key-access",
-                    subscription_id=cloud.subscription_id,
-                    role=rbac.KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER,
-                    scope=vault.id,
-                    principal_id=identity.principal_id,
-                )
-            )
+            depends_on.append(grant)
             encryption.update(
                 key_source="Microsoft.Keyvault",
                 # No key version: the account follows Key Vault's yearly rotation.

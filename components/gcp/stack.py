@@ -99,13 +99,10 @@ def deploy(spec: StackSpec, provider: pulumi.ProviderResource, prefix: str) -> c
             continue
         store = ObjectStore(name, sspec, cloud=cloud, protect=spec.protected, opts=opts)
         result.stores[name] = store
-        for reader in spec.readers(name):
+        for reader, identity, common in contract.store_readers(spec, name, result):
             result.identities[(reader, name)] = WorkloadIdentity(
-                f"{reader}-{name}-reader",
-                cluster=result.clusters[reader],
-                store=store,
-                namespace=contract.READER_NAMESPACE,
-                service_account=contract.reader_service_account(name),
+                identity,
+                **common,
                 account_id=naming.gcp_service_account(prefix, f"{reader}-{name}-read"),
                 opts=opts,
             )
