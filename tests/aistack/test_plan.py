@@ -250,3 +250,29 @@ def test_budget_feeds_the_cost_budget_policy(tmp_path: Path):
         f"estimated {result['cost']['monthly_usd_max']:,.2f} USD/month exceeds the budget of 100.00"
         in finding["message"]
     )
+
+
+def test_size_command_with_a_user_catalog_and_a_malformed_one(tmp_path: Path):
+    from sizing import load_catalog
+
+    offer = load_catalog().find("aws", "us-east-1", accelerator="H100-80GB")[0]
+    header = "cloud,region,instance_type,accelerator,gpus,gpu_mem_gib,vcpus,mem_gib,price_hr,spot_price_hr,zones,max_nodes,source,as_of\n"
+    good = tmp_path / "offers.csv"
+    good.write_text(
+        header
+        + f"aws,us-east-1,{offer.instance_type},H100-80GB,8,80,192,2048,55.04,,,4,negotiated (test),2026-11\n"
+    )
+    workloads = tmp_path / "w.yaml"
+    workloads.write_text(
+        "workloads:\n  - name: chat\n    model: llama-3.1-70b\n    demand: 3000\n    clouds: [aws]\n"
+    )
+    result = _aistack("size", "--catalog", str(good), "--workloads", str(workloads), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    (pool,) = json.loads(result.stdout)["pools"]
+    assert pool["instance_type"] == offer.instance_type
+    assert pool["monthly_usd"] == pytest.approx(pool["nodes"] * 55.04 * 730, rel=1e-6)
+    bad = tmp_path / "bad.csv"
+    bad.write_text(header + "aws,us-east-1,p5.48xlarge,H100-80GB,eight,80,192,2048,55.04,,,,x,2026-11\n")
+    result = _aistack("size", "--catalog", str(bad), "--workloads", str(workloads))
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert str(bad) in result.stderr and "gpus" in result.stderr
