@@ -76,6 +76,9 @@ def test_preview_reports_the_plan_and_deploys_its_numbers(preview):
     assert groups["main-h100-nodes"]["instanceTypes"] == [big["instance_type"]]
     hpa = next(r["inputs"] for r in report["resources"] if r["name"] == "chat-70b-autoscaler")
     assert hpa["spec"]["maxReplicas"] == big["max_nodes"] * big["replicas_per_node"]
+    deployment = next(r["inputs"] for r in report["resources"] if r["name"] == "chat-70b-deployment")
+    (server,) = [c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "server"]
+    assert int(server["resources"]["limits"]["nvidia.com/gpu"]) == big["gpus_per_replica"] == 4
 
 
 def test_unsized_pool_without_machine_types_takes_the_cheapest_fitting_offering():
