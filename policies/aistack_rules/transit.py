@@ -87,7 +87,7 @@ def remediate_azure_https_tls12(inputs: Mapping[str, Any]) -> dict[str, Any] | N
         if as_bool(get(inputs, "enableHttpsTrafficOnly")) is False:
             changes["enableHttpsTrafficOnly"] = True
     except CannotCheck:
-        pass
+        pass  # decided at apply, when the value is known
     return changes or None
 
 
