@@ -9,6 +9,7 @@ once a family lands, its stack previews exercise the same rows for real.
 from __future__ import annotations
 
 import functools
+import json
 from typing import Any
 
 import jsonschema
@@ -279,3 +280,33 @@ def validate(manifest: dict[str, Any], version: str) -> None:
         kubernetes_validate.validate(manifest, version, strict=True)
     else:
         jsonschema.validate(manifest, schema)
+
+
+def pod_identity_role(
+    run: engine.ProgramRun, eks: engine.Resource, namespace: str, account: str
+) -> tuple[engine.Resource, list[engine.Resource], list[engine.Resource]]:
+    """The IAM role EKS Pod Identity gives ``namespace/account`` on cluster ``eks``, checked to trust
+    exactly that cluster, namespace and account; with its inline policies and managed attachments."""
+    (association,) = [
+        r
+        for r in run.resources
+        if r.type == "aws:eks/podIdentityAssociation:PodIdentityAssociation"
+        and (r.inputs["clusterName"], r.inputs["namespace"], r.inputs["serviceAccount"])
+        == (eks.outputs["name"], namespace, account)
+    ]
+    (role,) = [
+        r
+        for r in run.resources
+        if r.type == "aws:iam/role:Role" and r.outputs["arn"] == association.inputs["roleArn"]
+    ]
+    (trust,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert trust["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert trust["Condition"]["StringEquals"] == {
+        "aws:RequestTag/eks-cluster-arn": eks.outputs["arn"],
+        "aws:RequestTag/kubernetes-namespace": namespace,
+        "aws:RequestTag/kubernetes-service-account": account,
+    }
+    on_role = [r for r in run.resources if r.inputs.get("role") == role.outputs["id"]]
+    inline = [r for r in on_role if r.type == "aws:iam/rolePolicy:RolePolicy"]
+    managed = [r for r in on_role if r.type.startswith("aws:iam/rolePolicyAttachment")]
+    return role, inline, managed

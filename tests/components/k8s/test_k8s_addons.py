@@ -36,6 +36,7 @@ from tests.components.k8s.k8s_world import (
     all_containers,
     cluster_of,
     of_kind,
+    pod_identity_role,
     pod_spec,
     serving,
     stack_names,
@@ -153,35 +154,8 @@ def test_autoscaler_assumes_a_role_scoped_to_its_clusters_groups(stack):
         namespace = deployment.inputs["metadata"]["namespace"]
         account = pod_spec(deployment)["serviceAccountName"]
         assert (namespace, account) == contract.ADDON_SERVICE_ACCOUNTS["cluster-autoscaler"]
-        (association,) = [
-            r
-            for r in run.resources
-            if r.type == "aws:eks/podIdentityAssociation:PodIdentityAssociation"
-            and (r.inputs["clusterName"], r.inputs["namespace"], r.inputs["serviceAccount"])
-            == (eks.outputs["name"], namespace, account)
-        ]
-        (role,) = [
-            r
-            for r in run.resources
-            if r.type == "aws:iam/role:Role" and r.outputs["arn"] == association.inputs["roleArn"]
-        ]
-        (trust,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
-        assert trust["Principal"] == {"Service": "pods.eks.amazonaws.com"}
-        assert trust["Condition"]["StringEquals"] == {
-            "aws:RequestTag/eks-cluster-arn": eks.outputs["arn"],
-            "aws:RequestTag/kubernetes-namespace": namespace,
-            "aws:RequestTag/kubernetes-service-account": account,
-        }
-        assert not [
-            r
-            for r in run.resources
-            if r.type.startswith("aws:iam/rolePolicyAttachment") and r.inputs["role"] == role.outputs["id"]
-        ], "no managed policies on the autoscaler's role"
-        (policy,) = [
-            r
-            for r in run.resources
-            if r.type == "aws:iam/rolePolicy:RolePolicy" and r.inputs["role"] == role.outputs["id"]
-        ]
+        _, (policy,), managed = pod_identity_role(run, eks, namespace, account)
+        assert not managed, "no managed policies on the autoscaler's role"
         _assert_scoped(json.loads(policy.inputs["policy"]), eks.outputs["arn"], eks.outputs["name"])
 
 

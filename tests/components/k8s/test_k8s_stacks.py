@@ -14,6 +14,7 @@ from tests.components.k8s.k8s_world import (
     cluster_of,
     kind,
     of_kind,
+    pod_identity_role,
     pod_spec,
     serving,
     stack_names,
@@ -159,36 +160,8 @@ def _aws_readable(run, deployment):
         for r in run.resources
         if r.type == "aws:eks/cluster:Cluster" and r.parent == cluster_of(run, deployment).urn
     )
-    (association,) = [
-        r
-        for r in run.resources
-        if r.type == "aws:eks/podIdentityAssociation:PodIdentityAssociation"
-        and (r.inputs["clusterName"], r.inputs["namespace"], r.inputs["serviceAccount"])
-        == (eks.outputs["name"], namespace, account)
-    ]
-    (role,) = [
-        r
-        for r in run.resources
-        if r.type == "aws:iam/role:Role" and r.outputs["arn"] == association.inputs["roleArn"]
-    ]
-    (trust,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
-    assert trust["Principal"] == {"Service": "pods.eks.amazonaws.com"}
-    assert trust["Condition"]["StringEquals"] == {
-        "aws:RequestTag/eks-cluster-arn": eks.outputs["arn"],
-        "aws:RequestTag/kubernetes-namespace": namespace,
-        "aws:RequestTag/kubernetes-service-account": account,
-    }
-    attached = [
-        r
-        for r in run.resources
-        if r.type.startswith("aws:iam/rolePolicyAttachment") and r.inputs["role"] == role.outputs["id"]
-    ]
+    _, policies, attached = pod_identity_role(run, eks, namespace, account)
     assert not attached, "no managed policies on a reader role"
-    policies = [
-        r
-        for r in run.resources
-        if r.type == "aws:iam/rolePolicy:RolePolicy" and r.inputs["role"] == role.outputs["id"]
-    ]
     statements = [s for p in policies for s in json.loads(p.inputs["policy"])["Statement"]]
     assert all(s["Effect"] == "Allow" for s in statements)
     actions = {a for s in statements for a in s["Action"]}
