@@ -277,15 +277,8 @@ class MetricsPipeline(contract.Component):
             },
             opts=self.opts(),
         )
-        service = k8s.core.v1.Service(
-            self.child("prometheus-service"),
-            metadata={"name": PROMETHEUS, "namespace": namespace, "labels": labels},
-            spec={
-                "type": "ClusterIP",
-                "selector": {"app.kubernetes.io/name": PROMETHEUS},
-                "ports": [{"name": "web", "port": PROMETHEUS_PORT, "target_port": "web", "protocol": "TCP"}],
-            },
-            opts=self.opts(),
+        service = _cluster_service(
+            self, "prometheus-service", PROMETHEUS, namespace, labels, "web", PROMETHEUS_PORT
         )
         rules = adapter_config()
         adapter_config_map = k8s.core.v1.ConfigMap(
@@ -479,16 +472,7 @@ class MetricsPipeline(contract.Component):
             },
             opts=self.opts(),
         )
-        service = k8s.core.v1.Service(
-            self.child("adapter-service"),
-            metadata={"name": name, "namespace": namespace, "labels": labels},
-            spec={
-                "type": "ClusterIP",
-                "selector": {"app.kubernetes.io/name": name},
-                "ports": [{"name": "https", "port": ADAPTER_PORT, "target_port": "https", "protocol": "TCP"}],
-            },
-            opts=self.opts(),
-        )
+        service = _cluster_service(self, "adapter-service", name, namespace, labels, "https", ADAPTER_PORT)
         for priority, version in enumerate(versions, start=1):
             k8s.apiregistration.v1.APIService(
                 self.child(f"api-{version}"),
@@ -505,3 +489,25 @@ class MetricsPipeline(contract.Component):
                 opts=self.opts(depends_on=[deployment]),
             )
         return deployment
+
+
+def _cluster_service(
+    owner: contract.Component,
+    suffix: str,
+    app: str,
+    namespace: str,
+    labels: dict[str, str],
+    port_name: str,
+    port: int,
+) -> k8s.core.v1.Service:
+    """A ClusterIP Service in front of the pods labelled ``app.kubernetes.io/name: <app>``."""
+    return k8s.core.v1.Service(
+        owner.child(suffix),
+        metadata={"name": app, "namespace": namespace, "labels": labels},
+        spec={
+            "type": "ClusterIP",
+            "selector": {"app.kubernetes.io/name": app},
+            "ports": [{"name": port_name, "port": port, "target_port": port_name, "protocol": "TCP"}],
+        },
+        opts=owner.opts(),
+    )
