@@ -50,11 +50,6 @@ def eks_cluster(prefix: str, name: str) -> str:
     return fit(f"{prefix}-{name}", 100, alphabet="a-zA-Z0-9_-", lowercase=False)
 
 
-def aws_iam(prefix: str, name: str) -> str:
-    """IAM role name prefix budget (Pulumi appends 8 random characters to a 64-character limit)."""
-    return fit(f"{prefix}-{name}", 55, alphabet="a-zA-Z0-9+=,.@_-", lowercase=False)
-
-
 def gcp(prefix: str, name: str, limit: int = 63) -> str:
     """A GCP resource name (RFC 1035 label): lowercase letters, digits, dashes, a letter first.
 

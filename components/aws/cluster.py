@@ -13,7 +13,6 @@ from components.aws.iam import managed_policy, rotating_key, service_trust
 from components.aws.nodegroup import node_group
 
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
-ADDONS = ("vpc-cni", "kube-proxy", "coredns", "eks-pod-identity-agent")
 NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly", "AmazonEKS_CNI_Policy")
 
 
