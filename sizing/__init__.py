@@ -4,7 +4,7 @@ Pure Python, no Pulumi. Units: USD (hourly per node; monthly = 730 h), GiB, unit
 See sizing/README.md.
 """
 
-from sizing import accelerators, capacity
+from sizing import accelerators, capacity, memory
 from sizing.catalog import Catalog, Offering, bundled_paths, load_catalog
 from sizing.optimize import plan_for
 from sizing.plan import HOURS_PER_MONTH, Plan, Pool
@@ -25,5 +25,6 @@ __all__ = [
     "capacity",
     "load_catalog",
     "load_workloads",
+    "memory",
     "plan_for",
 ]
