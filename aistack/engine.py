@@ -499,6 +499,8 @@ class ProgramRun:
     resources: list[Resource]
     outputs: dict[str, Any]
     config: dict[str, Any] = field(default_factory=dict)
+    environments: list[str] = field(default_factory=list)
+    """The Pulumi ESC environments the stack file imports (opened only by a real deploy)."""
 
 
 def _attach_clouds(resources: list[Resource]) -> None:

@@ -14,7 +14,7 @@ import yaml
 
 from aistack import cost, diff, engine
 from aistack.errors import InputError
-from aistack.spec import read_stack_config, spec_from_config, stack_file
+from aistack.spec import StackSpec, read_stack_config, read_stack_environments, spec_from_config, stack_file
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -90,14 +90,52 @@ def execute(
     stack_path = Path(stack_path)
     name = stack_path.name.removeprefix("Pulumi.").removesuffix(".yaml") if stack is None else stack
     config = read_stack_config(stack_path)
+    environments = read_stack_environments(stack_path)
     if project == "aistack":
         # Our own program: the whole spec is validated before anything is declared.
         from aistack.plan import resolve
         from components import registry
 
-        spec, _ = resolve(spec_from_config(config, str(stack_path)), str(stack_path), program_dir)
+        spec = spec_from_config(config, str(stack_path), environments=environments)
+        spec, _ = resolve(spec, str(stack_path), program_dir)
         registry.check_features(spec, str(stack_path))
-    return engine.run_program(program_dir, project=project, stack=name, config=config)
+    run_ = engine.run_program(program_dir, project=project, stack=name, config=config)
+    return dataclasses.replace(run_, environments=environments)
+
+
+ESC_CREDENTIALS = {
+    # What each cloud's ESC login provider exports for the Pulumi providers (and the CLIs the
+    # kubeconfigs call), per the ESC docs: aws-login (accessKeyId, secretAccessKey, sessionToken),
+    # azure-login ("ARM_* ... consumed by the Pulumi Azure providers", OIDC token included) and
+    # gcp-login (GOOGLE_OAUTH_ACCESS_TOKEN for the provider, CLOUDSDK_* for gcloud):
+    # https://www.pulumi.com/docs/esc/providers/login/ (aws-login, azure-login, gcp-login).
+    "aws": ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"],
+    "azure": ["ARM_USE_OIDC", "ARM_CLIENT_ID", "ARM_TENANT_ID", "ARM_SUBSCRIPTION_ID", "ARM_OIDC_TOKEN"],
+    "gcp": ["GOOGLE_OAUTH_ACCESS_TOKEN", "CLOUDSDK_AUTH_ACCESS_TOKEN"],
+}
+"""Environment variables a stack's ESC environments supply per cloud, resolved at deploy time."""
+
+
+def esc_section(run_: engine.ProgramRun) -> dict[str, Any]:
+    """What a real deploy would take from the stack's Pulumi ESC environments, which offline is unknown.
+
+    The offline preview never opens an environment. It reports the environments imported, the
+    credentials they are to supply for each cloud the stack uses, and every ``aistack:`` key the
+    stack file leaves unset: the preview used its default, while an environment's ``pulumiConfig``
+    may set it at deploy time (where the program validates it like any other key). Nothing an
+    environment could change is thus left out of the report silently.
+    """
+    if not run_.environments:
+        return {"environments": [], "deploy_time": {"credentials": {}, "config": []}}
+    clouds = run_.config.get("aistack:clouds")
+    clouds = [c for c in ESC_CREDENTIALS if isinstance(clouds, dict) and clouds.get(c) is not None]
+    unset = []
+    if run_.project == "aistack":
+        unset = [f"aistack:{k}" for k in StackSpec.model_fields if f"aistack:{k}" not in run_.config]
+    return {
+        "environments": list(run_.environments),
+        "deploy_time": {"credentials": {c: ESC_CREDENTIALS[c] for c in clouds}, "config": unset},
+    }
 
 
 def report(run_: engine.ProgramRun) -> dict[str, Any]:
@@ -125,6 +163,7 @@ def report(run_: engine.ProgramRun) -> dict[str, Any]:
         "cost": estimate,
         "policy": {"violations": violations},
         "diff": {"create": [], "update": [], "delete": [], "replace_risk": [], "forbidden": []},
+        "esc": esc_section(run_),
     }
 
 

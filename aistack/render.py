@@ -52,6 +52,21 @@ def as_text(result: dict[str, Any]) -> str:
             f"{len(diff['replace_risk'])} identity change(s), cost {_delta(diff['cost_delta']['monthly_usd'])}/month"
         )
         lines.extend(f"  forbidden: {f['reason']}" for f in diff.get("forbidden", []))
+    esc = result.get("esc") or {}
+    if esc.get("environments"):
+        deploy = esc["deploy_time"]
+        lines.append(
+            f"Pulumi ESC environments (opened at deploy time only): {', '.join(esc['environments'])}"
+        )
+        lines.extend(
+            f"  {cloud} credentials from ESC: {', '.join(names)}"
+            for cloud, names in deploy["credentials"].items()
+        )
+        if deploy["config"]:
+            lines.append(
+                "  not in the stack file, previewed with defaults (an environment may set them): "
+                + ", ".join(deploy["config"])
+            )
     return "\n".join(lines)
 
 
@@ -195,6 +210,29 @@ def _diff_section(diff: dict[str, Any]) -> list[str]:
     return [*lines, "</details>"]
 
 
+def _esc_section(esc: dict[str, Any]) -> list[str]:
+    """What the stack takes from Pulumi ESC at deploy time, which the offline preview cannot see."""
+    deploy = esc["deploy_time"]
+    lines = [
+        "#### Resolved at deploy time (Pulumi ESC)",
+        "",
+        "Imports "
+        + ", ".join(f"`{e}`" for e in esc["environments"])
+        + "; the offline preview does not open them.",
+        "",
+    ]
+    lines += [
+        f"- {cloud} credentials: " + ", ".join(f"`{n}`" for n in names)
+        for cloud, names in deploy["credentials"].items()
+    ]
+    if deploy["config"]:
+        lines.append(
+            "- not in the stack file, previewed with their defaults (an environment's `pulumiConfig` may set them): "
+            + ", ".join(f"`{k}`" for k in deploy["config"])
+        )
+    return lines
+
+
 def mermaid(result: dict[str, Any]) -> str:
     """A Mermaid graph of the components: a subgraph per cloud, edges parent → child component."""
     components = [r for r in result["resources"] if not r["custom"] and r["type"] != "pulumi:pulumi:Stack"]
@@ -241,6 +279,8 @@ def as_markdown(result: dict[str, Any]) -> str:
     lines = [" · ".join(summary), "", *_cost_section(cost, counts), "", *_policy_section(violations)]
     if has_baseline:
         lines += ["", *_diff_section(diff)]
+    if (result.get("esc") or {}).get("environments"):
+        lines += ["", *_esc_section(result["esc"])]
     lines += ["", "<details><summary>Components</summary>", "", mermaid(result), "", "</details>"]
     return "\n".join(lines)
 

@@ -7,7 +7,8 @@ no secrets. Errors are :class:`aistack.errors.InputError` lines naming the file 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,6 +34,7 @@ __all__ = [
     "StackSpec",
     "StoreSpec",
     "load_stack_file",
+    "read_stack_environments",
     "spec_from_config",
     "stack_file",
     "zone_index",
@@ -64,7 +66,8 @@ class StackSpec(Model):
         description="Serving endpoints by name; the name is the endpoint's Deployment and Service name.",
     )
     sizing: SizingSpec = Field(
-        default_factory=SizingSpec, description="Options of the sizing plan for pools that say `nodes: sized`."
+        default_factory=SizingSpec,
+        description="Options of the sizing plan for pools that say `nodes: sized`.",
     )
     allow_replace: list[str] = Field(
         default_factory=list,
@@ -203,7 +206,8 @@ class StackSpec(Model):
             )
         if not pool.sized and endpoint.min_replicas > endpoint.max_replicas:
             raise _Located(
-                where, f"min_replicas ({endpoint.min_replicas}) is above max_replicas ({endpoint.max_replicas})"
+                where,
+                f"min_replicas ({endpoint.min_replicas}) is above max_replicas ({endpoint.max_replicas})",
             )
         gpu_gib = endpoint.gpus_per_replica * accelerator_gib(pool.accelerator)
         # On a sized pool the plan picks the GPUs per replica from the model's memory.
@@ -280,7 +284,9 @@ def _model_at(model: type[Model], loc: tuple[Any, ...]) -> type[Model] | None:
     return current if isinstance(current, type) and issubclass(current, Model) else None
 
 
-def spec_from_config(config: Mapping[str, Any], file: str, *, from_file: bool = True) -> StackSpec:
+def spec_from_config(
+    config: Mapping[str, Any], file: str, *, from_file: bool = True, environments: Sequence[str] = ()
+) -> StackSpec:
     """Validate a stack's config mapping (``{"aistack:clusters": {...}, ...}``) into a spec.
 
     Args:
@@ -288,6 +294,8 @@ def spec_from_config(config: Mapping[str, Any], file: str, *, from_file: bool = 
         file: The file the config came from, for error messages.
         from_file: The mapping is a whole stack file, which must disable default providers
             (under a real ``pulumi up`` the engine itself enforces that setting).
+        environments: The ESC environments the stack file imports; offline they are not opened,
+            so a required key they might set is named as such in the error.
 
     Raises:
         InputError: naming the file, the key path and what is allowed.
@@ -324,14 +332,20 @@ def spec_from_config(config: Mapping[str, Any], file: str, *, from_file: bool = 
         if isinstance(ctx_error, _Located):
             line = InputError(file, _key_path(tuple(ctx_error.path.split("."))), str(ctx_error))
         else:
-            line = InputError(file, _key_path(_user_loc(first["loc"])), _describe(first, StackSpec))
+            message = _describe(first, StackSpec)
+            if first["type"] == "missing" and environments:
+                message += (
+                    f"; the offline preview does not open the ESC environments the stack imports "
+                    f"({', '.join(environments)}): give this key in the stack file"
+                )
+            line = InputError(file, _key_path(_user_loc(first["loc"])), message)
         if len(errors) > 1:
             line = InputError(line.file, line.key, f"{line.message} (and {len(errors) - 1} more errors)")
         raise line from None
 
 
-def read_stack_config(path: Path) -> dict[str, Any]:
-    """Read a stack file's ``config:`` mapping (any program's), with one-line errors."""
+def _read_stack_document(path: Path) -> dict[str, Any]:
+    """A stack file as a mapping of its top-level keys, with one-line errors."""
     try:
         text = Path(path).read_text()
     except OSError as err:
@@ -347,13 +361,53 @@ def read_stack_config(path: Path) -> dict[str, Any]:
         document = {}
     if not isinstance(document, dict):
         raise InputError(str(path), "", "a stack file is a mapping with a `config:` key")
-    unknown = set(document) - {"config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment"}
+    unknown = set(document) - set(STACK_FILE_KEYS)
     if unknown:
-        raise InputError(str(path), sorted(map(str, unknown))[0], "unknown top-level key; allowed: config")
-    config = document.get("config") or {}
+        raise InputError(
+            str(path),
+            sorted(map(str, unknown))[0],
+            f"unknown top-level key; allowed: {', '.join(STACK_FILE_KEYS)}",
+        )
+    return document
+
+
+STACK_FILE_KEYS = ("config", "environment", "secretsprovider", "encryptedkey", "encryptionsalt")
+"""Top-level keys of a Pulumi stack file that aistack accepts (Pulumi's own stack settings)."""
+
+ESC_NAME = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)?(@[A-Za-z0-9_.-]+)?$")
+"""An ESC environment reference: ``[project/]name`` with an optional ``@version`` or ``@tag``."""
+
+
+def read_stack_config(path: Path) -> dict[str, Any]:
+    """Read a stack file's ``config:`` mapping (any program's), with one-line errors."""
+    config = _read_stack_document(path).get("config") or {}
     if not isinstance(config, dict):
         raise InputError(str(path), "config", "must be a mapping of namespaced keys")
     return config
+
+
+def read_stack_environments(path: Path) -> list[str]:
+    """The Pulumi ESC environments a stack file imports (its ``environment:`` list), in import order.
+
+    Pulumi opens them at deploy time and merges them in order; their ``pulumiConfig`` becomes
+    stack config and their ``environmentVariables`` reach the providers (short-lived cloud
+    credentials). Offline nothing is opened: see :func:`aistack.preview.esc_section`.
+    """
+    environments = _read_stack_document(path).get("environment")
+    if environments is None:
+        return []
+    if not isinstance(environments, list) or not environments:
+        raise InputError(str(path), "environment", "must be a non-empty list of ESC environment names")
+    for i, name in enumerate(environments):
+        if not isinstance(name, str) or not ESC_NAME.match(name):
+            raise InputError(
+                str(path),
+                f"environment[{i}]",
+                f"{name!r} is not an ESC environment name; use `project/name` (optionally `@version`)",
+            )
+    if len(set(environments)) < len(environments):
+        raise InputError(str(path), "environment", "an environment is imported twice")
+    return environments
 
 
 def load_stack_file(path: Path) -> tuple[dict[str, Any], StackSpec]:
@@ -361,7 +415,8 @@ def load_stack_file(path: Path) -> tuple[dict[str, Any], StackSpec]:
     from aistack.plan import resolve
 
     config = read_stack_config(path)
-    return config, resolve(spec_from_config(config, str(path)), str(path), project_dir(path))[0]
+    spec = spec_from_config(config, str(path), environments=read_stack_environments(path))
+    return config, resolve(spec, str(path), project_dir(path))[0]
 
 
 def project_dir(stack_path: Path) -> Path:
