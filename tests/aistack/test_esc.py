@@ -86,7 +86,10 @@ def test_esc_section_lists_credentials_per_cloud_used_and_every_unset_spec_key()
     config = {**DEV, "aistack:clouds": {"aws": DEV["aistack:clouds"]["aws"], "gcp": {"project": "p"}}}
     section = esc_section(_run(config, ["aistack/aws-dev", "aistack/gcp-dev"]))
     assert section["environments"] == ["aistack/aws-dev", "aistack/gcp-dev"]
-    assert section["deploy_time"]["credentials"] == {"aws": ESC_CREDENTIALS["aws"], "gcp": ESC_CREDENTIALS["gcp"]}
+    assert section["deploy_time"]["credentials"] == {
+        "aws": ESC_CREDENTIALS["aws"],
+        "gcp": ESC_CREDENTIALS["gcp"],
+    }
     set_keys = {k.removeprefix("aistack:") for k in config if k.startswith("aistack:")}
     expected = [f"aistack:{k}" for k in StackSpec.model_fields if k not in set_keys]
     assert section["deploy_time"]["config"] == expected
@@ -94,7 +97,10 @@ def test_esc_section_lists_credentials_per_cloud_used_and_every_unset_spec_key()
 
 
 def test_esc_section_is_empty_without_imports_and_names_no_keys_for_other_programs():
-    assert esc_section(_run(DEV, [])) == {"environments": [], "deploy_time": {"credentials": {}, "config": []}}
+    assert esc_section(_run(DEV, [])) == {
+        "environments": [],
+        "deploy_time": {"credentials": {}, "config": []},
+    }
     other = esc_section(_run({"aws:region": "us-east-1"}, ["team/dev"], project="other"))
     assert other == {"environments": ["team/dev"], "deploy_time": {"credentials": {}, "config": []}}
 
