@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterable
@@ -82,6 +83,29 @@ def real_preview_matrix(
             uses = set() if stack["esc"] else set(stack["clouds"])
             matrix.append({"stack": stack["stack"], "esc": stack["esc"], **{c: c in uses for c in CLOUDS}})
     return matrix
+
+
+SECRETS = {
+    "aws": ("AWS_ROLE_TO_ASSUME",),
+    "azure": ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_SUBSCRIPTION_ID"),
+    "gcp": ("GCP_WORKLOAD_IDENTITY_PROVIDER", "GCP_SERVICE_ACCOUNT"),
+}
+"""The repository secrets each cloud's OIDC login needs on the secrets path (README.md)."""
+
+
+def credentials(env: dict[str, str]) -> tuple[bool, list[str]]:
+    """Whether the workflow can log in to Pulumi Cloud, and the clouds with repository secrets.
+
+    Pulumi Cloud: the ``PULUMI_ACCESS_TOKEN`` secret, or OIDC (repository variables
+    ``PULUMI_OIDC=true`` and ``PULUMI_ORG``). The workflow passes ``<SECRET>_SET=true|false``
+    for each secret, never its value, and the two variables as they are.
+    """
+
+    def has(name: str) -> bool:
+        return env.get(f"{name}_SET") == "true"
+
+    login = has("PULUMI_ACCESS_TOKEN") or (env.get("PULUMI_OIDC") == "true" and bool(env.get("PULUMI_ORG")))
+    return login, [cloud for cloud, names in SECRETS.items() if all(has(n) for n in names)]
 
 
 def preview_pair(
@@ -230,10 +254,12 @@ def gather(reports: Path, stacks: list[str], *, base_ref: str) -> tuple[str, str
 def _parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m aistack.ci", description=__doc__.splitlines()[0])
     commands = top.add_subparsers(dest="command", required=True)
-    p = commands.add_parser("stacks", help="Print GitHub outputs: offline=<names JSON>, real=<matrix JSON>.")
+    p = commands.add_parser(
+        "stacks",
+        help="Print GitHub outputs: offline=<names JSON>, real=<matrix JSON> (credentials read from the "
+        "environment, see credentials()).",
+    )
     p.add_argument("--stacks-dir", type=Path, default=Path("stacks"))
-    p.add_argument("--pulumi-login", choices=("true", "false"), default="false")
-    p.add_argument("--secrets", default="", help="Comma-separated clouds with repository secrets.")
     p = commands.add_parser("pair", help="Preview one stack on the base and on the head.")
     p.add_argument("--stack", required=True)
     p.add_argument("--head", type=Path, required=True)
@@ -255,11 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "stacks":
         stacks = [describe(p) for p in stack_files(args.stacks_dir)]
-        real = real_preview_matrix(
-            stacks,
-            pulumi_login=args.pulumi_login == "true",
-            secrets=[c for c in args.secrets.split(",") if c],
-        )
+        login, secrets = credentials(dict(os.environ))
+        real = real_preview_matrix(stacks, pulumi_login=login, secrets=secrets)
         print(f"offline={json.dumps([s['stack'] for s in stacks])}")
         print(f"real={json.dumps(real)}")
         return 0

@@ -144,8 +144,36 @@ def test_real_previews_take_esc_stacks_and_stacks_whose_clouds_all_have_secrets(
     assert ci.real_preview_matrix(stacks, pulumi_login=False, secrets=["aws", "azure", "gcp"]) == []
 
 
-def test_stacks_command_prints_github_outputs(capsys):
-    assert ci.main(["stacks", "--stacks-dir", str(REPO / "stacks"), "--pulumi-login", "true"]) == 0
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, (False, [])),
+        ({"PULUMI_ACCESS_TOKEN_SET": "true", "AWS_ROLE_TO_ASSUME_SET": "true"}, (True, ["aws"])),
+        ({"PULUMI_ACCESS_TOKEN_SET": "false", "AWS_ROLE_TO_ASSUME_SET": "true"}, (False, ["aws"])),
+        ({"PULUMI_OIDC": "true", "PULUMI_ORG": "acme"}, (True, [])),
+        ({"PULUMI_OIDC": "true", "PULUMI_ORG": ""}, (False, [])),
+        (
+            {
+                "PULUMI_ACCESS_TOKEN_SET": "true",
+                "AZURE_CLIENT_ID_SET": "true",
+                "AZURE_TENANT_ID_SET": "true",
+                "AZURE_SUBSCRIPTION_ID_SET": "false",
+                "GCP_SERVICE_ACCOUNT_SET": "true",
+            },
+            (True, []),  # Azure lacks its subscription, GCP its workload identity provider
+        ),
+    ],
+)
+def test_credentials_are_read_from_what_the_workflow_passes(env, expected):
+    assert ci.credentials(env) == expected
+
+
+def test_stacks_command_prints_github_outputs(capsys, monkeypatch):
+    for name in ("PULUMI_ACCESS_TOKEN_SET", "AWS_ROLE_TO_ASSUME_SET", "PULUMI_ORG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PULUMI_OIDC", "true")
+    monkeypatch.setenv("PULUMI_ORG", "acme")
+    assert ci.main(["stacks", "--stacks-dir", str(REPO / "stacks")]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == f"offline={json.dumps(stack_names())}"
     assert json.loads(lines[1].removeprefix("real=")) == [
