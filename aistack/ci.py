@@ -98,8 +98,11 @@ def credentials(env: dict[str, str]) -> tuple[bool, list[str]]:
 
     Pulumi Cloud: the ``PULUMI_ACCESS_TOKEN`` secret, or OIDC (repository variables
     ``PULUMI_OIDC=true`` and ``PULUMI_ORG``). The workflow passes ``<SECRET>_SET=true|false``
-    for each secret, never its value, and the two variables as they are.
+    for each secret, never its value, and the two variables as they are. A pull request from a
+    fork gets neither secrets nor an OIDC token (``FROM_FORK=true``): no real preview.
     """
+    if env.get("FROM_FORK") == "true":
+        return False, []
 
     def has(name: str) -> bool:
         return env.get(f"{name}_SET") == "true"

@@ -154,6 +154,15 @@ def test_real_previews_take_esc_stacks_and_stacks_whose_clouds_all_have_secrets(
         ({"PULUMI_OIDC": "true", "PULUMI_ORG": ""}, (False, [])),
         (
             {
+                "FROM_FORK": "true",
+                "PULUMI_OIDC": "true",
+                "PULUMI_ORG": "acme",
+                "AWS_ROLE_TO_ASSUME_SET": "true",
+            },
+            (False, []),
+        ),
+        (
+            {
                 "PULUMI_ACCESS_TOKEN_SET": "true",
                 "AZURE_CLIENT_ID_SET": "true",
                 "AZURE_TENANT_ID_SET": "true",
@@ -169,7 +178,7 @@ def test_credentials_are_read_from_what_the_workflow_passes(env, expected):
 
 
 def test_stacks_command_prints_github_outputs(capsys, monkeypatch):
-    for name in ("PULUMI_ACCESS_TOKEN_SET", "AWS_ROLE_TO_ASSUME_SET", "PULUMI_ORG"):
+    for name in ("PULUMI_ACCESS_TOKEN_SET", "AWS_ROLE_TO_ASSUME_SET", "PULUMI_ORG", "FROM_FORK"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("PULUMI_OIDC", "true")
     monkeypatch.setenv("PULUMI_ORG", "acme")
