@@ -26,6 +26,8 @@ CLOUDS = ("aws", "azure", "gcp")
 MARKER = "<!-- aistack-preview -->"
 COMMENT_LIMIT = 60_000
 """A pull-request comment holds at most 65,536 characters; past this the reports are summarised."""
+SUMMARY_LIMIT = 1_000_000
+"""A step's job summary holds at most 1 MiB; past this it gets the comment and the artifacts hold the rest."""
 
 
 def stack_files(stacks_dir: Path) -> list[Path]:
@@ -304,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     comment, full, failed = gather(args.reports, json.loads(args.stacks), base_ref=args.base_ref)
     args.output.write_text(comment)
     if args.summary:
+        if len(full.encode()) > SUMMARY_LIMIT:
+            full = f"{comment}\nThe full reports pass the job summary's size limit: see the artifacts.\n"
         with args.summary.open("a") as summary:
             summary.write(full)
     return 1 if failed else 0

@@ -257,3 +257,16 @@ def test_comment_command_writes_the_comment_and_the_summary_and_exits_1_on_failu
     assert ci.main([*args, "--output", str(tmp_path / "c.md"), "--summary", str(summary)]) == 1
     assert (tmp_path / "c.md").read_text().startswith(ci.MARKER)
     assert "**aistack/dev** · ❌" in summary.read_text()
+
+
+def test_a_summary_past_its_limit_gets_the_comment_instead(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(ci, "COMMENT_LIMIT", 300)
+    monkeypatch.setattr(ci, "SUMMARY_LIMIT", 500)
+    (tmp_path / "r").mkdir()
+    reports = _reports(tmp_path / "r", {"dev": (0, "**aistack/dev** · ok\n\n" + "y" * 600)})
+    summary = tmp_path / "summary.md"
+    args = ["comment", "--reports", str(reports), "--stacks", '["dev"]', "--base-ref", "main"]
+    assert ci.main([*args, "--output", str(tmp_path / "c.md"), "--summary", str(summary)]) == 0
+    text = summary.read_text()
+    assert text.startswith(ci.MARKER) and "- **aistack/dev** · ok" in text and "yyyy" not in text
+    assert text.endswith("The full reports pass the job summary's size limit: see the artifacts.\n")
