@@ -120,21 +120,26 @@ def esc_section(run_: engine.ProgramRun) -> dict[str, Any]:
     """What a real deploy would take from the stack's Pulumi ESC environments, which offline is unknown.
 
     The offline preview never opens an environment. It reports the environments imported, the
-    credentials they are to supply for each cloud the stack uses, and every ``aistack:`` key the
-    stack file leaves unset: the preview used its default, while an environment's ``pulumiConfig``
-    may set it at deploy time (where the program validates it like any other key). Nothing an
-    environment could change is thus left out of the report silently.
+    credentials they are to supply for each cloud the stack uses, every ``aistack:`` key the
+    stack file leaves unset (``config``: the preview used its default, while an environment's
+    ``pulumiConfig`` may set it) and every key the file sets to a mapping (``merged``): a key in
+    the stack file wins over an environment's, but mappings are merged key by key, so an
+    environment may add keys inside them (pulumi/docs#19695, "objects deep-merge via JSON merge
+    patch with stack keys winning"). At deploy time the program validates the merged config like
+    any other. Nothing an environment could change is thus left out of the report silently.
     """
     if not run_.environments:
-        return {"environments": [], "deploy_time": {"credentials": {}, "config": []}}
+        return {"environments": [], "deploy_time": {"credentials": {}, "config": [], "merged": []}}
     clouds = run_.config.get("aistack:clouds")
     clouds = [c for c in ESC_CREDENTIALS if isinstance(clouds, dict) and clouds.get(c) is not None]
-    unset = []
-    if run_.project == "aistack":
-        unset = [f"aistack:{k}" for k in StackSpec.model_fields if f"aistack:{k}" not in run_.config]
+    keys = [f"aistack:{k}" for k in StackSpec.model_fields] if run_.project == "aistack" else []
     return {
         "environments": list(run_.environments),
-        "deploy_time": {"credentials": {c: ESC_CREDENTIALS[c] for c in clouds}, "config": unset},
+        "deploy_time": {
+            "credentials": {c: ESC_CREDENTIALS[c] for c in clouds},
+            "config": [k for k in keys if k not in run_.config],
+            "merged": [k for k in keys if isinstance(run_.config.get(k), dict)],
+        },
     }
 
 

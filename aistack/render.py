@@ -67,6 +67,11 @@ def as_text(result: dict[str, Any]) -> str:
                 "  not in the stack file, previewed with defaults (an environment may set them): "
                 + ", ".join(deploy["config"])
             )
+        if deploy.get("merged"):
+            lines.append(
+                "  mappings an environment may add keys to (the stack file's keys win): "
+                + ", ".join(deploy["merged"])
+            )
     return "\n".join(lines)
 
 
@@ -229,6 +234,11 @@ def _esc_section(esc: dict[str, Any]) -> list[str]:
         lines.append(
             "- not in the stack file, previewed with their defaults (an environment's `pulumiConfig` may set them): "
             + ", ".join(f"`{k}`" for k in deploy["config"])
+        )
+    if deploy.get("merged"):
+        lines.append(
+            "- mappings an environment may add keys to (the stack file's own keys win): "
+            + ", ".join(f"`{k}`" for k in deploy["merged"])
         )
     return lines
 

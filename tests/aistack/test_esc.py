@@ -94,15 +94,21 @@ def test_esc_section_lists_credentials_per_cloud_used_and_every_unset_spec_key()
     expected = [f"aistack:{k}" for k in StackSpec.model_fields if k not in set_keys]
     assert section["deploy_time"]["config"] == expected
     assert "aistack:sizing" in expected and "aistack:clouds" not in expected
+    # Mappings in the file are merged key by key with an environment's pulumiConfig.
+    assert section["deploy_time"]["merged"] == [
+        "aistack:tags",
+        "aistack:clouds",
+        "aistack:clusters",
+        "aistack:stores",
+        "aistack:endpoints",
+    ]
 
 
 def test_esc_section_is_empty_without_imports_and_names_no_keys_for_other_programs():
-    assert esc_section(_run(DEV, [])) == {
-        "environments": [],
-        "deploy_time": {"credentials": {}, "config": []},
-    }
+    empty = {"credentials": {}, "config": [], "merged": []}
+    assert esc_section(_run(DEV, [])) == {"environments": [], "deploy_time": empty}
     other = esc_section(_run({"aws:region": "us-east-1"}, ["team/dev"], project="other"))
-    assert other == {"environments": ["team/dev"], "deploy_time": {"credentials": {}, "config": []}}
+    assert other == {"environments": ["team/dev"], "deploy_time": empty}
 
 
 def test_the_multicloud_report_shows_its_esc_imports_in_every_format(preview):
@@ -116,6 +122,10 @@ def test_the_multicloud_report_shows_its_esc_imports_in_every_format(preview):
     text = render.as_text(result)
     assert "Pulumi ESC environments (opened at deploy time only): aistack/aws-staging" in text
     assert "aistack:sizing" in text
+    assert (
+        "mappings an environment may add keys to (the stack file's keys win): aistack:tags, aistack:clouds"
+        in text
+    )
 
 
 def test_esc_definitions_in_docs_match_the_stack_that_imports_them():
