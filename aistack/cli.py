@@ -132,7 +132,13 @@ def _add_size(commands: argparse._SubParsersAction) -> None:
     def handler(args: argparse.Namespace) -> int:
         from aistack.plan import resolve
         from aistack.preview import REPO
-        from aistack.spec import project_dir, read_stack_config, spec_from_config, stack_file
+        from aistack.spec import (
+            project_dir,
+            read_stack_config,
+            read_stack_environments,
+            spec_from_config,
+            stack_file,
+        )
 
         chosen = [
             flag
@@ -150,7 +156,9 @@ def _add_size(commands: argparse._SubParsersAction) -> None:
         if args.catalog:
             raise InputError("arguments", "--catalog", "a stack names its catalog in aistack:sizing.catalog")
         path = args.stack_file or stack_file(REPO, args.stack)
-        spec = spec_from_config(read_stack_config(path), str(path))
+        spec = spec_from_config(
+            read_stack_config(path), str(path), environments=read_stack_environments(path)
+        )
         _, plan = resolve(spec, str(path), project_dir(path))
         if plan is None:
             raise InputError(
