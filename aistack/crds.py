@@ -15,11 +15,12 @@ extensions the way the API server applies them:
 - ``x-kubernetes-embedded-resource`` objects may carry ``apiVersion``, ``kind`` and ``metadata``;
 - ``format`` is checked for int32, int64, byte, ipv4 and ipv6; other formats (date-time, duration) are not;
 - RE2 patterns are used as Python regular expressions (a global flag after ``^`` is moved in front;
-  a pattern Python cannot compile fails the load, so a schema bump cannot silently drop a check).
+  a pattern Python cannot compile fails the load, so a schema bump cannot silently drop a check);
+- ``x-kubernetes-list-type: set`` lists hold unique items, ``map`` lists unique ``x-kubernetes-list-map-keys``.
 
-Not checked: ``x-kubernetes-validations`` (CEL rules: the API server evaluates them on apply; no CEL
-evaluator here, their number per kind is in :attr:`Served.cel_rules`), list-map key uniqueness
-(``x-kubernetes-list-type: map|set``) and defaults. The root ``metadata`` is checked like ObjectMeta:
+Defaults are filled in for absent fields before checking, as the API server does. Not checked:
+``x-kubernetes-validations`` (CEL rules: the API server evaluates them on apply, with Kubernetes' own CEL
+libraries; no evaluator here, their number per kind is in :attr:`Served.cel_rules`). The root ``metadata`` is checked like ObjectMeta:
 DNS-1123 names, label and annotation keys, label values, no namespace on cluster-scoped kinds.
 """
 
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import functools
 import ipaddress
 import re
@@ -167,9 +169,11 @@ def _translate(node: dict[str, Any], where: str) -> dict[str, Any]:
     """A structural-schema node as plain JSON Schema (see the module docstring for the rules)."""
     out: dict[str, Any] = {}
     for key, value in node.items():
-        if key in ("description", "example", "default") or key.startswith("x-kubernetes-"):
+        if key == "x-kubernetes-list-map-keys" and node.get("x-kubernetes-list-type") == "map":
+            out[_MAP_KEYS] = value
+        elif key in ("description", "example", "default") or key.startswith("x-kubernetes-"):
             continue
-        if key == "properties":
+        elif key == "properties":
             out[key] = {name: _translate(sub, where) for name, sub in value.items()}
         elif key in ("items", "not") or (key == "additionalProperties" and isinstance(value, dict)):
             out[key] = _translate(value, where)
@@ -179,6 +183,8 @@ def _translate(node: dict[str, Any], where: str) -> dict[str, Any]:
             out[key] = _python_pattern(value, where)
         elif key != "nullable":
             out[key] = value
+    if node.get("x-kubernetes-list-type") == "set":
+        out["uniqueItems"] = True
     if node.get("x-kubernetes-int-or-string") and "type" not in node:
         out["type"] = ["integer", "string"]
     if node.get("x-kubernetes-embedded-resource"):
@@ -193,6 +199,25 @@ def _translate(node: dict[str, Any], where: str) -> dict[str, Any]:
         types = out["type"] if isinstance(out["type"], list) else [out["type"]]
         out["type"] = [*types, "null"]
     return out
+
+
+def _defaulted(value: Any, schema: dict[str, Any]) -> Any:
+    """``value`` with the schema's ``default`` filled in for absent object fields, as the API server
+    does before validating (so a required field that has a default is not missing)."""
+    if isinstance(value, dict):
+        props = schema.get("properties") or {}
+        out = {k: _defaulted(v, props[k]) if k in props else v for k, v in value.items()}
+        if isinstance(schema.get("additionalProperties"), dict):
+            out = {
+                k: v if k in props else _defaulted(v, schema["additionalProperties"]) for k, v in out.items()
+            }
+        for name, sub in props.items():
+            if name not in out and "default" in sub:
+                out[name] = _defaulted(copy.deepcopy(sub["default"]), sub)
+        return out
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [_defaulted(v, schema["items"]) for v in value]
+    return value
 
 
 def _root_schema(schema: dict[str, Any], where: str) -> dict[str, Any]:
@@ -240,10 +265,34 @@ def _is_ipv6(value: Any) -> bool:
     return not isinstance(value, str) or ipaddress.IPv6Address(value) is not None
 
 
+_MAP_KEYS = "aistackListMapKeys"
+"""Our keyword for ``x-kubernetes-list-type: map`` (entries unique by ``x-kubernetes-list-map-keys``)."""
+
+
+def _unique_by_keys(validator: Any, keys: list[str], instance: Any, schema: dict[str, Any]):
+    """A list-map's entries must differ in their key fields, as the API server requires."""
+    if not validator.is_type(instance, "array"):
+        return
+    first: dict[tuple, int] = {}
+    for index, item in enumerate(instance):
+        if not isinstance(item, dict):
+            continue
+        key = tuple(repr(item.get(k)) for k in keys)
+        if key in first:
+            shown = ", ".join(f"{k}={item.get(k)!r}" for k in keys)
+            yield jsonschema.ValidationError(
+                f"duplicate entry ({shown}), also at [{first[key]}]", path=[index]
+            )
+        else:
+            first[key] = index
+
+
 # Draft 4 keywords with draft 6's integer (a JSON number like 3.0 is an integer; the preview's wire
-# format has only doubles).
+# format has only doubles), plus list-map uniqueness.
 _Validator = jsonschema.validators.extend(
-    jsonschema.Draft4Validator, type_checker=jsonschema.Draft6Validator.TYPE_CHECKER
+    jsonschema.Draft4Validator,
+    validators={_MAP_KEYS: _unique_by_keys},
+    type_checker=jsonschema.Draft6Validator.TYPE_CHECKER,
 )
 
 
@@ -403,7 +452,7 @@ def problems(obj: dict[str, Any]) -> list[str]:
         )
     found = [f"apiVersion: {key[0]} is deprecated ({entry.deprecated})"] if entry.deprecated else []
     found += _metadata_problems(obj.get("metadata"), entry.scope)
-    for error in _validator(*key).iter_errors(obj):
+    for error in _validator(*key).iter_errors(_defaulted(obj, entry.schema)):
         if error.absolute_path and error.absolute_path[0] == "metadata" and len(error.absolute_path) == 1:
             continue  # the metadata object itself: reported by _metadata_problems
         found += _schema_problems(error)

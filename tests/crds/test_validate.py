@@ -391,6 +391,38 @@ def test_kubernetes_extensions_are_honoured():
     ]
 
 
+def test_list_maps_and_sets_hold_unique_entries():
+    gateway = example("Gateway")
+    gateway["spec"]["listeners"].append({"name": "http", "protocol": "HTTP", "port": 8080})
+    assert crds.problems(gateway) == ["spec.listeners[1]: duplicate entry (name='http'), also at [0]"]
+    lws = example("LeaderWorkerSet")
+    containers = lws["spec"]["leaderWorkerTemplate"]["workerTemplate"]["spec"]["containers"]
+    containers.append(copy.deepcopy(containers[0]))
+    assert crds.problems(lws) == [
+        "spec.leaderWorkerTemplate.workerTemplate.spec.containers[1]: duplicate entry (name='vllm-worker'), also at [0]"
+    ]
+    pool = example("NodePool")
+    pool["spec"]["disruption"] = {
+        "consolidateAfter": "1m",
+        "budgets": [{"nodes": "10%", "reasons": ["Empty", "Empty"]}],
+    }
+    assert crds.problems(pool) == [
+        "spec.disruption.budgets[0].reasons: ['Empty', 'Empty'] has non-unique elements"
+    ]
+
+
+def test_defaults_fill_absent_fields_before_required_is_checked():
+    pool = example("NodePool")
+    # budgets[].nodes is required and defaults to 10%: omitting it is fine, as on the API server.
+    pool["spec"]["disruption"] = {"consolidateAfter": "1m", "budgets": [{"reasons": ["Empty"]}]}
+    assert crds.problems(pool) == []
+    # consolidateAfter is required without a default of its own (only absent disruption is defaulted).
+    pool["spec"]["disruption"] = {"budgets": [{"nodes": "5"}]}
+    assert crds.problems(pool) == ["spec.disruption.consolidateAfter: required field missing"]
+    del pool["spec"]["disruption"]
+    assert crds.problems(pool) == []
+
+
 def test_cel_rules_are_counted_not_evaluated():
     # EC2NodeClass's CEL rule "must specify exactly one of ['role', 'instanceProfile']" is left to the
     # API server: both set still passes here, and the skipped rules are counted.
