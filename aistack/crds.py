@@ -18,10 +18,14 @@ extensions the way the API server applies them:
   a pattern Python cannot compile fails the load, so a schema bump cannot silently drop a check);
 - ``x-kubernetes-list-type: set`` lists hold unique items, ``map`` lists unique ``x-kubernetes-list-map-keys``.
 
-Defaults are filled in for absent fields before checking, as the API server does. Not checked:
-``x-kubernetes-validations`` (CEL rules: the API server evaluates them on apply, with Kubernetes' own CEL
-libraries; no evaluator here, their number per kind is in :attr:`Served.cel_rules`). The root ``metadata`` is checked like ObjectMeta:
-DNS-1123 names, label and annotation keys, label values, no namespace on cluster-scoped kinds.
+Defaults are filled in for absent fields before checking, as the API server does. The root ``metadata``
+is checked like ObjectMeta: DNS-1123 names, label and annotation keys, label values, no namespace on
+cluster-scoped kinds.
+
+Not checked: ``x-kubernetes-validations`` (CEL rules). The API server evaluates them with Kubernetes'
+own CEL extension libraries (e.g. the regex ``find()`` in Karpenter's label rules, ``quantity()``,
+``isURL()``) and ``oldSelf`` transition rules, beyond standard CEL; they are skipped rather than
+half-evaluated, and their number per kind is in :attr:`Served.cel_rules`.
 """
 
 from __future__ import annotations
