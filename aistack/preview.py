@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from aistack import cost, diff, engine
+from aistack import cost, diff, engine, runcache
 from aistack.errors import InputError
 from aistack.spec import StackSpec, read_stack_config, read_stack_environments, spec_from_config, stack_file
 
@@ -91,15 +91,19 @@ def execute(
     name = stack_path.name.removeprefix("Pulumi.").removesuffix(".yaml") if stack is None else stack
     config = read_stack_config(stack_path)
     environments = read_stack_environments(stack_path)
-    if project == "aistack":
-        # Our own program: the whole spec is validated before anything is declared.
-        from aistack.plan import resolve
-        from components import registry
 
-        spec = spec_from_config(config, str(stack_path), environments=environments)
-        spec, _ = resolve(spec, str(stack_path), program_dir)
-        registry.check_features(spec, str(stack_path))
-    run_ = engine.run_program(program_dir, project=project, stack=name, config=config)
+    def validate_and_run() -> engine.ProgramRun:
+        if project == "aistack":
+            # Our own program: the whole spec is validated before anything is declared.
+            from aistack.plan import resolve
+            from components import registry
+
+            spec = spec_from_config(config, str(stack_path), environments=environments)
+            spec, _ = resolve(spec, str(stack_path), program_dir)
+            registry.check_features(spec, str(stack_path))
+        return engine.run_program(program_dir, project=project, stack=name, config=config)
+
+    run_ = runcache.cached(program_dir, stack_path, name, config, validate_and_run)
     return dataclasses.replace(run_, environments=environments)
 
 

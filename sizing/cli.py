@@ -14,7 +14,6 @@ from collections.abc import Sequence
 
 from aistack.errors import InputError
 from sizing.catalog import bundled_paths, load_catalog
-from sizing.optimize import plan_for
 from sizing.plan import Plan
 from sizing.workloads import load_workloads
 
@@ -67,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
     except InputError as exc:
         print(exc.line(), file=sys.stderr)
         return EXIT_INVALID
+    from sizing.optimize import plan_for  # SciPy: imported only when a plan is solved
+
     plan = plan_for(spec.workloads, catalog, spec.options, explain=not args.no_explain)
     return report(plan, args.format, args.workloads)
 

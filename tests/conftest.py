@@ -3,11 +3,28 @@
 ``declare`` runs a function that declares resources under aistack's recording mock runtime
 (the same one ``python -m aistack preview`` uses) and returns what was registered;
 ``preview`` runs a whole stack of ``stacks/`` through the CLI's code path, cached per session.
+
+Every stack is run once per session, however it is previewed. This file sets
+``AISTACK_RUN_CACHE`` to a fresh directory for the session (see ``aistack/runcache.py``): each
+program run (the engine's part of a preview, and the expensive one) is stored there under a digest of
+the program's and stack file's content, and reused by every later preview of the same content, in
+this process, in the other ``pytest-xdist`` workers, and in ``python -m aistack`` subprocesses
+(they inherit the variable). Policies, cost, diff, manifests and rendering always run afresh. So:
+
+- to check a stack of ``stacks/``, take the ``preview`` fixture (the report) or call
+  ``aistack.preview.execute(stack=...)`` (the raw run); both are cheap after the first use;
+- a modified stack written to ``tmp_path`` is run once per distinct content;
+- run ``python -m aistack`` as a subprocess only where the process boundary is what the test checks
+  (exit code, stderr lines, ``--output``); the run cache makes those cheap too;
+- use ``declare`` for a component alone: it is never cached.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,8 +35,29 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from aistack import engine  # noqa: E402
+from aistack import engine, runcache  # noqa: E402
 from aistack import preview as preview_mod  # noqa: E402
+
+_OWN_CACHE = pytest.StashKey[str]()  # set in the process that created the run cache
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point ``AISTACK_RUN_CACHE`` at a fresh directory unless it is already set.
+
+    The first process of a session creates it (and removes it at the end); ``pytest-xdist``
+    workers are started after this hook and inherit the variable, so they share the directory.
+    """
+    if not os.environ.get(runcache.ENV):
+        folder = tempfile.mkdtemp(prefix="aistack-runs-")
+        os.environ[runcache.ENV] = folder
+        config.stash[_OWN_CACHE] = folder
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    folder = config.stash.get(_OWN_CACHE, None)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+        os.environ.pop(runcache.ENV, None)
 
 
 class Declared:
