@@ -21,6 +21,7 @@ this process, in the other ``pytest-xdist`` workers, and in ``python -m aistack`
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sys
@@ -29,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import kubernetes_validate.utils as kubernetes_validate_utils
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,6 +39,10 @@ if str(REPO) not in sys.path:
 
 from aistack import engine, runcache  # noqa: E402
 from aistack import preview as preview_mod  # noqa: E402
+
+# kubernetes-validate reads and parses the schema files (1.4 MB of definitions) on every call, which
+# made each manifest check cost 10 ms instead of 1; the files never change, so keep them parsed.
+kubernetes_validate_utils.schema_contents = functools.cache(kubernetes_validate_utils.schema_contents)
 
 _OWN_CACHE = pytest.StashKey[str]()  # set in the process that created the run cache
 
