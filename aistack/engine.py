@@ -568,9 +568,9 @@ def run_function(
         {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}, secret_keys or []
     )
     root = pulumi.runtime.get_root_resource()
-    # A run allocates hundreds of thousands of short-lived objects (outputs, futures, tasks) on top
-    # of the SDKs' millions of long-lived ones, so the cyclic collector's full passes took about
-    # half of the run; it stays off until the run is over (what the run leaves is collected then).
+    # A run allocates hundreds of thousands of objects (outputs, futures, tasks, and the SDK modules
+    # it imports), so the cyclic collector's full passes over them all took half of a warm run; it
+    # stays off until the run is over, and the garbage the run leaves is collected after it.
     collecting = gc.isenabled()
     gc.disable()
     try:

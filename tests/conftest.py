@@ -22,6 +22,7 @@ this process, in the other ``pytest-xdist`` workers, and in ``python -m aistack`
 from __future__ import annotations
 
 import functools
+import gc
 import os
 import shutil
 import sys
@@ -57,6 +58,14 @@ def pytest_configure(config: pytest.Config) -> None:
         folder = tempfile.mkdtemp(prefix="aistack-runs-")
         os.environ[runcache.ENV] = folder
         config.stash[_OWN_CACHE] = folder
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Move what collection imported (the SDKs, hundreds of thousands of objects) out of the collector's
+    reach: they live until the end anyway, and each full pass over them cost the tests' runs a good
+    share of their time, and a worker's final pass was slow enough for pytest-xdist to interrupt it."""
+    gc.collect()
+    gc.freeze()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
