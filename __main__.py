@@ -16,6 +16,8 @@ stack_file = f"stacks/Pulumi.{pulumi.get_stack()}.yaml"
 try:
     spec, plan = resolve(spec_from_pulumi_config(), stack_file)
     registry.check_features(spec, stack_file)
+    if not pulumi.runtime.is_dry_run():
+        registry.check_deploy_inputs(spec, stack_file)
 except InputError as err:
     raise pulumi.RunError(err.line()) from None
 if plan is not None:

@@ -263,6 +263,11 @@ def _gcp_state(
         # TEST-NET-3 addresses: realistic, never routable.
         state.setdefault("endpoint", f"203.0.113.{digest[0] % 254 + 1}")
         state["masterAuth"] = {**(state.get("masterAuth") or {}), "clusterCaCertificate": MOCK_CA}
+        endpoints = state.get("controlPlaneEndpointsConfig") or {}
+        if endpoints.get("dnsEndpointConfig"):
+            # GKE's DNS endpoint name: gke-<hash>.<region>.gke.goog (output only).
+            dns = {**endpoints["dnsEndpointConfig"], "endpoint": f"gke-{digest.hex()[:32]}.{region}.gke.goog"}
+            state["controlPlaneEndpointsConfig"] = {**endpoints, "dnsEndpointConfig": dns}
     elif typ == "gcp:storage/bucket:Bucket":
         state.setdefault("url", f"gs://{name}")
     api = "compute/v1" if typ.startswith("gcp:compute/") else f"mock/{kind.lower()}"

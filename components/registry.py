@@ -15,9 +15,14 @@ FAMILIES = {"aws": "components.aws", "azure": "components.azure", "gcp": "compon
 
 # Features a spec may ask for that a cloud cannot provide: cloud → feature → reason.
 UNSUPPORTED: dict[str, dict[str, str]] = {
-    "aws": {},
+    "aws": {
+        "deployer dns-endpoint": "EKS has no IAM-authenticated DNS endpoint; use deployer: allow-listed (the "
+        "public endpoint for your runners' public_cidrs, next to the private one) or in-network",
+    },
     "gcp": {
         "several_instance_types": "a GKE node pool has one machine type; declare one pool per machine type",
+        "deployer in-network": "aistack declares no runner network next to the GKE cluster; use deployer: "
+        "dns-endpoint (IAM-authenticated, reachable from any runner with Google credentials)",
         "several_clusters": "the GCP subnetwork's pod and service ranges serve one GKE cluster (clusters "
         "cannot share secondary ranges); put a second GKE cluster in its own stack",
         # Compute Engine's GPU models (https://cloud.google.com/compute/docs/gpus), as in gcp/accelerators.py.
@@ -27,8 +32,12 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
     },
     "azure": {
         "private_and_public_api": "an AKS API server is either private or public with authorized IP ranges "
-        "(both at once needs API server VNet integration); set api.private: false to allow-list public_cidrs, "
-        "or drop public_cidrs",
+        "(both at once needs API server VNet integration); set api.private: false to allow-list public_cidrs",
+        "deployer dns-endpoint": "AKS has no IAM-authenticated DNS endpoint; use deployer: allow-listed "
+        "(private: false with public_cidrs)",
+        "deployer in-network": "a private AKS API server answers only inside the stack's VNet (or networks "
+        "linked to its private DNS zone), where aistack places no runner; use deployer: allow-listed "
+        "(private: false with public_cidrs)",
         "per_zone_nat": "a subnet takes one NAT gateway and a NAT gateway lives in one zone; set nat: single",
         "several_instance_types": "an AKS agent pool has a single VM size; declare one pool per VM size",
         # Azure's GPU VM families (NC, ND, NV), as in azure/accelerators.py.
@@ -56,8 +65,9 @@ def requested_features(spec: StackSpec) -> list[tuple[str, str, str]]:
         if cluster.cloud in clouds_seen:
             found.append((cluster.cloud, "several_clusters", f"{key}.cloud"))
         clouds_seen.add(cluster.cloud)
-        if cluster.api.private and cluster.api.public_cidrs:
-            found.append((cluster.cloud, "private_and_public_api", f"{key}.api.public_cidrs"))
+        if cluster.api.private and cluster.api.deployer == "allow-listed":
+            found.append((cluster.cloud, "private_and_public_api", f"{key}.api.private"))
+        found.append((cluster.cloud, f"deployer {cluster.api.deployer}", f"{key}.api.deployer"))
         for pname, pool in cluster.gpu_pools.items():
             if pool.capacity == "spot":
                 found.append((cluster.cloud, "spot", f"{key}.gpu_pools.{pname}.capacity"))
@@ -88,3 +98,22 @@ def check_features(spec: StackSpec, file: str) -> None:
             check(spec, file)
     # And the Kubernetes layer: add-on releases pinned for each cluster's version.
     importlib.import_module("components.k8s").check(spec, file)
+
+
+def check_deploy_inputs(spec: StackSpec, file: str) -> None:
+    """What ``pulumi up`` needs beyond what a preview needs: the operator's runner CIDRs.
+
+    A stack may leave ``api.public_cidrs`` of an ``allow-listed`` cluster empty so that previews
+    (offline and ``pulumi preview``) run before the operator knows where ``pulumi up`` will run;
+    the allow-list is then unknown in the preview. A deployment without it would leave the API
+    unreachable, so it is refused before anything is declared.
+    """
+    for name, cluster in spec.clusters.items():
+        if cluster.api.awaits_operator_cidrs:
+            raise InputError(
+                file,
+                f"aistack:clusters.{name}.api.public_cidrs",
+                "required by pulumi up with deployer: allow-listed: set the public egress CIDRs of the "
+                "machines that run pulumi up (e.g. your address /32, your CI runners' static range); "
+                "see docs/first-deploy.md",
+            )

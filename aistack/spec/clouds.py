@@ -63,6 +63,13 @@ class NetworkSpec(Model):
         return {"cidr": self.cidr}
 
 
+IAM_ROLE_ARN = r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$"
+"""An IAM role ARN (the partition, a 12-digit account, an optional path, the role name)."""
+
+IAM_ROLE = rf"^[\w+=,.@-]{{1,64}}$|{IAM_ROLE_ARN}"
+"""An IAM role name (1–64 of IAM's allowed characters) or a role ARN."""
+
+
 class AwsCloudSpec(NetworkSpec):
     """Where the AWS share of the stack lives."""
 
@@ -78,6 +85,22 @@ class AwsCloudSpec(NetworkSpec):
     ] = Field(
         default=90,
         description="Days to keep VPC flow logs in CloudWatch (one of CloudWatch's allowed values).",
+    )
+
+    deployer_role: str = Field(
+        pattern=IAM_ROLE,
+        description="The IAM role that runs `pulumi up` (the CI role, which administrators may assume too): a "
+        "role name in the stack's account, or a role ARN. Every EKS cluster gives it an access entry with "
+        "`AmazonEKSClusterAdminPolicy`, and the kubeconfig output signs in as it (`aws eks get-token "
+        "--role-arn`). It must exist before the first `pulumi up` (EKS refuses an access entry for a "
+        "missing principal); see docs/first-deploy.md.",
+    )
+    admin_role_arns: list[Annotated[str, Field(pattern=IAM_ROLE_ARN)]] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Further IAM roles (ARNs) given cluster-admin on every EKS cluster through access entries, "
+        "e.g. the platform team's SSO role. The cluster creator gets no permanent admin "
+        "(`bootstrapClusterCreatorAdminPermissions: false`): only these roles and `deployer_role` do.",
     )
 
     @model_validator(mode="after")
@@ -174,6 +197,25 @@ class AzureCloudSpec(NetworkSpec):
         max_length=10,
         description="Entra ID groups (object ids) granted cluster-admin on every AKS cluster. Local accounts are "
         "disabled, so these groups (and Azure RBAC role holders) are the only way in.",
+    )
+    deployer_object_id: Guid | None = Field(
+        default=None,
+        description="Object id of the Entra ID principal that runs `pulumi up` (the CI service principal, or "
+        "a user). It gets Azure Kubernetes Service RBAC Cluster Admin on every AKS cluster, which the "
+        "Kubernetes layer needs (Azure RBAC authorizes every request). Omit only when that principal is a "
+        "member of one of `admin_group_object_ids`.",
+    )
+    deployer_principal_type: Literal["ServicePrincipal", "User"] = Field(
+        default="ServicePrincipal",
+        description="Kind of `deployer_object_id`; sent with the role assignment so Azure need not look a "
+        "just-created principal up in Entra ID.",
+    )
+    kubelogin_login: Literal["azurecli", "workloadidentity", "spn", "msi"] = Field(
+        default="azurecli",
+        description="How the kubeconfig output's `kubelogin get-token` signs in, non-interactively: "
+        "`azurecli` (the Azure CLI's login: `az login` on a workstation, `azure/login` with OIDC in GitHub "
+        "Actions), `workloadidentity` (AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_FEDERATED_TOKEN_FILE), `spn` "
+        "(AAD_SERVICE_PRINCIPAL_CLIENT_ID / _SECRET) or `msi` (a managed identity on the runner).",
     )
     secrets_kms: bool = Field(
         default=True,

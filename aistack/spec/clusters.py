@@ -18,26 +18,86 @@ Accelerator = Literal[
 """The canonical accelerator vocabulary (memory in the name, cloud-neutral)."""
 
 
-class ApiEndpointSpec(Model):
-    """Who can reach the cluster's Kubernetes API."""
+DeployerPath = Literal["allow-listed", "dns-endpoint", "in-network"]
+"""How the machine running ``pulumi up`` reaches a cluster's Kubernetes API (see docs/first-deploy.md)."""
 
+
+def _global_block(block: str, key: str) -> None:
+    """A public allow-list entry: a globally routed block, never the whole internet.
+
+    Documentation (TEST-NET), private, shared (CGNAT) and other reserved ranges are refused: no
+    runner reaches a public endpoint from such an address, so such an entry only pretends to
+    allow-list one.
+    """
+    network = ipaddress.ip_network(block)
+    if network == WORLD:
+        raise ValueError(f"{key} must not contain 0.0.0.0/0: list the networks that need access")
+    if not network.is_global:
+        raise ValueError(
+            f"{key}: {block} is not a globally routed block (documentation, private or reserved range); "
+            "list the public egress CIDRs of the machines that run pulumi up"
+        )
+
+
+class ApiEndpointSpec(Model):
+    """Who can reach the cluster's Kubernetes API, and how ``pulumi up`` does."""
+
+    deployer: DeployerPath = Field(
+        description="How the machine running `pulumi up` reaches the API to apply the Kubernetes layer: "
+        "`allow-listed` (a public endpoint open to `public_cidrs` only, which the operator must set before "
+        "`pulumi up`), `dns-endpoint` (GKE's IAM-authenticated DNS endpoint, reachable from anywhere with "
+        "Google credentials; GKE only) or `in-network` (private endpoint only: `pulumi up` runs inside the "
+        "network, from `runner_cidrs`; EKS only, and not for a stack's first up, before its network exists). "
+        "See docs/first-deploy.md."
+    )
     private: bool = Field(default=True, description="Serve the API on a private endpoint inside the network.")
     public_cidrs: list[Cidr] = Field(
         default_factory=list,
-        description="CIDR blocks allowed to reach a public API endpoint; empty means no public endpoint. "
-        "0.0.0.0/0 is refused (same rule as the policy `aws-eks-private-endpoint`).",
+        description="Public egress CIDR blocks allowed to reach a public API endpoint (the runners' and "
+        "administrators' addresses); empty means no public endpoint. Globally routed blocks only: "
+        "0.0.0.0/0 (same rule as the policy `aws-eks-private-endpoint`) and documentation or private "
+        "ranges are refused. With `deployer: allow-listed` it may be left empty in the file for previews, "
+        "but `pulumi up` refuses to run until it is set.",
+    )
+    runner_cidrs: list[Cidr] = Field(
+        default_factory=list,
+        description="With `deployer: in-network`: the private CIDR blocks the in-network runner (a CI runner "
+        "in this VPC or a network routed to it) connects from; EKS opens the cluster security group to "
+        "them on 443 (EKS only: AKS and GKE refuse in-network). Refused with the other paths.",
     )
 
     @model_validator(mode="after")
     def _reachable_not_open(self) -> ApiEndpointSpec:
         for block in self.public_cidrs:
-            if ipaddress.ip_network(block) == WORLD:
+            _global_block(block, "public_cidrs")
+        if self.deployer == "in-network":
+            if not self.private:
+                raise ValueError("deployer: in-network needs the private endpoint (private: true)")
+            if self.public_cidrs:
                 raise ValueError(
-                    "public_cidrs must not contain 0.0.0.0/0: list the networks that need access"
+                    "deployer: in-network reaches the API on its private endpoint only; drop public_cidrs "
+                    "or use deployer: allow-listed"
                 )
-        if not self.private and not self.public_cidrs:
-            raise ValueError("an API endpoint that is neither private nor allow-listed is unreachable")
+            if not self.runner_cidrs:
+                raise ValueError(
+                    "deployer: in-network needs runner_cidrs: the private CIDR blocks the runner inside "
+                    "the network connects from"
+                )
+        elif self.runner_cidrs:
+            raise ValueError(f"runner_cidrs applies to deployer: in-network only (deployer is {self.deployer})")
+        if self.deployer == "dns-endpoint" and self.public_cidrs:
+            raise ValueError(
+                "deployer: dns-endpoint reaches the API through the IAM-authenticated DNS endpoint; "
+                "drop public_cidrs (no public IP endpoint is needed)"
+            )
+        if not self.private and self.deployer != "allow-listed":
+            raise ValueError("an API endpoint that is not private must be allow-listed (deployer: allow-listed)")
         return self
+
+    @property
+    def awaits_operator_cidrs(self) -> bool:
+        """Whether the allow-list is still to be set by the operator (previews only; up refuses)."""
+        return self.deployer == "allow-listed" and not self.public_cidrs
 
 
 class SystemPoolSpec(Model):

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from aistack.spec.clusters import ClusterSpec
-from components import contract, naming
+from components import access, contract, naming
 from components.aws.iam import managed_policy, rotating_key, service_trust
 from components.aws.nodegroup import node_group
 
@@ -16,13 +16,35 @@ CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "sch
 NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly", "AmazonEKS_CNI_Policy")
 
 
-def kubeconfig(name: str, endpoint: str, ca_data: str, region: str) -> str:
-    """A kubeconfig that authenticates with ``aws eks get-token`` (no static credentials)."""
+ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+"""EKS's access policy equal to Kubernetes ``cluster-admin`` (EKS user guide, "Associate access
+policies with access entries": docs.aws.amazon.com/eks/latest/userguide/access-policy-permissions.html)."""
+
+
+def kubeconfig(name: str, endpoint: str, ca_data: str, region: str, role_arn: str) -> str:
+    """A kubeconfig that authenticates with ``aws eks get-token`` as the deployer role.
+
+    No static credentials, no prompt: ``get-token`` assumes ``role_arn`` (the role holding the
+    cluster's admin access entry) with whatever AWS credentials the runner has, so teammates and
+    CI sign in as the same role instead of as whoever created the cluster.
+    """
     user = {
         "exec": {
             "apiVersion": "client.authentication.k8s.io/v1beta1",
             "command": "aws",
-            "args": ["eks", "get-token", "--cluster-name", name, "--region", region, "--output", "json"],
+            "args": [
+                "eks",
+                "get-token",
+                "--cluster-name",
+                name,
+                "--region",
+                region,
+                "--role-arn",
+                role_arn,
+                "--output",
+                "json",
+            ],
+            "interactiveMode": "Never",
         }
     }
     return json.dumps(
@@ -39,13 +61,30 @@ def kubeconfig(name: str, endpoint: str, ca_data: str, region: str) -> str:
     )
 
 
+def role_arn(role: str, cluster_arn: str) -> str:
+    """A role ARN from ``deployer_role``: as given, or the named role in the cluster's account."""
+    if role.startswith("arn:"):
+        return role
+    partition, account = cluster_arn.split(":")[1], cluster_arn.split(":")[4]
+    return f"arn:{partition}:iam::{account}:role/{role}"
+
+
+def _principal_key(arn: str) -> str:
+    """A stable logical-name suffix for an admin role: its name, lowercased (never a list index)."""
+    return "".join(c if c.isalnum() or c == "-" else "-" for c in arn.rsplit("/", 1)[-1].lower())
+
+
 class Cluster(contract.Cluster):
     """An EKS cluster secure by default.
 
     Children: ``-secrets-key`` (KMS, rotating), ``-logs`` (control-plane log group with
     retention), ``-role`` and its policy attachment, ``-eks`` (the cluster: private endpoint or
     allow-listed public CIDRs, envelope encryption of secrets, all control-plane logs, API
-    authentication mode, standard support only), ``-node-role`` with its three managed-policy
+    authentication mode without the creator's bootstrap admin, standard support only),
+    ``-access-deployer`` and ``-access-<role>`` per admin role (access entries) each with its
+    ``-admin`` association (``AmazonEKSClusterAdminPolicy``, cluster scope), with ``deployer:
+    in-network`` one ``-runner-<n>`` ingress rule on the cluster security group per runner CIDR
+    (443 only), ``-node-role`` with its three managed-policy
     attachments (shared by every node group), the ``-system`` node group (AL2023, on-demand,
     encrypted gp3, IMDSv2) and the managed add-ons ``vpc-cni``, ``kube-proxy``, ``coredns``
     and ``eks-pod-identity-agent``.
@@ -66,6 +105,8 @@ class Cluster(contract.Cluster):
         physical_name: str,
         region: str,
         node_subnet_ids: dict[str, pulumi.Input[str]],
+        deployer_role: str,
+        admin_role_arns: list[str],
         protect: bool,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -91,7 +132,7 @@ class Cluster(contract.Cluster):
             policy_arn=managed_policy(region, "AmazonEKSClusterPolicy"),
             opts=self.opts(),
         )
-        public = bool(spec.api.public_cidrs)
+        public = spec.api.deployer == "allow-listed"
         cluster = aws.eks.Cluster(
             self.child("eks"),
             name=physical_name,
@@ -101,18 +142,43 @@ class Cluster(contract.Cluster):
                 "subnet_ids": list(node_subnet_ids.values()),
                 "endpoint_private_access": spec.api.private,
                 "endpoint_public_access": public,
-                **({"public_access_cidrs": list(spec.api.public_cidrs)} if public else {}),
+                **({"public_access_cidrs": access.allow_list(spec.api)} if public else {}),
             },
             kubernetes_network_config={"service_ipv4_cidr": spec.service_cidr},
             encryption_config={"resources": ["secrets"], "provider": {"key_arn": key.arn}},
             enabled_cluster_log_types=CONTROL_PLANE_LOGS,
-            access_config={"authentication_mode": "API", "bootstrap_cluster_creator_admin_permissions": True},
+            # No permanent cluster-admin for whoever created the cluster: the access entries below
+            # name every admin. EKS reads the flag only at creation, and changing it forces a
+            # replacement (pulumi-aws#3997, terraform-provider-aws#35824), so it is ignored on
+            # clusters created before: delete their creator's access entry by hand (docs/first-deploy.md).
+            access_config={"authentication_mode": "API", "bootstrap_cluster_creator_admin_permissions": False},
             # Add-ons are declared below as managed EKS add-ons instead of self-managed defaults.
             bootstrap_self_managed_addons=False,
             upgrade_policy={"support_type": "STANDARD"},
             deletion_protection=protect,
-            opts=self.opts(depends_on=[logs, policy], protect=protect),
+            tags={access.DEPLOYER_TAG: spec.api.deployer},
+            opts=self.opts(
+                depends_on=[logs, policy],
+                protect=protect,
+                ignore_changes=["accessConfig.bootstrapClusterCreatorAdminPermissions"],
+            ),
         )
+        deployer_arn = cluster.arn.apply(lambda arn: role_arn(deployer_role, arn))
+        admins = self._admins(cluster, deployer_arn, admin_role_arns)
+        for block in spec.api.runner_cidrs:
+            # The private endpoint admits only the cluster security group until told otherwise
+            # (EKS user guide, "Cluster API server endpoint": private access from other sources
+            # needs an ingress rule on 443).
+            aws.vpc.SecurityGroupIngressRule(
+                self.child(f"runner-{block.replace('/', '-').replace('.', '-')}"),
+                security_group_id=cluster.vpc_config.cluster_security_group_id,
+                cidr_ipv4=block,
+                ip_protocol="tcp",
+                from_port=443,
+                to_port=443,
+                description="in-network pulumi up runner to the Kubernetes API",
+                opts=self.opts(),
+            )
         node_role = aws.iam.Role(
             self.child("node-role"),
             assume_role_policy=service_trust("ec2.amazonaws.com"),
@@ -154,9 +220,11 @@ class Cluster(contract.Cluster):
             addon_name="coredns",
             opts=self.opts(depends_on=[system]),
         )
-        config = pulumi.Output.all(cluster.name, cluster.endpoint, cluster.certificate_authority.data).apply(
-            lambda args: kubeconfig(args[0], args[1], args[2], region)
-        )
+        # The kubeconfig waits for the admin associations, so nothing uses the API before the
+        # deployer may (the Kubernetes provider is built from this output).
+        config = pulumi.Output.all(
+            cluster.name, cluster.endpoint, cluster.certificate_authority.data, deployer_arn, *admins
+        ).apply(lambda args: kubeconfig(args[0], args[1], args[2], region, args[3]))
         self.finish(
             cluster_name=cluster.name,
             kubeconfig=pulumi.Output.secret(config),
@@ -164,6 +232,35 @@ class Cluster(contract.Cluster):
             node_subnet_ids=dict(node_subnet_ids),
             arn=cluster.arn,
         )
+
+
+    def _admins(
+        self, cluster: aws.eks.Cluster, deployer_arn: pulumi.Output[str], admin_role_arns: list[str]
+    ) -> list[pulumi.Output[str]]:
+        """Access entries with cluster-scoped ``AmazonEKSClusterAdminPolicy`` for the deployer and
+        each admin role; returns the associations' ids (to order the kubeconfig after them)."""
+        principals: dict[str, pulumi.Input[str]] = {"deployer": deployer_arn}
+        for arn in dict.fromkeys(admin_role_arns):
+            principals[_principal_key(arn)] = arn
+        done = []
+        for key, principal in principals.items():
+            entry = aws.eks.AccessEntry(
+                self.child(f"access-{key}"),
+                cluster_name=cluster.name,
+                principal_arn=principal,
+                type="STANDARD",
+                opts=self.opts(),
+            )
+            association = aws.eks.AccessPolicyAssociation(
+                self.child(f"access-{key}-admin"),
+                cluster_name=cluster.name,
+                principal_arn=entry.principal_arn,
+                policy_arn=ADMIN_POLICY,
+                access_scope={"type": "cluster"},
+                opts=self.opts(),
+            )
+            done.append(association.id)
+        return done
 
 
 def physical_name(prefix: str, name: str) -> str:

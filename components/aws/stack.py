@@ -38,6 +38,8 @@ def deploy(spec: StackSpec, provider: pulumi.ProviderResource, prefix: str) -> c
             physical_name=names[name],
             region=cloud.region,
             node_subnet_ids=network.node_subnet_ids,
+            deployer_role=cloud.deployer_role,
+            admin_role_arns=list(cloud.admin_role_arns),
             protect=spec.protected,
             opts=opts,
         )

@@ -9,11 +9,12 @@ from typing import Any
 
 import pulumi
 import pulumi_azure_native as azure_native
+import pulumiverse_time
 import yaml
 
 from aistack.spec.clouds import AzureCloudSpec, zone_index
 from aistack.spec.clusters import ClusterSpec
-from components import contract, gpu, naming
+from components import access, contract, gpu, naming
 from components.azure import keys, rbac
 from components.azure.network import Network
 
@@ -34,21 +35,32 @@ controller manager and scheduler: the counterparts of EKS's api/audit/authentica
 SYSTEM_POOL = "system"
 
 
-def kubeconfig(name: str, server: str, ca_data: str) -> str:
-    """A kubeconfig for Entra ID sign-in through ``kubelogin`` (no static credentials).
+RBAC_CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
+"""Azure Kubernetes Service RBAC Cluster Admin: every Kubernetes action on the cluster (Azure built-in
+roles, learn.microsoft.com/azure/role-based-access-control/built-in-roles/containers)."""
+
+RBAC_PROPAGATION = "300s"
+"""How long a new Azure RBAC role assignment may take to reach the AKS authorization server: "up to
+5 minutes" (learn.microsoft.com/azure/aks/manage-azure-rbac, "Before you begin")."""
+
+
+def kubeconfig(name: str, server: str, ca_data: str, login: str) -> str:
+    """A kubeconfig for Entra ID sign-in through ``kubelogin`` (no static credentials, no prompt).
 
     Local accounts are disabled, so every request carries an Entra ID token for the AKS server
-    application. ``kubelogin`` reuses the Azure CLI login; set ``AAD_LOGIN_METHOD`` (for example
-    ``workloadidentity`` or ``spn`` in CI) to sign in another way. The cluster CA comes from AKS's
-    user credentials (see :func:`cluster_ca`), the only place AKS publishes it.
+    application. ``login`` is the spec's non-interactive ``kubelogin_login`` (``azurecli``,
+    ``workloadidentity``, ``spn`` or ``msi``), passed as ``--login`` because the flag wins over
+    ``AAD_LOGIN_METHOD`` and kubelogin's own default is the interactive device-code flow. The
+    cluster CA comes from AKS's user credentials (see :func:`cluster_ca`), the only place AKS
+    publishes it.
     """
     user = {
         "exec": {
             "apiVersion": "client.authentication.k8s.io/v1beta1",
             "command": "kubelogin",
-            "args": ["get-token", "--login", "azurecli", "--server-id", AKS_AAD_SERVER_APP_ID],
+            "args": ["get-token", "--login", login, "--server-id", AKS_AAD_SERVER_APP_ID],
             "provideClusterInfo": False,
-            "interactiveMode": "IfAvailable",
+            "interactiveMode": "Never",
         }
     }
     return json.dumps(
@@ -81,19 +93,14 @@ def dns_service_ip(service_cidr: str) -> str:
 
 
 def api_access(spec: ClusterSpec) -> dict[str, Any]:
-    """The API server access profile: private, or public with the allow-listed CIDRs only.
+    """The API server access profile: public with the allow-listed CIDRs only.
 
-    AKS cannot serve a private endpoint and an allow-listed public one at once without API server
-    VNet integration, so asking for both is refused before anything is declared
-    (``components.registry.UNSUPPORTED``).
+    ``deployer: allow-listed`` is the one path a runner outside the VNet has to an AKS API server:
+    a private one answers only inside the VNet (where aistack places no runner), and AKS cannot
+    serve a private endpoint and an allow-listed public one at once without API server VNet
+    integration. Both are refused before anything is declared (``components.registry.UNSUPPORTED``).
     """
-    if spec.api.private:
-        return {
-            "enable_private_cluster": True,
-            "enable_private_cluster_public_fqdn": False,
-            "private_dns_zone": "system",
-        }
-    return {"enable_private_cluster": False, "authorized_ip_ranges": list(spec.api.public_cidrs)}
+    return {"enable_private_cluster": False, "authorized_ip_ranges": access.allow_list(spec.api)}
 
 
 def pool_profile(
@@ -138,7 +145,10 @@ class Cluster(contract.Cluster):
     private or allow-listed API server, managed Entra ID with Azure RBAC, local accounts off,
     OIDC issuer and workload identity, Key Vault KMS, Azure CNI overlay with Cilium network
     policy, egress through the network's NAT gateway, the ``system`` pool in System mode whose
-    node count the autoscaler owns); ``-diagnostics`` (control-plane logs to the workspace).
+    node count the autoscaler owns); ``-diagnostics`` (control-plane logs to the workspace);
+    ``-admin-deployer`` (with ``deployer_object_id``) and ``-admin-<group id>`` per admin group
+    (Azure Kubernetes Service RBAC Cluster Admin on the cluster), then ``-rbac-propagation`` (a
+    five-minute wait, under its own ``-time`` provider) before the kubeconfig is handed out.
 
     Outputs: ``cluster_name``, ``kubeconfig`` (secret), ``resource_group_name``, ``cluster_id``,
     ``oidc_issuer_url``, ``node_subnet_ids`` (zone → subnet id), ``kubernetes_version``.
@@ -265,7 +275,7 @@ class Cluster(contract.Cluster):
             },
             auto_upgrade_profile={"upgrade_channel": "patch", "node_os_upgrade_channel": "SecurityPatch"},
             agent_pool_profiles=[system],
-            **where,
+            **{**where, "tags": {**tags, access.DEPLOYER_TAG: spec.api.deployer}},
             opts=self.opts(
                 depends_on=grants,
                 protect=protect,
@@ -281,12 +291,17 @@ class Cluster(contract.Cluster):
             logs=[{"category": category, "enabled": True} for category in CONTROL_PLANE_LOGS],
             opts=self.opts(),
         )
-        server = cluster.private_fqdn if spec.api.private else cluster.fqdn
+        propagated = self._admins(cluster, cloud)
+        server = cluster.fqdn
         credentials = azure_native.containerservice.list_managed_cluster_user_credentials_output(
             resource_group_name=rg, resource_name=cluster.name, opts=pulumi.InvokeOutputOptions(parent=self)
         )
         ca = credentials.kubeconfigs.apply(lambda configs: cluster_ca(configs[0].value))
-        config = pulumi.Output.all(cluster.name, server, ca).apply(lambda args: kubeconfig(*args))
+        # The kubeconfig (and so the Kubernetes provider) waits until the admins' roles have had
+        # time to reach the cluster's authorization server; before that every request gets a 403.
+        config = pulumi.Output.all(cluster.name, server, ca, propagated).apply(
+            lambda args: kubeconfig(args[0], args[1], args[2], cloud.kubelogin_login)
+        )
         self.finish(
             cluster_name=cluster.name,
             kubeconfig=pulumi.Output.secret(config),
@@ -296,3 +311,33 @@ class Cluster(contract.Cluster):
             node_subnet_ids=dict(network.node_subnet_ids),
             kubernetes_version=spec.kubernetes_version,
         )
+
+    def _admins(
+        self, cluster: azure_native.containerservice.ManagedCluster, cloud: AzureCloudSpec
+    ) -> pulumi.Output[str]:
+        """RBAC Cluster Admin for the deployer and each admin group, and the wait for it to apply.
+
+        Azure RBAC authorizes every Kubernetes request; ``admin_group_object_ids`` on the AAD
+        profile alone grants nothing under it. Returns the wait's id.
+        """
+        principals = [(group, group, "Group") for group in cloud.admin_group_object_ids]
+        if cloud.deployer_object_id:
+            principals.insert(0, ("deployer", cloud.deployer_object_id, cloud.deployer_principal_type))
+        assignments = [
+            azure_native.authorization.RoleAssignment(
+                self.child(f"admin-{key}"),
+                scope=cluster.id,
+                role_definition_id=rbac.role_definition_id(cloud.subscription_id, RBAC_CLUSTER_ADMIN),
+                principal_id=principal,
+                principal_type=kind,
+                opts=self.opts(),
+            )
+            for key, principal, kind in principals
+        ]
+        clock = pulumiverse_time.Provider(self.child("time"), opts=self.opts())
+        wait = pulumiverse_time.Sleep(
+            self.child("rbac-propagation"),
+            create_duration=RBAC_PROPAGATION,
+            opts=self.opts(provider=clock, depends_on=assignments),
+        )
+        return wait.id

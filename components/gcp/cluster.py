@@ -9,7 +9,7 @@ import pulumi_gcp as gcp
 
 from aistack.spec.clouds import GcpCloudSpec
 from aistack.spec.clusters import ClusterSpec
-from components import contract, naming
+from components import access, contract, naming
 from components.gcp.kms import agent_key, service_agent
 from components.gcp.network import Network
 from components.gcp.nodepool import node_pool
@@ -21,26 +21,31 @@ NODE_ROLE = "roles/container.defaultNodeServiceAccount"
 """The one role GKE documents for a least-privilege node service account (logs and metrics)."""
 
 
-def kubeconfig(name: str, endpoint: str, ca_data: str) -> str:
-    """A kubeconfig that authenticates through ``gke-gcloud-auth-plugin`` (no static credentials)."""
+def kubeconfig(name: str, endpoint: str, ca_data: str | None) -> str:
+    """A kubeconfig that authenticates through ``gke-gcloud-auth-plugin`` (no static credentials).
+
+    The plugin signs in with the runner's Google credentials (application default credentials or
+    gcloud's login) and never prompts. With the DNS endpoint, ``endpoint`` is its DNS name, served
+    with a publicly trusted certificate, so no cluster CA is given (as ``gcloud container clusters
+    get-credentials --dns-endpoint`` writes it).
+    """
     user = {
         "exec": {
             "apiVersion": "client.authentication.k8s.io/v1beta1",
             "command": "gke-gcloud-auth-plugin",
             "installHint": "Install gke-gcloud-auth-plugin: gcloud components install gke-gcloud-auth-plugin",
             "provideClusterInfo": True,
+            "interactiveMode": "Never",
         }
     }
+    server = {"server": f"https://{endpoint}"}
+    if ca_data is not None:
+        server["certificate-authority-data"] = ca_data
     return json.dumps(
         {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [
-                {
-                    "name": name,
-                    "cluster": {"server": f"https://{endpoint}", "certificate-authority-data": ca_data},
-                }
-            ],
+            "clusters": [{"name": name, "cluster": server}],
             "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
             "current-context": name,
             "users": [{"name": name, "user": user}],
@@ -54,7 +59,8 @@ class Cluster(contract.Cluster):
     Children: ``-keyring``, ``-secrets-key`` (Cloud KMS, 90-day rotation) and ``-secrets-key-agent``
     (the GKE service agent may encrypt/decrypt with it); ``-nodes-sa`` (the nodes' own service
     account) with ``-nodes-sa-role`` (``roles/container.defaultNodeServiceAccount`` only); ``-gke``
-    (private nodes, a private endpoint or allow-listed public CIDRs, Workload Identity, application-
+    (private nodes, a private IP endpoint plus the IAM-authenticated DNS endpoint or allow-listed
+    public CIDRs, the ``aistack-deployer`` label, Workload Identity, application-
     layer secrets encryption, shielded nodes, Dataplane V2, control-plane logs and GPU metrics, the
     default node pool removed); ``-logs`` (a log bucket keeping the cluster's control-plane and
     audit logs ``log_retention_days``) and ``-logs-sink`` (routes them there); the ``-system``
@@ -109,10 +115,16 @@ class Cluster(contract.Cluster):
             opts=self.opts(),
         )
         workload_pool = f"{cloud.project}.svc.id.goog"
-        public = bool(spec.api.public_cidrs)
-        authorized = [{"cidr_block": cloud.cidr, "display_name": "node subnetwork"}] + [
-            {"cidr_block": block, "display_name": f"allow-listed {block}"} for block in spec.api.public_cidrs
-        ]
+        public = spec.api.deployer == "allow-listed"
+        dns = spec.api.deployer == "dns-endpoint"
+        authorized: pulumi.Input[list] = [{"cidr_block": cloud.cidr, "display_name": "node subnetwork"}]
+        if public:
+            authorized = pulumi.Output.from_input(access.allow_list(spec.api)).apply(
+                lambda blocks: [
+                    {"cidr_block": cloud.cidr, "display_name": "node subnetwork"},
+                    *({"cidr_block": b, "display_name": f"allow-listed {b}"} for b in blocks),
+                ]
+            )
         cluster = gcp.container.Cluster(
             self.child("gke"),
             name=physical_name,
@@ -131,6 +143,15 @@ class Cluster(contract.Cluster):
             remove_default_node_pool=True,
             initial_node_count=1,
             private_cluster_config={"enable_private_nodes": True, "enable_private_endpoint": not public},
+            # The DNS endpoint authenticates every request with IAM (container.clusters.connect)
+            # before it reaches the API server, so it is open to external traffic without an IP
+            # allow-list (GKE docs, "About network isolation": DNS-based endpoint).
+            **(
+                {"control_plane_endpoints_config": {"dns_endpoint_config": {"allow_external_traffic": True}}}
+                if dns
+                else {}
+            ),
+            resource_labels={access.DEPLOYER_TAG: spec.api.deployer},
             master_authorized_networks_config={
                 "cidr_blocks": authorized,
                 "gcp_public_cidrs_access_enabled": False,
@@ -192,9 +213,15 @@ class Cluster(contract.Cluster):
             taints=[],
             depends_on=[nodes_role],
         )
-        config = pulumi.Output.all(
-            cluster.name, cluster.endpoint, cluster.master_auth.cluster_ca_certificate
-        ).apply(lambda args: kubeconfig(args[0], args[1], args[2]))
+        if dns:
+            config = pulumi.Output.all(
+                cluster.name,
+                cluster.control_plane_endpoints_config.apply(lambda c: c.dns_endpoint_config.endpoint),
+            ).apply(lambda args: kubeconfig(args[0], args[1], None))
+        else:
+            config = pulumi.Output.all(
+                cluster.name, cluster.endpoint, cluster.master_auth.cluster_ca_certificate
+            ).apply(lambda args: kubeconfig(args[0], args[1], args[2]))
         self.finish(
             cluster_name=cluster.name,
             kubeconfig=pulumi.Output.secret(config),
