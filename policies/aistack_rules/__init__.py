@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from . import clusters, encryption, gpu, identity, network, transit, workloads
+from . import clusters, deploy_access, encryption, gpu, identity, network, transit, workloads
 from .core import UNKNOWN, Rule
 
 CONCERNS = {
@@ -27,6 +27,8 @@ CONCERNS = {
     "clusters": clusters.RULES,
     "workloads": workloads.RULES,
     "gpu-cost": gpu.RULES,
+    # First-deploy breakers (DESIGN.md, "Policies"); access: API reachability, admins, kubeconfigs.
+    "deploy": deploy_access.RULES,
 }
 
 RULES: tuple[Rule, ...] = tuple(

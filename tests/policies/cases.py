@@ -882,3 +882,8 @@ CASES: dict[str, Case] = {
         message="estimated 1,200.50 USD/month exceeds the budget of 1,000.00 USD/month",
     ),
 }
+
+# The deploy-access rules keep their cases in their own module (imported last: it builds on res and Case).
+from tests.policies.cases_deploy_access import CASES as _DEPLOY_ACCESS  # noqa: E402
+
+CASES.update(_DEPLOY_ACCESS)

@@ -158,6 +158,7 @@ def test_analyze_reports_violations_at_their_level_and_unknowns_as_advisory() ->
         "vpcConfig": {"endpointPrivateAccess": True, "publicAccessCidrs": ["0.0.0.0/0"]},
         "encryptionConfig": {"resources": ["secrets"], "provider": {"keyArn": WIRE_UNKNOWN}},
         "enabledClusterLogTypes": ["api", "audit", "authenticator"],
+        "accessConfig": {"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": False},
     }
     assert analyze(analyzer(), "aws:eks/cluster:Cluster", props) == [
         (

@@ -24,6 +24,8 @@ SDK_CLASSES = {
     "aws:s3/bucketAclV2:BucketAclV2": "pulumi_aws.s3.BucketAclV2",
     "aws:eks/cluster:Cluster": "pulumi_aws.eks.Cluster",
     "aws:eks/nodeGroup:NodeGroup": "pulumi_aws.eks.NodeGroup",
+    "aws:eks/accessEntry:AccessEntry": "pulumi_aws.eks.AccessEntry",
+    "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": "pulumi_aws.eks.AccessPolicyAssociation",
     "aws:ec2/launchTemplate:LaunchTemplate": "pulumi_aws.ec2.LaunchTemplate",
     "aws:ec2/instance:Instance": "pulumi_aws.ec2.Instance",
     "aws:ebs/volume:Volume": "pulumi_aws.ebs.Volume",
