@@ -155,6 +155,11 @@ class RealisticMocks(pulumi_mocks.Mocks):
                 resource_id = state["name"]
                 state.setdefault("endpoint", f"https://{physical}.gr7.{region}.eks.amazonaws.com")
                 state.setdefault("certificateAuthority", {"data": MOCK_CA})
+                # EKS creates the cluster security group (output only).
+                state["vpcConfig"] = {
+                    **(state.get("vpcConfig") or {}),
+                    "clusterSecurityGroupId": f"sg-{hashlib.sha1(physical.encode()).hexdigest()[:17]}",
+                }
                 state.setdefault(
                     "identities",
                     [{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/{physical}"}]}],

@@ -105,6 +105,8 @@ class AwsCloudSpec(NetworkSpec):
 
     @model_validator(mode="after")
     def _zones_in_region(self) -> AwsCloudSpec:
+        if self.deployer_role in self.admin_role_arns:
+            raise ValueError("admin_role_arns repeats deployer_role, which is an admin already; list it once")
         for zone in self.zones:
             if not (
                 zone.startswith(self.region) and len(zone) == len(self.region) + 1 and zone[-1].isalpha()

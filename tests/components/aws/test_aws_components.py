@@ -7,6 +7,7 @@ import json
 import pulumi
 import pulumi_aws as aws
 import pytest
+from pulumi.output import Unknown
 
 from aistack.spec import load_stack_file
 from aistack.spec.clusters import ClusterSpec, GpuPoolSpec
@@ -90,8 +91,10 @@ def test_cluster_is_private_encrypted_logged_and_kubeconfig_secret(declare):
     d = declare(_deploy("dev"))
     eks = d.of_type("aws:eks/cluster:Cluster")[0]
     vpc = eks.inputs["vpcConfig"]
-    assert vpc["endpointPrivateAccess"] is True and vpc["endpointPublicAccess"] is False
-    assert "publicAccessCidrs" not in vpc
+    # Shipped: the private endpoint for the nodes, the public one for the runner's CIDRs, which the
+    # operator sets before pulumi up (unknown in the preview until then).
+    assert vpc["endpointPrivateAccess"] is True and vpc["endpointPublicAccess"] is True
+    assert isinstance(vpc["publicAccessCidrs"], Unknown)
     private_subnets = {r.outputs["id"] for r in d.of_type("aws:ec2/subnet:Subnet") if "-private-" in r.name}
     assert set(vpc["subnetIds"]) == private_subnets
     assert eks.inputs["encryptionConfig"]["resources"] == ["secrets"]
@@ -111,14 +114,14 @@ def test_cluster_is_private_encrypted_logged_and_kubeconfig_secret(declare):
 def test_public_api_endpoint_is_allow_listed(declare):
     _, base = load_stack_file(REPO / "stacks" / "Pulumi.dev.yaml")
     cluster = base.clusters["main"].model_dump()
-    cluster["api"] = {"private": True, "public_cidrs": ["203.0.113.0/24"]}
+    cluster["api"] = {"deployer": "allow-listed", "private": True, "public_cidrs": ["52.94.0.0/22"]}
     spec = base.model_copy(update={"clusters": {"main": ClusterSpec.model_validate(cluster)}})
 
     def body():
         deploy(spec, aws.Provider("aws", region="us-east-1"), "aistack-dev")
 
     vpc = declare(body).of_type("aws:eks/cluster:Cluster")[0].inputs["vpcConfig"]
-    assert vpc["endpointPublicAccess"] is True and vpc["publicAccessCidrs"] == ["203.0.113.0/24"]
+    assert vpc["endpointPublicAccess"] is True and vpc["publicAccessCidrs"] == ["52.94.0.0/22"]
 
 
 def test_gpu_pool_is_tainted_nvidia_ami_with_ignored_desired_size(declare):
