@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+from pulumi.output import Unknown
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime.sync_await import _sync_await
@@ -95,7 +96,9 @@ def mask(value: Any) -> Any:
     """Replace secret values with ``[secret]`` and unknowns with ``[unknown]`` for reports."""
     if _is_secret(value):
         return SECRET_MASK
-    if value == rpc.UNKNOWN:
+    # The runtime records unknowns as the wire sentinel or as pulumi's Unknown (an Output whose
+    # value is pulumi.output.UNKNOWN, e.g. an allow-list the operator sets before pulumi up).
+    if value == rpc.UNKNOWN or isinstance(value, Unknown):
         return UNKNOWN_MASK
     if isinstance(value, dict):
         return {k: mask(v) for k, v in value.items()}

@@ -88,6 +88,7 @@ class AwsCloudSpec(NetworkSpec):
     )
 
     deployer_role: str = Field(
+        default="aistack-deployer",
         pattern=IAM_ROLE,
         description="The IAM role that runs `pulumi up` (the CI role, which administrators may assume too): a "
         "role name in the stack's account, or a role ARN. Every EKS cluster gives it an access entry with "

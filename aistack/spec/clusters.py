@@ -237,7 +237,7 @@ class ClusterSpec(Model):
         description="Kubernetes Service address range; must not overlap any network of the stack.",
     )
     api: ApiEndpointSpec = Field(
-        default_factory=ApiEndpointSpec, description="Who can reach the Kubernetes API."
+        description="Who can reach the Kubernetes API, and how `pulumi up` does (`deployer`)."
     )
     system_pool: SystemPoolSpec = Field(default_factory=SystemPoolSpec, description="The CPU system pool.")
     gpu_pools: dict[Name, GpuPoolSpec] = Field(

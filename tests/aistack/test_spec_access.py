@@ -126,12 +126,14 @@ def test_what_a_cloud_cannot_do_is_refused(config, cluster, api, key, message):
     assert err.key == key and err.message.startswith(message)
 
 
-def test_deployer_role_is_required_and_checked():
-    missing = copy.deepcopy(DEV)
-    del missing["aistack:clouds"]["aws"]["deployer_role"]
-    assert _error(missing).key == "aistack:clouds.aws.deployer_role"
+def test_deployer_role_and_admin_roles_are_checked():
+    err = _error(_with(DEV, ["aistack:clouds", "aws", "deployer_role"], "role/with spaces"))
+    assert err.key == "aistack:clouds.aws.deployer_role"
     err = _error(_with(DEV, ["aistack:clouds", "aws", "admin_role_arns"], ["arn:aws:iam::123:role/x"]))
     assert err.key == "aistack:clouds.aws.admin_role_arns.0"
+    arn = "arn:aws:iam::111122223333:role/ci"
+    twice = _with(_with(DEV, ["aistack:clouds", "aws", "deployer_role"], arn), ["aistack:clouds", "aws", "admin_role_arns"], [arn])
+    assert _error(twice).message == "admin_role_arns repeats deployer_role, which is an admin already; list it once"
 
 
 def test_pulumi_up_demands_the_operator_cidrs_a_preview_goes_without():

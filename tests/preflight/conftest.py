@@ -67,7 +67,9 @@ def write_stack(tmp_path: Path) -> Callable[..., Path]:
             "aistack:clouds": {
                 "aws": {"region": REGION, "zones": zones or [f"{REGION}a"], "cidr": "10.10.0.0/16"}
             },
-            "aistack:clusters": {"main": {"cloud": "aws", "gpu_pools": gpu_pools, **cluster}},
+            "aistack:clusters": {
+                "main": {"cloud": "aws", "api": {"deployer": "allow-listed"}, "gpu_pools": gpu_pools, **cluster}
+            },
         }
         path = tmp_path / f"Pulumi.{name}.yaml"
         path.write_text(yaml.safe_dump({"config": config}))

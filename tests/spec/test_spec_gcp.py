@@ -76,7 +76,12 @@ def test_the_pod_range_must_not_overlap_the_node_range():
 
 def test_the_gke_service_range_must_not_overlap_the_pod_range():
     pool = {"accelerator": "L4-24GB", "instance_types": ["g2-standard-8"], "min_nodes": 0, "max_nodes": 1}
-    cluster = {"cloud": "gcp", "service_cidr": "10.53.0.0/20", "gpu_pools": {"l4": pool}}
+    cluster = {
+        "cloud": "gcp",
+        "api": {"deployer": "dns-endpoint"},
+        "service_cidr": "10.53.0.0/20",
+        "gpu_pools": {"l4": pool},
+    }
     err = error(GCP, **{"aistack:clusters": {"main": cluster}})
     assert err.key == "aistack:clusters.main.service_cidr"
     assert "overlaps clouds.gcp.pods_cidr (10.52.0.0/14)" in err.message
@@ -108,7 +113,9 @@ def test_pool_overrides_must_match_the_cluster_cloud():
             {
                 "aistack:environment": "dev",
                 "aistack:clouds": {"aws": aws, "gcp": GCP},
-                "aistack:clusters": {"main": {"cloud": "aws", "gpu_pools": {"a10g": pool}}},
+                "aistack:clusters": {
+                    "main": {"cloud": "aws", "api": {"deployer": "allow-listed"}, "gpu_pools": {"a10g": pool}}
+                },
             },
             "stack.yaml",
             from_file=False,
@@ -126,6 +133,7 @@ def test_unknown_override_cloud_is_refused():
         "max_nodes": 1,
         "overrides": {"cloud": "aws"},
     }
-    err = error(GCP, **{"aistack:clusters": {"main": {"cloud": "gcp", "gpu_pools": {"l4": pool}}}})
+    cluster = {"cloud": "gcp", "api": {"deployer": "dns-endpoint"}, "gpu_pools": {"l4": pool}}
+    err = error(GCP, **{"aistack:clusters": {"main": cluster}})
     assert err.key == "aistack:clusters.main.gpu_pools.l4.overrides"
     assert "does not match any of the expected tags: 'gcp'" in err.message

@@ -10,6 +10,7 @@ from aistack.spec import StackSpec, spec_from_config
 SUBSCRIPTION = "00000000-0000-0000-0000-0000000000a1"
 TENANT = "00000000-0000-0000-0000-0000000000b2"
 ADMINS = "00000000-0000-0000-0000-0000000000c3"
+RUNNER = "52.94.0.0/22"
 TAGS = {"managed-by": "aistack", "team": "ml"}
 
 BASE: dict[str, Any] = {
@@ -27,6 +28,7 @@ BASE: dict[str, Any] = {
     "aistack:clusters": {
         "main": {
             "cloud": "azure",
+            "api": {"deployer": "allow-listed", "private": False, "public_cidrs": [RUNNER]},
             "gpu_pools": {
                 "a100": {
                     "accelerator": "A100-80GB",

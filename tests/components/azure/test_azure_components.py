@@ -7,12 +7,13 @@ import json
 import re
 
 import pytest
+from pulumi.output import Unknown
 
 from aistack import engine
 from components import gpu
 from components.azure import rbac
 from components.azure.cluster import AKS_AAD_SERVER_APP_ID, cluster_ca
-from tests.components.azure.azure_config import ADMINS, SUBSCRIPTION, TAGS, TENANT, spec
+from tests.components.azure.azure_config import ADMINS, RUNNER, SUBSCRIPTION, TAGS, TENANT, spec
 
 AKS = "azure-native:containerservice:ManagedCluster"
 POOL = "azure-native:containerservice:AgentPool"
@@ -93,6 +94,7 @@ def test_blob_private_dns_zone_is_linked_to_the_vnet(azure):
 def test_cluster_children(azure):
     d = azure()
     assert sorted(r.name for r in d.children(d.named("main"))) == [
+        f"main-admin-{ADMINS}",
         "main-aks",
         "main-diagnostics",
         "main-identity",
@@ -100,15 +102,17 @@ def test_cluster_children(azure):
         "main-kms-key",
         "main-kms-vault",
         "main-logs",
+        "main-rbac-propagation",
         "main-subnet-access",
+        "main-time",
     ]
 
 
 def test_cluster_identity_access_and_api(azure):
     d = azure()
     aks = d.named("main-aks").inputs
-    assert aks["apiServerAccessProfile"]["enablePrivateCluster"] is True
-    assert "authorizedIPRanges" not in aks["apiServerAccessProfile"]
+    assert aks["apiServerAccessProfile"] == {"enablePrivateCluster": False, "authorizedIPRanges": [RUNNER]}
+    assert aks["tags"]["aistack-deployer"] == "allow-listed"
     assert aks["aadProfile"] == {
         "managed": True,
         "enableAzureRBAC": True,
@@ -127,9 +131,44 @@ def test_cluster_identity_access_and_api(azure):
 
 
 def test_public_api_is_allow_listed(azure):
-    d = azure(spec(**{"clusters.main.api": {"private": False, "public_cidrs": ["203.0.113.0/24"]}}))
+    d = azure(spec(**{"clusters.main.api": {"deployer": "allow-listed", "private": False, "public_cidrs": ["3.5.140.0/22"]}}))
     api = d.named("main-aks").inputs["apiServerAccessProfile"]
-    assert api == {"enablePrivateCluster": False, "authorizedIPRanges": ["203.0.113.0/24"]}
+    assert api == {"enablePrivateCluster": False, "authorizedIPRanges": ["3.5.140.0/22"]}
+
+
+def test_allow_list_awaiting_the_operator_is_unknown_in_the_preview(azure):
+    d = azure(spec(**{"clusters.main.api": {"deployer": "allow-listed", "private": False}}))
+    ranges = d.named("main-aks").inputs["apiServerAccessProfile"]["authorizedIPRanges"]
+    assert isinstance(ranges, Unknown)
+
+
+def test_admin_groups_and_deployer_hold_rbac_cluster_admin_before_the_kubeconfig(azure):
+    deployer = "00000000-0000-0000-0000-0000000000d4"
+    d = azure(spec(**{"clouds.azure.deployer_object_id": deployer}))
+    aks = d.named("main-aks")
+    assignments = {r.name: r.inputs for r in d.of_type("azure-native:authorization:RoleAssignment")}
+    admins = {name: a for name, a in assignments.items() if name.startswith("main-admin-")}
+    assert admins == {
+        "main-admin-deployer": {
+            "scope": aks.outputs["id"],
+            "roleDefinitionId": f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/"
+            "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b",
+            "principalId": deployer,
+            "principalType": "ServicePrincipal",
+        },
+        f"main-admin-{ADMINS}": {
+            "scope": aks.outputs["id"],
+            "roleDefinitionId": f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/"
+            "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b",
+            "principalId": ADMINS,
+            "principalType": "Group",
+        },
+    }
+    # "New role assignments can take up to 5 minutes to propagate" (AKS docs): wait that long, under
+    # the wait's own explicit provider, after every assignment.
+    wait = d.named("main-rbac-propagation")
+    assert wait.type == "time:index/sleep:Sleep" and wait.inputs["createDuration"] == "300s"
+    assert wait.provider.startswith(d.named("main-time").urn)
 
 
 def test_secrets_encrypted_with_a_key_vault_key(azure):
@@ -199,12 +238,13 @@ def test_control_plane_logs_kept_for_the_spec_retention(azure):
 def test_kubeconfig_is_secret_and_signs_in_with_entra_id(azure):
     d = azure()
     config = json.loads(secret(d.outputs["cluster/main/kubeconfig"]))
-    private_fqdn = d.named("main-aks").outputs["privateFQDN"]
-    assert config["clusters"][0]["cluster"]["server"] == f"https://{private_fqdn}:443"
+    fqdn = d.named("main-aks").outputs["fqdn"]
+    assert config["clusters"][0]["cluster"]["server"] == f"https://{fqdn}:443"
     user = config["users"][0]["user"]
     assert set(user) == {"exec"}, "no static credentials"
-    assert user["exec"]["command"] == "kubelogin"
-    assert user["exec"]["args"][user["exec"]["args"].index("--server-id") + 1] == AKS_AAD_SERVER_APP_ID
+    assert user["exec"]["command"] == "kubelogin" and user["exec"]["interactiveMode"] == "Never"
+    # --login always given: kubelogin's own default is the interactive device-code flow.
+    assert user["exec"]["args"] == ["get-token", "--login", "azurecli", "--server-id", AKS_AAD_SERVER_APP_ID]
     # The CA is read from AKS's user credentials (the engine answers that invoke like AKS would).
     assert config["clusters"][0]["cluster"]["certificate-authority-data"] == engine.MOCK_CA
 
@@ -217,10 +257,11 @@ def test_cluster_ca_is_taken_from_the_aks_user_kubeconfig():
     assert cluster_ca(listed) == "Q0FDRVJU"
 
 
-def test_public_cluster_kubeconfig_uses_the_public_fqdn(azure):
-    d = azure(spec(**{"clusters.main.api": {"private": False, "public_cidrs": ["203.0.113.0/24"]}}))
+def test_kubeconfig_login_follows_the_ci_sign_in(azure):
+    d = azure(spec(**{"clouds.azure.kubelogin_login": "workloadidentity"}))
     config = json.loads(secret(d.outputs["cluster/main/kubeconfig"]))
-    assert config["clusters"][0]["cluster"]["server"] == f"https://{d.named('main-aks').outputs['fqdn']}:443"
+    args = config["users"][0]["user"]["exec"]["args"]
+    assert args[args.index("--login") + 1] == "workloadidentity"
 
 
 def test_cluster_outputs(azure):
@@ -452,10 +493,14 @@ def test_every_custom_resource_is_parented_and_uses_the_provider(azure):
     components = {r.urn: r for r in d.resources if r.type.startswith("aistack:azure:")}
     (provider,) = d.of_type("pulumi:providers:azure-native")
     assert provider.inputs["subscriptionId"] == SUBSCRIPTION and provider.inputs["location"] == "westeurope"
+    (clock,) = d.of_type("pulumi:providers:time")  # the RBAC propagation wait's own provider
     for r in d.resources:
         if r.custom and r is not provider:
             assert r.parent in components and r.name.startswith(f"{components[r.parent].name}-")
-            assert r.provider == provider.urn
+            if r.type.startswith("time:"):
+                assert r.provider.startswith(clock.urn)
+            elif r is not clock:
+                assert r.provider == provider.urn
 
 
 def test_every_taggable_resource_carries_the_stack_tags(azure):

@@ -101,8 +101,8 @@ POOL = "aistack:clusters.main.gpu_pools.a100"
     ("changes", "expected"),
     [
         (
-            {"clusters.main.api": {"private": True, "public_cidrs": ["203.0.113.0/24"]}},
-            "aistack:clusters.main.api.public_cidrs: azure does not support private_and_public_api",
+            {"clusters.main.api": {"deployer": "allow-listed", "private": True, "public_cidrs": ["52.94.0.0/22"]}},
+            "aistack:clusters.main.api.private: azure does not support private_and_public_api",
         ),
         ({"clouds.azure.nat": "per_zone"}, "aistack:clouds.azure.nat: azure does not support per_zone_nat"),
         (
@@ -176,6 +176,7 @@ def test_aws_keeps_per_zone_nat_and_several_instance_types():
         "aistack:clusters": {
             "main": {
                 "cloud": "aws",
+                "api": {"deployer": "allow-listed"},
                 "gpu_pools": {
                     "l4": {
                         "accelerator": "L4-24GB",

@@ -27,7 +27,8 @@ AZURE_DEV = {
     "azure-native:privatedns:PrivateZone": 1,
     "azure-native:privatedns:VirtualNetworkLink": 1,
     "azure-native:managedidentity:UserAssignedIdentity": 3,
-    "azure-native:authorization:RoleAssignment": 4,
+    # subnet, KMS vault, store reader, and RBAC Cluster Admin for the admin group.
+    "azure-native:authorization:RoleAssignment": 5,
     "azure-native:keyvault:Vault": 2,
     "azure-native:keyvault:Key": 2,
     "azure-native:operationalinsights:Workspace": 1,
@@ -68,7 +69,8 @@ def test_azure_dev_shows_its_defaults_in_the_inputs(preview):
     r = by_name(preview("azure-dev"))
     aks = r["main-aks"]["inputs"]
     assert aks["sku"] == {"name": "Base", "tier": "Free"}
-    assert aks["apiServerAccessProfile"]["enablePrivateCluster"] is True
+    # Allow-listed public API server; the runner CIDRs are the operator's, unknown until set.
+    assert aks["apiServerAccessProfile"] == {"enablePrivateCluster": False, "authorizedIPRanges": "[unknown]"}
     assert aks["securityProfile"]["azureKeyVaultKms"]["enabled"] is True
     assert aks["networkProfile"]["networkPolicy"] == "cilium"
     assert aks["agentPoolProfiles"][0]["vmSize"] == "Standard_D4ds_v5"
@@ -122,6 +124,8 @@ def moved_to_azure(aws_config: dict) -> dict:
     config["aistack:clouds"] = {"azure": azure_dev["aistack:clouds"]["azure"]}
     for cluster in config["aistack:clusters"].values():
         cluster["cloud"] = "azure"
+        # AKS serves a private or an allow-listed public API server, not both (EKS does both).
+        cluster["api"]["private"] = False
         for name, pool in cluster["gpu_pools"].items():
             pool.update(AZURE_POOLS[name])
     for store in config["aistack:stores"].values():

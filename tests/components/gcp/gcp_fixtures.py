@@ -30,6 +30,7 @@ def base_config() -> dict[str, Any]:
         "aistack:clusters": {
             "main": {
                 "cloud": "gcp",
+                "api": {"deployer": "dns-endpoint", "private": True},
                 "service_cidr": "10.56.0.0/20",
                 "log_retention_days": 30,
                 "gpu_pools": {

@@ -45,6 +45,7 @@ def test_several_machine_types_in_one_pool():
 def test_a_second_gke_cluster():
     second = {
         "cloud": "gcp",
+        "api": {"deployer": "dns-endpoint"},
         "gpu_pools": {
             "l4": {
                 "accelerator": "L4-24GB",

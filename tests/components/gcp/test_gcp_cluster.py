@@ -34,10 +34,13 @@ def test_children_are_exactly_the_cluster_pieces(declared):
     ]
 
 
-def test_nodes_are_private_and_the_api_is_private_only(declared):
+def test_nodes_are_private_and_the_runner_uses_the_iam_authenticated_dns_endpoint(declared):
     gke = declared.named("main-gke").inputs
     assert gke["name"] == naming.gke_cluster("aistack-test", "main")
     assert gke["privateClusterConfig"] == {"enablePrivateNodes": True, "enablePrivateEndpoint": True}
+    # The IP endpoint stays private; pulumi up reaches the API through the DNS endpoint with IAM.
+    assert gke["controlPlaneEndpointsConfig"] == {"dnsEndpointConfig": {"allowExternalTraffic": True}}
+    assert gke["resourceLabels"] == {"aistack-deployer": "dns-endpoint"}
     authorized = gke["masterAuthorizedNetworksConfig"]
     assert [b["cidrBlock"] for b in authorized["cidrBlocks"]] == ["10.50.0.0/20"]
     assert authorized["gcpPublicCidrsAccessEnabled"] is False
@@ -47,12 +50,15 @@ def test_nodes_are_private_and_the_api_is_private_only(declared):
 
 def test_public_cidrs_open_an_allow_listed_public_endpoint(gcp_stack):
     declared = gcp_stack(
-        {"aistack:clusters": {"main": {"api": {"private": True, "public_cidrs": ["198.51.100.0/24"]}}}}
+        {"aistack:clusters": {"main": {"api": {"deployer": "allow-listed", "public_cidrs": ["34.99.0.0/16"]}}}}
     )
     gke = declared.named("main-gke").inputs
     assert gke["privateClusterConfig"] == {"enablePrivateNodes": True, "enablePrivateEndpoint": False}
+    assert "controlPlaneEndpointsConfig" not in gke
     blocks = [b["cidrBlock"] for b in gke["masterAuthorizedNetworksConfig"]["cidrBlocks"]]
-    assert blocks == ["10.50.0.0/20", "198.51.100.0/24"]
+    assert blocks == ["10.50.0.0/20", "34.99.0.0/16"]
+    config = json.loads(engine.unwrap(declared.outputs["gcp"]["clusters"]["main"]["kubeconfig"]))
+    assert config["clusters"][0]["cluster"]["server"] == f"https://{declared.named('main-gke').outputs['endpoint']}"
 
 
 def test_workload_identity_shielded_nodes_and_vpc_native_networking(declared):
@@ -138,9 +144,12 @@ def test_kubeconfig_is_secret_and_uses_the_gke_auth_plugin(declared):
     config = json.loads(engine.unwrap(exported))
     gke = declared.named("main-gke").outputs
     cluster = config["clusters"][0]["cluster"]
-    assert cluster["server"] == f"https://{gke['endpoint']}"
-    assert cluster["certificate-authority-data"] == gke["masterAuth"]["clusterCaCertificate"]
-    assert config["users"][0]["user"]["exec"]["command"] == "gke-gcloud-auth-plugin"
+    # The DNS endpoint's name, served with a publicly trusted certificate: no cluster CA.
+    dns = gke["controlPlaneEndpointsConfig"]["dnsEndpointConfig"]["endpoint"]
+    assert dns.endswith(".us-central1.gke.goog")
+    assert cluster == {"server": f"https://{dns}"}
+    exec_ = config["users"][0]["user"]["exec"]
+    assert (exec_["command"], exec_["interactiveMode"]) == ("gke-gcloud-auth-plugin", "Never")
     assert config["current-context"] == gke["name"]
 
 
