@@ -132,6 +132,8 @@ class Cluster(contract.Cluster):
             policy_arn=managed_policy(region, "AmazonEKSClusterPolicy"),
             opts=self.opts(),
         )
+        # The public endpoint (allow-listed to the runners' CIDRs only) is the first pulumi up's
+        # only way in: the VPC it would need to be in does not exist yet (docs/first-deploy.md).
         public = spec.api.deployer == "allow-listed"
         cluster = aws.eks.Cluster(
             self.child("eks"),
@@ -151,7 +153,10 @@ class Cluster(contract.Cluster):
             # name every admin. EKS reads the flag only at creation, and changing it forces a
             # replacement (pulumi-aws#3997, terraform-provider-aws#35824), so it is ignored on
             # clusters created before: delete their creator's access entry by hand (docs/first-deploy.md).
-            access_config={"authentication_mode": "API", "bootstrap_cluster_creator_admin_permissions": False},
+            access_config={
+                "authentication_mode": "API",
+                "bootstrap_cluster_creator_admin_permissions": False,
+            },
             # Add-ons are declared below as managed EKS add-ons instead of self-managed defaults.
             bootstrap_self_managed_addons=False,
             upgrade_policy={"support_type": "STANDARD"},
@@ -232,7 +237,6 @@ class Cluster(contract.Cluster):
             node_subnet_ids=dict(node_subnet_ids),
             arn=cluster.arn,
         )
-
 
     def _admins(
         self, cluster: aws.eks.Cluster, deployer_arn: pulumi.Output[str], admin_role_arns: list[str]

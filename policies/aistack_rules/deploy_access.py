@@ -135,7 +135,9 @@ def _reachable(cluster: Subject) -> Iterator[str]:
             yield from _private_only(cluster)
             return
         ranges = get_known(inputs, f"{profile}.authorizedIPRanges", [])
-        yield from (f"{cluster.name}: {m}" for m in _runner_reachable(ranges, f"{profile}.authorizedIPRanges"))
+        yield from (
+            f"{cluster.name}: {m}" for m in _runner_reachable(ranges, f"{profile}.authorizedIPRanges")
+        )
     else:
         dns = "controlPlaneEndpointsConfig.dnsEndpointConfig.allowExternalTraffic"
         if as_bool(get(inputs, dns)) is True:
@@ -156,9 +158,7 @@ def check_api_reachable(subjects: Sequence[Subject], _cfg: Mapping[str, Any]) ->
     """Clusters with Kubernetes objects on them have an API the deploying runner can reach."""
     index, children = _index(subjects)
     used = {
-        _provider_urn(s.provider, index)
-        for s in subjects
-        if s.type.startswith("kubernetes:") and s.provider
+        _provider_urn(s.provider, index) for s in subjects if s.type.startswith("kubernetes:") and s.provider
     }
     targets: dict[str, Subject] = {}
     for urn in used:
@@ -184,7 +184,9 @@ def _belongs(partner: Subject, cluster: Subject, key: str, *candidates: Any) -> 
 
 def _eks_admins(cluster: Subject, subjects: Sequence[Subject]) -> Iterator[str]:
     name = cluster.inputs.get("name") or cluster.outputs.get("name")
-    entries = [s for s in subjects if s.type == EKS_ACCESS_ENTRY and _belongs(s, cluster, "clusterName", name)]
+    entries = [
+        s for s in subjects if s.type == EKS_ACCESS_ENTRY and _belongs(s, cluster, "clusterName", name)
+    ]
     admins = [
         s
         for s in subjects
@@ -240,9 +242,7 @@ def check_cluster_admins(subjects: Sequence[Subject], _cfg: Mapping[str, Any]) -
     for cluster in subjects:
         judge = {EKS_CLUSTER: _eks_admins, AZ_MANAGED_CLUSTER: _aks_admins}.get(cluster.type)
         if judge is not None:
-            yield from each(
-                [lambda c=cluster, j=judge: ((c.urn, m) for m in j(c, subjects))], cluster.urn
-            )
+            yield from each([lambda c=cluster, j=judge: ((c.urn, m) for m in j(c, subjects))], cluster.urn)
 
 
 def check_no_creator_admin(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[str]:
@@ -287,7 +287,9 @@ def _user_problems(user: Mapping[str, Any], who: str) -> Iterator[str]:
         return
     spec = user.get("exec")
     if not isinstance(spec, Mapping):
-        if not any(k in user for k in ("token", "tokenFile", "client-certificate-data", "client-certificate")):
+        if not any(
+            k in user for k in ("token", "tokenFile", "client-certificate-data", "client-certificate")
+        ):
             yield f"{who} has no credentials: every request would be anonymous"
         return
     if spec.get("interactiveMode") == "Always":
@@ -339,7 +341,13 @@ RULES = (
         MANDATORY,
         "EKS clusters grant AmazonEKSClusterAdminPolicy through access entries; Azure-RBAC AKS clusters assign "
         "Azure Kubernetes Service RBAC Cluster Admin on the cluster.",
-        (EKS_CLUSTER, EKS_ACCESS_ENTRY, EKS_ACCESS_POLICY_ASSOCIATION, AZ_MANAGED_CLUSTER, AZ_ROLE_ASSIGNMENT),
+        (
+            EKS_CLUSTER,
+            EKS_ACCESS_ENTRY,
+            EKS_ACCESS_POLICY_ASSOCIATION,
+            AZ_MANAGED_CLUSTER,
+            AZ_ROLE_ASSIGNMENT,
+        ),
         check_cluster_admins,
         stack=True,
     ),

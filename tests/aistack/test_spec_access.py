@@ -132,8 +132,15 @@ def test_deployer_role_and_admin_roles_are_checked():
     err = _error(_with(DEV, ["aistack:clouds", "aws", "admin_role_arns"], ["arn:aws:iam::123:role/x"]))
     assert err.key == "aistack:clouds.aws.admin_role_arns.0"
     arn = "arn:aws:iam::111122223333:role/ci"
-    twice = _with(_with(DEV, ["aistack:clouds", "aws", "deployer_role"], arn), ["aistack:clouds", "aws", "admin_role_arns"], [arn])
-    assert _error(twice).message == "admin_role_arns repeats deployer_role, which is an admin already; list it once"
+    twice = _with(
+        _with(DEV, ["aistack:clouds", "aws", "deployer_role"], arn),
+        ["aistack:clouds", "aws", "admin_role_arns"],
+        [arn],
+    )
+    assert (
+        _error(twice).message
+        == "admin_role_arns repeats deployer_role, which is an admin already; list it once"
+    )
 
 
 def test_pulumi_up_demands_the_operator_cidrs_a_preview_goes_without():

@@ -98,7 +98,9 @@ def test_cidr_not_a_network():
 
 def test_open_api_endpoint_refused():
     err = _error(
-        _mutated(["aistack:clusters", "main", "api"], {"deployer": "allow-listed", "public_cidrs": ["0.0.0.0/0"]})
+        _mutated(
+            ["aistack:clusters", "main", "api"], {"deployer": "allow-listed", "public_cidrs": ["0.0.0.0/0"]}
+        )
     )
     assert err.key == "aistack:clusters.main.api" and "0.0.0.0/0" in err.message
 

@@ -30,7 +30,9 @@ AKS_ID = (
 
 def kubeconfig(*args: str, command: str = "aws", **exec_extra: Any) -> str:
     """A kubeconfig (JSON, as aistack writes it) whose one user runs ``command args``."""
-    user = {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": command, "args": list(args)}}
+    user = {
+        "exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": command, "args": list(args)}
+    }
     user["exec"].update(exec_extra)
     return json.dumps(
         {
@@ -45,11 +47,15 @@ def kubeconfig(*args: str, command: str = "aws", **exec_extra: Any) -> str:
 EKS_TOKEN = ("eks", "get-token", "--cluster-name", "c", "--region", "us-east-1", "--role-arn", DEPLOYER)
 
 
-def cluster_with_objects(cluster_type: str, inputs: dict[str, Any], name: str = "main") -> list[dict[str, Any]]:
+def cluster_with_objects(
+    cluster_type: str, inputs: dict[str, Any], name: str = "main"
+) -> list[dict[str, Any]]:
     """A cluster component holding a cluster and its Kubernetes provider, with one object on it."""
     component = res("aistack:test:Cluster", name, {}, custom=False)
     cluster = res(cluster_type, f"{name}-cluster", inputs, parent=component["urn"])
-    provider = res(K8S_PROVIDER, f"{name}-k8s", {"kubeconfig": kubeconfig(*EKS_TOKEN)}, parent=component["urn"])
+    provider = res(
+        K8S_PROVIDER, f"{name}-k8s", {"kubeconfig": kubeconfig(*EKS_TOKEN)}, parent=component["urn"]
+    )
     namespace = res(
         "kubernetes:core/v1:Namespace",
         f"{name}-serving",
@@ -60,10 +66,14 @@ def cluster_with_objects(cluster_type: str, inputs: dict[str, Any], name: str = 
 
 
 def eks_public(cidrs: Any) -> dict[str, Any]:
-    return {"vpcConfig": {"endpointPrivateAccess": True, "endpointPublicAccess": True, "publicAccessCidrs": cidrs}}
+    return {
+        "vpcConfig": {"endpointPrivateAccess": True, "endpointPublicAccess": True, "publicAccessCidrs": cidrs}
+    }
 
 
-def eks_admin(cluster: str = "aistack-dev-main", principal: str = DEPLOYER, **inputs: Any) -> list[dict[str, Any]]:
+def eks_admin(
+    cluster: str = "aistack-dev-main", principal: str = DEPLOYER, **inputs: Any
+) -> list[dict[str, Any]]:
     """An EKS cluster named ``cluster`` with the deployer's access entry and admin association."""
     eks = res(EKS, "main-eks", {"name": "aistack-dev-main"})
     entry = res(ENTRY, "main-access-deployer", {"clusterName": cluster, "principalArn": principal})
@@ -105,7 +115,10 @@ CASES: dict[str, Case] = {
             ),
             *cluster_with_objects(
                 AKS,
-                {"apiServerAccessProfile": {"enablePrivateCluster": True}, "tags": {"aistack-deployer": "in-network"}},
+                {
+                    "apiServerAccessProfile": {"enablePrivateCluster": True},
+                    "tags": {"aistack-deployer": "in-network"},
+                },
                 "south",
             ),
         ],
@@ -140,7 +153,16 @@ CASES: dict[str, Case] = {
     ),
     "aws-eks-no-creator-admin": Case(
         compliant=[
-            res(EKS, "c", {"accessConfig": {"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": False}})
+            res(
+                EKS,
+                "c",
+                {
+                    "accessConfig": {
+                        "authenticationMode": "API",
+                        "bootstrapClusterCreatorAdminPermissions": False,
+                    }
+                },
+            )
         ],
         violating=[res(EKS, "c", {"accessConfig": {"authenticationMode": "API"}})],
         unknown=[res(EKS, "c", {"accessConfig": {"bootstrapClusterCreatorAdminPermissions": U}})],
@@ -152,7 +174,11 @@ CASES: dict[str, Case] = {
             res(
                 K8S_PROVIDER,
                 "aks-k8s",
-                {"kubeconfig": kubeconfig("get-token", "--login", "azurecli", "--server-id", "x", command="kubelogin")},
+                {
+                    "kubeconfig": kubeconfig(
+                        "get-token", "--login", "azurecli", "--server-id", "x", command="kubelogin"
+                    )
+                },
             ),
             res(
                 K8S_PROVIDER,

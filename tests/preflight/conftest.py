@@ -68,7 +68,12 @@ def write_stack(tmp_path: Path) -> Callable[..., Path]:
                 "aws": {"region": REGION, "zones": zones or [f"{REGION}a"], "cidr": "10.10.0.0/16"}
             },
             "aistack:clusters": {
-                "main": {"cloud": "aws", "api": {"deployer": "allow-listed"}, "gpu_pools": gpu_pools, **cluster}
+                "main": {
+                    "cloud": "aws",
+                    "api": {"deployer": "allow-listed"},
+                    "gpu_pools": gpu_pools,
+                    **cluster,
+                }
             },
         }
         path = tmp_path / f"Pulumi.{name}.yaml"

@@ -21,7 +21,11 @@ ADMIN = "arn:aws:iam::444455556666:role/platform/PlatformAdmins"
 def _dev(api: dict | None = None, **aws_cloud):
     _, spec = load_stack_file(REPO / "stacks" / "Pulumi.dev.yaml")
     data = spec.model_dump()
-    data["clusters"]["main"]["api"] = api or {"deployer": "allow-listed", "private": True, "public_cidrs": [RUNNER]}
+    data["clusters"]["main"]["api"] = api or {
+        "deployer": "allow-listed",
+        "private": True,
+        "public_cidrs": [RUNNER],
+    }
     data["clouds"]["aws"].update(aws_cloud)
     spec = type(spec).model_validate(data)
 
@@ -35,19 +39,30 @@ def _dev(api: dict | None = None, **aws_cloud):
 def test_deployer_and_admins_get_cluster_admin_through_access_entries_not_the_creator(declare):
     d = declare(_dev(admin_role_arns=[ADMIN]))
     eks = d.named("main-eks")
-    assert eks.inputs["accessConfig"] == {"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": False}
+    assert eks.inputs["accessConfig"] == {
+        "authenticationMode": "API",
+        "bootstrapClusterCreatorAdminPermissions": False,
+    }
     # EKS reads the flag at creation only; changing it would replace clusters created before.
     assert "accessConfig.bootstrapClusterCreatorAdminPermissions" in eks.ignore_changes
     account = eks.outputs["arn"].split(":")[4]
     deployer = f"arn:aws:iam::{account}:role/aistack-deployer"
     entries = {r.name: r.inputs for r in d.of_type("aws:eks/accessEntry:AccessEntry")}
     assert entries == {
-        "main-access-deployer": {"clusterName": eks.inputs["name"], "principalArn": deployer, "type": "STANDARD"},
-        "main-access-platformadmins": {"clusterName": eks.inputs["name"], "principalArn": ADMIN, "type": "STANDARD"},
+        "main-access-deployer": {
+            "clusterName": eks.inputs["name"],
+            "principalArn": deployer,
+            "type": "STANDARD",
+        },
+        "main-access-platformadmins": {
+            "clusterName": eks.inputs["name"],
+            "principalArn": ADMIN,
+            "type": "STANDARD",
+        },
     }
     associations = {r.name: r for r in d.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")}
     assert set(associations) == {"main-access-deployer-admin", "main-access-platformadmins-admin"}
-    for name, association in associations.items():
+    for association in associations.values():
         assert association.inputs["policyArn"] == ADMIN_POLICY
         assert association.inputs["accessScope"] == {"type": "cluster"}
         assert association.parent == d.named("main").urn
@@ -59,7 +74,9 @@ def test_kubeconfig_signs_in_as_the_deployer_role_without_a_prompt(declare):
     d = declare(_dev(deployer_role=role))
     eks = d.named("main-eks")
     kubeconfig = d.outputs["aws"]["clusters"]["main"]["kubeconfig"]
-    assert kubeconfig["4dabf18193072939515e22adb298388d"] == "1b47061264138c4ac30d75fd1eb44270"  # still secret
+    assert (
+        kubeconfig["4dabf18193072939515e22adb298388d"] == "1b47061264138c4ac30d75fd1eb44270"
+    )  # still secret
     exec_ = json.loads(kubeconfig["value"])["users"][0]["user"]["exec"]
     assert exec_["command"] == "aws" and exec_["interactiveMode"] == "Never"
     assert exec_["args"] == [

@@ -131,7 +131,17 @@ def test_cluster_identity_access_and_api(azure):
 
 
 def test_public_api_is_allow_listed(azure):
-    d = azure(spec(**{"clusters.main.api": {"deployer": "allow-listed", "private": False, "public_cidrs": ["3.5.140.0/22"]}}))
+    d = azure(
+        spec(
+            **{
+                "clusters.main.api": {
+                    "deployer": "allow-listed",
+                    "private": False,
+                    "public_cidrs": ["3.5.140.0/22"],
+                }
+            }
+        )
+    )
     api = d.named("main-aks").inputs["apiServerAccessProfile"]
     assert api == {"enablePrivateCluster": False, "authorizedIPRanges": ["3.5.140.0/22"]}
 

@@ -101,7 +101,13 @@ POOL = "aistack:clusters.main.gpu_pools.a100"
     ("changes", "expected"),
     [
         (
-            {"clusters.main.api": {"deployer": "allow-listed", "private": True, "public_cidrs": ["52.94.0.0/22"]}},
+            {
+                "clusters.main.api": {
+                    "deployer": "allow-listed",
+                    "private": True,
+                    "public_cidrs": ["52.94.0.0/22"],
+                }
+            },
             "aistack:clusters.main.api.private: azure does not support private_and_public_api",
         ),
         ({"clouds.azure.nat": "per_zone"}, "aistack:clouds.azure.nat: azure does not support per_zone_nat"),

@@ -50,7 +50,11 @@ def test_nodes_are_private_and_the_runner_uses_the_iam_authenticated_dns_endpoin
 
 def test_public_cidrs_open_an_allow_listed_public_endpoint(gcp_stack):
     declared = gcp_stack(
-        {"aistack:clusters": {"main": {"api": {"deployer": "allow-listed", "public_cidrs": ["34.99.0.0/16"]}}}}
+        {
+            "aistack:clusters": {
+                "main": {"api": {"deployer": "allow-listed", "public_cidrs": ["34.99.0.0/16"]}}
+            }
+        }
     )
     gke = declared.named("main-gke").inputs
     assert gke["privateClusterConfig"] == {"enablePrivateNodes": True, "enablePrivateEndpoint": False}
@@ -58,7 +62,10 @@ def test_public_cidrs_open_an_allow_listed_public_endpoint(gcp_stack):
     blocks = [b["cidrBlock"] for b in gke["masterAuthorizedNetworksConfig"]["cidrBlocks"]]
     assert blocks == ["10.50.0.0/20", "34.99.0.0/16"]
     config = json.loads(engine.unwrap(declared.outputs["gcp"]["clusters"]["main"]["kubeconfig"]))
-    assert config["clusters"][0]["cluster"]["server"] == f"https://{declared.named('main-gke').outputs['endpoint']}"
+    assert (
+        config["clusters"][0]["cluster"]["server"]
+        == f"https://{declared.named('main-gke').outputs['endpoint']}"
+    )
 
 
 def test_workload_identity_shielded_nodes_and_vpc_native_networking(declared):
