@@ -142,7 +142,7 @@ class Cluster(contract.Cluster):
     (Network Contributor on the node subnet only); with ``secrets_kms`` the ``-kms-vault`` Key
     Vault, its ``-kms-key`` and ``-kms-access`` (Key Vault Crypto User on that vault);
     ``-logs`` (Log Analytics workspace with the spec's retention); ``-aks`` (the managed cluster:
-    private or allow-listed API server, managed Entra ID with Azure RBAC, local accounts off,
+    public API server open to `api.public_cidrs` only, managed Entra ID with Azure RBAC, local accounts off,
     OIDC issuer and workload identity, Key Vault KMS, Azure CNI overlay with Cilium network
     policy, egress through the network's NAT gateway, the ``system`` pool in System mode whose
     node count the autoscaler owns); ``-diagnostics`` (control-plane logs to the workspace);
