@@ -256,18 +256,24 @@ def check_no_creator_admin(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[str]
         )
 
 
-def _kubeconfig(value: Any) -> Any:
-    if is_unknown(value):
+def _kubeconfig(value: Any) -> Mapping[str, Any]:
+    """The kubeconfig document; undecidable when unknown, masked (a report's ``[secret]``) or unparsable."""
+    if isinstance(value, Mapping):
+        return value
+    if is_unknown(value) or not isinstance(value, str):
         raise CannotCheck("kubeconfig")
     try:
-        return json.loads(value)
+        config = json.loads(value)
     except json.JSONDecodeError:
         import yaml  # a dependency of the pulumi SDK; kubeconfigs are often YAML
 
         try:
-            return yaml.safe_load(value)
+            config = yaml.safe_load(value)
         except yaml.YAMLError:
             raise CannotCheck("kubeconfig") from None
+    if not isinstance(config, Mapping):
+        raise CannotCheck("kubeconfig")
+    return config
 
 
 def _flag(args: list[Any], *names: str) -> Any:
@@ -318,12 +324,12 @@ def check_kubeconfig_noninteractive(r: Subject, _cfg: Mapping[str, Any]) -> Iter
     if value is None:
         yield "no kubeconfig: the provider would read the runner's ambient ~/.kube/config or in-cluster config"
         return
-    config = _kubeconfig(value)
-    users = (config or {}).get("users") or []
+    users = [u for u in _kubeconfig(value).get("users") or [] if isinstance(u, Mapping)]
     if not users:
         yield "the kubeconfig names no user"
     for entry in users:
-        yield from _user_problems(entry.get("user") or {}, f"user {entry.get('name')!r}")
+        user = entry.get("user")
+        yield from _user_problems(user if isinstance(user, Mapping) else {}, f"user {entry.get('name')!r}")
 
 
 RULES = (
