@@ -92,6 +92,17 @@ def unwrap(value: Any) -> Any:
     return value
 
 
+def _one_unknown(value: Any) -> Any:
+    """``value`` with every unknown as the one ``pulumi.output.UNKNOWN`` (records compare and cache alike)."""
+    if isinstance(value, Unknown):
+        return pulumi.output.UNKNOWN
+    if isinstance(value, dict):
+        return {k: _one_unknown(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_one_unknown(v) for v in value]
+    return value
+
+
 def mask(value: Any) -> Any:
     """Replace secret values with ``[secret]`` and unknowns with ``[unknown]`` for reports."""
     if _is_secret(value):
@@ -465,8 +476,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 custom=bool(request.custom),
                 # A provider reference is "<provider urn>::<provider id>".
                 provider=request.provider.rsplit("::", 1)[0] if request.provider else None,
-                inputs=dict(inputs),
-                outputs=dict(state),
+                inputs=_one_unknown(dict(inputs)),
+                outputs=_one_unknown(dict(state)),
                 protect=bool(request.protect),
                 ignore_changes=list(request.ignoreChanges),
                 replace_on_changes=list(request.replaceOnChanges),

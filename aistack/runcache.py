@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from pulumi.output import UNKNOWN, Unknown
+
 from aistack import engine
 
 ENV = "AISTACK_RUN_CACHE"
@@ -68,14 +70,29 @@ def key(program_dir: Path, stack_path: Path, stack: str, config: dict[str, Any])
     return digest.hexdigest()
 
 
+# Pulumi's ``Unknown`` (an input not known until apply, e.g. an allow-list the operator sets before
+# ``pulumi up``) is not JSON: stored as this marker and restored as ``pulumi.output.UNKNOWN``.
+_UNKNOWN_MARK = {"__aistack_unknown__": True}
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, Unknown):
+        return _UNKNOWN_MARK
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _decode(obj: dict[str, Any]) -> Any:
+    return UNKNOWN if obj == _UNKNOWN_MARK else obj
+
+
 def dump(run: engine.ProgramRun) -> str:
     """A run as JSON (what the cache stores)."""
-    return json.dumps(dataclasses.asdict(run))
+    return json.dumps(dataclasses.asdict(run), default=_encode)
 
 
 def load(text: str) -> engine.ProgramRun:
     """A run stored by :func:`dump`."""
-    data = json.loads(text)
+    data = json.loads(text, object_hook=_decode)
     data["resources"] = [engine.Resource(**r) for r in data["resources"]]
     return engine.ProgramRun(**data)
 

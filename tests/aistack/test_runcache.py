@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pulumi.output import UNKNOWN, Unknown
 
 from aistack import preview, runcache
 from aistack.errors import InputError
@@ -17,6 +18,25 @@ def test_a_stored_run_is_the_run_and_reports_alike(monkeypatch: pytest.MonkeyPat
     stored = runcache.load(runcache.dump(fresh))
     assert stored == fresh
     assert preview.report(stored) == preview.report(fresh)
+
+
+def test_an_input_unknown_until_apply_is_stored_as_unknown(monkeypatch: pytest.MonkeyPatch):
+    # dev's allow-list is left to the operator: previews see it as Pulumi's Unknown.
+    monkeypatch.delenv(runcache.ENV, raising=False)
+    fresh = preview.execute(stack="dev")
+    unknowns = [r for r in fresh.resources if any(isinstance(v, Unknown) for v in _leaves(r.inputs))]
+    assert unknowns, "dev has no input unknown until apply any more; pick another stack for this test"
+    stored = runcache.load(runcache.dump(fresh))
+    assert stored == fresh
+    assert all(v is UNKNOWN for r in stored.resources for v in _leaves(r.inputs) if isinstance(v, Unknown))
+
+
+def _leaves(value: object) -> list[object]:
+    if isinstance(value, dict):
+        return [leaf for v in value.values() for leaf in _leaves(v)]
+    if isinstance(value, list):
+        return [leaf for v in value for leaf in _leaves(v)]
+    return [value]
 
 
 def _program(folder: Path, body: str) -> Path:
