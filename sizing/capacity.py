@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 GIB = 2**30
 """Bytes in one GiB."""
@@ -71,6 +72,12 @@ MODELS: dict[str, ModelSpec] = {
             7.0,
             512,
             "meta-llama/Llama-2-7b config: 32 layers, 32 KV heads, head_dim 128 -> 2x32x32x128x2 B = 512 KiB/token",
+        ),
+        ModelSpec(
+            "llama-3.1-405b",
+            405.0,
+            504,
+            "meta-llama/Llama-3.1-405B config: 126 layers, 8 KV heads, head_dim 128 -> 2x126x8x128x2 B = 504 KiB/token",
         ),
         ModelSpec(
             "llama-2-70b",
@@ -235,3 +242,121 @@ def node_throughput(gpus: int, gpus_per_replica_: int, per_gpu: float) -> float:
     GPUs left over when ``g`` does not divide the node's GPU count serve nothing.
     """
     return replicas_per_node(gpus, gpus_per_replica_) * gpus_per_replica_ * per_gpu
+
+
+def _weight_and_kv_bytes(workload: Any) -> tuple[float, float]:
+    """Weight bytes and KV bytes per token of a known model at the workload's precision."""
+    spec = MODELS[workload.model]
+    weights = weights_gib(spec.params_billion, workload.precision) * GIB
+    kv = kv_cache_gib(spec.kv_kib_per_token, 1, workload.precision) * GIB
+    return weights, kv
+
+
+def kv_bound_per_gpu(workload: Any, gpu_mem_gib: float, gpus_per_replica_: int, bandwidth_tb_s: float | None) -> float | None:
+    """Most output tokens/s per GPU a layout can serve with sequences of ``max_model_len`` tokens.
+
+    The KV cache left after the weights (``g x gpu_mem_gib x`` :data:`GPU_MEMORY_UTILIZATION`
+    ``- weights``) holds ``B = floor(left / (max_model_len x KV bytes per token))`` sequences; a
+    decode step reads at least the weights at full datasheet bandwidth, so a replica makes at
+    most ``B x g x bandwidth / weights`` tokens/s, ``B x bandwidth / weights`` per GPU. ``None``
+    when the bound does not apply (unknown model, no ``max_model_len``, no bandwidth figure).
+    """
+    if workload.model not in MODELS or workload.max_model_len is None or bandwidth_tb_s is None:
+        return None
+    weights, kv = _weight_and_kv_bytes(workload)
+    left = gpus_per_replica_ * gpu_mem_gib * GIB * GPU_MEMORY_UTILIZATION - weights
+    sequences = math.floor(left / (workload.max_model_len * kv)) if left > 0 else 0
+    return max(sequences, 0) * bandwidth_tb_s * 1e12 / weights
+
+
+@dataclass(frozen=True)
+class Credit:
+    """Units/s per GPU credited to a layout, per request class, and how the figures were obtained.
+
+    Attributes:
+        per_class: ``{class name: units/s per GPU}`` for the classes the accelerator serves.
+        estimated: The figure is a roofline estimate (no measurement, no user figure).
+        kv_bound: The KV bound per GPU that capped the figures, ``None`` when it does not apply.
+    """
+
+    per_class: dict[str, float]
+    estimated: bool = False
+    kv_bound: float | None = None
+
+
+def credited_throughput(workload: Any, offering: Any, gpus_per_replica_: int) -> Credit:
+    """Units/s one GPU is credited with, per request class of ``workload``, on ``offering``'s accelerator.
+
+    A class appears when its throughput table lists the accelerator (for a known model with
+    ``slo`` the table holds the scenario's measured figures, :mod:`sizing.throughput`). A known
+    model with ``slo`` and no figure for the accelerator gets a roofline estimate at the layout's
+    KV budget, times :data:`sizing.throughput.ESTIMATE_MARGIN`. With ``max_model_len`` every
+    figure is capped by :func:`kv_bound_per_gpu`: a figure measured with a large KV cache is not
+    credited to a layout that leaves little.
+    """
+    from sizing import accelerators, throughput
+
+    acc = offering.accelerator or ""
+    bandwidth = accelerators.get(acc).bandwidth_tb_s if acc in accelerators.names() else None
+    figures = {b.name: b.throughput[acc] for b in workload.request_classes if acc in b.throughput}
+    estimated = False
+    if not figures and estimable(workload, acc):
+        scenario, tpot_s = target(workload)
+        weights, kv = _weight_and_kv_bytes(workload)
+        isl, osl = throughput.shape(workload.model, scenario or "interactive")
+        left = gpus_per_replica_ * offering.gpu_mem_gib * GIB * GPU_MEMORY_UTILIZATION - weights
+        estimate = throughput.roofline_per_gpu(
+            weight_bytes=weights,
+            kv_bytes_per_token=kv,
+            kv_budget_bytes=max(left, 0.0),
+            gpus=gpus_per_replica_,
+            bandwidth_tb_s=bandwidth or 0.0,
+            input_tokens=isl,
+            output_tokens=osl,
+            tpot_s=tpot_s,
+        )
+        if estimate > 0:
+            figures = {"all": estimate * throughput.ESTIMATE_MARGIN}
+            estimated = True
+    bound = kv_bound_per_gpu(workload, offering.gpu_mem_gib, gpus_per_replica_, bandwidth)
+    if bound is not None:
+        figures = {name: min(value, bound) for name, value in figures.items() if min(value, bound) > 0}
+    return Credit(figures, estimated, bound)
+
+
+def target(workload: Any) -> tuple[str | None, float | None]:
+    """The workload's MLPerf scenario and TPOT bound in seconds (``None``: offline / no bound)."""
+    from sizing import throughput
+
+    slo = workload.slo
+    if slo is None:
+        return None, None
+    if isinstance(slo, str):
+        bounds = throughput.bounds_ms(workload.model or "*", slo)
+        return slo, None if bounds is None else bounds[1] / 1000
+    return throughput.scenario_for(workload.model or "*", slo.ttft_ms, slo.tpot_ms), slo.tpot_ms / 1000
+
+
+def estimable(workload: Any, accelerator: str) -> bool:
+    """A roofline estimate may stand in for a missing figure: known model, an SLO, no request classes,
+    and a bandwidth figure for the accelerator."""
+    from sizing import accelerators
+
+    return (
+        workload.slo is not None
+        and workload.model in MODELS
+        and not workload.classes
+        and accelerator in accelerators.names()
+        and accelerators.get(accelerator).bandwidth_tb_s is not None
+    )
+
+
+def slo_throughput(model: str, slo: Any) -> dict[str, float]:
+    """Measured figures for a model at a latency target: the scenario's rows, ``{accelerator: tokens/s
+    per GPU}`` (empty for a target tighter than every scenario: estimates only)."""
+    from sizing import throughput
+
+    scenario = slo if isinstance(slo, str) else throughput.scenario_for(model, slo.ttft_ms, slo.tpot_ms)
+    if scenario is None:
+        return {}
+    return {acc: m.tokens_per_s_per_gpu for acc, m in throughput.measured(model, scenario).items()}

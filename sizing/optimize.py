@@ -43,10 +43,10 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import csr_array
 
-from sizing import capacity
+from sizing import capacity, risk
 from sizing.catalog import Catalog, Offering, expected_gpus, load_catalog
 from sizing.plan import HOURS_PER_MONTH, Plan, Pool, Reason, RunnerUp, WorkloadReport
-from sizing.workloads import SizingOptions, Workload, check_unique
+from sizing.workloads import SizingOptions, Workload, check_unique, periods
 
 _TOL = 1e-6
 ZoneKey = tuple[str, str, str]
@@ -62,8 +62,13 @@ class Candidate:
         spot: Priced and provisioned as spot.
         gpus_per_replica: ``g(w, o)``.
         replicas_per_node: ``gpus // g``.
-        capacity: Usable throughput of one node, units/s: node throughput x target utilisation.
+        capacity: Usable throughput of one node, units/s: node throughput x target utilisation
+            x availability (spot nodes count for their availability, :mod:`sizing.risk`).
         hourly: Price of one node, USD per hour.
+        class_caps: Usable capacity of one node per request class of the workload, units/s
+            (0 for a class that cannot run on the accelerator); ``(capacity,)`` without classes.
+        availability: Fraction of the node's capacity counted (1 on-demand).
+        estimated: The capacity is a roofline estimate (:mod:`sizing.throughput`), not a measurement.
     """
 
     w: int
@@ -73,6 +78,9 @@ class Candidate:
     replicas_per_node: int
     capacity: float
     hourly: float
+    class_caps: tuple[float, ...] = ()
+    availability: float = 1.0
+    estimated: bool = False
 
     @property
     def monthly(self) -> float:
@@ -83,6 +91,17 @@ class Candidate:
     def unit_cost(self) -> float:
         """USD per hour per unit/s of usable capacity (how attractive the candidate is)."""
         return self.hourly / self.capacity
+
+    def domains(self, kind: str | None) -> tuple[tuple[str, ...], ...]:
+        """Failure domains the candidate's nodes can land in: zones, its region or its cloud."""
+        o = self.offering
+        if kind == "zone":
+            return self.zone_keys
+        if kind == "region":
+            return ((o.cloud, o.region),)
+        if kind == "cloud":
+            return ((o.cloud,),)
+        return ()
 
     @property
     def zone_keys(self) -> tuple[ZoneKey, ...]:
@@ -110,6 +129,8 @@ class _Eligibility:
 
 @dataclass(frozen=True)
 class _Solution:
+    """A solved MILP: nodes per candidate (period 0 and every period), routing, costs."""
+
     nodes: tuple[int, ...]
     objective: float
     seconds: float
@@ -117,6 +138,10 @@ class _Solution:
     zone_nodes: dict[tuple[int, ZoneKey], int]
     proven: bool = True
     gap: float = 0.0
+    by_period: tuple[tuple[int, ...], ...] = ()
+    routes: dict[tuple[int, int, int], float] = field(default_factory=dict)
+    period_costs: tuple[float, ...] = ()
+    migration_usd: float = 0.0
 
 
 class _NoSolution(Exception):
@@ -143,24 +168,44 @@ def candidates(
             ):
                 continue
             fact.allowed.append(o)
-            if o.accelerator not in w.throughput:
+            classes = w.request_classes
+            acc = o.accelerator or ""
+            if not (any(acc in b.throughput for b in classes) or capacity.estimable(w, acc)):
                 continue
             fact.with_accelerator.append(o)
             g = capacity.gpus_per_replica(w.model_mem_gib, o.gpu_mem_gib, o.gpus)
             if g is None:
                 fact.too_small.append(o)
                 continue
-            per_node = capacity.node_throughput(o.gpus, g, w.throughput[o.accelerator]) * w.target_utilization
+            credit = capacity.credited_throughput(w, o, g)
+            per_gpu = credit.per_class
+            if not per_gpu:  # the KV cache left at this layout holds no sequence of max_model_len
+                fact.too_small.append(o)
+                continue
             rpn = capacity.replicas_per_node(o.gpus, g)
             spot_priced = w.spot and o.spot_price_hr is not None
             variants = [True] if spot_priced else [False]
             if spot_priced and options.on_demand_floor > 0:
                 variants.append(False)
             for spot in variants:
-                cand = Candidate(w_idx, o, spot, g, rpn, per_node, o.hourly(spot))
+                avail = risk.availability(o.cloud, o.region, o.instance_type, spot, options.spot_availability)
+                caps = tuple(
+                    capacity.node_throughput(o.gpus, g, per_gpu[b.name]) * w.target_utilization * avail
+                    if b.name in per_gpu
+                    else 0.0
+                    for b in classes
+                )
+                mix = _mix_capacity(classes, caps)
+                cand = Candidate(w_idx, o, spot, g, rpn, mix, o.hourly(spot), caps, avail, credit.estimated)
                 (fact.zero_quota if o.max_nodes == 0 else found).append(cand)
         facts.append(fact)
     return found, facts
+
+
+def _mix_capacity(classes: Sequence[Any], caps: Sequence[float]) -> float:
+    """Capacity of one node for the mix of the classes it can serve, per unit of their demand."""
+    serving = [(b.share, cap) for b, cap in zip(classes, caps, strict=True) if cap > 0]
+    return sum(share for share, _ in serving) / sum(share / cap for share, cap in serving)
 
 
 def _current_nodes(
@@ -257,6 +302,7 @@ class _Switches:
     floor: bool = True
     pools: bool = True
     churn: bool = True
+    survive: bool = True
 
 
 def _prune(
@@ -264,39 +310,51 @@ def _prune(
     protected: Sequence[bool],
     uncapped: Sequence[bool],
     by_zones: bool,
+    domain: str | None = None,
 ) -> list[bool]:
     """Which candidates to keep: drop those another candidate dominates (exact).
 
-    ``a`` dominates ``b`` when both serve the same workload on the same capacity type, ``a`` has
-    no quota, costs no more per node, has at least ``b``'s capacity and replicas per node, and
-    (when zones matter) lists every zone ``b`` lists. Replacing every node of ``b`` by a node of
-    ``a`` in the same zones then keeps every constraint (demand, replicas, quota, floor, zones,
-    pool count) and does not raise the objective (churn included, because ``b`` is never a
-    currently deployed pool), so an optimum without ``b`` exists. Protected candidates (deployed
-    now, or with a lower bound) are kept. One sweep per group in (cost, -capacity, -replicas)
-    order finds every dominated candidate.
+    ``a`` dominates ``b`` when both serve the same workload on the same capacity type (and, when
+    the plan survives the loss of a region or cloud, in the same one), ``a`` has no quota, costs
+    no more per node, has at least ``b``'s capacity for every request class and at least its
+    replicas per node, and (when zones matter) lists every zone ``b`` lists. Replacing every node
+    of ``b`` by a node of ``a`` in the same zones then keeps every constraint (demand and routing,
+    replicas, quota, floor, zones, survival, pool count) and does not raise the objective (churn
+    included, because ``b`` is never a currently deployed pool), so an optimum without ``b``
+    exists. Protected candidates (deployed now, or with a lower bound) are kept. One sweep per
+    group in (cost, -capacity, -replicas) order finds every dominated candidate. (Not used with
+    the quadratic migration term, where merging two pools' changes can cost more.)
     """
     keep = [True] * len(cands)
-    groups: dict[tuple[int, bool], list[int]] = defaultdict(list)
+    groups: dict[tuple[object, ...], list[int]] = defaultdict(list)
     for i, c in enumerate(cands):
-        groups[(c.w, c.spot)].append(i)
+        where = c.domains(domain) if domain in ("region", "cloud") else ()
+        groups[(c.w, c.spot, where)].append(i)
     for members in groups.values():
         members.sort(key=lambda i: (cands[i].monthly, -cands[i].capacity, -cands[i].replicas_per_node, i))
-        # Best capacity so far per (zone set, replicas per node) among uncapped candidates.
-        best: dict[tuple[frozenset[ZoneKey], int], float] = {}
+        # Capacity vectors so far per (zone set, replicas per node) among uncapped candidates.
+        best: dict[tuple[frozenset[ZoneKey], int], list[tuple[float, ...]]] = {}
         for i in members:
             c = cands[i]
             zones = frozenset(c.zone_keys) if by_zones else frozenset()
+            caps = c.class_caps or (c.capacity,)
             dominated = any(
-                cap >= c.capacity and rpn >= c.replicas_per_node and have >= zones
-                for (have, rpn), cap in best.items()
+                rpn >= c.replicas_per_node
+                and have >= zones
+                and any(all(v >= x for v, x in zip(vec, caps, strict=True)) for vec in vectors)
+                for (have, rpn), vectors in best.items()
             )
             if dominated and not protected[i]:
                 keep[i] = False
-            elif uncapped[i]:
-                key = (zones, c.replicas_per_node)
-                best[key] = max(best.get(key, -1.0), c.capacity)
+            elif uncapped[i] and not dominated:
+                best.setdefault((zones, c.replicas_per_node), []).append(caps)
     return keep
+
+
+def _periods_of(workloads: Sequence[Workload]) -> list[list[float]]:
+    """Demand per period and workload (a single demand holds in every period)."""
+    count = periods(workloads)
+    return [[w.demands[t] if len(w.demands) > 1 else w.base for w in workloads] for t in range(count)]
 
 
 def _solve(
@@ -305,23 +363,29 @@ def _solve(
     options: SizingOptions,
     switches: _Switches | None = None,
     *,
-    demands: Sequence[float] | None = None,
+    demands: Sequence[Sequence[float]] | None = None,
     lower: Sequence[int] | None = None,
     quota: dict[tuple[str, str, str, str, int], int] | None = None,
     current: Sequence[int] | None = None,
 ) -> _Solution | None:
     """Solve the MILP over ``cands`` after dropping dominated candidates; ``None`` when infeasible.
 
+    ``demands`` is one list of per-workload demands per period (default: the workloads' own).
     Returns nodes for every candidate of ``cands`` (0 for dropped ones).
     """
     switches = switches or _Switches()
+    demands = _periods_of(workloads) if demands is None else demands
     lower = [0] * len(cands) if lower is None else list(lower)
     current = [0] * len(cands) if current is None else list(current)
     quota = quota or {}
     uncapped = [quota.get(c.offering.key, c.offering.max_nodes) is None for c in cands]
     protected = [lower[i] > 0 or current[i] > 0 for i in range(len(cands))]
     min_zones = options.min_zones if switches.zones else 1
-    keep = _prune(cands, protected, uncapped, by_zones=min_zones > 1)
+    survive = options.survive if switches.survive else None
+    if options.migration_usd_per_node_sq > 0 and switches.churn:
+        keep = [True] * len(cands)
+    else:
+        keep = _prune(cands, protected, uncapped, by_zones=min_zones > 1 or survive == "zone", domain=survive)
     kept = [i for i in range(len(cands)) if keep[i]]
     solution = _solve_kept(
         workloads,
@@ -335,11 +399,34 @@ def _solve(
     )
     if solution is None:
         return None
-    nodes = [0] * len(cands)
-    for pos, i in enumerate(kept):
-        nodes[i] = solution.nodes[pos]
+
+    def spread(values: Sequence[int]) -> tuple[int, ...]:
+        full = [0] * len(cands)
+        for pos, i in enumerate(kept):
+            full[i] = values[pos]
+        return tuple(full)
+
     zone_nodes = {(kept[pos], zone): n for (pos, zone), n in solution.zone_nodes.items()}
-    return replace(solution, nodes=tuple(nodes), zone_nodes=zone_nodes)
+    routes = {(t, b, kept[pos]): r for (t, b, pos), r in solution.routes.items()}
+    return replace(
+        solution,
+        nodes=spread(solution.nodes),
+        by_period=tuple(spread(p) for p in solution.by_period),
+        zone_nodes=zone_nodes,
+        routes=routes,
+    )
+
+
+@dataclass
+class _Build:
+    """The MILP under construction and what the constraint families need to know."""
+
+    model: _Model
+    workloads: Sequence[Workload]
+    cands: Sequence[Candidate]
+    members: dict[int, list[int]]
+    zone_cols: list[tuple[int, int, tuple[ZoneKey, ...], ZoneKey, int]] = field(default_factory=list)
+    route_cols: dict[tuple[int, int, int], int] = field(default_factory=dict)
 
 
 def _solve_kept(
@@ -348,131 +435,393 @@ def _solve_kept(
     options: SizingOptions,
     switches: _Switches,
     *,
-    demands: Sequence[float] | None,
+    demands: Sequence[Sequence[float]],
     lower: Sequence[int],
     quota: dict[tuple[str, str, str, str, int], int],
     current: Sequence[int],
 ) -> _Solution | None:
-    """Build and solve the MILP over exactly ``cands``; ``None`` when infeasible."""
+    """Build and solve the MILP over exactly ``cands``; ``None`` when infeasible.
+
+    One block of node variables per period, each with every constraint family; the churn
+    penalty links period 0 to ``current``, the migration term links consecutive periods.
+    """
     started = time.perf_counter()
-    demands = [w.demand for w in workloads] if demands is None else demands
     churn = options.churn_usd_per_node if switches.churn else 0.0
+    alpha = options.migration_usd_per_node_sq if switches.churn else 0.0
     min_zones = options.min_zones if switches.zones else 1
     floor = options.on_demand_floor if switches.floor else 0.0
     max_pools = options.max_pools_per_workload if switches.pools else None
+    survive = options.survive if switches.survive else None
+    hours = options.period_hours
 
     def cap_of(o: Offering) -> int | None:
         return quota.get(o.key, o.max_nodes)
 
-    model = _Model()
-    x: list[int] = []
-    zone_cols: list[tuple[int, tuple[ZoneKey, ...], ZoneKey, int]] = []
+    members: dict[int, list[int]] = defaultdict(list)
+    for i, c in enumerate(cands):
+        members[c.w].append(i)
+    build = _Build(_Model(), workloads, cands, members)
+    x: list[list[int]] = []
+    for t, period in enumerate(demands):
+        uppers = _upper_bounds(workloads, cands, period, lower, current, min_zones, cap_of)
+        x_t = []
+        for i, c in enumerate(cands):
+            # With nothing deployed, |nodes - 0| = nodes: the churn penalty is part of the price.
+            price = c.hourly * hours + (churn if t == 0 and current[i] == 0 else 0.0)
+            x_t.append(build.model.var(price, lower[i], uppers[i], True))
+        x.append(x_t)
+        for w_idx, w in enumerate(workloads):
+            _add_demand(build, t, w_idx, x_t, period[w_idx])
+            _add_replicas(build, w_idx, x_t, w.min_replicas)
+            if floor > 0 and w.spot:
+                _add_on_demand_floor(build, w_idx, x_t, floor * period[w_idx])
+            if max_pools is not None:
+                _add_max_pools(build, w_idx, x_t, max_pools, period[w_idx], floor if w.spot else 0.0)
+            if min_zones > 1 and (period[w_idx] > 0 or w.min_replicas > 0):
+                _add_zone_spread(build, t, w_idx, x_t, min_zones)
+            if survive is not None and period[w_idx] > 0:
+                _add_survival(build, w_idx, x_t, period[w_idx], survive)
+        _add_quota(build, x_t, cap_of)
+    if churn > 0:
+        _add_churn(build, x[0], current, churn)
+    migration = _add_migration(build, x, current, alpha) if alpha > 0 else []
+
+    solved = _solve_with_cuts(build.model, migration, options.time_limit_s)
+    if solved is None:
+        return None
+    values, proven, gap = solved
+    by_period = tuple(tuple(round(values[col]) for col in x_t) for x_t in x)
+    routes = {key: float(values[col]) for key, col in build.route_cols.items() if values[col] > _TOL}
+    for t, nodes in enumerate(by_period):
+        period_routes = {(b, i): r for (tt, b, i), r in routes.items() if tt == t}
+        _verify(workloads, cands, nodes, demands[t], cap_of, period_routes)
+    zone_nodes = (
+        _place_in_zones(
+            cands, by_period[0], [(w, zs, z) for t, w, zs, z, col in build.zone_cols if t == 0 and round(values[col])]
+        )
+        if min_zones > 1
+        else {}
+    )
+    period_costs = tuple(sum(c.hourly * hours * n for c, n in zip(cands, nodes, strict=True)) for nodes in by_period)
+    penalty = churn * sum(abs(n - cur) for n, cur in zip(by_period[0], current, strict=True))
+    moved = _migration_cost(by_period, current, alpha)
+    seconds = time.perf_counter() - started
+    return _Solution(
+        by_period[0],
+        sum(period_costs) + penalty + moved,
+        seconds,
+        len(build.model.cost),
+        zone_nodes,
+        proven,
+        gap,
+        by_period=by_period,
+        routes=routes,
+        period_costs=period_costs,
+        migration_usd=moved,
+    )
+
+
+def _upper_bounds(
+    workloads: Sequence[Workload],
+    cands: Sequence[Candidate],
+    demands: Sequence[float],
+    lower: Sequence[int],
+    current: Sequence[int],
+    min_zones: int,
+    cap_of: Callable[[Offering], int | None],
+) -> list[int]:
+    """Per candidate, the most nodes an optimum can need in it (see the module docstring).
+
+    With request classes, the nodes needed to carry every class the candidate can serve.
+    """
+    uppers = []
     for i, c in enumerate(cands):
         w = workloads[c.w]
-        need = max(_ceil_div(demands[c.w], c.capacity), _ceil_div(w.min_replicas, c.replicas_per_node))
+        served = sum(
+            demands[c.w] * b.share / cap for b, cap in zip(w.request_classes, c.class_caps, strict=True) if cap > 0
+        )
+        need = max(
+            0 if served <= 0 else math.ceil(served - _TOL), _ceil_div(w.min_replicas, c.replicas_per_node)
+        )
         upper = max(need, min_zones if need else 0, current[i], lower[i])
         cap = cap_of(c.offering)
         if cap is not None:
             upper = min(upper, cap)
-        # With nothing deployed, |nodes - 0| = nodes: the churn penalty is part of the price.
-        price = c.monthly + (churn if current[i] == 0 else 0.0)
-        x.append(model.var(price, lower[i], max(upper, lower[i]), True))
+        uppers.append(max(upper, lower[i]))
+    return uppers
 
-    by_workload: dict[int, list[int]] = defaultdict(list)
-    for i, c in enumerate(cands):
-        by_workload[c.w].append(i)
-    for w_idx, w in enumerate(workloads):
-        members = by_workload.get(w_idx, [])
-        if demands[w_idx] > 0:
-            model.row(((x[i], cands[i].capacity) for i in members), demands[w_idx], np.inf)
-        if w.min_replicas > 0:
-            model.row(((x[i], cands[i].replicas_per_node) for i in members), w.min_replicas, np.inf)
-        if floor > 0 and w.spot and demands[w_idx] > 0:
+
+def _add_demand(build: _Build, t: int, w_idx: int, x: Sequence[int], demand: float) -> None:
+    """Demand: capacity covers demand; with classes, each class is routed onto the pools.
+
+    Single class: ``sum_o nodes(o) x capacity(o) >= demand``. Classes: ``route(b, o) >= 0`` units/s
+    of class ``b`` on candidate ``o``, ``sum_o route(b, o) >= demand x share(b)`` and
+    ``sum_b route(b, o) / class_cap(b, o) <= nodes(o)`` (Melange's bin constraint at node
+    granularity: the classes share the pool's nodes).
+    """
+    if demand <= 0:
+        return
+    members, cands, model = build.members.get(w_idx, []), build.cands, build.model
+    classes = build.workloads[w_idx].request_classes
+    if len(classes) == 1:
+        model.row(((x[i], cands[i].capacity) for i in members), demand, np.inf)
+        return
+    _route(build, members, x, classes, demand, lambda i: [(x[i], -1.0)], key=lambda b, i: (t, b, i))
+
+
+def _route(
+    build: _Build,
+    members: Sequence[int],
+    x: Sequence[int],
+    classes: Sequence[Any],
+    demand: float,
+    nodes_of: Callable[[int], list[tuple[int, float]]],
+    key: Callable[[int, int], tuple[int, int, int]] | None = None,
+) -> None:
+    """Routing rows for classes over ``members``; ``nodes_of(i)`` gives the terms of the nodes
+    available on candidate ``i`` (negated), so a survival scenario can remove the lost ones."""
+    model, cands = build.model, build.cands
+    load: dict[int, list[tuple[int, float]]] = defaultdict(list)
+    for b, klass in enumerate(classes):
+        cols = []
+        for i in members:
+            cap = cands[i].class_caps[b]
+            if cap <= 0:
+                continue
+            col = model.var(0.0, 0, np.inf, False)
+            if key is not None:
+                build.route_cols[key(b, i)] = col
+            cols.append(col)
+            load[i].append((col, 1.0 / cap))
+        model.row(((col, 1.0) for col in cols), demand * klass.share, np.inf)
+    for i, terms in load.items():
+        model.row((*terms, *nodes_of(i)), -np.inf, 0.0)
+
+
+def _add_replicas(build: _Build, w_idx: int, x: Sequence[int], min_replicas: int) -> None:
+    """``sum_o nodes(o) x replicas_per_node(o) >= min_replicas``."""
+    if min_replicas > 0:
+        members = build.members.get(w_idx, [])
+        build.model.row(((x[i], build.cands[i].replicas_per_node) for i in members), min_replicas, np.inf)
+
+
+def _add_on_demand_floor(build: _Build, w_idx: int, x: Sequence[int], floor_demand: float) -> None:
+    """On-demand capacity alone serves ``floor x demand``."""
+    if floor_demand > 0:
+        members = build.members.get(w_idx, [])
+        terms = ((x[i], build.cands[i].capacity) for i in members if not build.cands[i].spot)
+        build.model.row(terms, floor_demand, np.inf)
+
+
+def _add_max_pools(
+    build: _Build, w_idx: int, x: Sequence[int], max_pools: int, demand: float, floor: float
+) -> None:
+    """Binary ``used(o)`` with ``nodes(o) <= U x used(o)`` and ``sum_o used(o) <= max_pools``."""
+    model, cands = build.model, build.cands
+    members = build.members.get(w_idx, [])
+    if not members:
+        return
+    used = [model.var(0.0, 0, 1, True) for _ in members]
+    for i, u in zip(members, used, strict=True):
+        model.row(((x[i], 1.0), (u, -model.upper[x[i]])), -np.inf, 0.0)
+    model.row(((u, 1.0) for u in used), -np.inf, max_pools)
+    # Valid cuts: the pools in use must be able to cover demand (and the on-demand floor) at
+    # their upper bounds. They tighten the relaxation without cutting any solution.
+    if demand > 0:
+        model.row(
+            ((u, min(cands[i].capacity * model.upper[x[i]], demand)) for i, u in zip(members, used, strict=True)),
+            demand,
+            np.inf,
+        )
+        if floor > 0:
             model.row(
-                ((x[i], cands[i].capacity) for i in members if not cands[i].spot),
-                floor * demands[w_idx],
+                (
+                    (u, min(cands[i].capacity * model.upper[x[i]], floor * demand))
+                    for i, u in zip(members, used, strict=True)
+                    if not cands[i].spot
+                ),
+                floor * demand,
                 np.inf,
             )
-        if max_pools is not None and members:
-            used = [model.var(0.0, 0, 1, True) for _ in members]
-            for i, u in zip(members, used, strict=True):
-                model.row(((x[i], 1.0), (u, -model.upper[x[i]])), -np.inf, 0.0)
-            model.row(((u, 1.0) for u in used), -np.inf, max_pools)
-            # Valid cuts: the pools in use must be able to cover demand (and the on-demand floor)
-            # at their upper bounds. They tighten the relaxation without cutting any solution.
-            demand = demands[w_idx]
-            if demand > 0:
-                model.row(
-                    (
-                        (u, min(cands[i].capacity * model.upper[x[i]], demand))
-                        for i, u in zip(members, used, strict=True)
-                    ),
-                    demand,
-                    np.inf,
-                )
-                if floor > 0 and w.spot:
-                    model.row(
-                        (
-                            (u, min(cands[i].capacity * model.upper[x[i]], floor * demand))
-                            for i, u in zip(members, used, strict=True)
-                            if not cands[i].spot
-                        ),
-                        floor * demand,
-                        np.inf,
-                    )
-        if min_zones > 1 and members and (demands[w_idx] > 0 or w.min_replicas > 0):
-            # Nodes of candidates listing the same zones are interchangeable for placement, so
-            # placement is decided per zone set S: placed(S, z) = 1 puts one node of S in zone z;
-            # S places at most as many zones as its candidates have nodes; a zone is covered when
-            # some zone set places a node there.
-            by_zone_set: dict[tuple[ZoneKey, ...], list[int]] = defaultdict(list)
-            for i in members:
-                by_zone_set[cands[i].zone_keys].append(i)
-            covers: dict[ZoneKey, list[int]] = defaultdict(list)
-            for zone_set, same in by_zone_set.items():
-                placed = []
-                for zone in zone_set:
-                    col = model.var(0.0, 0, 1, True)
-                    zone_cols.append((w_idx, zone_set, zone, col))
-                    placed.append(col)
-                    covers[zone].append(col)
-                model.row((*((x[i], 1.0) for i in same), *((col, -1.0) for col in placed)), 0.0, np.inf)
-            flags = []
-            for cols in covers.values():
-                flag = model.var(0.0, 0, 1, True)
-                flags.append(flag)
-                model.row(((flag, 1.0), *((col, -1.0) for col in cols)), -np.inf, 0.0)
-            model.row(((flag, 1.0) for flag in flags), min_zones, np.inf)
 
+
+def _add_zone_spread(build: _Build, t: int, w_idx: int, x: Sequence[int], min_zones: int) -> None:
+    """Nodes in at least ``min_zones`` distinct zones.
+
+    Nodes of candidates listing the same zones are interchangeable for placement, so placement
+    is decided per zone set S: placed(S, z) = 1 puts one node of S in zone z; S places at most
+    as many zones as its candidates have nodes; a zone is covered when some zone set places a
+    node there.
+    """
+    model, cands = build.model, build.cands
+    members = build.members.get(w_idx, [])
+    if not members:
+        return
+    by_zone_set: dict[tuple[ZoneKey, ...], list[int]] = defaultdict(list)
+    for i in members:
+        by_zone_set[cands[i].zone_keys].append(i)
+    covers: dict[ZoneKey, list[int]] = defaultdict(list)
+    for zone_set, same in by_zone_set.items():
+        placed = []
+        for zone in zone_set:
+            col = model.var(0.0, 0, 1, True)
+            build.zone_cols.append((t, w_idx, zone_set, zone, col))
+            placed.append(col)
+            covers[zone].append(col)
+        model.row((*((x[i], 1.0) for i in same), *((col, -1.0) for col in placed)), 0.0, np.inf)
+    flags = []
+    for cols in covers.values():
+        flag = model.var(0.0, 0, 1, True)
+        flags.append(flag)
+        model.row(((flag, 1.0), *((col, -1.0) for col in cols)), -np.inf, 0.0)
+    model.row(((flag, 1.0) for flag in flags), min_zones, np.inf)
+
+
+def _add_survival(build: _Build, w_idx: int, x: Sequence[int], demand: float, kind: str) -> None:
+    """Demand is still met with any one failure domain (zone, region, cloud) lost.
+
+    For ``zone``, integer ``in_zone(o, z)`` split each candidate's nodes over its zones
+    (``sum_z in_zone(o, z) = nodes(o)``); for ``region`` and ``cloud`` a candidate lies in one
+    domain. For every domain ``D`` the nodes outside ``D`` carry the demand: the single-class row
+    ``sum_o capacity(o) x (nodes(o) - lost_D(o)) >= demand``, or, with classes, a routing of its
+    own (the survivors re-route every class).
+    """
+    model, cands = build.model, build.cands
+    members = build.members.get(w_idx, [])
+    lost: dict[tuple[str, ...], dict[int, int]] = defaultdict(dict)
+    for i in members:
+        domains = cands[i].domains(kind)
+        if len(domains) == 1:
+            lost[domains[0]][i] = x[i]
+            continue
+        split = [model.var(0.0, 0, model.upper[x[i]], True) for _ in domains]
+        model.row(((x[i], 1.0), *((col, -1.0) for col in split)), 0.0, 0.0)
+        for domain, col in zip(domains, split, strict=True):
+            lost[domain][i] = col
+    classes = build.workloads[w_idx].request_classes
+    for gone in lost.values():
+
+        def survivors(i: int, gone: dict[int, int] = gone) -> list[tuple[int, float]]:
+            return [(x[i], -1.0)] + ([(gone[i], 1.0)] if i in gone else [])
+
+        if len(classes) == 1:
+            terms: list[tuple[int, float]] = []
+            for i in members:
+                terms += [(col, -coef * cands[i].capacity) for col, coef in survivors(i)]
+            model.row(terms, demand, np.inf)
+        else:
+            _route(build, members, x, classes, demand, survivors)
+
+
+def _add_quota(build: _Build, x: Sequence[int], cap_of: Callable[[Offering], int | None]) -> None:
+    """``sum_w nodes(w, o) <= max_nodes(o)`` (quotas are shared by every workload)."""
     per_offering: dict[tuple[str, str, str, str, int], list[int]] = defaultdict(list)
-    for i, c in enumerate(cands):
+    for i, c in enumerate(build.cands):
         per_offering[c.offering.key].append(i)
     for members in per_offering.values():
-        cap = cap_of(cands[members[0]].offering)
-        if cap is not None and sum(model.upper[x[i]] for i in members) > cap:
-            model.row(((x[i], 1.0) for i in members), -np.inf, cap)
+        cap = cap_of(build.cands[members[0]].offering)
+        if cap is not None and sum(build.model.upper[x[i]] for i in members) > cap:
+            build.model.row(((x[i], 1.0) for i in members), -np.inf, cap)
 
-    if churn > 0:
-        for i in (i for i in range(len(cands)) if current[i] > 0):
-            dev = model.var(churn, 0, np.inf, False)
-            model.row(((dev, 1.0), (x[i], -1.0)), -current[i], np.inf)
-            model.row(((dev, 1.0), (x[i], 1.0)), current[i], np.inf)
 
-    solved = model.solve(options.time_limit_s)
-    if solved is None:
-        return None
-    values, proven, gap = solved
-    nodes = tuple(round(values[col]) for col in x)
-    _verify(workloads, cands, nodes, demands, cap_of)
-    zone_nodes = (
-        _place_in_zones(cands, nodes, [(w, zs, z) for w, zs, z, col in zone_cols if round(values[col])])
-        if min_zones > 1
-        else {}
-    )
-    cost = sum(c.monthly * n for c, n in zip(cands, nodes, strict=True))
-    penalty = churn * sum(abs(n - cur) for n, cur in zip(nodes, current, strict=True))
-    seconds = time.perf_counter() - started
-    return _Solution(nodes, cost + penalty, seconds, len(model.cost), zone_nodes, proven, gap)
+def _add_churn(build: _Build, x: Sequence[int], current: Sequence[int], churn: float) -> None:
+    """L1 churn against the deployed pools: ``d >= nodes - cur``, ``d >= cur - nodes``, cost ``churn x d``."""
+    for i in (i for i in range(len(build.cands)) if current[i] > 0):
+        dev = build.model.var(churn, 0, np.inf, False)
+        build.model.row(((dev, 1.0), (x[i], -1.0)), -current[i], np.inf)
+        build.model.row(((dev, 1.0), (x[i], 1.0)), current[i], np.inf)
+
+
+@dataclass(frozen=True)
+class _Move:
+    """One migration term ``alpha x d^2``, ``d = nodes(now) - nodes(before)``, bounded by ``s``."""
+
+    s: int
+    now: int
+    before: int | None  # column of the previous period, None for period 0 (a constant)
+    constant: int  # nodes deployed before period 0 (0 for later periods)
+    limit: int  # largest |d| the bounds allow
+
+
+def _add_migration(build: _Build, x: Sequence[Sequence[int]], current: Sequence[int], alpha: float) -> list[_Move]:
+    """Variables ``s >= d^2`` for every pool and transition, cost ``alpha x s``.
+
+    ``d`` is an integer, and on the integers ``d^2`` is the maximum of its tangent lines at
+    integer points: ``(2k+1) |d| - k(k+1)`` for ``k = 0, 1, ...`` (tight at ``|d| = k`` and
+    ``k+1``). So ``s >= (2k+1) d - k(k+1)`` and ``s >= -(2k+1) d - k(k+1)`` for every ``k`` below
+    the largest ``|d|`` the bounds allow give ``s = d^2`` exactly at an optimum. The first few
+    ``k`` are added here; :func:`_solve_with_cuts` adds the one an answer violates, if any.
+    """
+    model = build.model
+    moves = []
+    for t, x_t in enumerate(x):
+        for i, col in enumerate(x_t):
+            before = None if t == 0 else x[t - 1][i]
+            constant = current[i] if t == 0 else 0
+            high = model.upper[col]
+            low_before = constant if before is None else model.lower[before]
+            high_before = constant if before is None else model.upper[before]
+            limit = int(max(high - low_before, high_before - model.lower[col]))
+            if limit <= 0:
+                continue
+            move = _Move(model.var(alpha, 0, np.inf, False), col, before, constant, limit)
+            for k in range(min(limit, _EAGER_TANGENTS)):
+                _tangent(model, move, k)
+            moves.append(move)
+    return moves
+
+
+_EAGER_TANGENTS = 3
+"""Tangents per migration term added up front; the rest are added only when violated."""
+
+
+def _tangent(model: _Model, move: _Move, k: int) -> None:
+    """The two tangent cuts of ``s >= d^2`` at ``|d| = k`` and ``k + 1``."""
+    for sign in (1.0, -1.0):
+        slope = sign * (2 * k + 1)
+        terms = [(move.s, 1.0), (move.now, -slope)]
+        if move.before is not None:
+            terms.append((move.before, slope))
+        # s - slope x now + slope x before >= -k(k+1) - slope x constant
+        model.row(terms, -k * (k + 1) - slope * move.constant, np.inf)
+
+
+def _solve_with_cuts(
+    model: _Model, moves: Sequence[_Move], time_limit: float | None
+) -> tuple[np.ndarray, bool, float] | None:
+    """Solve; while some ``s < d^2`` add the tangents at that ``|d|`` and solve again.
+
+    Every cut is valid for ``s >= d^2``, so each solve bounds the true optimum from below; an
+    answer with ``s = d^2`` everywhere is feasible for the true problem at that bound, hence optimal.
+    """
+    done: set[tuple[_Move, int]] = set()
+    while True:
+        solved = model.solve(time_limit)
+        if solved is None or not moves:
+            return solved
+        values = solved[0]
+        added = False
+        for move in moves:
+            d = round(values[move.now]) - (move.constant if move.before is None else round(values[move.before]))
+            k = abs(d) - 1
+            if values[move.s] < d * d - 1e-6 * max(1.0, d * d) and k >= _EAGER_TANGENTS and (move, k) not in done:
+                _tangent(model, move, k)
+                done.add((move, k))
+                added = True
+        if not added:
+            return solved
+
+
+def _migration_cost(by_period: Sequence[Sequence[int]], current: Sequence[int], alpha: float) -> float:
+    """``alpha x sum over pools and transitions of d^2`` for integer node counts."""
+    if alpha <= 0:
+        return 0.0
+    total = 0
+    previous = list(current)
+    for nodes in by_period:
+        total += sum((n - p) ** 2 for n, p in zip(nodes, previous, strict=True))
+        previous = list(nodes)
+    return alpha * total
 
 
 def _place_in_zones(
@@ -505,12 +854,19 @@ def _verify(
     nodes: Sequence[int],
     demands: Sequence[float],
     cap_of: Callable[[Offering], int | None],
+    routes: dict[tuple[int, int], float] | None = None,
 ) -> None:
-    """Check the rounded solution against the base constraints (guards against solver tolerance)."""
+    """Check the rounded solution against the base constraints (guards against solver tolerance).
+
+    ``routes`` maps ``(class, candidate)`` to routed units/s for workloads with classes.
+    """
+    routes = routes or {}
     for w_idx, w in enumerate(workloads):
         members = [i for i, c in enumerate(cands) if c.w == w_idx]
+        if len(w.request_classes) > 1:
+            _verify_routes(w, members, cands, nodes, demands[w_idx], routes)
         served = sum(cands[i].capacity * nodes[i] for i in members)
-        if served < demands[w_idx] * (1 - _TOL) - _TOL:
+        if len(w.request_classes) == 1 and served < demands[w_idx] * (1 - _TOL) - _TOL:
             raise RuntimeError(
                 f"solver returned {served} units/s for {w.name}, below demand {demands[w_idx]}"
             )
@@ -526,6 +882,25 @@ def _verify(
             raise RuntimeError(
                 f"solver returned {used[c.offering.key]} nodes of {c.label}, above quota {cap}"
             )
+
+
+def _verify_routes(
+    w: Workload,
+    members: Sequence[int],
+    cands: Sequence[Candidate],
+    nodes: Sequence[int],
+    demand: float,
+    routes: dict[tuple[int, int], float],
+) -> None:
+    """Every class is routed in full, and no pool carries more than its nodes serve."""
+    for b, klass in enumerate(w.request_classes):
+        routed = sum(routes.get((b, i), 0.0) for i in members)
+        if routed < demand * klass.share * (1 - 1e-6) - 1e-6:
+            raise RuntimeError(f"solver routed {routed} units/s of {w.name}/{klass.name}, below its demand")
+    for i in members:
+        load = sum(routes.get((b, i), 0.0) / cap for b, cap in enumerate(cands[i].class_caps) if cap > 0)
+        if load > nodes[i] + 1e-6 * max(1, nodes[i]):
+            raise RuntimeError(f"solver routed {load:.6f} nodes' worth of {w.name} onto {nodes[i]} node(s)")
 
 
 def plan_for(
@@ -602,7 +977,8 @@ def _precheck(
     """Reasons a single workload cannot be served at all, found without solving."""
     for w_idx, w in enumerate(workloads):
         fact = facts[w_idx]
-        if w.demand <= 0 and w.min_replicas <= 0:
+        demand = max(w.demands)
+        if demand <= 0 and w.min_replicas <= 0:
             continue
         where = f"clouds {', '.join(w.clouds) if w.clouds else 'any'}, regions {', '.join(w.regions) if w.regions else 'any'}"
         if not fact.allowed:
@@ -625,13 +1001,21 @@ def _precheck(
                 f"accelerator, {largest.cloud}/{largest.region}/{largest.instance_type}, has "
                 f"{largest.gpus} x {largest.gpu_mem_gib:g} GiB",
             )
+        for b, klass in enumerate(w.classes or ()):
+            if demand > 0 and not any(c.class_caps[b] > 0 for c in [*own, *fact.zero_quota]):
+                return Reason(
+                    "no_accelerator",
+                    w.name,
+                    f"class {klass.name}: no usable offering in {where} has an accelerator in its throughput "
+                    f"({', '.join(sorted(klass.throughput))})",
+                )
         most = _max_within_quota(own)
-        if most[0] < w.demand * (1 - _TOL) or most[1] < w.min_replicas:
+        if w.classes is None and most[0] < demand * (1 - _TOL) or most[1] < w.min_replicas:
             return Reason(
                 "quota",
                 w.name,
                 f"max_nodes allows at most {most[0]:,.0f} units/s and {most[1]:,} replicas on the usable "
-                f"offerings; needed {w.demand:,.0f} units/s and {w.min_replicas} replicas",
+                f"offerings; needed {demand:,.0f} units/s and {w.min_replicas} replicas",
             )
         if options.min_zones > 1:
             zones = {z for c in own if c.offering.max_nodes != 0 for z in c.zone_keys}
@@ -677,20 +1061,26 @@ def _diagnose(workloads: Sequence[Workload], cands: Sequence[Candidate], options
     names = ", ".join(w.name for w in workloads)
     steps = (
         (
-            _Switches(zones=False, floor=False, pools=False, churn=False),
+            _Switches(zones=False, floor=False, pools=False, churn=False, survive=False),
             "quota",
             f"shared quotas: workloads {names} together need more nodes than max_nodes allows",
         ),
         (
-            _Switches(zones=True, floor=False, pools=False, churn=False),
+            _Switches(zones=True, floor=False, pools=False, churn=False, survive=False),
             "zones",
             f"spreading every workload over {options.min_zones} zones does not fit within max_nodes",
         ),
         (
-            _Switches(zones=True, floor=True, pools=True, churn=False),
+            _Switches(zones=True, floor=True, pools=True, churn=False, survive=False),
             "max_pools",
             f"at most {options.max_pools_per_workload} pool(s) per workload cannot meet demand within max_nodes "
             "together with the other constraints",
+        ),
+        (
+            _Switches(zones=True, floor=True, pools=True, churn=False, survive=True),
+            "survive",
+            f"no plan meets demand with any one {options.survive} lost within max_nodes and the other "
+            "constraints (a workload may have offerings in one such domain only)",
         ),
     )
     for switches, code, message in steps:
@@ -720,7 +1110,7 @@ def _autoscale(
         used[c.offering.key] += n
     for w_idx, w in enumerate(workloads):
         chosen = [i for i, c in enumerate(cands) if c.w == w_idx and nodes[i] > 0]
-        if not chosen or w.peak <= w.demand:
+        if not chosen or w.peak <= w.base:
             continue
         # Solve the workload alone (index 0) over its chosen pools at peak demand.
         subset = [replace(cands[i], w=0) for i in chosen]
@@ -736,8 +1126,8 @@ def _autoscale(
             [w],
             subset,
             options,
-            _Switches(zones=False, floor=False, pools=False, churn=False),
-            demands=[w.peak],
+            _Switches(zones=False, floor=False, pools=False, churn=False, survive=False),
+            demands=[[w.peak]],
             lower=[nodes[i] for i in chosen],
             quota=quota,
         )
@@ -825,7 +1215,7 @@ def _report(
     )
     return WorkloadReport(
         workload=w.name,
-        demand=w.demand,
+        demand=w.base,
         capacity=capacity_total,
         replicas=replicas,
         monthly_usd=monthly,
@@ -850,7 +1240,7 @@ def _bound_by(
     tags: list[str] = []
     served = sum(cands[i].capacity * nodes[i] for i in chosen)
     replicas = sum(cands[i].replicas_per_node * nodes[i] for i in chosen)
-    if w.demand > 0 and any(served - cands[i].capacity < w.demand * (1 - _TOL) for i in chosen):
+    if w.base > 0 and any(served - cands[i].capacity < w.base * (1 - _TOL) for i in chosen):
         tags.append("demand")
     if w.min_replicas > 0 and any(replicas - cands[i].replicas_per_node < w.min_replicas for i in chosen):
         tags.append("min_replicas")
@@ -874,10 +1264,10 @@ def _bound_by(
         tags.append("memory")
     if options.min_zones > 1 and len(zones) <= options.min_zones:
         tags.append("zones")
-    if options.on_demand_floor > 0 and w.spot and w.demand > 0:
+    if options.on_demand_floor > 0 and w.spot and w.base > 0:
         on_demand = [i for i in chosen if not cands[i].spot]
         od_served = sum(cands[i].capacity * nodes[i] for i in on_demand)
-        limit = options.on_demand_floor * w.demand
+        limit = options.on_demand_floor * w.base
         if any(od_served - cands[i].capacity < limit * (1 - _TOL) for i in on_demand):
             tags.append("on_demand_floor")
     if options.max_pools_per_workload is not None and len(chosen) >= options.max_pools_per_workload:

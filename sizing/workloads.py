@@ -20,6 +20,7 @@ Every model rejects unknown keys. Units: demand and throughput in the same unit 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -32,6 +33,66 @@ from sizing import accelerators, capacity
 
 Cloud = Literal["aws", "azure", "gcp"]
 Precision = Literal["bf16", "fp16", "fp8", "int8", "int4"]
+Scenario = Literal["offline", "server", "interactive"]
+Domain = Literal["zone", "region", "cloud"]
+
+_SHARE_TOLERANCE = 1e-6
+
+
+def _canonical_throughput(raw: Any, key: str) -> Any:
+    """A throughput table with canonical accelerator names (other types are left to field validation)."""
+    if not isinstance(raw, dict):
+        return raw
+    table: dict[str, Any] = {}
+    for name, value in raw.items():
+        try:
+            table[accelerators.canonical(str(name))] = value
+        except ValueError as exc:
+            raise ValueError(f"{key}: {exc}") from None
+    return table
+
+
+def _check_throughput(value: dict[str, float], required: bool = True) -> dict[str, float]:
+    if not value and required:
+        raise ValueError("at least one accelerator with its throughput per GPU is required")
+    for name, per_gpu in value.items():
+        if not per_gpu > 0:
+            raise ValueError(f"throughput of {name} must be > 0 units/s per GPU")
+    return value
+
+
+class RequestClass(BaseModel):
+    """One request-size class of a workload (a Melange bucket): its share of demand and its capacity."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, description="Class name, e.g. `short` (unique within the workload).")
+    share: float = Field(
+        gt=0, le=1, description="Fraction of the workload's demand in this class; the shares sum to 1."
+    )
+    throughput: dict[str, float] = Field(
+        description="Units/s one GPU serves of this class alone, per accelerator (canonical name or alias). "
+        "The class can only be routed to pools whose accelerator is listed.",
+    )
+
+    @field_validator("throughput", mode="before")
+    @classmethod
+    def _canonical(cls, value: Any) -> Any:
+        return _canonical_throughput(value, "throughput")
+
+    @field_validator("throughput")
+    @classmethod
+    def _positive(cls, value: dict[str, float]) -> dict[str, float]:
+        return _check_throughput(value)
+
+
+class LatencyTarget(BaseModel):
+    """An explicit latency target: the MLPerf scenario whose bounds it meets decides the capacity."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ttft_ms: float = Field(gt=0, description="Time to first token the workload needs at most, milliseconds.")
+    tpot_ms: float = Field(gt=0, description="Time per output token the workload needs at most, milliseconds.")
 
 
 class Workload(BaseModel):
@@ -58,13 +119,33 @@ class Workload(BaseModel):
         description="GPU memory one replica needs, GiB (weights + KV headroom, already divided by the "
         "usable fraction). Required unless model is given.",
     )
-    demand: float = Field(
-        ge=0, description="Load to serve at base demand, units/s (tokens/s for LLM serving)."
+    demand: float | tuple[float, ...] = Field(
+        description="Load to serve at base demand, units/s (tokens/s for LLM serving); a list gives one "
+        "value per planning period (options.period_hours each).",
     )
-    peak_demand: float | None = Field(
+    peak_demand: float | tuple[float, ...] | None = Field(
         default=None,
-        ge=0,
-        description="Peak load, units/s; sets autoscaler max when options.autoscale is on.",
+        description="Peak load, units/s (a list: one per period); sets autoscaler max when options.autoscale "
+        "is on.",
+    )
+    classes: tuple[RequestClass, ...] | None = Field(
+        default=None,
+        description="Request-size classes: each class's share of demand may be split across any of the "
+        "workload's pools, and a pool's nodes must cover the sum of its routed load over each class's "
+        "capacity. Without classes the workload is one class with `throughput`.",
+    )
+    slo: Scenario | LatencyTarget | None = Field(
+        default=None,
+        description="Latency target of a known model: `offline`, `server` or `interactive` (MLPerf scenarios), "
+        "or `{ttft_ms, tpot_ms}`. Throughput defaults then come from the measured table "
+        "(sizing/data/throughput.csv) for that scenario, and a roofline estimate with a safety margin for "
+        "accelerators without a measurement. None = the legacy derated defaults.",
+    )
+    max_model_len: int | None = Field(
+        default=None,
+        gt=0,
+        description="Longest sequence (prompt + output) a replica must hold, tokens; caps the capacity "
+        "credited to a layout by what its KV cache holds (known models).",
     )
     throughput: dict[str, float] = Field(
         description="Serving throughput of one GPU per accelerator, units/s per GPU. Keys are canonical "
@@ -91,11 +172,7 @@ class Workload(BaseModel):
         if raw is not None:
             if not isinstance(raw, dict):
                 return data  # let field validation report the type
-            for key, value in raw.items():
-                try:
-                    throughput[accelerators.canonical(str(key))] = value
-                except ValueError as exc:
-                    raise ValueError(f"throughput: {exc}") from None
+            throughput = _canonical_throughput(raw, "throughput")
         model = data.get("model")
         if model is not None:
             if model not in capacity.MODELS:
@@ -108,19 +185,56 @@ class Workload(BaseModel):
                     data.get("kv_tokens", capacity.DEFAULT_KV_TOKENS),
                 ),
             )
-            throughput = {**capacity.default_throughput(model), **throughput}
+            slo = data.get("slo")
+            if slo is None:
+                throughput = {**capacity.default_throughput(model), **throughput}
+            else:
+                if isinstance(slo, dict):
+                    slo = LatencyTarget.model_validate(slo)
+                throughput = {**capacity.slo_throughput(model, slo), **throughput}
+                data.setdefault("throughput", throughput)
         if throughput or raw is not None:
             data["throughput"] = throughput
+        classes = data.get("classes")
+        if "throughput" not in data and isinstance(classes, list | tuple) and classes:
+            data["throughput"] = _mix_throughput(classes)
         return data
 
     @field_validator("throughput")
     @classmethod
     def _positive_throughput(cls, value: dict[str, float]) -> dict[str, float]:
+        return _check_throughput(value, required=False)
+
+    @model_validator(mode="after")
+    def _some_throughput(self) -> Workload:
+        # Empty is fine only where roofline estimates stand in (known model with an SLO, no classes).
+        if not self.throughput and not (self.slo is not None and self.model in capacity.MODELS and not self.classes):
+            raise ValueError("throughput: at least one accelerator with its throughput per GPU is required")
+        return self
+
+    @field_validator("demand", "peak_demand")
+    @classmethod
+    def _non_negative(cls, value: float | tuple[float, ...] | None) -> float | tuple[float, ...] | None:
+        values = value if isinstance(value, tuple) else () if value is None else (value,)
+        if isinstance(value, tuple) and not value:
+            raise ValueError("a list of demands needs one value per period, at least one")
+        if any(v < 0 for v in values):
+            raise ValueError("Input should be greater than or equal to 0 (units/s)")
+        return value
+
+    @field_validator("classes")
+    @classmethod
+    def _classes_sum_to_one(cls, value: tuple[RequestClass, ...] | None) -> tuple[RequestClass, ...] | None:
+        if value is None:
+            return value
         if not value:
-            raise ValueError("at least one accelerator with its throughput per GPU is required")
-        for name, per_gpu in value.items():
-            if not per_gpu > 0:
-                raise ValueError(f"throughput of {name} must be > 0 units/s per GPU")
+            raise ValueError("list at least one class, or leave classes out")
+        names = [c.name for c in value]
+        if len(set(names)) != len(names):
+            raise ValueError(f"class names must be unique; got {', '.join(names)}")
+        total = sum(c.share for c in value)
+        if abs(total - 1.0) > _SHARE_TOLERANCE:
+            raise ValueError(f"shares must sum to 1; they sum to {total:g}")
         return value
 
     @field_validator("regions")
@@ -138,9 +252,63 @@ class Workload(BaseModel):
         return value
 
     @property
+    def demands(self) -> tuple[float, ...]:
+        """Base demand per period, units/s (one value for a single-period plan)."""
+        return self.demand if isinstance(self.demand, tuple) else (self.demand,)
+
+    @property
+    def base(self) -> float:
+        """Base demand of the first period, units/s."""
+        return self.demands[0]
+
+    @property
+    def peaks(self) -> tuple[float, ...] | None:
+        """Peak demand per period as given, units/s (``None`` when no peak is given)."""
+        if self.peak_demand is None:
+            return None
+        return self.peak_demand if isinstance(self.peak_demand, tuple) else (self.peak_demand,)
+
+    @property
     def peak(self) -> float:
-        """Peak demand, units/s (the base demand when no peak is given)."""
-        return max(self.demand, self.peak_demand or 0.0)
+        """Peak demand of the first period, units/s (the base demand when no peak is given)."""
+        peaks = self.peaks
+        return max(self.base, peaks[0] if peaks else 0.0)
+
+    @property
+    def request_classes(self) -> tuple[RequestClass, ...]:
+        """The classes; a workload without classes is one class ``all`` with its throughput."""
+        if self.classes:
+            return self.classes
+        return (RequestClass(name="all", share=1.0, throughput=self.throughput),)
+
+    def at_period(self, t: int) -> Workload:
+        """This workload with period ``t``'s demand and peak as plain numbers (a single value holds
+        in every period)."""
+        demands, peaks = self.demands, self.peaks
+        peak = None if peaks is None else peaks[t if len(peaks) > 1 else 0]
+        return self.model_copy(update={"demand": demands[t if len(demands) > 1 else 0], "peak_demand": peak})
+
+
+def _mix_throughput(classes: Sequence[Any]) -> dict[str, float]:
+    """Per accelerator any class lists, what one GPU serves of the classes it can take.
+
+    ``1 / sum(share / throughput)`` over the classes listing the accelerator, per unit of those
+    classes' demand. The optimiser routes classes with their own figures; this table only says
+    which accelerators are eligible and bounds node counts.
+    """
+    tables = []
+    for item in classes:
+        if not isinstance(item, dict) or not isinstance(item.get("throughput"), dict):
+            return {}
+        tables.append((item.get("share"), _canonical_throughput(item["throughput"], "classes.throughput")))
+    mix: dict[str, float] = {}
+    for acc in sorted({acc for _, table in tables for acc in table}):
+        try:
+            serving = [(float(share), float(t[acc])) for share, t in tables if acc in t]
+            mix[acc] = sum(s for s, _ in serving) / sum(s / tp for s, tp in serving)
+        except (TypeError, ValueError, ZeroDivisionError):
+            return {}
+    return mix
 
 
 class DeployedPool(BaseModel):
@@ -218,6 +386,43 @@ class SizingOptions(BaseModel):
         description="Set each pool's autoscaler bounds: min from base demand, max from peak_demand. "
         "Off = min and max equal the node count.",
     )
+    period_hours: float = Field(
+        default=730.0,
+        gt=0,
+        description="Length of one planning period, hours, when demand is a list (one value per period); "
+        "a period's cost is its nodes x hourly price x period_hours.",
+    )
+    migration_usd_per_node_sq: float = Field(
+        default=0.0,
+        ge=0,
+        description="Migration cost alpha, USD: the objective adds alpha x (n[t+1] - n[t])^2 for every pool "
+        "and every transition, period 0 being `current`. Solved exactly. 0 = off.",
+    )
+    survive: Domain | None = Field(
+        default=None,
+        description="Failure domain whose loss the plan survives: with any one zone, region or cloud lost, "
+        "the remaining nodes (spot nodes at their availability) still meet every workload's demand. "
+        "None = off.",
+    )
+    spot_availability: dict[str, float] = Field(
+        default_factory=dict,
+        description="Expected available fraction of spot capacity, by `cloud`, `cloud/region` or "
+        "`cloud/region/instance_type` (most specific wins); spot nodes count for that fraction of their "
+        "capacity. Unlisted offerings take the band defaults of sizing/risk.py.",
+    )
+
+    @field_validator("spot_availability")
+    @classmethod
+    def _fractions(cls, value: dict[str, float]) -> dict[str, float]:
+        for key, factor in value.items():
+            if not 0 < factor <= 1:
+                raise ValueError(f"{key}: availability must be in (0, 1], got {factor:g}")
+            if key.split("/")[0] not in accelerators.CLOUDS or key.count("/") > 2:
+                raise ValueError(
+                    f"{key}: keys are cloud, cloud/region or cloud/region/instance_type with cloud one of "
+                    f"{', '.join(accelerators.CLOUDS)}"
+                )
+        return value
 
     @model_validator(mode="after")
     def _current_unique(self) -> SizingOptions:
@@ -252,7 +457,27 @@ class WorkloadsFile(BaseModel):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"workload names must be unique; repeated: {', '.join(duplicates)}")
+        periods(self.workloads)
         return self
+
+
+def periods(workloads: Sequence[Workload]) -> int:
+    """Planning periods of the workloads: the length of their demand lists (1 without lists).
+
+    Raises:
+        ValueError: Two workloads (or a demand and its peak) give different numbers of periods.
+    """
+    lengths = {len(w.demands) for w in workloads if isinstance(w.demand, tuple)}
+    lengths |= {len(w.peaks or ()) for w in workloads if isinstance(w.peak_demand, tuple)}
+    if len(lengths) > 1:
+        raise ValueError(
+            f"demand and peak_demand lists must all have the same number of periods; got {sorted(lengths)}"
+        )
+    count = lengths.pop() if lengths else 1
+    for w in workloads:
+        if len(w.demands) not in (1, count) or len(w.peaks or (0,)) not in (1, count):
+            raise ValueError(f"{w.name}: give one demand per period ({count}) or a single value")
+    return count
 
 
 def check_unique(workloads: Sequence[Workload]) -> None:
@@ -286,12 +511,17 @@ def load_workloads(path: str | Path) -> WorkloadsFile:
         raise InputError(str(path), *_first_error(exc, data)) from exc
 
 
+_UNION_TAG = re.compile(r"^(float|int|str|bool|literal\[.*\]|tuple\[.*\]|LatencyTarget)$")
+
+
 def _first_error(exc: ValidationError, data: dict[str, Any]) -> tuple[str, str]:
     """Dotted key and message of a validation error, with list items named where possible."""
     err = exc.errors()[0]
     parts: list[str] = []
     node: Any = data
     for loc in err["loc"]:
+        if isinstance(loc, str) and _UNION_TAG.match(loc):
+            continue  # pydantic names the union member it tried; the key path is what users need
         if isinstance(loc, int) and isinstance(node, list) and 0 <= loc < len(node):
             item = node[loc]
             name = item.get("name") if isinstance(item, dict) else None

@@ -98,8 +98,23 @@ def choices(workloads: Sequence[Workload], catalog: Catalog, options: SizingOpti
                 kinds.append(False)
             for spot in kinds:
                 price = o.spot_price_hr if spot else o.price_hr
-                found.append(Choice(w_idx, o, spot, cap, replicas, price * HOURS_PER_MONTH))
+                found.append(Choice(w_idx, o, spot, cap * spot_share(o, spot, options), replicas, price * HOURS_PER_MONTH))
     return found
+
+
+SPOT_AVAILABILITY = 0.8
+"""Share of a spot node's capacity a plan counts on without an override (sizing/risk.py: the ">20%" band)."""
+
+
+def spot_share(o: Offering, spot: bool, options: SizingOptions) -> float:
+    """Capacity share counted for a node: 1 on-demand, the most specific override or 0.8 on spot."""
+    if not spot:
+        return 1.0
+    table = options.spot_availability
+    for key in (f"{o.cloud}/{o.region}/{o.instance_type}", f"{o.cloud}/{o.region}", o.cloud):
+        if key in table:
+            return table[key]
+    return SPOT_AVAILABILITY
 
 
 def _zones_coverable(groups: Sequence[tuple[int, tuple[str, ...]]], needed: int) -> bool:
