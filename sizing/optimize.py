@@ -45,7 +45,7 @@ from scipy.sparse import csr_array
 
 from sizing import capacity, risk
 from sizing.catalog import Catalog, Offering, expected_gpus, load_catalog
-from sizing.plan import HOURS_PER_MONTH, Plan, Pool, Reason, RunnerUp, WorkloadReport
+from sizing.plan import HOURS_PER_MONTH, ClassRoute, PeriodPlan, Plan, Pool, Reason, RunnerUp, WorkloadReport
 from sizing.workloads import SizingOptions, Workload, check_unique, periods
 
 _TOL = 1e-6
@@ -215,6 +215,7 @@ def _current_nodes(
     names = {w.name: i for i, w in enumerate(workloads)}
     current = [0] * len(cands)
     unmatched = 0
+    squares = 0
     for pool in options.current:
         hit = False
         for i, c in enumerate(cands):
@@ -231,7 +232,9 @@ def _current_nodes(
                 break
         if not hit:
             unmatched += pool.nodes
-    return current, options.churn_usd_per_node * unmatched
+            squares += pool.nodes**2
+    # Unmatched pools go to zero nodes in period 0: L1 churn and the migration term both apply.
+    return current, options.churn_usd_per_node * unmatched + options.migration_usd_per_node_sq * squares
 
 
 class _Model:
@@ -940,8 +943,19 @@ def plan_for(
         return Plan("time_limit", 0.0, (), reason=Reason("time_limit", None, message))
     if solution is None:
         return Plan("infeasible", 0.0, (), reason=_diagnose(workloads, cands, options))
-    max_nodes, peak_covered = _autoscale(workloads, cands, options, solution.nodes)
-    pools = _pools(workloads, cands, solution.nodes, max_nodes)
+    by_period = solution.by_period or (solution.nodes,)
+    period_plans = []
+    peak_covered: dict[int, bool] = {}
+    for t, nodes in enumerate(by_period):
+        at_t = [w.at_period(t) for w in workloads]
+        max_nodes, covered = _autoscale(at_t, cands, options, nodes)
+        if t == 0:
+            peak_covered = covered
+        cost = solution.period_costs[t] if solution.period_costs else sum(
+            c.hourly * options.period_hours * n for c, n in zip(cands, nodes, strict=True)
+        )
+        period_plans.append(PeriodPlan(t, _pools(workloads, cands, nodes, max_nodes), cost))
+    pools = period_plans[0].pools
     context = _Context(workloads, cands, options, solution, current)
     reports = tuple(
         _report(w_idx, context, facts[w_idx], peak_covered, explain and solution.proven)
@@ -955,6 +969,7 @@ def plan_for(
             f"no proven optimum within {options.time_limit_s:g} s; the plan shown is within "
             f"{solution.gap:.2%} of the optimum",
         )
+    explained = explain and solution.proven
     return Plan(
         status="optimal" if solution.proven else "time_limit",
         reason=reason,
@@ -965,7 +980,61 @@ def plan_for(
         objective_usd=solution.objective + unmatched_penalty,
         solve_seconds=solution.seconds,
         variables=solution.variables,
+        periods=tuple(period_plans),
+        period_hours=options.period_hours,
+        migration_usd=solution.migration_usd + _unmatched_migration(workloads, cands, options),
+        survive_cost_usd=_survive_cost(workloads, cands, options, solution, current) if explained else None,
+        slo_cost_usd=_slo_cost(workloads, catalog, options, solution.objective) if explained else None,
     )
+
+
+def _unmatched_migration(workloads: Sequence[Workload], cands: Sequence[Candidate], options: SizingOptions) -> float:
+    """Migration cost of deployed pools no candidate matches (they go to zero nodes in period 0)."""
+    no_churn = options.model_copy(update={"churn_usd_per_node": 0.0})
+    return _current_nodes(workloads, cands, no_churn)[1]
+
+
+def _survive_cost(
+    workloads: Sequence[Workload],
+    cands: Sequence[Candidate],
+    options: SizingOptions,
+    solution: _Solution,
+    current: Sequence[int],
+) -> float | None:
+    """Objective with survival minus the objective without it (one extra solve)."""
+    if options.survive is None:
+        return None
+    without = _solve_quietly(workloads, cands, options, _Switches(survive=False), current=current)
+    return None if without is None else solution.objective - without.objective
+
+
+def _slo_cost(
+    workloads: Sequence[Workload], catalog: Catalog, options: SizingOptions, objective: float
+) -> float | None:
+    """Objective at the workloads' latency targets minus the objective at offline capacity.
+
+    Each workload with an SLO is re-sized with the offline figures of the measurement table (and
+    offline roofline estimates) for the accelerators whose figure came from the table.
+    """
+    if not any(w.slo is not None and w.slo != "offline" and w.model in capacity.MODELS for w in workloads):
+        return None
+    relaxed = [_offline(w) for w in workloads]
+    cands, _ = candidates(relaxed, catalog, options)
+    current, _ = _current_nodes(relaxed, cands, options)
+    offline = _solve_quietly(relaxed, cands, options, current=current)
+    return None if offline is None else objective - offline.objective
+
+
+def _offline(w: Workload) -> Workload:
+    """The workload at offline capacity: table figures of its SLO replaced by the offline ones."""
+    if w.slo is None or w.slo == "offline" or w.model not in capacity.MODELS:
+        return w
+    at_slo = capacity.slo_throughput(w.model, w.slo)
+    offline = capacity.slo_throughput(w.model, "offline")
+    table = {
+        acc: offline.get(acc, value) if at_slo.get(acc) == value else value for acc, value in w.throughput.items()
+    }
+    return w.model_copy(update={"slo": "offline", "throughput": table})
 
 
 def _precheck(
@@ -1212,6 +1281,11 @@ def _report(
             zones["/".join(zone)] += n
     caveats = sorted(
         {f"{cands[i].offering.instance_type}: {text}" for i in chosen for text in cands[i].offering.caveats}
+        | {
+            f"{cands[i].offering.instance_type}: ESTIMATED: roofline capacity (+/-50%), credited at half"
+            for i in chosen
+            if cands[i].estimated
+        }
     )
     return WorkloadReport(
         workload=w.name,
@@ -1226,7 +1300,34 @@ def _report(
         zones=dict(zones),
         peak_covered=peak_covered.get(w_idx),
         caveats=tuple(caveats),
+        classes=_class_routes(w, context.members[w_idx], cands, solution),
     )
+
+
+def _class_routes(
+    w: Workload, members: Sequence[int], cands: Sequence[Candidate], solution: _Solution
+) -> tuple[ClassRoute, ...]:
+    """Period 0 routing of each class, with the reason: the cheapest cost per unit of that class."""
+    if len(w.request_classes) < 2:
+        return ()
+    found = []
+    for b, klass in enumerate(w.request_classes):
+        demand = w.base * klass.share
+        routes: dict[str, float] = defaultdict(float)
+        for i in members:
+            routed = solution.routes.get((0, b, i), 0.0)
+            if routed > 0 and demand > 0:
+                routes[cands[i].label] += routed / demand
+        able = [i for i in members if cands[i].class_caps[b] > 0]
+        best = min(able, key=lambda i: cands[i].hourly / cands[i].class_caps[b], default=None)
+        why = (
+            f"cheapest per unit/s of this class alone: {cands[best].label} at "
+            f"{cands[best].hourly / cands[best].class_caps[b] * 1000:.3f} USD/h per 1,000 units/s"
+            if best is not None
+            else ""
+        )
+        found.append(ClassRoute(klass.name, klass.share, demand, dict(routes), why))
+    return tuple(found)
 
 
 def _bound_by(
@@ -1274,6 +1375,10 @@ def _bound_by(
         tags.append("max_pools")
     if options.churn_usd_per_node > 0 and any(current[i] > 0 for i in chosen):
         tags.append("churn")
+    if options.survive is not None and w.base > 0:
+        tags.append("survive")
+    if len(w.request_classes) > 1 and w.base > 0:
+        tags.append("classes")
     return tuple(tags)
 
 

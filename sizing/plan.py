@@ -116,6 +116,41 @@ class WorkloadReport:
     zones: dict[str, int] = field(default_factory=dict)
     peak_covered: bool | None = None
     caveats: tuple[str, ...] = ()
+    classes: tuple[ClassRoute, ...] = ()
+
+
+@dataclass(frozen=True)
+class ClassRoute:
+    """Where one request class of a workload goes (period 0).
+
+    Attributes:
+        name: Class name.
+        share: The class's share of the workload's demand.
+        demand: The class's demand, units/s.
+        routes: ``{pool label: fraction of the class's demand}``.
+        why: Why those pools: the cheapest USD per hour per unit/s of this class on them.
+    """
+
+    name: str
+    share: float
+    demand: float
+    routes: dict[str, float]
+    why: str = ""
+
+
+@dataclass(frozen=True)
+class PeriodPlan:
+    """The pools of one planning period.
+
+    Attributes:
+        period: Index, 0 first.
+        pools: The pools of that period.
+        cost_usd: Their cost over the period (hourly x ``period_hours``), USD.
+    """
+
+    period: int
+    pools: tuple[Pool, ...]
+    cost_usd: float
 
 
 @dataclass(frozen=True)
@@ -146,10 +181,18 @@ class Plan:
         pools: The node pools.
         workloads: One report per workload (empty when infeasible).
         reason: Why the plan is infeasible, else ``None``.
-        objective_usd: Solver objective: ``monthly_usd`` plus the churn penalty, USD per month.
+        objective_usd: Solver objective: the periods' costs plus the churn penalty and the migration
+            cost (``monthly_usd`` plus churn for a single 730-hour period), USD.
         solve_seconds: Wall time of the main MILP solve, seconds.
         variables: Decision variables of the main MILP.
         mip_gap: Relative gap between the plan and the best bound (0 when proven optimal).
+        periods: One entry per planning period (``pools`` is period 0's).
+        period_hours: Length of one period, hours.
+        migration_usd: The migration term's share of the objective, USD.
+        survive_cost_usd: What surviving the loss of a domain adds to the objective (``None``: not
+            asked, or not explained).
+        slo_cost_usd: What the latency targets add over offline (saturation) capacity (``None``: no
+            workload names an SLO, or not explained).
     """
 
     status: str
@@ -161,6 +204,11 @@ class Plan:
     solve_seconds: float = 0.0
     variables: int = 0
     mip_gap: float = 0.0
+    periods: tuple[PeriodPlan, ...] = ()
+    period_hours: float = HOURS_PER_MONTH
+    migration_usd: float = 0.0
+    survive_cost_usd: float | None = None
+    slo_cost_usd: float | None = None
 
     @property
     def optimal(self) -> bool:
@@ -184,6 +232,18 @@ class Plan:
             "solve_seconds": round(self.solve_seconds, 4),
             "variables": self.variables,
             "mip_gap": self.mip_gap,
+            "periods": [
+                {
+                    "period": p.period,
+                    "pools": [{**q.to_dict(), "monthly_usd": round(q.monthly_usd, 2)} for q in p.pools],
+                    "cost_usd": round(p.cost_usd, 2),
+                }
+                for p in self.periods
+            ],
+            "period_hours": self.period_hours,
+            "migration_usd": round(self.migration_usd, 2),
+            "survive_cost_usd": None if self.survive_cost_usd is None else round(self.survive_cost_usd, 2),
+            "slo_cost_usd": None if self.slo_cost_usd is None else round(self.slo_cost_usd, 2),
         }
 
     def to_text(self) -> str:
@@ -223,8 +283,27 @@ class Plan:
                 lines.append("  zones: " + ", ".join(f"{z} {n}" for z, n in sorted(report.zones.items())))
             if report.peak_covered is False:
                 lines.append("  peak demand: not covered within quota; max nodes capped by quota")
+            for klass in report.classes:
+                routes = ", ".join(f"{share:.0%} to {label}" for label, share in klass.routes.items())
+                lines.append(
+                    f"  class {klass.name} ({klass.share:.0%}, {klass.demand:,.0f}/s): {routes or 'nothing'}"
+                    + (f"; {klass.why}" if klass.why else "")
+                )
             for caveat in report.caveats:
                 lines.append(f"  caveat: {caveat}")
+        if self.slo_cost_usd is not None:
+            lines.append(f"\nlatency targets cost {self.slo_cost_usd:,.2f} USD over offline (saturation) capacity")
+        if self.survive_cost_usd is not None:
+            lines.append(f"surviving the loss of one failure domain costs {self.survive_cost_usd:,.2f} USD")
+        if len(self.periods) > 1:
+            lines.append("")
+            for p in self.periods:
+                pools = ", ".join(
+                    f"{q.workload}:{q.cloud}/{q.region}/{q.instance_type}{' spot' if q.spot else ''} x{q.nodes}"
+                    for q in p.pools
+                )
+                lines.append(f"period {p.period}: {p.cost_usd:,.2f} USD ({self.period_hours:g} h): {pools or 'no pools'}")
+            lines.append(f"migration cost: {self.migration_usd:,.2f} USD; objective {self.objective_usd:,.2f} USD")
         return "\n".join(lines) + "\n"
 
 

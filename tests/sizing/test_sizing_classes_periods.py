@@ -1,0 +1,277 @@
+"""Request classes, multi-period plans with the quadratic migration term, survival, SLO capacity.
+
+Each optimum is checked against an independent reference: enumeration of node counts, with an
+LP (scipy ``linprog``, not the MILP) deciding whether the classes can be routed onto them.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.optimize import linprog
+
+from aistack.errors import InputError
+from sizing import Catalog, capacity, plan_for, throughput
+from sizing.optimize import candidates
+from sizing.workloads import SizingOptions, Workload, load_workloads
+from tests.sizing.sizing_factories import cost_close, offering
+
+MELANGE_PRICES = {"A10G-24GB": 1.01, "A100-80GB": 3.67}
+MELANGE_RATES = {"A10G-24GB": [2, 1, 5, 2], "A100-80GB": [20, 20, 40, 20]}
+MELANGE_SHARES = [0.2, 0.1, 0.5, 0.2]
+
+
+def classes_workload(rates: dict[str, list[float]], shares: list[float], demand: float | tuple, **fields: object) -> Workload:
+    return Workload(
+        name="w",
+        model_mem_gib=10,
+        demand=demand,
+        target_utilization=1.0,
+        min_replicas=0,
+        classes=[
+            {"name": f"b{k}", "share": share, "throughput": {a: r[k] for a, r in rates.items() if r[k] > 0}}
+            for k, share in enumerate(shares)
+        ],
+        **fields,
+    )
+
+
+def routable(counts: dict[str, int], rates: dict[str, list[float]], shares: list[float], demand: float) -> bool:
+    """Whether GPUs ``counts`` can carry every class (LP over routed fractions, scipy linprog)."""
+    accs = sorted(counts)
+    classes = range(len(shares))
+    var = [(b, a) for b in classes for a in accs if rates[a][b] > 0]
+    if not var:
+        return demand == 0
+    a_eq = np.zeros((len(shares), len(var)))
+    a_ub = np.zeros((len(accs), len(var)))
+    for j, (b, a) in enumerate(var):
+        a_eq[b, j] = 1.0
+        a_ub[accs.index(a), j] = demand * shares[b] / rates[a][b]
+    b_eq = np.ones(len(shares))
+    for b in classes:
+        if not any(vb == b for vb, _ in var):
+            return False
+    done = linprog(np.zeros(len(var)), A_ub=a_ub, b_ub=[counts[a] + 1e-9 for a in accs], A_eq=a_eq, b_eq=b_eq, bounds=(0, None))
+    return done.status == 0
+
+
+def melange_catalog() -> Catalog:
+    return Catalog(
+        [
+            offering("a10g", MELANGE_PRICES["A10G-24GB"], accelerator="A10G-24GB"),
+            offering("a100", MELANGE_PRICES["A100-80GB"], accelerator="A100-80GB", gpu_mem=80),
+        ]
+    )
+
+
+def test_melange_published_example_fractional_optimum_is_found_and_proven() -> None:
+    # Melange (arXiv 2404.14527, melange/config/example.json): their ILP answers {A10G 3, A100 1}.
+    published = 3 * 1.01 + 1 * 3.67
+    assert published == pytest.approx(6.70)
+    assert routable({"A10G-24GB": 3, "A100-80GB": 1}, MELANGE_RATES, MELANGE_SHARES, 30)
+    plan = plan_for([classes_workload(MELANGE_RATES, MELANGE_SHARES, 30)], melange_catalog())
+    assert plan.optimal
+    hourly = plan.objective_usd / 730
+    assert hourly <= published
+    # Proof by enumeration: no cheaper GPU mix can carry the classes.
+    best = min(
+        n10 * 1.01 + n100 * 3.67
+        for n10, n100 in itertools.product(range(8), range(3))
+        if routable({"A10G-24GB": n10, "A100-80GB": n100}, MELANGE_RATES, MELANGE_SHARES, 30)
+    )
+    assert hourly == pytest.approx(best)
+    assert hourly == pytest.approx(4.68)
+    routes = {c.name: c.routes for c in plan.workloads[0].classes}
+    assert sum(routes["b2"].values()) == pytest.approx(1.0)
+    assert len(routes["b2"]) == 2  # the big class is split across both pools
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_class_instances_match_enumeration(seed: int) -> None:
+    rng = random.Random(seed)
+    accs = ["L4-24GB", "A10G-24GB", "A100-80GB"]
+    prices = {a: round(rng.uniform(0.5, 4.0), 2) for a in accs}
+    rates = {a: [rng.choice([0, rng.uniform(1, 10)]) for _ in range(3)] for a in accs}
+    for b in range(3):  # every class has somewhere to go
+        if all(rates[a][b] == 0 for a in accs):
+            rates[accs[b]][b] = rng.uniform(1, 10)
+    cut = sorted(rng.uniform(0.05, 0.95) for _ in range(2))
+    shares = [cut[0], cut[1] - cut[0], 1 - cut[1]]
+    demand = rng.uniform(2, 15)
+    cat = Catalog([offering(a, prices[a], accelerator=a, gpu_mem=80 if a.startswith("A100") else 24) for a in accs])
+    plan = plan_for([classes_workload(rates, shares, demand)], cat, explain=False)
+    best = None
+    for counts in itertools.product(range(7), repeat=3):
+        mix = dict(zip(accs, counts, strict=True))
+        if routable(mix, rates, shares, demand):
+            cost = sum(prices[a] * n for a, n in mix.items())
+            best = cost if best is None else min(best, cost)
+    assert best is not None and plan.optimal
+    assert cost_close(plan.objective_usd, best * 730)
+
+
+def test_without_classes_a_workload_is_one_class() -> None:
+    w = Workload(name="w", model_mem_gib=10, demand=5, throughput={"L4": 2})
+    assert [(c.name, c.share) for c in w.request_classes] == [("all", 1.0)]
+    cands, _ = candidates([w], Catalog([offering("l4", 1.0)]), SizingOptions())
+    assert cands[0].class_caps == (cands[0].capacity,)
+
+
+def test_class_shares_must_sum_to_one(tmp_path: Path) -> None:
+    path = tmp_path / "w.yaml"
+    path.write_text(
+        "workloads:\n  - name: chat\n    model_mem_gib: 10\n    demand: 10\n    classes:\n"
+        "      - {name: short, share: 0.5, throughput: {L4: 10}}\n"
+        "      - {name: long, share: 0.4, throughput: {L4: 2}}\n"
+    )
+    with pytest.raises(InputError) as err:
+        load_workloads(path)
+    assert err.value.key == "workloads.chat.classes"
+    assert "sum to 1" in err.value.message
+
+
+def brute_force_periods(
+    prices: dict[str, float], caps: dict[str, float], demands: list[float], alpha: float, current: dict[str, int], hours: float
+) -> float:
+    """Cheapest sum of period costs plus alpha x sum of squared changes, by enumeration."""
+    names = sorted(prices)
+    per_period = [
+        [c for c in itertools.product(range(6), repeat=len(names)) if sum(n * caps[a] for n, a in zip(c, names)) >= d - 1e-9]
+        for d in demands
+    ]
+    best = float("inf")
+    for path in itertools.product(*per_period):
+        cost = 0.0
+        previous = [current.get(a, 0) for a in names]
+        for counts in path:
+            cost += hours * sum(n * prices[a] for n, a in zip(counts, names))
+            cost += alpha * sum((n - p) ** 2 for n, p in zip(counts, previous))
+            previous = list(counts)
+        best = min(best, cost)
+    return best
+
+
+@pytest.mark.parametrize("alpha", [0.0, 3.0, 40.0, 400.0])
+def test_two_periods_with_migration_match_brute_force(alpha: float) -> None:
+    prices = {"small": 1.0, "big": 3.5}
+    caps = {"small": 100.0, "big": 400.0}
+    cat = Catalog([offering("small", 1.0), offering("big", 3.5, gpus=4, gpu_mem=24)])
+    w = Workload(name="w", model_mem_gib=20, demand=(250.0, 820.0), throughput={"L4": 100}, target_utilization=1.0, min_replicas=0)
+    current = [{"workload": "w", "cloud": "aws", "region": "us-east-1", "instance_type": "small", "nodes": 2}]
+    options = SizingOptions(migration_usd_per_node_sq=alpha, period_hours=10, current=current)
+    plan = plan_for([w], cat, options, explain=False)
+    expected = brute_force_periods(prices, caps, [250.0, 820.0], alpha, {"small": 2}, 10)
+    assert plan.optimal and len(plan.periods) == 2
+    assert cost_close(plan.objective_usd, expected)
+    assert cost_close(sum(p.cost_usd for p in plan.periods) + plan.migration_usd, plan.objective_usd)
+
+
+def test_quadratic_and_linear_churn_give_different_plans() -> None:
+    # Six small nodes run now; 250 units/s needs three. L1 (5 USD/node) sheds three for 15 USD;
+    # the square (5 USD/node^2) makes shedding three cost 45, so it sheds one (5 USD).
+    cat = Catalog([offering("small", 1.0), offering("big", 3.5, gpus=4, gpu_mem=24)])
+    w = Workload(name="w", model_mem_gib=20, demand=250.0, throughput={"L4": 100}, target_utilization=1.0, min_replicas=0)
+    current = [{"workload": "w", "cloud": "aws", "region": "us-east-1", "instance_type": "small", "nodes": 6}]
+    quadratic = plan_for([w], cat, SizingOptions(migration_usd_per_node_sq=5, period_hours=10, current=current))
+    linear = plan_for([w], cat, SizingOptions(churn_usd_per_node=5, period_hours=10, current=current))
+    assert [(p.instance_type, p.nodes) for p in quadratic.pools] == [("small", 5)]
+    assert [(p.instance_type, p.nodes) for p in linear.pools] == [("small", 3)]
+    assert quadratic.objective_usd == pytest.approx(55.0) and linear.objective_usd == pytest.approx(45.0)
+
+
+def test_periods_must_agree_in_length() -> None:
+    with pytest.raises(ValueError, match="same number of periods"):
+        from sizing.workloads import WorkloadsFile
+
+        WorkloadsFile.model_validate(
+            {
+                "workloads": [
+                    {"name": "a", "model_mem_gib": 1, "demand": [1, 2], "throughput": {"L4": 1}},
+                    {"name": "b", "model_mem_gib": 1, "demand": [1, 2, 3], "throughput": {"L4": 1}},
+                ]
+            }
+        )
+
+
+def test_survive_zone_spreads_and_over_provisions_spot() -> None:
+    cat = Catalog(
+        [
+            offering("cheap", 1.0, spot=0.3, zones=["a", "b", "c"]),
+            offering("solo", 0.9, spot=0.2, zones=["a"]),
+        ]
+    )
+    w = Workload(name="w", model_mem_gib=20, demand=200, throughput={"L4": 100}, target_utilization=1.0, spot=True)
+    plain = plan_for([w], cat, SizingOptions())
+    robust = plan_for([w], cat, SizingOptions(survive="zone"))
+    assert plain.optimal and robust.optimal
+    assert robust.survive_cost_usd is not None and robust.survive_cost_usd > 0
+    # Spot nodes count at 0.8: 200 units/s needs 3 nodes; any one zone lost must leave 3.
+    nodes = sum(p.nodes for p in robust.pools)
+    assert nodes >= 4 and "survive" in robust.workloads[0].bound_by
+
+
+def test_survive_region_needs_two_regions() -> None:
+    w = Workload(name="w", model_mem_gib=20, demand=100, throughput={"L4": 100})
+    plan = plan_for([w], Catalog([offering("a", 1.0)]), SizingOptions(survive="region"))
+    assert plan.status == "infeasible" and plan.reason.code == "survive"
+    two = Catalog([offering("a", 1.0), offering("b", 1.2, region="us-west-2")])
+    plan = plan_for([w], two, SizingOptions(survive="region"))
+    assert plan.optimal and {p.region for p in plan.pools} == {"us-east-1", "us-west-2"}
+
+
+def test_spot_availability_override_changes_the_count() -> None:
+    cat = Catalog([offering("a", 1.0, spot=0.3)])
+    w = Workload(name="w", model_mem_gib=20, demand=400, throughput={"L4": 100}, target_utilization=1.0, spot=True)
+    assert plan_for([w], cat).pools[0].nodes == 5  # 400 / (100 x 0.8)
+    assert plan_for([w], cat, SizingOptions(spot_availability={"aws": 1.0})).pools[0].nodes == 4
+
+
+def test_every_throughput_row_carries_its_source_and_date() -> None:
+    with throughput.TABLE.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows
+    for row in rows:
+        assert row["source"].strip() and row["as_of"].strip() and "mlcommons" in row["source"].lower()
+    assert len(throughput.measurements()) == len(rows)
+
+
+def test_slo_picks_the_scenario_figure() -> None:
+    server = Workload(name="w", model="llama-3.1-8b", demand=1, slo="server")
+    offline = Workload(name="w", model="llama-3.1-8b", demand=1, slo="offline")
+    assert server.throughput["H100-80GB"] == pytest.approx(5104.0, abs=1)
+    assert offline.throughput["H100-80GB"] == pytest.approx(5777.1, abs=1)
+    tight = Workload(name="w", model="llama-2-70b", demand=1, slo={"ttft_ms": 450, "tpot_ms": 40})
+    assert tight.throughput["MI300X-192GB"] == pytest.approx(1056.9, abs=1)
+
+
+def test_unmeasured_pairs_get_a_flagged_estimate_with_margin() -> None:
+    w = Workload(name="w", model="llama-3.1-8b", precision="fp8", demand=1000, slo="server", clouds=("aws",))
+    plan = plan_for([w], Catalog([offering("l4", 0.8, accelerator="L4-24GB", gpu_mem=22.35)]))
+    assert plan.optimal
+    assert any("ESTIMATED" in c for c in plan.workloads[0].caveats)
+
+
+@pytest.mark.parametrize("model", ["llama-3.1-8b", "llama-3.1-70b", "llama-2-70b"])
+@pytest.mark.parametrize("slo", ["offline", "server", "interactive"])
+def test_credited_capacity_never_exceeds_the_kv_bound(model: str, slo: str) -> None:
+    w = Workload(name="w", model=model, precision="fp8", kv_tokens=1024, demand=1, slo=slo, max_model_len=8192)
+    for acc, mem in (("H100-80GB", 80), ("H200-141GB", 141), ("L40S-48GB", 44.7), ("B200-180GB", 180)):
+        o = offering("x", 10.0, accelerator=acc, gpu_mem=mem, gpus=8)
+        for g in (1, 2, 4, 8):
+            credit = capacity.credited_throughput(w, o, g)
+            bound = capacity.kv_bound_per_gpu(w, mem, g, {"H100-80GB": 3.35, "H200-141GB": 4.8, "L40S-48GB": 0.864, "B200-180GB": 8.0}[acc])
+            assert bound is not None
+            for value in credit.per_class.values():
+                assert 0 < value <= bound + 1e-9
+
+
+def test_70b_fp8_on_one_h100_is_credited_a_few_hundred_tokens() -> None:
+    w = Workload(name="w", model="llama-3.1-70b", precision="fp8", kv_tokens=1024, demand=1, slo="server", max_model_len=4096)
+    credit = capacity.credited_throughput(w, offering("p5", 50.0, accelerator="H100-80GB", gpu_mem=80, gpus=8), 1)
+    assert 0 < credit.per_class["all"] < 600  # the measured 2,679 needs a larger KV cache
