@@ -108,11 +108,23 @@ def _workload(spec: StackSpec, name: str, endpoint: EndpointSpec, pool: GpuPoolS
         fields["model_mem_gib"] = endpoint.model_mem_gib
     if endpoint.throughput_per_gpu is not None:
         fields["throughput"] = {pool.accelerator: endpoint.throughput_per_gpu}
+    if endpoint.slo is not None:
+        fields["slo"] = endpoint.slo if isinstance(endpoint.slo, str) else endpoint.slo.model_dump()
+    if endpoint.request_classes:
+        fields["classes"] = [
+            {"name": c.name, "share": c.share, "throughput": {pool.accelerator: c.throughput_per_gpu}}
+            for c in endpoint.request_classes
+        ]
     try:
         workload = Workload(**fields)
     except ValueError as err:
-        raise InputError(file, where, f"cannot size it: {err}") from None
-    if pool.accelerator not in workload.throughput:
+        key = f"{where}.request_classes" if "classes" in str(err) else where
+        raise InputError(file, key, f"cannot size it: {err}") from None
+    from sizing import capacity
+
+    if pool.accelerator not in workload.throughput and not (
+        workload.classes or capacity.estimable(workload, pool.accelerator)
+    ):
         raise InputError(
             file,
             f"{where}.throughput_per_gpu",
@@ -207,7 +219,12 @@ def _plan(spec: StackSpec, sized: set, pools: dict, catalog: Any, offered_zones:
         if (e.cluster, e.pool) in sized
     ]
     offers = Catalog([o for o in catalog.offerings if any(accepts(o, key) for key in sized)])
-    options = SizingOptions(max_pools_per_workload=1, autoscale=True, time_limit_s=spec.sizing.time_limit_s)
+    options = SizingOptions(
+        max_pools_per_workload=1,
+        autoscale=True,
+        time_limit_s=spec.sizing.time_limit_s,
+        survive=spec.sizing.survive,
+    )
     plan = plan_for(workloads, offers, options)
     if plan.status != "optimal":
         reason = plan.reason

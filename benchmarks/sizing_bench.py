@@ -189,6 +189,66 @@ def enumerate_small(rng: random.Random) -> tuple[float | None, float | None]:
     return (plan.monthly_usd if plan.optimal else None), best
 
 
+def class_workloads(rng: random.Random, count: int = 5, classes: int = 8) -> list[Workload]:
+    """Workloads with ``classes`` request-size classes each (random shares and per-class throughput)."""
+    workloads = []
+    for k in range(count):
+        accs = rng.sample(list(GPU_BASE_USD), 4)
+        cuts = sorted(rng.random() for _ in range(classes - 1))
+        shares = [b - a for a, b in zip([0.0, *cuts], [*cuts, 1.0], strict=True)]
+        shares = [max(s_, 1e-3) for s_ in shares]
+        shares = [s_ / sum(shares) for s_ in shares]
+        workloads.append(
+            Workload(
+                name=f"c{k}",
+                model_mem_gib=rng.choice([14.0, 20.0, 40.0]),
+                demand=float(rng.randrange(2_000, 40_000)),
+                classes=[
+                    {
+                        "name": f"b{b}",
+                        "share": share,
+                        "throughput": {
+                            a: float(rng.randrange(100, 3_000)) for a in accs if rng.random() < 0.8
+                        }
+                        or {accs[0]: 500.0},
+                    }
+                    for b, share in enumerate(shares)
+                ],
+                min_replicas=rng.choice([1, 2]),
+                spot=rng.random() < 0.4,
+            )
+        )
+    return workloads
+
+
+def classes_and_periods(rng: random.Random, size: int, repeat: int, time_limit: float) -> None:
+    """The two speed goals: 5 workloads x 8 classes, and 3 periods with the migration term.
+
+    Each solve stops at ``time_limit`` seconds; the line then says ``time_limit`` and the gap."""
+    catalog = synthetic_catalog(size, rng)
+    workloads = class_workloads(rng)
+    limit = SizingOptions(time_limit_s=time_limit)
+    solve_s, plan = timed(lambda: plan_for(workloads, catalog, limit, explain=False), repeat)
+    print(
+        f"classes: {size:,} offerings x {len(workloads)} workloads x 8 classes: {solve_s:.3f} s "
+        f"(median of {repeat}), {plan.variables} variables, {plan.status}, gap {plan.mip_gap:.2%}  [goal < 5 s]"
+    )
+    base = synthetic_workloads(rng)
+    three = [w.model_copy(update={"demand": (w.base, w.base * 1.4, w.base * 0.8)}) for w in base]
+    first = plan_for([w.model_copy(update={"demand": w.base}) for w in base], catalog, explain=False)
+    current = tuple(
+        DeployedPool(**{k: v for k, v in p.to_dict().items() if k in DeployedPool.model_fields})
+        for p in first.pools
+    )
+    options = SizingOptions(migration_usd_per_node_sq=500.0, current=current, time_limit_s=time_limit)
+    solve_s, plan = timed(lambda: plan_for(three, catalog, options, explain=False), repeat)
+    print(
+        f"periods: {size:,} offerings x {len(three)} workloads x 3 periods, migration 500 USD/node^2 from the "
+        f"deployed plan: {solve_s:.3f} s (median of {repeat}), {plan.variables} variables, {plan.status}, "
+        f"gap {plan.mip_gap:.2%}, migration {plan.migration_usd:,.0f} USD  [goal < 10 s]"
+    )
+
+
 def timed(fn, repeat: int) -> tuple[float, object]:
     times, result = [], None
     for _ in range(repeat):
@@ -206,6 +266,12 @@ def main() -> int:
     parser.add_argument("--small", type=int, default=200, help="small instances checked by enumeration")
     parser.add_argument(
         "--time-limit", type=float, default=120.0, help="time_limit_s for the every-extension runs, seconds"
+    )
+    parser.add_argument(
+        "--classes-offerings",
+        type=int,
+        default=1_000,
+        help="catalog size for the classes and periods figures",
     )
     args = parser.parse_args()
     rng = random.Random(args.seed)
@@ -284,6 +350,8 @@ def main() -> int:
         solve_s, plan = timed(lambda c=catalog, w=grown, o=options: plan_for(w, c, o, explain=False), 1)
         status = plan.status if plan.optimal else f"{plan.status}, gap {plan.mip_gap:.2%}"
         print(f"  {size:>6} offerings: {solve_s:.3f} s, {plan.variables} variables, {status}")
+    print()
+    classes_and_periods(rng, args.classes_offerings, 1, args.time_limit)
     print()
     print(
         "(choices = workload x offering x capacity-type candidates; vars = MILP variables after dropping "

@@ -67,9 +67,15 @@ ACCELERATORS: tuple[Accelerator, ...] = (
     ),
     Accelerator("H100-NVL-94GB", 94, aliases=("H100-NVL", "H100-NVL-94GB"), bandwidth_tb_s=3.9),
     Accelerator(
-        "H200-141GB", 141, aliases=("H200", "nvidia-h200-141gb"), gcp_type="nvidia-h200-141gb", bandwidth_tb_s=4.8
+        "H200-141GB",
+        141,
+        aliases=("H200", "nvidia-h200-141gb"),
+        gcp_type="nvidia-h200-141gb",
+        bandwidth_tb_s=4.8,
     ),
-    Accelerator("B200-180GB", 180, aliases=("B200", "nvidia-b200"), gcp_type="nvidia-b200", bandwidth_tb_s=8.0),
+    Accelerator(
+        "B200-180GB", 180, aliases=("B200", "nvidia-b200"), gcp_type="nvidia-b200", bandwidth_tb_s=8.0
+    ),
     Accelerator("MI300X-192GB", 192, aliases=("MI300X",), bandwidth_tb_s=5.3),
     Accelerator(
         "A100-80GB",
@@ -89,9 +95,15 @@ ACCELERATORS: tuple[Accelerator, ...] = (
     Accelerator("L4-24GB", 24, aliases=("L4", "nvidia-l4"), gcp_type="nvidia-l4", bandwidth_tb_s=0.3),
     Accelerator("A10G-24GB", 24, aliases=("A10G",), bandwidth_tb_s=0.6),
     Accelerator("A10-24GB", 24, aliases=("A10",), bandwidth_tb_s=0.6),
-    Accelerator("T4-16GB", 16, aliases=("T4", "nvidia-tesla-t4"), gcp_type="nvidia-tesla-t4", bandwidth_tb_s=0.32),
     Accelerator(
-        "V100-16GB", 16, aliases=("V100", "nvidia-tesla-v100"), gcp_type="nvidia-tesla-v100", bandwidth_tb_s=0.9
+        "T4-16GB", 16, aliases=("T4", "nvidia-tesla-t4"), gcp_type="nvidia-tesla-t4", bandwidth_tb_s=0.32
+    ),
+    Accelerator(
+        "V100-16GB",
+        16,
+        aliases=("V100", "nvidia-tesla-v100"),
+        gcp_type="nvidia-tesla-v100",
+        bandwidth_tb_s=0.9,
     ),
     Accelerator("V100-32GB", 32, aliases=("V100-32GB",), bandwidth_tb_s=0.9),
 )

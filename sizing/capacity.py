@@ -252,7 +252,9 @@ def _weight_and_kv_bytes(workload: Any) -> tuple[float, float]:
     return weights, kv
 
 
-def kv_bound_per_gpu(workload: Any, gpu_mem_gib: float, gpus_per_replica_: int, bandwidth_tb_s: float | None) -> float | None:
+def kv_bound_per_gpu(
+    workload: Any, gpu_mem_gib: float, gpus_per_replica_: int, bandwidth_tb_s: float | None
+) -> float | None:
     """Most output tokens/s per GPU a layout can serve with sequences of ``max_model_len`` tokens.
 
     The KV cache left after the weights (``g x gpu_mem_gib x`` :data:`GPU_MEMORY_UTILIZATION`

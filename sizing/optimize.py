@@ -429,7 +429,7 @@ class _Build:
     cands: Sequence[Candidate]
     members: dict[int, list[int]]
     zone_cols: list[tuple[int, int, tuple[ZoneKey, ...], ZoneKey, int]] = field(default_factory=list)
-    route_cols: dict[tuple[int, int, int], int] = field(default_factory=dict)
+    route_groups: list[tuple[tuple[int, int, int], tuple[int, ...], int]] = field(default_factory=list)
 
 
 def _solve_kept(
@@ -494,18 +494,22 @@ def _solve_kept(
         return None
     values, proven, gap = solved
     by_period = tuple(tuple(round(values[col]) for col in x_t) for x_t in x)
-    routes = {key: float(values[col]) for key, col in build.route_cols.items() if values[col] > _TOL}
+    routes = _split_routes(build, values, by_period)
     for t, nodes in enumerate(by_period):
         period_routes = {(b, i): r for (tt, b, i), r in routes.items() if tt == t}
         _verify(workloads, cands, nodes, demands[t], cap_of, period_routes)
     zone_nodes = (
         _place_in_zones(
-            cands, by_period[0], [(w, zs, z) for t, w, zs, z, col in build.zone_cols if t == 0 and round(values[col])]
+            cands,
+            by_period[0],
+            [(w, zs, z) for t, w, zs, z, col in build.zone_cols if t == 0 and round(values[col])],
         )
         if min_zones > 1
         else {}
     )
-    period_costs = tuple(sum(c.hourly * hours * n for c, n in zip(cands, nodes, strict=True)) for nodes in by_period)
+    period_costs = tuple(
+        sum(c.hourly * hours * n for c, n in zip(cands, nodes, strict=True)) for nodes in by_period
+    )
     penalty = churn * sum(abs(n - cur) for n, cur in zip(by_period[0], current, strict=True))
     moved = _migration_cost(by_period, current, alpha)
     seconds = time.perf_counter() - started
@@ -522,6 +526,24 @@ def _solve_kept(
         period_costs=period_costs,
         migration_usd=moved,
     )
+
+
+def _split_routes(
+    build: _Build, values: np.ndarray, by_period: Sequence[Sequence[int]]
+) -> dict[tuple[int, int, int], float]:
+    """Per-candidate routing ``(period, class, candidate) -> units/s``: each group's routed load split
+    in proportion to its candidates' ``scale x nodes`` (see :func:`_route`)."""
+    routes: dict[tuple[int, int, int], float] = {}
+    for (t, b, _), same, col in build.route_groups:
+        routed = float(values[col])
+        weights = [max(build.cands[i].class_caps) * by_period[t][i] for i in same]
+        total = sum(weights)
+        if routed <= _TOL or total <= 0:
+            continue
+        for i, weight in zip(same, weights, strict=True):
+            if weight > 0:
+                routes[(t, b, i)] = routed * weight / total
+    return routes
 
 
 def _upper_bounds(
@@ -541,7 +563,9 @@ def _upper_bounds(
     for i, c in enumerate(cands):
         w = workloads[c.w]
         served = sum(
-            demands[c.w] * b.share / cap for b, cap in zip(w.request_classes, c.class_caps, strict=True) if cap > 0
+            demands[c.w] * b.share / cap
+            for b, cap in zip(w.request_classes, c.class_caps, strict=True)
+            if cap > 0
         )
         need = max(
             0 if served <= 0 else math.ceil(served - _TOL), _ceil_div(w.min_replicas, c.replicas_per_node)
@@ -582,23 +606,36 @@ def _route(
     key: Callable[[int, int], tuple[int, int, int]] | None = None,
 ) -> None:
     """Routing rows for classes over ``members``; ``nodes_of(i)`` gives the terms of the nodes
-    available on candidate ``i`` (negated), so a survival scenario can remove the lost ones."""
+    available on candidate ``i`` (negated), so a survival scenario can remove the lost ones.
+
+    Candidates whose class capacities are proportional (the same accelerator and figures, any
+    node size) are routed as one group: load ``sum_b route(b, G) / unit(b, G) <= sum_{o in G}
+    scale(o) x nodes(o)`` with ``class_cap(b, o) = scale(o) x unit(b, G)``. Any group routing
+    splits onto the group's candidates in proportion to ``scale x nodes`` and any candidate
+    routing sums to a group routing, so this is the per-candidate model exactly, with far fewer
+    routing variables.
+    """
     model, cands = build.model, build.cands
-    load: dict[int, list[tuple[int, float]]] = defaultdict(list)
+    groups: dict[tuple[float, ...], list[int]] = defaultdict(list)
+    for i in members:
+        caps = cands[i].class_caps
+        scale = max(caps)
+        groups[tuple(float(f"{cap / scale:.9g}") for cap in caps)].append(i)
+    load: dict[tuple[float, ...], list[tuple[int, float]]] = defaultdict(list)
     for b, klass in enumerate(classes):
         cols = []
-        for i in members:
-            cap = cands[i].class_caps[b]
-            if cap <= 0:
+        for unit, same in groups.items():
+            if unit[b] <= 0:
                 continue
             col = model.var(0.0, 0, np.inf, False)
             if key is not None:
-                build.route_cols[key(b, i)] = col
+                build.route_groups.append((key(b, same[0]), tuple(same), col))
             cols.append(col)
-            load[i].append((col, 1.0 / cap))
+            load[unit].append((col, 1.0 / unit[b]))
         model.row(((col, 1.0) for col in cols), demand * klass.share, np.inf)
-    for i, terms in load.items():
-        model.row((*terms, *nodes_of(i)), -np.inf, 0.0)
+    for unit, terms in load.items():
+        nodes = [(col, coef * max(cands[i].class_caps)) for i in groups[unit] for col, coef in nodes_of(i)]
+        model.row((*terms, *nodes), -np.inf, 0.0)
 
 
 def _add_replicas(build: _Build, w_idx: int, x: Sequence[int], min_replicas: int) -> None:
@@ -632,7 +669,10 @@ def _add_max_pools(
     # their upper bounds. They tighten the relaxation without cutting any solution.
     if demand > 0:
         model.row(
-            ((u, min(cands[i].capacity * model.upper[x[i]], demand)) for i, u in zip(members, used, strict=True)),
+            (
+                (u, min(cands[i].capacity * model.upper[x[i]], demand))
+                for i, u in zip(members, used, strict=True)
+            ),
             demand,
             np.inf,
         )
@@ -746,7 +786,9 @@ class _Move:
     limit: int  # largest |d| the bounds allow
 
 
-def _add_migration(build: _Build, x: Sequence[Sequence[int]], current: Sequence[int], alpha: float) -> list[_Move]:
+def _add_migration(
+    build: _Build, x: Sequence[Sequence[int]], current: Sequence[int], alpha: float
+) -> list[_Move]:
     """Variables ``s >= d^2`` for every pool and transition, cost ``alpha x s``.
 
     ``d`` is an integer, and on the integers ``d^2`` is the maximum of its tangent lines at
@@ -805,9 +847,15 @@ def _solve_with_cuts(
         values = solved[0]
         added = False
         for move in moves:
-            d = round(values[move.now]) - (move.constant if move.before is None else round(values[move.before]))
+            d = round(values[move.now]) - (
+                move.constant if move.before is None else round(values[move.before])
+            )
             k = abs(d) - 1
-            if values[move.s] < d * d - 1e-6 * max(1.0, d * d) and k >= _EAGER_TANGENTS and (move, k) not in done:
+            if (
+                values[move.s] < d * d - 1e-6 * max(1.0, d * d)
+                and k >= _EAGER_TANGENTS
+                and (move, k) not in done
+            ):
                 _tangent(model, move, k)
                 done.add((move, k))
                 added = True
@@ -951,8 +999,10 @@ def plan_for(
         max_nodes, covered = _autoscale(at_t, cands, options, nodes)
         if t == 0:
             peak_covered = covered
-        cost = solution.period_costs[t] if solution.period_costs else sum(
-            c.hourly * options.period_hours * n for c, n in zip(cands, nodes, strict=True)
+        cost = (
+            solution.period_costs[t]
+            if solution.period_costs
+            else sum(c.hourly * options.period_hours * n for c, n in zip(cands, nodes, strict=True))
         )
         period_plans.append(PeriodPlan(t, _pools(workloads, cands, nodes, max_nodes), cost))
     pools = period_plans[0].pools
@@ -988,7 +1038,9 @@ def plan_for(
     )
 
 
-def _unmatched_migration(workloads: Sequence[Workload], cands: Sequence[Candidate], options: SizingOptions) -> float:
+def _unmatched_migration(
+    workloads: Sequence[Workload], cands: Sequence[Candidate], options: SizingOptions
+) -> float:
     """Migration cost of deployed pools no candidate matches (they go to zero nodes in period 0)."""
     no_churn = options.model_copy(update={"churn_usd_per_node": 0.0})
     return _current_nodes(workloads, cands, no_churn)[1]
@@ -1032,7 +1084,8 @@ def _offline(w: Workload) -> Workload:
     at_slo = capacity.slo_throughput(w.model, w.slo)
     offline = capacity.slo_throughput(w.model, "offline")
     table = {
-        acc: offline.get(acc, value) if at_slo.get(acc) == value else value for acc, value in w.throughput.items()
+        acc: offline.get(acc, value) if at_slo.get(acc) == value else value
+        for acc, value in w.throughput.items()
     }
     return w.model_copy(update={"slo": "offline", "throughput": table})
 

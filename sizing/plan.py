@@ -292,7 +292,9 @@ class Plan:
             for caveat in report.caveats:
                 lines.append(f"  caveat: {caveat}")
         if self.slo_cost_usd is not None:
-            lines.append(f"\nlatency targets cost {self.slo_cost_usd:,.2f} USD over offline (saturation) capacity")
+            lines.append(
+                f"\nlatency targets cost {self.slo_cost_usd:,.2f} USD over offline (saturation) capacity"
+            )
         if self.survive_cost_usd is not None:
             lines.append(f"surviving the loss of one failure domain costs {self.survive_cost_usd:,.2f} USD")
         if len(self.periods) > 1:
@@ -302,8 +304,12 @@ class Plan:
                     f"{q.workload}:{q.cloud}/{q.region}/{q.instance_type}{' spot' if q.spot else ''} x{q.nodes}"
                     for q in p.pools
                 )
-                lines.append(f"period {p.period}: {p.cost_usd:,.2f} USD ({self.period_hours:g} h): {pools or 'no pools'}")
-            lines.append(f"migration cost: {self.migration_usd:,.2f} USD; objective {self.objective_usd:,.2f} USD")
+                lines.append(
+                    f"period {p.period}: {p.cost_usd:,.2f} USD ({self.period_hours:g} h): {pools or 'no pools'}"
+                )
+            lines.append(
+                f"migration cost: {self.migration_usd:,.2f} USD; objective {self.objective_usd:,.2f} USD"
+            )
         return "\n".join(lines) + "\n"
 
 

@@ -43,7 +43,9 @@ DEFAULT_AVAILABILITY = band_availability(DEFAULT_BAND)
 """Availability of a spot node without an override (0.80)."""
 
 
-def availability(cloud: str, region: str, instance_type: str, spot: bool, overrides: Mapping[str, float]) -> float:
+def availability(
+    cloud: str, region: str, instance_type: str, spot: bool, overrides: Mapping[str, float]
+) -> float:
     """Fraction of a node's capacity a plan counts on: 1 on-demand; for spot the most specific
     override (``cloud/region/instance_type``, ``cloud/region``, ``cloud``) or the default band."""
     if not spot:

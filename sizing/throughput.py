@@ -122,9 +122,9 @@ def measured(model: str, scenario: str) -> dict[str, Measurement]:
     """The newest measurement of ``model`` per accelerator in ``scenario``."""
     found: dict[str, Measurement] = {}
     for m in measurements():
-        if m.model == model and m.scenario == scenario:
-            if m.accelerator not in found or m.as_of > found[m.accelerator].as_of:
-                found[m.accelerator] = m
+        newer = m.accelerator not in found or m.as_of > found[m.accelerator].as_of
+        if m.model == model and m.scenario == scenario and newer:
+            found[m.accelerator] = m
     return found
 
 

@@ -92,7 +92,9 @@ class LatencyTarget(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     ttft_ms: float = Field(gt=0, description="Time to first token the workload needs at most, milliseconds.")
-    tpot_ms: float = Field(gt=0, description="Time per output token the workload needs at most, milliseconds.")
+    tpot_ms: float = Field(
+        gt=0, description="Time per output token the workload needs at most, milliseconds."
+    )
 
 
 class Workload(BaseModel):
@@ -208,7 +210,9 @@ class Workload(BaseModel):
     @model_validator(mode="after")
     def _some_throughput(self) -> Workload:
         # Empty is fine only where roofline estimates stand in (known model with an SLO, no classes).
-        if not self.throughput and not (self.slo is not None and self.model in capacity.MODELS and not self.classes):
+        if not self.throughput and not (
+            self.slo is not None and self.model in capacity.MODELS and not self.classes
+        ):
             raise ValueError("throughput: at least one accelerator with its throughput per GPU is required")
         return self
 

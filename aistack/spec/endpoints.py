@@ -30,6 +30,26 @@ from pydantic import Field, field_validator, model_validator
 
 from aistack.spec.base import Model, Name
 
+
+class LatencyTargetSpec(Model):
+    """An explicit latency target of an endpoint."""
+
+    ttft_ms: float = Field(gt=0, description="Time to first token the endpoint needs at most, milliseconds.")
+    tpot_ms: float = Field(
+        gt=0, description="Time per output token the endpoint needs at most, milliseconds."
+    )
+
+
+class RequestClassSpec(Model):
+    """One request-size class of an endpoint's demand (for the sizing plan)."""
+
+    name: str = Field(min_length=1, description="Class name, e.g. `short`.")
+    share: float = Field(gt=0, le=1, description="Fraction of the endpoint's demand in this class.")
+    throughput_per_gpu: float = Field(
+        gt=0, description="Output tokens/s one GPU of the pool's accelerator serves of this class alone."
+    )
+
+
 SCALE_OUT_AT = 0.8
 """Fraction of a replica's capacity at which the autoscaler adds replicas (seed: 80% of target)."""
 
@@ -231,6 +251,17 @@ class EndpointSpec(Model):
         gt=0,
         description="GPU memory one replica needs, weights plus KV cache (GiB; for the sizing plan). Must fit "
         "in `gpus_per_replica` GPUs of the pool.",
+    )
+    slo: Literal["offline", "server", "interactive"] | LatencyTargetSpec | None = Field(
+        default=None,
+        description="Latency target for the sizing plan: an MLPerf scenario (`offline`, `server`, "
+        "`interactive`) or `{ttft_ms, tpot_ms}`; a known model's capacity then comes from the measured table "
+        "for that scenario (sizing/data/throughput.csv), or a flagged roofline estimate.",
+    )
+    request_classes: list[RequestClassSpec] | None = Field(
+        default=None,
+        description="Request-size classes for the sizing plan: each class's share of the demand and the output "
+        "tokens/s one GPU of the pool's accelerator serves of it; the shares sum to 1.",
     )
 
     @field_validator("image")

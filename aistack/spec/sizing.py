@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from aistack.spec.base import Model
@@ -35,4 +37,10 @@ class SizingSpec(Model):
     )
     time_limit_s: float | None = Field(
         default=None, gt=0, description="Stop the solver after this many seconds (reports the gap)."
+    )
+    survive: Literal["zone", "region", "cloud"] | None = Field(
+        default=None,
+        description="Size sized pools so demand is still met with any one zone, region or cloud lost (spot "
+        "nodes counted at their availability); a stack's pools live in one region per cloud, so `zone` is the "
+        "useful choice.",
     )

@@ -98,7 +98,11 @@ def choices(workloads: Sequence[Workload], catalog: Catalog, options: SizingOpti
                 kinds.append(False)
             for spot in kinds:
                 price = o.spot_price_hr if spot else o.price_hr
-                found.append(Choice(w_idx, o, spot, cap * spot_share(o, spot, options), replicas, price * HOURS_PER_MONTH))
+                found.append(
+                    Choice(
+                        w_idx, o, spot, cap * spot_share(o, spot, options), replicas, price * HOURS_PER_MONTH
+                    )
+                )
     return found
 
 

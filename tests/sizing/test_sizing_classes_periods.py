@@ -26,7 +26,9 @@ MELANGE_RATES = {"A10G-24GB": [2, 1, 5, 2], "A100-80GB": [20, 20, 40, 20]}
 MELANGE_SHARES = [0.2, 0.1, 0.5, 0.2]
 
 
-def classes_workload(rates: dict[str, list[float]], shares: list[float], demand: float | tuple, **fields: object) -> Workload:
+def classes_workload(
+    rates: dict[str, list[float]], shares: list[float], demand: float | tuple, **fields: object
+) -> Workload:
     return Workload(
         name="w",
         model_mem_gib=10,
@@ -41,7 +43,9 @@ def classes_workload(rates: dict[str, list[float]], shares: list[float], demand:
     )
 
 
-def routable(counts: dict[str, int], rates: dict[str, list[float]], shares: list[float], demand: float) -> bool:
+def routable(
+    counts: dict[str, int], rates: dict[str, list[float]], shares: list[float], demand: float
+) -> bool:
     """Whether GPUs ``counts`` can carry every class (LP over routed fractions, scipy linprog)."""
     accs = sorted(counts)
     classes = range(len(shares))
@@ -57,7 +61,14 @@ def routable(counts: dict[str, int], rates: dict[str, list[float]], shares: list
     for b in classes:
         if not any(vb == b for vb, _ in var):
             return False
-    done = linprog(np.zeros(len(var)), A_ub=a_ub, b_ub=[counts[a] + 1e-9 for a in accs], A_eq=a_eq, b_eq=b_eq, bounds=(0, None))
+    done = linprog(
+        np.zeros(len(var)),
+        A_ub=a_ub,
+        b_ub=[counts[a] + 1e-9 for a in accs],
+        A_eq=a_eq,
+        b_eq=b_eq,
+        bounds=(0, None),
+    )
     return done.status == 0
 
 
@@ -104,7 +115,9 @@ def test_random_class_instances_match_enumeration(seed: int) -> None:
     cut = sorted(rng.uniform(0.05, 0.95) for _ in range(2))
     shares = [cut[0], cut[1] - cut[0], 1 - cut[1]]
     demand = rng.uniform(2, 15)
-    cat = Catalog([offering(a, prices[a], accelerator=a, gpu_mem=80 if a.startswith("A100") else 24) for a in accs])
+    cat = Catalog(
+        [offering(a, prices[a], accelerator=a, gpu_mem=80 if a.startswith("A100") else 24) for a in accs]
+    )
     plan = plan_for([classes_workload(rates, shares, demand)], cat, explain=False)
     best = None
     for counts in itertools.product(range(7), repeat=3):
@@ -137,12 +150,21 @@ def test_class_shares_must_sum_to_one(tmp_path: Path) -> None:
 
 
 def brute_force_periods(
-    prices: dict[str, float], caps: dict[str, float], demands: list[float], alpha: float, current: dict[str, int], hours: float
+    prices: dict[str, float],
+    caps: dict[str, float],
+    demands: list[float],
+    alpha: float,
+    current: dict[str, int],
+    hours: float,
 ) -> float:
     """Cheapest sum of period costs plus alpha x sum of squared changes, by enumeration."""
     names = sorted(prices)
     per_period = [
-        [c for c in itertools.product(range(6), repeat=len(names)) if sum(n * caps[a] for n, a in zip(c, names)) >= d - 1e-9]
+        [
+            c
+            for c in itertools.product(range(6), repeat=len(names))
+            if sum(n * caps[a] for n, a in zip(c, names, strict=True)) >= d - 1e-9
+        ]
         for d in demands
     ]
     best = float("inf")
@@ -150,8 +172,8 @@ def brute_force_periods(
         cost = 0.0
         previous = [current.get(a, 0) for a in names]
         for counts in path:
-            cost += hours * sum(n * prices[a] for n, a in zip(counts, names))
-            cost += alpha * sum((n - p) ** 2 for n, p in zip(counts, previous))
+            cost += hours * sum(n * prices[a] for n, a in zip(counts, names, strict=True))
+            cost += alpha * sum((n - p) ** 2 for n, p in zip(counts, previous, strict=True))
             previous = list(counts)
         best = min(best, cost)
     return best
@@ -162,7 +184,14 @@ def test_two_periods_with_migration_match_brute_force(alpha: float) -> None:
     prices = {"small": 1.0, "big": 3.5}
     caps = {"small": 100.0, "big": 400.0}
     cat = Catalog([offering("small", 1.0), offering("big", 3.5, gpus=4, gpu_mem=24)])
-    w = Workload(name="w", model_mem_gib=20, demand=(250.0, 820.0), throughput={"L4": 100}, target_utilization=1.0, min_replicas=0)
+    w = Workload(
+        name="w",
+        model_mem_gib=20,
+        demand=(250.0, 820.0),
+        throughput={"L4": 100},
+        target_utilization=1.0,
+        min_replicas=0,
+    )
     current = [{"workload": "w", "cloud": "aws", "region": "us-east-1", "instance_type": "small", "nodes": 2}]
     options = SizingOptions(migration_usd_per_node_sq=alpha, period_hours=10, current=current)
     plan = plan_for([w], cat, options, explain=False)
@@ -176,9 +205,18 @@ def test_quadratic_and_linear_churn_give_different_plans() -> None:
     # Six small nodes run now; 250 units/s needs three. L1 (5 USD/node) sheds three for 15 USD;
     # the square (5 USD/node^2) makes shedding three cost 45, so it sheds one (5 USD).
     cat = Catalog([offering("small", 1.0), offering("big", 3.5, gpus=4, gpu_mem=24)])
-    w = Workload(name="w", model_mem_gib=20, demand=250.0, throughput={"L4": 100}, target_utilization=1.0, min_replicas=0)
+    w = Workload(
+        name="w",
+        model_mem_gib=20,
+        demand=250.0,
+        throughput={"L4": 100},
+        target_utilization=1.0,
+        min_replicas=0,
+    )
     current = [{"workload": "w", "cloud": "aws", "region": "us-east-1", "instance_type": "small", "nodes": 6}]
-    quadratic = plan_for([w], cat, SizingOptions(migration_usd_per_node_sq=5, period_hours=10, current=current))
+    quadratic = plan_for(
+        [w], cat, SizingOptions(migration_usd_per_node_sq=5, period_hours=10, current=current)
+    )
     linear = plan_for([w], cat, SizingOptions(churn_usd_per_node=5, period_hours=10, current=current))
     assert [(p.instance_type, p.nodes) for p in quadratic.pools] == [("small", 5)]
     assert [(p.instance_type, p.nodes) for p in linear.pools] == [("small", 3)]
@@ -206,7 +244,9 @@ def test_survive_zone_spreads_and_over_provisions_spot() -> None:
             offering("solo", 0.9, spot=0.2, zones=["a"]),
         ]
     )
-    w = Workload(name="w", model_mem_gib=20, demand=200, throughput={"L4": 100}, target_utilization=1.0, spot=True)
+    w = Workload(
+        name="w", model_mem_gib=20, demand=200, throughput={"L4": 100}, target_utilization=1.0, spot=True
+    )
     plain = plan_for([w], cat, SizingOptions())
     robust = plan_for([w], cat, SizingOptions(survive="zone"))
     assert plain.optimal and robust.optimal
@@ -227,7 +267,9 @@ def test_survive_region_needs_two_regions() -> None:
 
 def test_spot_availability_override_changes_the_count() -> None:
     cat = Catalog([offering("a", 1.0, spot=0.3)])
-    w = Workload(name="w", model_mem_gib=20, demand=400, throughput={"L4": 100}, target_utilization=1.0, spot=True)
+    w = Workload(
+        name="w", model_mem_gib=20, demand=400, throughput={"L4": 100}, target_utilization=1.0, spot=True
+    )
     assert plan_for([w], cat).pools[0].nodes == 5  # 400 / (100 x 0.8)
     assert plan_for([w], cat, SizingOptions(spot_availability={"aws": 1.0})).pools[0].nodes == 4
 
@@ -260,18 +302,32 @@ def test_unmeasured_pairs_get_a_flagged_estimate_with_margin() -> None:
 @pytest.mark.parametrize("model", ["llama-3.1-8b", "llama-3.1-70b", "llama-2-70b"])
 @pytest.mark.parametrize("slo", ["offline", "server", "interactive"])
 def test_credited_capacity_never_exceeds_the_kv_bound(model: str, slo: str) -> None:
-    w = Workload(name="w", model=model, precision="fp8", kv_tokens=1024, demand=1, slo=slo, max_model_len=8192)
+    w = Workload(
+        name="w", model=model, precision="fp8", kv_tokens=1024, demand=1, slo=slo, max_model_len=8192
+    )
     for acc, mem in (("H100-80GB", 80), ("H200-141GB", 141), ("L40S-48GB", 44.7), ("B200-180GB", 180)):
         o = offering("x", 10.0, accelerator=acc, gpu_mem=mem, gpus=8)
         for g in (1, 2, 4, 8):
             credit = capacity.credited_throughput(w, o, g)
-            bound = capacity.kv_bound_per_gpu(w, mem, g, {"H100-80GB": 3.35, "H200-141GB": 4.8, "L40S-48GB": 0.864, "B200-180GB": 8.0}[acc])
+            bound = capacity.kv_bound_per_gpu(
+                w, mem, g, {"H100-80GB": 3.35, "H200-141GB": 4.8, "L40S-48GB": 0.864, "B200-180GB": 8.0}[acc]
+            )
             assert bound is not None
             for value in credit.per_class.values():
                 assert 0 < value <= bound + 1e-9
 
 
 def test_70b_fp8_on_one_h100_is_credited_a_few_hundred_tokens() -> None:
-    w = Workload(name="w", model="llama-3.1-70b", precision="fp8", kv_tokens=1024, demand=1, slo="server", max_model_len=4096)
-    credit = capacity.credited_throughput(w, offering("p5", 50.0, accelerator="H100-80GB", gpu_mem=80, gpus=8), 1)
+    w = Workload(
+        name="w",
+        model="llama-3.1-70b",
+        precision="fp8",
+        kv_tokens=1024,
+        demand=1,
+        slo="server",
+        max_model_len=4096,
+    )
+    credit = capacity.credited_throughput(
+        w, offering("p5", 50.0, accelerator="H100-80GB", gpu_mem=80, gpus=8), 1
+    )
     assert 0 < credit.per_class["all"] < 600  # the measured 2,679 needs a larger KV cache
