@@ -244,12 +244,20 @@ def node_throughput(gpus: int, gpus_per_replica_: int, per_gpu: float) -> float:
     return replicas_per_node(gpus, gpus_per_replica_) * gpus_per_replica_ * per_gpu
 
 
-def _weight_and_kv_bytes(workload: Any) -> tuple[float, float]:
-    """Weight bytes and KV bytes per token of a known model at the workload's precision."""
-    spec = MODELS[workload.model]
-    weights = weights_gib(spec.params_billion, workload.precision) * GIB
-    kv = kv_cache_gib(spec.kv_kib_per_token, 1, workload.precision) * GIB
-    return weights, kv
+def _fit(workload: Any, gpu_mem_gib: float, gpus_per_replica_: int, max_model_len: int) -> Any:
+    """:func:`sizing.memory.fit` of a known model at the workload's precision (FP8 engines keep an
+    FP8 KV cache, as :func:`kv_cache_gib` assumes)."""
+    from sizing import memory
+
+    return memory.fit(
+        workload.model,
+        gpus=gpus_per_replica_,
+        gpu_mem_gib=gpu_mem_gib,
+        max_model_len=max_model_len,
+        gpu_memory_utilization=GPU_MEMORY_UTILIZATION,
+        precision=workload.precision,
+        kv_dtype="fp8" if workload.precision == "fp8" else "bf16",
+    )
 
 
 def kv_bound_per_gpu(
@@ -257,18 +265,16 @@ def kv_bound_per_gpu(
 ) -> float | None:
     """Most output tokens/s per GPU a layout can serve with sequences of ``max_model_len`` tokens.
 
-    The KV cache left after the weights (``g x gpu_mem_gib x`` :data:`GPU_MEMORY_UTILIZATION`
-    ``- weights``) holds ``B = floor(left / (max_model_len x KV bytes per token))`` sequences; a
-    decode step reads at least the weights at full datasheet bandwidth, so a replica makes at
-    most ``B x g x bandwidth / weights`` tokens/s, ``B x bandwidth / weights`` per GPU. ``None``
-    when the bound does not apply (unknown model, no ``max_model_len``, no bandwidth figure).
+    The KV cache left after weights and overhead holds ``B`` full-length sequences
+    (:func:`sizing.memory.fit`, the arithmetic the endpoint spec's memory check uses); a decode
+    step reads at least the weights at full datasheet bandwidth, so a replica makes at most
+    ``B x g x bandwidth / weights`` tokens/s, ``B x bandwidth / weights`` per GPU. ``None`` when
+    the bound does not apply (unknown model, no ``max_model_len``, no bandwidth figure).
     """
     if workload.model not in MODELS or workload.max_model_len is None or bandwidth_tb_s is None:
         return None
-    weights, kv = _weight_and_kv_bytes(workload)
-    left = gpus_per_replica_ * gpu_mem_gib * GIB * GPU_MEMORY_UTILIZATION - weights
-    sequences = math.floor(left / (workload.max_model_len * kv)) if left > 0 else 0
-    return max(sequences, 0) * bandwidth_tb_s * 1e12 / weights
+    fit = _fit(workload, gpu_mem_gib, gpus_per_replica_, workload.max_model_len)
+    return fit.max_sequences * bandwidth_tb_s * 1e12 / (fit.weights_gib * GIB)
 
 
 @dataclass(frozen=True)
@@ -304,13 +310,12 @@ def credited_throughput(workload: Any, offering: Any, gpus_per_replica_: int) ->
     estimated = False
     if not figures and estimable(workload, acc):
         scenario, tpot_s = target(workload)
-        weights, kv = _weight_and_kv_bytes(workload)
         isl, osl = throughput.shape(workload.model, scenario or "interactive")
-        left = gpus_per_replica_ * offering.gpu_mem_gib * GIB * GPU_MEMORY_UTILIZATION - weights
+        fit = _fit(workload, offering.gpu_mem_gib, gpus_per_replica_, isl + osl)
         estimate = throughput.roofline_per_gpu(
-            weight_bytes=weights,
-            kv_bytes_per_token=kv,
-            kv_budget_bytes=max(left, 0.0),
+            weight_bytes=fit.weights_gib * GIB,
+            kv_bytes_per_token=fit.kv_bytes_per_token,
+            kv_budget_bytes=max(fit.kv_cache_gib * GIB, 0.0),
             gpus=gpus_per_replica_,
             bandwidth_tb_s=bandwidth or 0.0,
             input_tokens=isl,
