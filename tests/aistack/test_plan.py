@@ -44,8 +44,9 @@ def test_sized_pools_take_machine_type_bounds_and_replicas_from_the_plan():
     assert (a10g.min_nodes, a10g.max_nodes) == (max(chat.min_nodes, 2), chat.max_nodes)
     assert h100.instance_types == [big.instance_type] == ["p5.48xlarge"]
     assert (h100.min_nodes, h100.max_nodes) == (big.min_nodes, big.max_nodes)
-    # Peak demand / (throughput per GPU x 0.8) replicas of one GPU each: 3000 / (486 x 0.8) -> 8.
-    assert chat.max_nodes == 8 and chat.gpus_per_replica == 1
+    # Peak demand / (throughput per GPU x 0.8 utilisation x 0.8 spot availability, sizing/risk.py)
+    # replicas of one GPU each: 3000 / (486 x 0.8 x 0.8) -> 10.
+    assert chat.max_nodes == 10 and chat.gpus_per_replica == 1
     assert spec.endpoints["chat"].max_replicas == chat.max_nodes * chat.replicas_per_node
     # 300 GiB per replica on 80 GiB GPUs -> 4 GPUs per replica, 2 replicas per 8-GPU node.
     assert (big.gpus_per_replica, big.replicas_per_node) == (4, 2)
