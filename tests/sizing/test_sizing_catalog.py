@@ -57,8 +57,11 @@ def test_seed_flags_are_applied() -> None:
     assert nd_h100.gpus == 8  # the snapshot says 12
     assert nd_h100.spot_price_hr is None  # the snapshot's spot column equals on-demand
     assert any(c.startswith("CORRECTED_GPU_COUNT") for c in nd_h100.caveats)
+    # P4/P5 on-demand prices are re-dated after AWS's June 2025 cut; their spot figures are not.
     (p5,) = catalog.find("aws", instance_type="p5.48xlarge")
-    assert any(c.startswith("STALE_AFTER_2025-06") for c in p5.caveats)
+    assert p5.price_hr == pytest.approx(55.04) and p5.as_of == "2026-08-26"
+    assert any(c.startswith("SPOT_PRE_2025-06") for c in p5.caveats)
+    assert not any(c.startswith("STALE_AFTER_2025-06") for o in catalog for c in o.caveats)
     # GCP rows add the VM and the GPU rows of the snapshot.
     (g2,) = catalog.find("gcp", instance_type="g2-standard-4")
     assert g2.price_hr == pytest.approx(0.14679 + 0.56004)
