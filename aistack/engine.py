@@ -58,6 +58,10 @@ class Resource:
     replace_on_changes: list[str] = field(default_factory=list)
     aliases: list[str] = field(default_factory=list)
     cloud: str | None = None
+    # What the engine waits for before creating it: ``dependsOn`` plus every resource its inputs
+    # were computed from (URNs, components expanded to their resources), as ``pulumi up`` orders.
+    dependencies: list[str] = field(default_factory=list)
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The resource in the preview JSON shape (secrets masked)."""
@@ -73,6 +77,7 @@ class Resource:
             "ignore_changes": self.ignore_changes,
             "replace_on_changes": self.replace_on_changes,
             "aliases": self.aliases,
+            "dependencies": self.dependencies,
             "inputs": mask(self.inputs),
         }
 
@@ -482,6 +487,10 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 ignore_changes=list(request.ignoreChanges),
                 replace_on_changes=list(request.replaceOnChanges),
                 aliases=self._alias_urns(request, response.urn),
+                dependencies=sorted(set(request.dependencies)),
+                property_dependencies={
+                    k: sorted(set(v.urns)) for k, v in request.propertyDependencies.items() if v.urns
+                },
             )
         )
         return response

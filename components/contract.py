@@ -64,6 +64,15 @@ class Cluster(Component):
     CONCEPT = "Cluster"
     OUTPUTS = ("cluster_name", "kubeconfig")
 
+    ready: list[pulumi.Resource]
+    """What must exist before the cluster runs pods: the system node pool and, where the family installs
+    them, the core add-ons (pod network, DNS). The Kubernetes provider depends on these, so no object
+    starts before there are nodes. Set by each family before :meth:`finish`."""
+
+    def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(name, opts)
+        self.ready = []
+
 
 class GpuNodePool(Component):
     """Tainted, autoscaled GPU node pool (one or two raw pools: on-demand floor + spot)."""

@@ -111,6 +111,7 @@ def to_subject(resource: Mapping[str, Any]) -> Subject:
         provider=resource.get("provider"),
         property_dependencies={k: tuple(v) for k, v in (resource.get("property_dependencies") or {}).items()},
         outputs=plain(resource.get("outputs") or {}),
+        dependencies=tuple(resource.get("dependencies") or ()),
     )
 
 
@@ -132,7 +133,7 @@ def evaluate(
             ``pulumi.output.Unknown``; secret envelopes are unwrapped). Optional, for the stack
             rules' joins: ``"outputs"`` (what the mocks returned: physical names, ids),
             ``"provider"`` (the provider URN or the mock's ``"<urn>::<id>"`` reference) and
-            ``"property_dependencies"`` (input → URNs). ``dataclasses.asdict`` of an
+            ``"property_dependencies"`` (input → URNs) and ``"dependencies"`` (every URN it waits for). ``dataclasses.asdict`` of an
             ``aistack.engine.Resource`` has this shape.
         environment: Selects the level profile (``dev``, ``staging``, ``prod``; others: defaults).
         config: Policy config: ``{"<rule-id>": "<level>" | {"enforcementLevel": ..., <settings>},

@@ -34,6 +34,10 @@ from typing import Any
 import kubernetes_validate.utils as kubernetes_validate_utils
 import pytest
 
+# Kubernetes support windows are judged on this date (see policies/aistack_rules/versions.py), so
+# the suite gives the same verdicts whatever day it runs; subprocess runs inherit it.
+os.environ.setdefault("AISTACK_AS_OF", "2026-12-04")
+
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))

@@ -22,6 +22,7 @@ from aistack.spec.clusters import ClusterSpec, GpuPoolSpec
 from aistack.spec.endpoints import EndpointSpec, accelerator_gib
 from aistack.spec.sizing import SizingSpec
 from aistack.spec.stores import StoreSpec
+from policies.aistack_rules import versions
 
 NAMESPACE = "aistack"
 ALLOWED_NAMESPACES = ("aistack", "pulumi")
@@ -113,6 +114,7 @@ class StackSpec(Model):
                     )
         for cname, cluster in self.clusters.items():
             zones = clouds[cluster.cloud].zones
+            self._check_platform(cname, cluster, zones)
             for pname, pool in cluster.gpu_pools.items():
                 where = f"clusters.{cname}.gpu_pools.{pname}"
                 extra = sorted(set(pool.zones or []) - set(zones))
@@ -144,6 +146,22 @@ class StackSpec(Model):
                 if pool.sized:
                     self._check_sized(cname, pname)
         return self
+
+    def _check_platform(self, name: str, cluster: ClusterSpec, zones: list[str]) -> None:
+        """What the cloud refuses at create time: a minor past standard support, EKS in one zone."""
+        problem = versions.support_problem(cluster.cloud, cluster.kubernetes_version, versions.today())
+        if problem:
+            raise _Located(
+                f"clusters.{name}.kubernetes_version",
+                f"{problem} (the date is ${versions.AS_OF_ENV} when set, else today)",
+            )
+        if cluster.cloud == "aws" and len(zones) < 2:
+            # CreateCluster: "Subnets specified must be in at least two different AZs".
+            raise _Located(
+                "clouds.aws.zones",
+                f"EKS cluster {name!r} needs subnets in at least two Availability Zones; got {zones} "
+                "(GPU pools may still use one through their own `zones`)",
+            )
 
     def _check_sized(self, cluster: str, pool: str) -> None:
         """A sized pool serves at least one endpoint, and each of them states its peak demand."""

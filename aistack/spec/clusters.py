@@ -230,7 +230,7 @@ class ClusterSpec(Model):
         description="Cloud the cluster runs on; must be configured under `aistack:clouds`."
     )
     kubernetes_version: str = Field(
-        default="1.33", pattern=r"^1\.\d{2}$", description="Kubernetes minor version, e.g. `1.33`."
+        default="1.35", pattern=r"^1\.\d{2}$", description="Kubernetes minor version, e.g. `1.35`; must be in the cloud's standard support on the stack's date (see `docs/first-deploy.md`)."
     )
     service_cidr: Cidr = Field(
         default="172.20.0.0/16",

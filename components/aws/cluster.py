@@ -219,7 +219,7 @@ class Cluster(contract.Cluster):
             depends_on=[*attachments, *early_addons],
         )
         # CoreDNS needs nodes to become healthy, so it follows the system node group.
-        aws.eks.Addon(
+        coredns = aws.eks.Addon(
             self.child("coredns"),
             cluster_name=cluster.name,
             addon_name="coredns",
@@ -230,6 +230,8 @@ class Cluster(contract.Cluster):
         config = pulumi.Output.all(
             cluster.name, cluster.endpoint, cluster.certificate_authority.data, deployer_arn, *admins
         ).apply(lambda args: kubeconfig(args[0], args[1], args[2], region, args[3]))
+        # Without self-managed add-ons, pods get a network from vpc-cni and DNS from coredns only.
+        self.ready = [system, *early_addons, coredns]
         self.finish(
             cluster_name=cluster.name,
             kubeconfig=pulumi.Output.secret(config),

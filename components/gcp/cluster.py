@@ -197,7 +197,7 @@ class Cluster(contract.Cluster):
             unique_writer_identity=True,
             opts=self.opts(),
         )
-        node_pool(
+        system = node_pool(
             self,
             "system",
             cluster=cluster.id,
@@ -222,6 +222,8 @@ class Cluster(contract.Cluster):
             config = pulumi.Output.all(
                 cluster.name, cluster.endpoint, cluster.master_auth.cluster_ca_certificate
             ).apply(lambda args: kubeconfig(args[0], args[1], args[2]))
+        # GKE installs its networking and DNS with the cluster; pods need the system pool's nodes.
+        self.ready = [system]
         self.finish(
             cluster_name=cluster.name,
             kubeconfig=pulumi.Output.secret(config),

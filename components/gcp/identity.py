@@ -46,7 +46,12 @@ class WorkloadIdentity(contract.WorkloadIdentity):
             self.child("wi"),
             service_account_id=account.name,
             role="roles/iam.workloadIdentityUser",
-            member=f"serviceAccount:{cluster.workload_pool}[{namespace}/{service_account}]",
+            # The workload pool exists once the project's first GKE cluster does; IAM rejects a member
+            # in it before ("Identity Pool does not exist"). Wait through the cluster id (depending on
+            # the cluster component would also wait on the Kubernetes objects under it).
+            member=pulumi.Output.from_input(cluster.cluster_id).apply(
+                lambda _: f"serviceAccount:{cluster.workload_pool}[{namespace}/{service_account}]"
+            ),
             opts=self.opts(),
         )
         gcp.storage.BucketIAMMember(

@@ -61,10 +61,15 @@ def check(spec: StackSpec, file: str) -> None:
 def cluster_provider(name: str, cluster: contract.Cluster) -> k8s.Provider:
     """The cluster's Kubernetes provider, a child of the cluster so its objects belong to the cluster's cloud.
 
-    The kubeconfig is the cluster's secret output; nothing is read from the ambient kubeconfig.
+    The kubeconfig is the cluster's secret output; nothing is read from the ambient kubeconfig. The
+    provider depends on the cluster's ``ready`` resources (system pool, core add-ons): every object
+    uses it, so none starts before there are nodes, a pod network and DNS (policy
+    ``deploy-k8s-after-nodes``).
     """
     return k8s.Provider(
-        f"{name}-k8s", kubeconfig=cluster.kubeconfig, opts=pulumi.ResourceOptions(parent=cluster)
+        f"{name}-k8s",
+        kubeconfig=cluster.kubeconfig,
+        opts=pulumi.ResourceOptions(parent=cluster, depends_on=list(cluster.ready)),
     )
 
 

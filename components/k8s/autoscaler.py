@@ -35,6 +35,9 @@ IMAGES = {
     "1.33": "registry.k8s.io/autoscaling/cluster-autoscaler:v1.33.5",
     "1.34": "registry.k8s.io/autoscaling/cluster-autoscaler:v1.34.4",
     "1.35": "registry.k8s.io/autoscaling/cluster-autoscaler:v1.35.1",
+    # EKS 1.36 is GA since 2026-06-02; CA 1.36.1 per the kubernetes/autoscaler release notes of
+    # cluster-autoscaler-1.36.1 (images on registry.k8s.io), checked 2026-12-04.
+    "1.36": "registry.k8s.io/autoscaling/cluster-autoscaler:v1.36.1",
 }
 """Kubernetes minor → the autoscaler release for it (it simulates that minor's scheduler, so the two
 must match). Patch releases as kOps pins them (kubernetes/kops ``pkg/model/components/clusterautoscaler.go``)."""

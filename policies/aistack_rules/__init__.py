@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from . import clusters, deploy_access, encryption, gpu, identity, network, transit, workloads
+from . import clusters, deploy, deploy_access, encryption, gpu, identity, network, transit, workloads
 from .core import UNKNOWN, Rule
 
 CONCERNS = {
@@ -27,8 +27,9 @@ CONCERNS = {
     "clusters": clusters.RULES,
     "workloads": workloads.RULES,
     "gpu-cost": gpu.RULES,
-    # First-deploy breakers (DESIGN.md, "Policies"); access: API reachability, admins, kubeconfigs.
-    "deploy": deploy_access.RULES,
+    # First-deploy breakers (DESIGN.md, "Policies"): ordering, zones and support windows over the whole
+    # graph (deploy); API reachability, admins and kubeconfigs (deploy_access).
+    "deploy": deploy.RULES + deploy_access.RULES,
 }
 
 RULES: tuple[Rule, ...] = tuple(

@@ -231,6 +231,8 @@ class Subject:
             (known to the Pulumi engine; absent in the offline engine).
         outputs: The outputs the offline engine's mocks returned (physical names, ids), used
             only to join resources; empty under Pulumi.
+        dependencies: URNs of every resource the engine creates before this one (``dependsOn``
+            and the resources its inputs come from), as both engines record them.
     """
 
     urn: str
@@ -241,6 +243,7 @@ class Subject:
     provider: str | None = None
     property_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     outputs: Mapping[str, Any] = field(default_factory=dict)
+    dependencies: tuple[str, ...] = ()
 
 
 # A resource rule yields violation messages; a stack rule yields (urn, message) pairs, and may

@@ -121,6 +121,7 @@ def _stack_policy(rule: Rule, level: str) -> StackValidationPolicy:
                 property_dependencies={
                     k: tuple(d.urn for d in v) for k, v in r.property_dependencies.items()
                 },
+                dependencies=tuple(d.urn for d in r.dependencies),
             )
             for r in args.resources
         ]

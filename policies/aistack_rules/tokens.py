@@ -91,5 +91,12 @@ K8S_BINDINGS = (
 )
 K8S_PROVIDER = "pulumi:providers:kubernetes"
 
+# Read by the deploy concern's ordering rules.
+EKS_ADDON = "aws:eks/addon:Addon"
+EC2_SUBNET = "aws:ec2/subnet:Subnet"
+GCP_KMS_KEY_IAM_MEMBER = "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember"
+GCP_SA_IAM_MEMBER = "gcp:serviceaccount/iAMMember:IAMMember"
+GCP_SA_IAM_BINDING = "gcp:serviceaccount/iAMBinding:IAMBinding"
+
 CLUSTERS = {EKS_CLUSTER: "aws", AZ_MANAGED_CLUSTER: "azure", GKE_CLUSTER: "gcp"}
 """Managed Kubernetes cluster types → cloud."""

@@ -117,7 +117,7 @@ def test_zone_outside_region():
 
 
 def test_pool_zone_outside_cloud_zones():
-    err = _error(_mutated(["aistack:clusters", "main", "gpu_pools", "l4", "zones"], ["us-east-1b"]))
+    err = _error(_mutated(["aistack:clusters", "main", "gpu_pools", "l4", "zones"], ["us-east-1c"]))
     assert err.key == "aistack:clusters.main.gpu_pools.l4.zones"
 
 

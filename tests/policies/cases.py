@@ -887,3 +887,7 @@ CASES: dict[str, Case] = {
 from tests.policies.cases_deploy_access import CASES as _DEPLOY_ACCESS  # noqa: E402
 
 CASES.update(_DEPLOY_ACCESS)
+
+from tests.policies.cases_deploy import DEPLOY_CASES  # noqa: E402 (its cases build on the helpers above)
+
+CASES |= DEPLOY_CASES

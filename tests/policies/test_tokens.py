@@ -78,6 +78,11 @@ SDK_CLASSES = {
     "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": "pulumi_kubernetes.rbac.v1.RoleBinding",
     "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding": "pulumi_kubernetes.rbac.v1.ClusterRoleBinding",
     "pulumi:providers:kubernetes": "pulumi_kubernetes.Provider",
+    "aws:eks/addon:Addon": "pulumi_aws.eks.Addon",
+    "aws:ec2/subnet:Subnet": "pulumi_aws.ec2.Subnet",
+    "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": "pulumi_gcp.kms.CryptoKeyIAMMember",
+    "gcp:serviceaccount/iAMMember:IAMMember": "pulumi_gcp.serviceaccount.IAMMember",
+    "gcp:serviceaccount/iAMBinding:IAMBinding": "pulumi_gcp.serviceaccount.IAMBinding",
 }
 
 

@@ -100,7 +100,7 @@ def test_gcp_ranges_must_not_overlap_other_clouds():
 
 
 def test_pool_overrides_must_match_the_cluster_cloud():
-    aws = {"region": "us-east-1", "zones": ["us-east-1a"], "cidr": "10.40.0.0/16"}
+    aws = {"region": "us-east-1", "zones": ["us-east-1a", "us-east-1b"], "cidr": "10.40.0.0/16"}
     pool = {
         "accelerator": "A10G-24GB",
         "instance_types": ["g5.xlarge"],

@@ -81,7 +81,7 @@ def test_workload_identity_shielded_nodes_and_vpc_native_networking(declared):
     assert gke["datapathProvider"] == "ADVANCED_DATAPATH"
     assert gke["removeDefaultNodePool"] is True
     assert gke["location"] == "us-central1"
-    assert gke["minMasterVersion"] == "1.33"
+    assert gke["minMasterVersion"] == "1.35"
 
 
 def test_secrets_are_encrypted_with_a_rotating_key_the_gke_agent_may_use(declared):

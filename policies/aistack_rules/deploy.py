@@ -1,0 +1,273 @@
+"""First-deploy breakers: what makes a fresh ``pulumi up`` fail although every resource is valid alone.
+
+These rules read the whole graph, above all its ordering: each resource's ``dependencies`` (its
+``dependsOn`` and the resources its inputs come from) plus its explicit provider, which the
+engine creates first. ``after(x, y)`` means "x is created after y has been created".
+
+Sources for each failure are in the rule descriptions and ``docs/first-deploy.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from . import versions
+from .core import MANDATORY, CannotCheck, Indeterminate, Rule, Subject, as_list, get, get_known, is_unknown
+from .tokens import (
+    AZ_MANAGED_CLUSTER,
+    CLUSTERS,
+    EC2_SUBNET,
+    EKS_ADDON,
+    EKS_CLUSTER,
+    EKS_NODE_GROUP,
+    GCP_KMS_KEY_IAM_MEMBER,
+    GCP_PROJECT_IAM_MEMBER,
+    GCP_SA_IAM_BINDING,
+    GCP_SA_IAM_MEMBER,
+    GCS_BUCKET,
+    GKE_CLUSTER,
+    GKE_NODE_POOL,
+    K8S_PROVIDER,
+)
+
+# Where each cluster type keeps its Kubernetes version.
+VERSION_INPUT = {
+    EKS_CLUSTER: "version",
+    AZ_MANAGED_CLUSTER: "kubernetesVersion",
+    GKE_CLUSTER: "minMasterVersion",
+}
+
+# EKS clusters created without self-managed add-ons have no pod network and no DNS until these exist.
+EKS_CORE_ADDONS = ("vpc-cni", "coredns")
+
+GCS_SERVICE_AGENT = "@gs-project-accounts.iam.gserviceaccount.com"
+WORKLOAD_POOL_MARKERS = (".svc.id.goog[", "/workloadIdentityPools/")
+
+
+class Graph:
+    """The stack's creation order: who is created before whom."""
+
+    def __init__(self, subjects: Sequence[Subject]) -> None:
+        self.by_urn = {s.urn: s for s in subjects}
+        self._before: dict[str, set[str]] = {}
+
+    def before(self, urn: str) -> set[str]:
+        """Every URN created before ``urn`` (its dependencies and explicit provider, transitively)."""
+        if urn in self._before:
+            return self._before[urn]
+        seen: set[str] = set()
+        stack = [urn]
+        while stack:
+            subject = self.by_urn.get(stack.pop())
+            if subject is None:
+                continue
+            for nxt in (*subject.dependencies, *([subject.provider] if subject.provider else [])):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        self._before[urn] = seen
+        return seen
+
+    def of_type(self, urns: set[str], *types: str) -> list[Subject]:
+        """The resources among ``urns`` of one of ``types``, in URN order."""
+        return [self.by_urn[u] for u in sorted(urns) if u in self.by_urn and self.by_urn[u].type in types]
+
+
+def _minor(value: str) -> str:
+    """``1.35`` from ``1.35``, ``1.35.2`` or ``1.35.2-gke.1962000``."""
+    return ".".join(value.split("-")[0].split(".")[:2])
+
+
+def check_version_supported(r: Subject, cfg: Mapping[str, Any]) -> Iterator[str]:
+    """The cluster's Kubernetes minor is GA and in standard support on the stack's date."""
+    path = VERSION_INPUT[r.type]
+    value = get(r.inputs, path)
+    if value is None:
+        return  # the service creates it on its current default, which is in standard support
+    on = versions.today(cfg.get("asOf") or None)
+    problem = versions.support_problem(CLUSTERS[r.type], _minor(str(value)), on)
+    if problem:
+        yield f"{path} {value}: {problem}"
+
+
+def check_k8s_after_nodes(subjects: Sequence[Subject], _cfg: Mapping[str, Any]) -> Iterator[Any]:
+    """Each cluster's Kubernetes provider is created after a node pool and the core add-ons."""
+    graph = Graph(subjects)
+    for provider in (s for s in subjects if s.type == K8S_PROVIDER):
+        before = graph.before(provider.urn)
+        for cluster in graph.of_type(before, *CLUSTERS):
+            yield from _nodes_ready(graph, provider, cluster, before)
+
+
+def _nodes_ready(graph: Graph, provider: Subject, cluster: Subject, before: set[str]) -> Iterator[Any]:
+    if cluster.type == AZ_MANAGED_CLUSTER:
+        # AKS creates the system pool inline: the cluster is ready only once it has nodes.
+        profiles = get(cluster.inputs, "agentPoolProfiles", [])
+        if is_unknown(profiles):
+            yield Indeterminate("agentPoolProfiles", cluster.urn)
+        elif not profiles:
+            yield (
+                provider.urn,
+                f"AKS cluster {cluster.name!r} has no inline agent pool, so objects have no nodes",
+            )
+        return
+    pool_type = EKS_NODE_GROUP if cluster.type == EKS_CLUSTER else GKE_NODE_POOL
+    pools = [p for p in graph.of_type(before, pool_type) if cluster.urn in graph.before(p.urn)]
+    if not pools:
+        yield (
+            provider.urn,
+            f"Kubernetes provider {provider.name!r} does not wait for a node pool of cluster {cluster.name!r}: "
+            "its Deployments would start before there are nodes (add the system pool to its dependsOn)",
+        )
+    if cluster.type != EKS_CLUSTER:
+        return
+    names: set[str] = set()
+    for addon in graph.of_type(before, EKS_ADDON):
+        name = addon.inputs.get("addonName")
+        if is_unknown(name):
+            yield Indeterminate("addonName", addon.urn)
+            return
+        names.add(name)
+    missing = [a for a in EKS_CORE_ADDONS if a not in names]
+    if missing:
+        yield (
+            provider.urn,
+            f"Kubernetes provider {provider.name!r} does not wait for the EKS add-ons {', '.join(missing)} of "
+            f"cluster {cluster.name!r}: pods get no network or DNS until they exist",
+        )
+
+
+def check_eks_two_azs(subjects: Sequence[Subject], _cfg: Mapping[str, Any]) -> Iterator[Any]:
+    """EKS cluster subnets span at least two Availability Zones (else CreateCluster fails)."""
+    subnets = {s.outputs.get("id"): s for s in subjects if s.type == EC2_SUBNET and s.outputs.get("id")}
+    for cluster in (s for s in subjects if s.type == EKS_CLUSTER):
+        try:
+            ids = get_known(cluster.inputs, "vpcConfig.subnetIds", [])
+        except CannotCheck as exc:
+            yield Indeterminate(exc.path, cluster.urn)
+            continue
+        if any(i not in subnets for i in ids):
+            # Subnets from outside the stack: their zones are not in the graph; two ids at least.
+            if len(set(ids)) < 2:
+                yield cluster.urn, "vpcConfig.subnetIds has fewer than two subnets; EKS requires two AZs"
+            continue
+        zones: set[str] = set()
+        for subnet_id in ids:
+            subnet = subnets[subnet_id]
+            zone = subnet.inputs.get("availabilityZone") or subnet.inputs.get("availabilityZoneId")
+            if is_unknown(zone) or zone is None:
+                yield Indeterminate("availabilityZone", subnet.urn)
+                break
+            zones.add(zone)
+        else:
+            if len(zones) < 2:
+                yield (
+                    cluster.urn,
+                    f"vpcConfig.subnetIds span {len(zones)} Availability Zone(s) ({', '.join(sorted(zones)) or 'none'}); "
+                    "EKS requires subnets in at least two (InvalidParameterException)",
+                )
+
+
+def _workload_members(r: Subject) -> list[Any]:
+    if r.type == GCP_SA_IAM_BINDING:
+        return as_list(r.inputs.get("members"))
+    return [r.inputs.get("member")]
+
+
+def check_gke_wi_after_cluster(subjects: Sequence[Subject], _cfg: Mapping[str, Any]) -> Iterator[Any]:
+    """IAM grants to a GKE workload pool principal are created after a GKE cluster (which creates the pool)."""
+    graph = Graph(subjects)
+    types = (GCP_SA_IAM_MEMBER, GCP_SA_IAM_BINDING, GCP_PROJECT_IAM_MEMBER)
+    for grant in (s for s in subjects if s.type in types):
+        if graph.of_type(graph.before(grant.urn), GKE_CLUSTER):
+            continue
+        members = _workload_members(grant)
+        if any(is_unknown(m) for m in members):
+            if grant.inputs.get("role") == "roles/iam.workloadIdentityUser":
+                yield Indeterminate("member", grant.urn)
+            continue
+        pool = [m for m in members if isinstance(m, str) and any(k in m for k in WORKLOAD_POOL_MARKERS)]
+        if pool:
+            yield (
+                grant.urn,
+                f"grants {grant.inputs.get('role')} to workload pool principal {pool[0]} without waiting for a GKE "
+                "cluster: IAM rejects it in a new project (the pool exists once the first cluster does)",
+            )
+
+
+def check_gcs_cmek_after_grant(subjects: Sequence[Subject], _cfg: Mapping[str, Any]) -> Iterator[Any]:
+    """A GCS bucket with a default KMS key is created after the Cloud Storage service agent's key grant."""
+    graph = Graph(subjects)
+    for bucket in (s for s in subjects if s.type == GCS_BUCKET):
+        key = get(bucket.inputs, "encryption.defaultKmsKeyName")
+        if not key:
+            continue
+        grants = graph.of_type(graph.before(bucket.urn), GCP_KMS_KEY_IAM_MEMBER)
+        members = [g.inputs.get("member") for g in grants]
+        if any(isinstance(m, str) and m.endswith(GCS_SERVICE_AGENT) for m in members):
+            continue
+        if any(is_unknown(m) for m in members):
+            yield Indeterminate("member", next(g.urn for g in grants if is_unknown(g.inputs.get("member"))))
+            continue
+        yield (
+            bucket.urn,
+            "encryption.defaultKmsKeyName is set but the bucket does not wait for a grant of the key to the Cloud "
+            "Storage service agent (service-<project number>@gs-project-accounts): bucket creation fails",
+        )
+
+
+AS_OF_SCHEMA = {
+    "asOf": {
+        "type": "string",
+        "default": "",
+        "description": "Judge support on this date (YYYY-MM-DD); empty: $AISTACK_AS_OF, else today (UTC).",
+    }
+}
+
+RULES = (
+    Rule(
+        "deploy-kubernetes-version-supported",
+        MANDATORY,
+        "Clusters run a Kubernetes minor that is GA and in standard support on the stack's date (EKS extended "
+        "support costs six times the control-plane price; AKS refuses new clusters on an end-of-life minor).",
+        tuple(VERSION_INPUT),
+        check_version_supported,
+        config_schema=AS_OF_SCHEMA,
+    ),
+    Rule(
+        "deploy-k8s-after-nodes",
+        MANDATORY,
+        "Each cluster's Kubernetes provider depends on a node pool of the cluster (and, on EKS, the vpc-cni and "
+        "coredns add-ons), so no Kubernetes object starts before there are nodes, a pod network and DNS.",
+        (K8S_PROVIDER, *CLUSTERS, EKS_NODE_GROUP, GKE_NODE_POOL, EKS_ADDON),
+        check_k8s_after_nodes,
+        stack=True,
+    ),
+    Rule(
+        "deploy-eks-two-azs",
+        MANDATORY,
+        "EKS clusters get subnets in at least two Availability Zones (CreateCluster refuses fewer).",
+        (EKS_CLUSTER, EC2_SUBNET),
+        check_eks_two_azs,
+        stack=True,
+    ),
+    Rule(
+        "deploy-gke-wi-after-cluster",
+        MANDATORY,
+        "IAM grants to a GKE workload pool principal (<project>.svc.id.goog) depend on a GKE cluster, which "
+        "creates the pool (else: 'Identity Pool does not exist').",
+        (GCP_SA_IAM_MEMBER, GCP_SA_IAM_BINDING, GCP_PROJECT_IAM_MEMBER, GKE_CLUSTER),
+        check_gke_wi_after_cluster,
+        stack=True,
+    ),
+    Rule(
+        "deploy-gcs-cmek-after-grant",
+        MANDATORY,
+        "A GCS bucket encrypted with a customer-managed key depends on the key's grant to the Cloud Storage "
+        "service agent (else bucket creation is refused).",
+        (GCS_BUCKET, GCP_KMS_KEY_IAM_MEMBER),
+        check_gcs_cmek_after_grant,
+        stack=True,
+    ),
+)
