@@ -242,9 +242,20 @@ def _aks_user_credentials(args: Mapping[str, Any]) -> dict[str, Any]:
 MOCK_CA = "bW9jay1jYQ=="
 """The cluster CA every mock cluster presents (base64 of ``mock-ca``)."""
 
+
+def _gcs_service_agent(args: Mapping[str, Any]) -> dict[str, Any]:
+    """``storage.getProjectServiceAccount``: the project's Cloud Storage service agent (a stand-in number)."""
+    project = args.get("project") or "mock-project"
+    number = int(hashlib.sha1(project.encode()).hexdigest()[:10], 16) % 10**12
+    email = f"service-{number}@gs-project-accounts.iam.gserviceaccount.com"
+    return {"emailAddress": email, "member": f"serviceAccount:{email}", "project": project, "id": project}
+
+
 KNOWN_INVOKES: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     # AKS publishes the cluster CA only through this action (no ManagedCluster output carries it).
     "azure-native:containerservice:listManagedClusterUserCredentials": _aks_user_credentials,
+    # Creates the Cloud Storage service agent if it does not exist yet, so CMEK grants to it succeed.
+    "gcp:storage/getProjectServiceAccount:getProjectServiceAccount": _gcs_service_agent,
 }
 
 

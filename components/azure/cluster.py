@@ -68,7 +68,10 @@ def kubeconfig(name: str, server: str, ca_data: str, login: str) -> str:
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [
-                {"name": name, "cluster": {"server": f"https://{server}:443", "certificate-authority-data": ca_data}}
+                {
+                    "name": name,
+                    "cluster": {"server": f"https://{server}:443", "certificate-authority-data": ca_data},
+                }
             ],
             "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
             "current-context": name,
@@ -277,7 +280,7 @@ class Cluster(contract.Cluster):
             agent_pool_profiles=[system],
             **{**where, "tags": {**tags, access.DEPLOYER_TAG: spec.api.deployer}},
             opts=self.opts(
-                depends_on=grants,
+                depends_on=[rbac.propagated(self, "grants-propagation", grants)],
                 protect=protect,
                 # The autoscaler owns the system pool's node count (pulumi-azure-native#2943).
                 ignore_changes=["agentPoolProfiles[0].count"],

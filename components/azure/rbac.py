@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pulumi
 import pulumi_azure_native as azure_native
+import pulumiverse_time
 
 from components.contract import Component
 
@@ -18,6 +19,29 @@ KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER = "e147488a-f6f5-4113-8e2d-b22465e65bf6
 def role_definition_id(subscription_id: str, role: str) -> str:
     """The full id of a built-in role definition within a subscription."""
     return f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{role}"
+
+
+PROPAGATION = "120s"
+"""How long a new role assignment is given to take effect before it is used. Azure Resource Manager
+caches authorization data, so a fresh assignment can be refused for minutes ("it can take up to 10
+minutes for changes to take effect", learn.microsoft.com/azure/role-based-access-control/troubleshooting);
+storage with a customer-managed key failed with KeyVaultAuthenticationFailure on the first run
+without a wait. Two minutes covers the observed delay; a rerun of ``pulumi up`` covers the rest."""
+
+
+def propagated(
+    owner: Component, suffix: str, grants: list[azure_native.authorization.RoleAssignment]
+) -> pulumi.Resource:
+    """A wait of :data:`PROPAGATION` after ``grants`` are created; what uses them depends on it.
+
+    Runs again when a grant is replaced (its id is a trigger), never on an unchanged stack.
+    """
+    return pulumiverse_time.Sleep(
+        owner.child(suffix),
+        create_duration=PROPAGATION,
+        triggers={f"grant-{i}": g.id for i, g in enumerate(grants)},
+        opts=owner.opts(depends_on=list(grants)),
+    )
 
 
 def grant(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pulumi
+import pulumiverse_time
 
 from aistack.spec import StackSpec
 from components import contract, naming
@@ -25,7 +26,9 @@ def deploy(spec: StackSpec, provider: Provider, prefix: str) -> contract.CloudSt
     """
     cloud = spec.clouds.azure
     tags = provider.default_tags
-    opts = pulumi.ResourceOptions(provider=provider)
+    # The time provider runs the waits that let role assignments propagate (see rbac.propagated).
+    time = pulumiverse_time.Provider("azure-time", opts=pulumi.ResourceOptions(parent=provider))
+    opts = pulumi.ResourceOptions(providers=[provider, time])
     result = contract.CloudStack(provider)
     network = Network(
         "azure",

@@ -82,7 +82,8 @@ class ObjectStore(contract.ObjectStore):
                 tags=tags,
                 protect=protect,
             )
-            depends_on.append(grant)
+            # Storage reads the key as the identity at create time: wait until the grant applies.
+            depends_on.append(rbac.propagated(self, "key-access-propagation", [grant]))
             encryption.update(
                 key_source="Microsoft.Keyvault",
                 # No key version: the account follows Key Vault's yearly rotation.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pulumi
 import pulumi_gcp as gcp
 
 from components.contract import Component
@@ -22,7 +23,7 @@ def service_agent(project_number: str, service: str) -> str:
 
 
 def agent_key(
-    owner: Component, suffix: str, *, location: str, agent: str, protect: bool
+    owner: Component, suffix: str, *, location: str, agent: pulumi.Input[str], protect: bool
 ) -> tuple[gcp.kms.CryptoKey, gcp.kms.CryptoKeyIAMMember]:
     """A rotating key in its own key ring, usable (encrypt/decrypt only) by one service agent.
 

@@ -8,7 +8,7 @@ import pulumi_gcp as gcp
 from aistack.spec.clouds import GcpCloudSpec
 from aistack.spec.stores import StoreSpec
 from components import contract
-from components.gcp.kms import agent_key, service_agent
+from components.gcp.kms import agent_key
 
 SOFT_DELETE_SECONDS = 7 * 24 * 3600
 """Deleted objects stay restorable for 7 days (GCS's default soft-delete window; 7–90 allowed)."""
@@ -44,13 +44,13 @@ class ObjectStore(contract.ObjectStore):
         super().__init__(name, opts)
         key = grants = None
         if spec.customer_managed_key:
-            key, grant = agent_key(
-                self,
-                "key",
-                location=cloud.region,
-                agent=service_agent(cloud.project_number, "gs-project-accounts"),
-                protect=protect,
+            # The Cloud Storage service agent exists only once something asked for it: a grant to its
+            # well-known name fails in a fresh project. This lookup (storage.projects.serviceAccount.get)
+            # creates it (pulumi-gcp getProjectServiceAccount; cloud.google.com/storage/docs/projects#service-accounts).
+            agent = gcp.storage.get_project_service_account_output(
+                project=cloud.project, opts=pulumi.InvokeOutputOptions(parent=self)
             )
+            key, grant = agent_key(self, "key", location=cloud.region, agent=agent.member, protect=protect)
             grants = [grant]
         bucket = gcp.storage.Bucket(
             self.child("bucket"),

@@ -16,6 +16,7 @@ from . import versions
 from .core import MANDATORY, CannotCheck, Indeterminate, Rule, Subject, as_list, get, get_known, is_unknown
 from .tokens import (
     AZ_MANAGED_CLUSTER,
+    AZ_ROLE_ASSIGNMENT,
     CLUSTERS,
     EC2_SUBNET,
     EKS_ADDON,
@@ -29,6 +30,7 @@ from .tokens import (
     GKE_CLUSTER,
     GKE_NODE_POOL,
     K8S_PROVIDER,
+    TIME_SLEEP,
 )
 
 # Where each cluster type keeps its Kubernetes version.
@@ -217,6 +219,49 @@ def check_gcs_cmek_after_grant(subjects: Sequence[Subject], _cfg: Mapping[str, A
         )
 
 
+_DURATION_UNITS = {"h": 3600, "m": 60, "s": 1}
+
+
+def _seconds(duration: str) -> float | None:
+    """Seconds in a Go duration such as ``120s``, ``2m`` or ``1m30s``; ``None`` if it does not parse."""
+    total, number = 0.0, ""
+    for char in duration:
+        if char.isdigit() or char == ".":
+            number += char
+        elif char in _DURATION_UNITS and number:
+            total += float(number) * _DURATION_UNITS[char]
+            number = ""
+        else:
+            return None
+    return None if number else total
+
+
+def check_azure_role_propagated(subjects: Sequence[Subject], cfg: Mapping[str, Any]) -> Iterator[Any]:
+    """Azure resources use a new role assignment only after a wait (time.Sleep) for it to propagate."""
+    by_urn = {s.urn: s for s in subjects}
+    least = cfg["minimumSeconds"]
+    for r in subjects:
+        if r.type == TIME_SLEEP and any(by_urn.get(d, r).type == AZ_ROLE_ASSIGNMENT for d in r.dependencies):
+            duration = r.inputs.get("createDuration")
+            if is_unknown(duration):
+                yield Indeterminate("createDuration", r.urn)
+                continue
+            seconds = _seconds(str(duration or "0s"))
+            if seconds is None or seconds < least:
+                yield r.urn, f"createDuration {duration!r} waits less than {least:g}s for role assignments"
+            continue
+        if not r.type.startswith("azure-native:") or r.type == AZ_ROLE_ASSIGNMENT:
+            continue
+        for dep in r.dependencies:
+            if dep in by_urn and by_urn[dep].type == AZ_ROLE_ASSIGNMENT:
+                yield (
+                    r.urn,
+                    f"uses role assignment {by_urn[dep].name!r} as soon as it exists; Azure applies it minutes "
+                    "later (KeyVaultAuthenticationFailure, LinkedAuthorizationFailed): depend on a time.Sleep "
+                    "after it instead",
+                )
+
+
 AS_OF_SCHEMA = {
     "asOf": {
         "type": "string",
@@ -269,5 +314,22 @@ RULES = (
         (GCS_BUCKET, GCP_KMS_KEY_IAM_MEMBER),
         check_gcs_cmek_after_grant,
         stack=True,
+    ),
+    Rule(
+        "deploy-azure-role-propagated",
+        MANDATORY,
+        "Azure resources that need a new role assignment wait for it through a time.Sleep of at least "
+        "minimumSeconds after it (Azure RBAC takes minutes to apply a new assignment).",
+        (AZ_ROLE_ASSIGNMENT, TIME_SLEEP),
+        check_azure_role_propagated,
+        stack=True,
+        config_schema={
+            "minimumSeconds": {
+                "type": "number",
+                "default": 60,
+                "minimum": 0,
+                "description": "Shortest wait accepted after role assignments (seconds).",
+            }
+        },
     ),
 )

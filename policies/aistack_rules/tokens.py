@@ -97,6 +97,7 @@ EC2_SUBNET = "aws:ec2/subnet:Subnet"
 GCP_KMS_KEY_IAM_MEMBER = "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember"
 GCP_SA_IAM_MEMBER = "gcp:serviceaccount/iAMMember:IAMMember"
 GCP_SA_IAM_BINDING = "gcp:serviceaccount/iAMBinding:IAMBinding"
+TIME_SLEEP = "time:index/sleep:Sleep"
 
 CLUSTERS = {EKS_CLUSTER: "aws", AZ_MANAGED_CLUSTER: "azure", GKE_CLUSTER: "gcp"}
 """Managed Kubernetes cluster types → cloud."""

@@ -55,6 +55,16 @@ def wi_member(member: Any = WI_MEMBER) -> dict[str, Any]:
     return res(SA_MEMBER, "reader-wi", {"role": "roles/iam.workloadIdentityUser", "member": member})
 
 
+ROLE = "azure-native:authorization:RoleAssignment"
+SLEEP = "time:index/sleep:Sleep"
+STORAGE = "azure-native:storage:StorageAccount"
+ASSIGNMENT = res(ROLE, "key-access", {"principalType": "ServicePrincipal"})
+
+
+def wait(duration: Any = "120s") -> dict[str, Any]:
+    return after(res(SLEEP, "key-access-propagation", {"createDuration": duration}), ASSIGNMENT)
+
+
 DEPLOY_CASES: dict[str, Case] = {
     "deploy-kubernetes-version-supported": Case(
         compliant=[
@@ -95,5 +105,13 @@ DEPLOY_CASES: dict[str, Case] = {
         unknown=[key_grant(member=U), after(CMEK_BUCKET, key_grant())],
         orphaned=[CMEK_BUCKET],
         message="does not wait for a grant of the key to the Cloud Storage service agent",
+    ),
+    "deploy-azure-role-propagated": Case(
+        compliant=[ASSIGNMENT, wait(), after(res(STORAGE, "account", {}), wait())],
+        violating=[ASSIGNMENT, after(res(STORAGE, "account", {}), ASSIGNMENT)],
+        unknown=[ASSIGNMENT, wait(duration=U), after(res(STORAGE, "account", {}), wait())],
+        orphaned=[after(res(STORAGE, "account", {}), ASSIGNMENT)],
+        orphan_passes=True,
+        message="uses role assignment 'key-access' as soon as it exists",
     ),
 }

@@ -97,6 +97,7 @@ def test_cluster_children(azure):
         f"main-admin-{ADMINS}",
         "main-aks",
         "main-diagnostics",
+        "main-grants-propagation",
         "main-identity",
         "main-kms-access",
         "main-kms-key",
@@ -368,6 +369,7 @@ def test_store_children(azure):
         "models-endpoint-dns",
         "models-key",
         "models-key-access",
+        "models-key-access-propagation",
         "models-key-identity",
         "models-lifecycle",
         "models-vault",
@@ -503,13 +505,15 @@ def test_every_custom_resource_is_parented_and_uses_the_provider(azure):
     components = {r.urn: r for r in d.resources if r.type.startswith("aistack:azure:")}
     (provider,) = d.of_type("pulumi:providers:azure-native")
     assert provider.inputs["subscriptionId"] == SUBSCRIPTION and provider.inputs["location"] == "westeurope"
-    (clock,) = d.of_type("pulumi:providers:time")  # the RBAC propagation wait's own provider
+    # The role propagation waits' providers: the family's (parented to the Azure provider) and the
+    # cluster's own for its admin grant.
+    clocks = {c.urn for c in d.of_type("pulumi:providers:time")}
     for r in d.resources:
-        if r.custom and r is not provider:
+        if r.custom and r is not provider and r.urn not in clocks:
             assert r.parent in components and r.name.startswith(f"{components[r.parent].name}-")
             if r.type.startswith("time:"):
-                assert r.provider.startswith(clock.urn)
-            elif r is not clock:
+                assert r.provider in clocks
+            else:
                 assert r.provider == provider.urn
 
 
@@ -546,3 +550,18 @@ def test_stateful_resources_protected_in_prod_only(azure, environment):
         stateful, environment == "prod"
     )
     assert not any(r.protect for r in d.resources if r.name not in stateful)
+
+
+def test_role_assignments_propagate_before_the_cluster_and_the_account_use_them(azure):
+    # A fresh assignment takes minutes to apply: the consumer waits on a time.Sleep after it
+    # (policy deploy-azure-role-propagated).
+    d = azure()
+    for consumer, wait, grants in (
+        ("main-aks", "main-grants-propagation", {"main-subnet-access", "main-kms-access"}),
+        ("models-account", "models-key-access-propagation", {"models-key-access"}),
+    ):
+        sleep = d.named(wait)
+        assert sleep.type == "time:index/sleep:Sleep" and sleep.inputs["createDuration"] == "120s"
+        assert {d.named(g).urn for g in grants} <= set(sleep.dependencies)
+        deps = set(d.named(consumer).dependencies)
+        assert sleep.urn in deps and not deps & {d.named(g).urn for g in grants}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.components.gcp.gcp_fixtures import PROJECT_NUMBER
+from aistack import engine
+from tests.components.gcp.gcp_fixtures import PROJECT
 
 STORE = "aistack:gcp:ObjectStore"
 
@@ -43,11 +44,16 @@ def test_bucket_is_encrypted_with_its_key_and_the_gcs_agent_may_use_it(declared)
     key = declared.named("models-key")
     assert key.inputs["rotationPeriod"] == "7776000s"
     assert declared.named("models-bucket").inputs["encryption"] == {"defaultKmsKeyName": key.outputs["id"]}
-    assert declared.named("models-key-agent").inputs == {
+    grant = declared.named("models-key-agent")
+    # The agent comes from the storage API lookup that creates it, not from its well-known name.
+    assert grant.inputs == {
         "cryptoKeyId": key.outputs["id"],
         "role": "roles/cloudkms.cryptoKeyEncrypterDecrypter",
-        "member": f"serviceAccount:service-{PROJECT_NUMBER}@gs-project-accounts.iam.gserviceaccount.com",
+        "member": engine.KNOWN_INVOKES["gcp:storage/getProjectServiceAccount:getProjectServiceAccount"](
+            {"project": PROJECT}
+        )["member"],
     }
+    assert grant.urn in declared.named("models-bucket").dependencies
 
 
 def test_without_a_customer_managed_key_there_is_no_key(gcp_stack):
