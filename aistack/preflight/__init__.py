@@ -66,13 +66,18 @@ def as_text(findings: dict[str, Any]) -> str:
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     lines = [f"preflight {findings['stack']}: {findings['status']}"]
     lines += ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in table]
+    for row in findings.get("clusters", []):
+        check = row["checks"][0]
+        mark = check["status"].upper() if check["status"] == FAIL else check["status"]
+        lines.append(
+            f"cluster {row['cluster']} ({row['cloud']} {row['region']}): kubernetes {row['kubernetes_version']} {mark}"
+        )
     notes = []
-    for row in findings["pools"]:
+    for row in [*findings["pools"], *findings.get("clusters", [])]:
         for check in row["checks"]:
             if check["detail"]:
-                notes.append(
-                    f"{row['cluster']}/{row['pool']} {check['check']} [{check['status']}]: {check['detail']}"
-                )
+                label = f"{row['cluster']}/{row['pool']}" if "pool" in row else row["cluster"]
+                notes.append(f"{label} {check['check']} [{check['status']}]: {check['detail']}")
             notes += [f"  fix: {fix}" for fix in check["fixes"]]
     return "\n".join(lines + ([""] + notes if notes else []))
 

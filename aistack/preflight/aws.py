@@ -18,7 +18,7 @@ import boto3
 import botocore.exceptions
 
 from aistack.errors import InputError
-from aistack.preflight.checks import NotChecked, Quota
+from aistack.preflight.checks import STANDARD, NotChecked, Quota
 from aistack.spec.clouds import AwsCloudSpec
 
 # Instance family prefix → (on-demand code and name, spot code and name).
@@ -95,6 +95,7 @@ class AwsChecker:
         session = session or boto3.Session()
         self._ec2 = session.client("ec2", region_name=region)
         self._quotas = session.client("service-quotas", region_name=region)
+        self._eks = session.client("eks", region_name=region)
         self._vcpus: dict[str, int | None] = {}
         self._limits: dict[str, float] = {}
 
@@ -176,6 +177,19 @@ class AwsChecker:
                 f"--quota-code {code} --desired-value {{value}} --region {self.region}"
             ),
         )
+
+    def kubernetes_versions(self) -> dict[str, str]:
+        """EKS minors for new clusters in the region (``eks:DescribeClusterVersions``) → support status."""
+        found: dict[str, str] = {}
+        params: dict[str, Any] = {"clusterType": "eks"}
+        while True:
+            page = call(self._eks, "describe_cluster_versions", "eks:DescribeClusterVersions", **params)
+            for version in page.get("clusterVersions", []):
+                status = version.get("versionStatus") or version.get("status") or ""
+                found[version["clusterVersion"]] = STANDARD if status == "STANDARD_SUPPORT" else status
+            if not page.get("nextToken"):
+                return found
+            params["nextToken"] = page["nextToken"]
 
 
 def checker(spec: AwsCloudSpec) -> AwsChecker:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from aistack.errors import InputError
-from aistack.preflight.checks import NotChecked, Quota
+from aistack.preflight.checks import STANDARD, NotChecked, Quota
 from aistack.spec.clouds import AzureCloudSpec
 
 SPOT_QUOTA = "lowPriorityCores"
@@ -136,6 +136,38 @@ class AzureChecker:
                 f"'{name}': new limit {{value}}"
             ),
         )
+
+    AKS_API_VERSION = "2024-10-01"
+
+    def kubernetes_versions(self) -> dict[str, str]:
+        """AKS minors the location offers (Managed Clusters - List Kubernetes Versions) → support status.
+
+        A minor is in standard support when AKS lists the ``KubernetesOfficial`` support plan for it
+        and it is not a preview; an ``AKSLongTermSupport``-only minor needs the Premium tier.
+        """
+        from azure.core.exceptions import ClientAuthenticationError
+        from azure.core.rest import HttpRequest
+
+        action = "Microsoft.ContainerService/locations/kubernetesVersions/read"
+        url = (
+            f"/subscriptions/{self.subscription_id}/providers/Microsoft.ContainerService/locations/"
+            f"{self.region}/kubernetesVersions?api-version={self.AKS_API_VERSION}"
+        )
+        try:
+            response = self._client._send_request(HttpRequest("GET", url))
+        except ClientAuthenticationError as err:
+            raise credentials_error(err, action) from None
+        if response.status_code in (401, 403):
+            raise credentials_error(Exception(response.text()), action)
+        response.raise_for_status()
+        found: dict[str, str] = {}
+        for value in response.json().get("values", []):
+            plans = (value.get("capabilities") or {}).get("supportPlan") or []
+            if value.get("isPreview"):
+                found[value["version"]] = "preview"
+            else:
+                found[value["version"]] = STANDARD if "KubernetesOfficial" in plans else "lts-only"
+        return found
 
 
 def checker(spec: AzureCloudSpec) -> AzureChecker:

@@ -102,6 +102,15 @@ class Checker(Protocol):
         """
         ...
 
+    def kubernetes_versions(self) -> dict[str, str]:
+        """Kubernetes minors the region offers for a new cluster → :data:`STANDARD` when in standard
+        support, else the cloud's word for it (``EXTENDED_SUPPORT``, ``preview``, ``lts-only``)."""
+        ...
+
+
+STANDARD = "standard"
+"""A Kubernetes minor the region offers for new clusters in standard support (see ``kubernetes_versions``)."""
+
 
 def checker_for(cloud: str, cloud_spec: Any) -> Checker:
     """The checker of a configured cloud, chosen from :data:`CHECKERS`."""
@@ -257,8 +266,48 @@ def evaluate(checker: Checker, cloud_pools: list[Pool]) -> tuple[list[dict[str, 
     return rows, list(offerings.values())
 
 
+def version_rows(checker: Checker, spec: StackSpec, cloud: str) -> list[dict[str, Any]]:
+    """One row per cluster of ``cloud``: the region offers its Kubernetes minor in standard support.
+
+    The spec already refuses a minor past standard support by the dated table; this asks the cloud
+    itself, per region (a minor reaches regions over days, and a region may lack one).
+    """
+    offered = checker.kubernetes_versions()
+    rows = []
+    for cname, cluster in spec.clusters.items():
+        if cluster.cloud != cloud:
+            continue
+        minor = cluster.kubernetes_version
+        key = f"aistack:clusters.{cname}.kubernetes_version"
+        status = offered.get(minor)
+        where = f"{cloud} {checker.region}"
+        choices = ", ".join(sorted((m for m, s in offered.items() if s == STANDARD), key=_minor_key))
+        if status == STANDARD:
+            check = _row("version", PASS, f"{minor} offered in {where} in standard support")
+        elif status is None:
+            check = _row(
+                "version", FAIL, f"{minor} not offered for new clusters in {where}",
+                [f"set {key} to one of {choices or '(none offered)'}"],
+            )  # fmt: skip
+        else:
+            check = _row(
+                "version", FAIL, f"{minor} offered in {where} only as {status}",
+                [f"set {key} to one in standard support: {choices or '(none offered)'}"],
+            )  # fmt: skip
+        rows.append(
+            {"cloud": cloud, "region": checker.region, "cluster": cname, "key": key,
+             "kubernetes_version": minor, "checks": [check]}
+        )  # fmt: skip
+    return rows
+
+
+def _minor_key(minor: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in minor.split(".") if p.isdigit())
+
+
 def run(spec: StackSpec, stack: str, checkers: dict[str, Checker] | None = None) -> dict[str, Any]:
-    """Preflight a validated stack: every pool × (zones, quota), with fixes and sizing offerings.
+    """Preflight a validated stack: every pool × (zones, quota), every cluster's Kubernetes version in
+    its region, with fixes and sizing offerings.
 
     Args:
         spec: The validated stack spec.
@@ -266,10 +315,12 @@ def run(spec: StackSpec, stack: str, checkers: dict[str, Checker] | None = None)
         checkers: Checkers by cloud; default: built from the spec's clouds via :data:`CHECKERS`.
 
     Returns:
-        The findings: ``{"stack", "status", "pools": [...], "offerings": [...]}`` (see README.md).
+        The findings: ``{"stack", "status", "pools": [...], "clusters": [...], "offerings": [...]}``
+        (see README.md).
     """
     all_pools = pools(spec)
     rows: list[dict[str, Any]] = []
+    clusters: list[dict[str, Any]] = []
     offerings: list[dict[str, Any]] = []
     for cloud, cloud_spec in spec.clouds.configured().items():
         mine = [p for p in all_pools if p.cloud == cloud]
@@ -279,8 +330,15 @@ def run(spec: StackSpec, stack: str, checkers: dict[str, Checker] | None = None)
         cloud_rows, cloud_offerings = evaluate(checker, mine)
         rows += cloud_rows
         offerings += cloud_offerings
-    failed = any(c["status"] == FAIL for r in rows for c in r["checks"])
-    return {"stack": stack, "status": FAIL if failed else PASS, "pools": rows, "offerings": offerings}
+        clusters += version_rows(checker, spec, cloud)
+    failed = any(c["status"] == FAIL for r in rows + clusters for c in r["checks"])
+    return {
+        "stack": stack,
+        "status": FAIL if failed else PASS,
+        "pools": rows,
+        "clusters": clusters,
+        "offerings": offerings,
+    }
 
 
 def exit_code(findings: dict[str, Any]) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from aistack.errors import InputError
-from aistack.preflight.checks import NotChecked, Quota
+from aistack.preflight.checks import STANDARD, NotChecked, Quota
 from aistack.spec.clouds import GcpCloudSpec
 
 # Canonical accelerator → GCP accelerator type, for GPUs attached to N1 machine types.
@@ -87,6 +87,10 @@ class GcpChecker:
         self.project = project
         self.region = region
         self.attached_gpus = attached_gpus
+        self._credentials = credentials
+        self._container_endpoint = (client_options or {}).get(
+            "api_endpoint"
+        ) or "https://container.googleapis.com"
         kwargs = {"credentials": credentials, "client_options": client_options, "transport": "rest"}
         try:
             self._regions = compute_v1.RegionsClient(**kwargs)
@@ -176,6 +180,37 @@ class GcpChecker:
                 f"region {self.region}: request {{value}}"
             ),
         )
+
+    CHANNEL = "REGULAR"
+    """The release channel aistack's GKE clusters enrol in (components/gcp/cluster.py)."""
+
+    def kubernetes_versions(self) -> dict[str, str]:
+        """GKE minors the region offers in the cluster's release channel (``projects.locations.getServerConfig``)."""
+        import google.auth
+        import google.auth.exceptions
+        from google.auth.transport.requests import AuthorizedSession
+
+        action = "container.clusters.getServerConfig"
+        try:
+            credentials = self._credentials or google.auth.default()[0]
+            session = AuthorizedSession(credentials)
+            url = (
+                f"{self._container_endpoint}/v1/projects/{self.project}/locations/{self.region}/serverConfig"
+            )
+            response = session.get(url, timeout=60)
+        except google.auth.exceptions.GoogleAuthError as err:
+            raise credentials_error(err, action) from None
+        if response.status_code in (401, 403):
+            raise credentials_error(Exception(response.text or response.reason), action)
+        if response.status_code == 404:
+            raise InputError("stack", "aistack:clouds.gcp", f"{action}: {response.text}")
+        response.raise_for_status()
+        found: dict[str, str] = {}
+        for channel in response.json().get("channels", []):
+            if channel.get("channel") == self.CHANNEL:
+                for version in channel.get("validVersions", []):
+                    found[".".join(version.split("-")[0].split(".")[:2])] = STANDARD
+        return found
 
 
 def checker(spec: GcpCloudSpec) -> GcpChecker:

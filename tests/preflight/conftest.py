@@ -24,11 +24,17 @@ _real_call = botocore.client.BaseClient._make_api_call
 
 
 class Quotas(dict):
-    """EC2 quota code → applied value (vCPUs); ``defaults``: code → AWS default value."""
+    """EC2 quota code → applied value (vCPUs); ``defaults``: code → AWS default value;
+    ``eks_versions``: EKS minor → ``versionStatus`` that ``DescribeClusterVersions`` lists."""
 
     def __init__(self) -> None:
         super().__init__()
         self.defaults: dict[str, float] = {}
+        self.eks_versions: dict[str, str] = {
+            "1.34": "EXTENDED_SUPPORT",
+            "1.35": "STANDARD_SUPPORT",
+            "1.36": "STANDARD_SUPPORT",
+        }
 
 
 @pytest.fixture
@@ -47,6 +53,14 @@ def ec2_quotas(monkeypatch: pytest.MonkeyPatch) -> Iterator[Quotas]:
                     {"Error": {"Code": "NoSuchResourceException", "Message": f"no quota {code}"}}, operation
                 )
             return {"Quota": {"ServiceCode": "ec2", "QuotaCode": code, "Value": table[code], "Unit": "None"}}
+        if model.service_name == "eks" and operation == "DescribeClusterVersions":
+            # moto does not implement it: answer in the real API's shape (parameters validated).
+            botocore.validate.validate_parameters(params, model.operation_model(operation).input_shape)
+            versions = [
+                {"clusterVersion": v, "clusterType": "eks", "versionStatus": s, "status": s}
+                for v, s in values.eks_versions.items()
+            ]
+            return {"clusterVersions": versions}
         return _real_call(self, operation, params)
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", call)
@@ -65,7 +79,7 @@ def write_stack(tmp_path: Path) -> Callable[..., Path]:
             "pulumi:disable-default-providers": ["*"],
             "aistack:environment": "dev",
             "aistack:clouds": {
-                "aws": {"region": REGION, "zones": zones or [f"{REGION}a"], "cidr": "10.10.0.0/16"}
+                "aws": {"region": REGION, "zones": zones or [f"{REGION}a", f"{REGION}b"], "cidr": "10.10.0.0/16"}
             },
             "aistack:clusters": {
                 "main": {

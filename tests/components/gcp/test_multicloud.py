@@ -19,7 +19,7 @@ def report(preview):
     return preview("multicloud")
 
 
-# Not a cloud: the AKS cluster's wait for Azure RBAC to propagate, under its own explicit provider.
+# Cloud-neutral utilities a family may use beside its cloud's provider (Azure waits for role assignments).
 UTILITY = ("pulumi:providers:time", "time:")
 
 
