@@ -39,8 +39,12 @@ def node_group(
 ) -> aws.eks.NodeGroup:
     """One launch template and one managed node group, children of ``owner``.
 
-    The autoscaler owns the node count: ``scalingConfig.desiredSize`` is ignored after create, on
-    the node group itself (``ignore_changes`` on a component does not reach its children).
+    The autoscaler owns the node count of a pool that can scale: ``scalingConfig.desiredSize`` is
+    ignored after create, on the node group itself (``ignore_changes`` on a component does not reach
+    its children). A fixed-size pool (``min_nodes == max_nodes``, e.g. an on-demand floor) has no
+    count to own, so its desired size follows the bounds: ignoring it there made raising the floor
+    fail, since the provider sent the stale desired size with the new minimum ("Minimum capacity N
+    can't be greater than desired size M", terraform-aws-eks #3306).
     """
     template = aws.ec2.LaunchTemplate(
         owner.child(f"{suffix}-lt"),
@@ -79,5 +83,8 @@ def node_group(
         labels=labels,
         taints=taints,
         **({"tags": tags} if tags else {}),
-        opts=owner.opts(ignore_changes=["scalingConfig.desiredSize"], depends_on=list(depends_on)),
+        opts=owner.opts(
+            ignore_changes=[] if min_nodes == max_nodes else ["scalingConfig.desiredSize"],
+            depends_on=list(depends_on),
+        ),
     )

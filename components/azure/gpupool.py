@@ -44,6 +44,7 @@ class GpuNodePool(contract.GpuNodePool):
         cluster: Cluster,
         encryption_at_host: bool,
         tags: dict[str, str],
+        after: pulumi.Resource | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
@@ -53,6 +54,11 @@ class GpuNodePool(contract.GpuNodePool):
             )
         zones = spec.zones or list(cluster.node_subnet_ids)
         names, taints = {}, {}
+        # AKS refuses a second agent pool operation while one runs ("OperationNotAllowed: Another
+        # agentpool operation (... - Creating) is in progress", cilium/cilium#25944, Azure/AKS#2720;
+        # Azure's own AVM module serialises them, terraform-azurerm-avm-res-containerservice-managedcluster
+        # #160): the pools of a cluster are created one after the other (policy deploy-aks-pools-serial).
+        previous = after
         for suffix, (capacity, low, high) in spec.split().items():
             spot = capacity == "spot"
             labels = gpu.node_labels(pool, spec.accelerator, capacity, spec.labels)
@@ -80,7 +86,9 @@ class GpuNodePool(contract.GpuNodePool):
                 **({"scale_set_eviction_policy": "Delete", "spot_max_price": -1} if spot else {}),
                 tags=tags,
                 # The autoscaler owns the node count; ignore_changes on the component would not reach here.
-                opts=self.opts(ignore_changes=["count"]),
+                opts=self.opts(ignore_changes=["count"], depends_on=[previous] if previous else []),
             )
+            previous = agent_pool
             names[suffix] = agent_pool.name
+        self.last_agent_pool = previous
         self.finish(node_pool_names=names, node_taints=taints)

@@ -52,14 +52,16 @@ def deploy(spec: StackSpec, provider: Provider, prefix: str) -> contract.CloudSt
             opts=opts,
         )
         result.clusters[name] = cluster
+        last = None
         for pool_name, pool in cspec.gpu_pools.items():
-            result.pools[(name, pool_name)] = GpuNodePool(
+            last = result.pools[(name, pool_name)] = GpuNodePool(
                 f"{name}-{pool_name}",
                 pool,
                 pool=pool_name,
                 cluster=cluster,
                 encryption_at_host=cloud.encryption_at_host,
                 tags=tags,
+                after=last.last_agent_pool if last else None,
                 opts=opts,
             )
     for name, sspec in spec.stores.items():

@@ -15,6 +15,7 @@ from typing import Any
 from . import versions
 from .core import MANDATORY, CannotCheck, Indeterminate, Rule, Subject, as_list, get, get_known, is_unknown
 from .tokens import (
+    AZ_AGENT_POOL,
     AZ_MANAGED_CLUSTER,
     AZ_ROLE_ASSIGNMENT,
     CLUSTERS,
@@ -262,6 +263,28 @@ def check_azure_role_propagated(subjects: Sequence[Subject], cfg: Mapping[str, A
                 )
 
 
+def check_aks_pools_serial(subjects: Sequence[Subject], _cfg: Mapping[str, Any]) -> Iterator[Any]:
+    """The agent pools of one AKS cluster are created one after the other, never concurrently."""
+    graph = Graph(subjects)
+    by_cluster: dict[str, list[Subject]] = {}
+    for pool in (s for s in subjects if s.type == AZ_AGENT_POOL):
+        cluster = pool.inputs.get("resourceName")
+        if is_unknown(cluster):
+            yield Indeterminate("resourceName", pool.urn)
+            continue
+        by_cluster.setdefault(f"{pool.inputs.get('resourceGroupName')}/{cluster}", []).append(pool)
+    for pools in by_cluster.values():
+        for i, pool in enumerate(pools):
+            for other in pools[:i]:
+                if other.urn not in graph.before(pool.urn) and pool.urn not in graph.before(other.urn):
+                    yield (
+                        pool.urn,
+                        f"is created concurrently with agent pool {other.name!r} of the same cluster; AKS "
+                        "refuses a second agent pool operation while one runs (OperationNotAllowed): add a "
+                        "dependency between them",
+                    )
+
+
 AS_OF_SCHEMA = {
     "asOf": {
         "type": "string",
@@ -313,6 +336,15 @@ RULES = (
         "service agent (else bucket creation is refused).",
         (GCS_BUCKET, GCP_KMS_KEY_IAM_MEMBER),
         check_gcs_cmek_after_grant,
+        stack=True,
+    ),
+    Rule(
+        "deploy-aks-pools-serial",
+        MANDATORY,
+        "The agent pools of one AKS cluster depend on each other in a chain, so AKS never sees two agent "
+        "pool operations at once.",
+        (AZ_AGENT_POOL,),
+        check_aks_pools_serial,
         stack=True,
     ),
     Rule(

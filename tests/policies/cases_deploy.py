@@ -65,6 +65,13 @@ def wait(duration: Any = "120s") -> dict[str, Any]:
     return after(res(SLEEP, "key-access-propagation", {"createDuration": duration}), ASSIGNMENT)
 
 
+AGENT_POOL = "azure-native:containerservice:AgentPool"
+
+
+def agent_pool(name: str, cluster: Any = "aks") -> dict[str, Any]:
+    return res(AGENT_POOL, name, {"resourceName": cluster, "resourceGroupName": "rg", "mode": "User"})
+
+
 DEPLOY_CASES: dict[str, Case] = {
     "deploy-kubernetes-version-supported": Case(
         compliant=[
@@ -105,6 +112,14 @@ DEPLOY_CASES: dict[str, Case] = {
         unknown=[key_grant(member=U), after(CMEK_BUCKET, key_grant())],
         orphaned=[CMEK_BUCKET],
         message="does not wait for a grant of the key to the Cloud Storage service agent",
+    ),
+    "deploy-aks-pools-serial": Case(
+        compliant=[agent_pool("a10-ondemand"), after(agent_pool("a10-spot"), agent_pool("a10-ondemand"))],
+        violating=[agent_pool("a10-ondemand"), agent_pool("a10-spot")],
+        unknown=[agent_pool("a10-ondemand", cluster=U)],
+        orphaned=[agent_pool("a10-ondemand")],
+        orphan_passes=True,
+        message="is created concurrently with agent pool 'a10-ondemand' of the same cluster",
     ),
     "deploy-azure-role-propagated": Case(
         compliant=[ASSIGNMENT, wait(), after(res(STORAGE, "account", {}), wait())],
