@@ -10,7 +10,7 @@ import pulumi
 from aistack.errors import InputError
 from aistack.plan import resolve
 from aistack.spec import spec_from_pulumi_config
-from components import k8s, registry
+from components import contract, k8s, registry
 
 stack_file = f"stacks/Pulumi.{pulumi.get_stack()}.yaml"
 try:
@@ -24,12 +24,7 @@ if plan is not None:
     pulumi.export("sizing", plan.to_json())
 
 prefix = f"{pulumi.get_project()}-{pulumi.get_stack()}"
-tags = {
-    "managed-by": "aistack",
-    "aistack-stack": pulumi.get_stack(),
-    "aistack-environment": spec.environment,
-    **spec.tags,
-}
+tags = contract.stack_tags(spec)
 
 for cloud, cloud_spec in spec.clouds.configured().items():
     family = registry.family(cloud)

@@ -139,6 +139,17 @@ class CloudStack:
         }
 
 
+def stack_tags(spec: Any) -> dict[str, str]:
+    """The tags (labels) every taggable resource of the stack carries: who manages it, which stack and
+    environment, and the spec's own ``aistack:tags`` (cost allocation)."""
+    return {
+        "managed-by": "aistack",
+        "aistack-stack": pulumi.get_stack(),
+        "aistack-environment": spec.environment,
+        **spec.tags,
+    }
+
+
 READER_NAMESPACE = "aistack-serving"
 """Namespace of the service accounts that read model stores (the serving endpoints run there)."""
 

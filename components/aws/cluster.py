@@ -108,9 +108,12 @@ class Cluster(contract.Cluster):
         deployer_role: str,
         admin_role_arns: list[str],
         protect: bool,
+        instance_tags: dict[str, str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
+        # The stack's tags for what node groups launch (EKS does not pass them on; see node_group).
+        self.instance_tags = dict(instance_tags or {})
         key = rotating_key(
             self, "secrets-key", f"EKS secrets envelope encryption for {physical_name}", protect=protect
         )
@@ -216,6 +219,7 @@ class Cluster(contract.Cluster):
             disk_gib=spec.system_pool.disk_gib,
             labels={"aistack.io/pool": "system"},
             taints=[],
+            instance_tags=self.instance_tags,
             depends_on=[*attachments, *early_addons],
         )
         # CoreDNS needs nodes to become healthy, so it follows the system node group.

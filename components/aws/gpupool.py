@@ -90,5 +90,6 @@ class GpuNodePool(contract.GpuNodePool):
                 },
                 taints=[dict(gpu.EKS_GPU_TAINT)],
                 tags=node_template_tags(spec.disk_gib),
+                instance_tags=getattr(cluster, "instance_tags", None),
             )
         self.finish(node_pool_names={suffix: group.node_group_name for suffix, group in groups.items()})

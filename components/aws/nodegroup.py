@@ -35,6 +35,7 @@ def node_group(
     labels: dict[str, str],
     taints: list[dict[str, str]],
     tags: dict[str, str] | None = None,
+    instance_tags: dict[str, str] | None = None,
     depends_on: Sequence[pulumi.Resource] = (),
 ) -> aws.eks.NodeGroup:
     """One launch template and one managed node group, children of ``owner``.
@@ -65,6 +66,19 @@ def node_group(
             "http_tokens": "required",
             "http_put_response_hop_limit": 1,
         },
+        # EKS does not pass node group tags (nor the provider's default tags) on to the instances it
+        # launches: the nodes, their volumes and interfaces, where the GPU cost is, carry the stack's
+        # tags only through the launch template's tag specifications.
+        **(
+            {
+                "tag_specifications": [
+                    {"resource_type": kind, "tags": dict(instance_tags)}
+                    for kind in ("instance", "volume", "network-interface")
+                ]
+            }
+            if instance_tags
+            else {}
+        ),
         update_default_version=True,
         opts=owner.opts(),
     )

@@ -41,6 +41,7 @@ def deploy(spec: StackSpec, provider: pulumi.ProviderResource, prefix: str) -> c
             deployer_role=cloud.deployer_role,
             admin_role_arns=list(cloud.admin_role_arns),
             protect=spec.protected,
+            instance_tags=contract.stack_tags(spec),
             opts=opts,
         )
         result.clusters[name] = cluster

@@ -225,3 +225,16 @@ def test_spot_split_keeps_bounds():
         max_nodes=4,
     )
     assert pool.split() == {"ondemand": ("on-demand", 1, 1), "spot": ("spot", 0, 3)}
+
+
+def test_nodes_volumes_and_interfaces_carry_the_stack_tags(declare):
+    # EKS passes neither node group tags nor provider default tags to the instances it launches: the
+    # GPU cost is allocated only if the launch template tags them.
+    d = declare(_deploy("prod"))
+    templates = d.of_type("aws:ec2/launchTemplate:LaunchTemplate")
+    assert {t.name for t in templates} >= {"main-system-lt", "main-a10g-spot-lt", "main-a10g-ondemand-lt"}
+    for template in templates:
+        specs = {s["resourceType"]: s["tags"] for s in template.inputs["tagSpecifications"]}
+        assert set(specs) == {"instance", "volume", "network-interface"}
+        for tags in specs.values():
+            assert tags["managed-by"] == "aistack" and tags["aistack-environment"] == "prod"
