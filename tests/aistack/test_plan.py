@@ -217,6 +217,11 @@ class _Cloud:
         limit = 192 if instance_type.startswith("p5") else 4096
         return Quota("L-TEST", "test quota", "vCPUs", per_node, limit, "ask for {value}")
 
+    def kubernetes_versions(self):
+        from aistack.preflight.checks import STANDARD
+
+        return {"1.35": STANDARD, "1.36": STANDARD}
+
 
 def test_preflight_findings_constrain_the_plan(tmp_path: Path):
     from aistack import preflight
