@@ -27,10 +27,11 @@ from typing import Any
 from pulumi.output import UNKNOWN, Unknown
 
 from aistack import engine
+from policies.aistack_rules import versions
 
 ENV = "AISTACK_RUN_CACHE"
 REPO = Path(__file__).resolve().parent.parent
-_FORMAT = "1"  # bump when ProgramRun's shape changes
+_FORMAT = "2"  # bump when ProgramRun's shape changes (2: resources record their dependencies)
 
 
 def _files(root: Path) -> Iterator[Path]:
@@ -58,6 +59,9 @@ def key(program_dir: Path, stack_path: Path, stack: str, config: dict[str, Any])
             digest.update(b"\0")
 
     add(_FORMAT, sys.version, sys.prefix, str(program_dir), stack, os.environ.get("PULUMI_CONFIG", ""))
+    # The spec judges Kubernetes support at this date ($AISTACK_AS_OF or today): a run from another
+    # day may have been refused, or accepted, differently.
+    add(versions.today().isoformat())
     add(Path(stack_path).read_bytes())
     for root in sorted({Path(program_dir), REPO}):
         for path in _files(root):
