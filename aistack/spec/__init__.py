@@ -42,6 +42,10 @@ __all__ = [
 ]
 
 
+AUDIT_RETENTION_DAYS = {"dev": 30, "staging": 90, "prod": 365}
+"""Default days to keep access logs of the weight stores, per environment."""
+
+
 class StackSpec(Model):
     """Everything one stack declares. Each field is a top-level ``aistack:<field>`` config key."""
 
@@ -70,6 +74,14 @@ class StackSpec(Model):
         default_factory=SizingSpec,
         description="Options of the sizing plan for pools that say `nodes: sized`.",
     )
+    audit_log_retention_days: int | None = Field(
+        default=None,
+        ge=30,
+        le=730,
+        description="Days to keep the weight stores' access logs (CloudTrail data events, GCS Data Access "
+        "audit logs, Blob diagnostic logs); omit for the environment's default (dev 30, staging 90, "
+        "prod 365). 30–730: the range every cloud's log destination accepts (Log Analytics' bounds).",
+    )
     allow_replace: list[str] = Field(
         default_factory=list,
         description="Logical names of stateful resources (buckets, storage accounts, keys, clusters) that "
@@ -86,6 +98,13 @@ class StackSpec(Model):
             if not TAG_VALUE.match(value):
                 raise ValueError(f"tag {key}: value {value!r} must match {TAG_VALUE.pattern}")
         return tags
+
+    @property
+    def audit_retention_days(self) -> int:
+        """Days the weight stores' access logs are kept (the spec's, or the environment's default)."""
+        if self.audit_log_retention_days is not None:
+            return self.audit_log_retention_days
+        return AUDIT_RETENTION_DAYS[self.environment]
 
     @property
     def protected(self) -> bool:

@@ -69,6 +69,12 @@ IAM_ROLE_ARN = r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/([\w+=,.@-]+/)*[\w+=,.@
 IAM_ROLE = rf"^[\w+=,.@-]{{1,64}}$|{IAM_ROLE_ARN}"
 """An IAM role name (1–64 of IAM's allowed characters) or a role ARN."""
 
+IamPrincipalArn = Annotated[
+    str,
+    Field(max_length=600, pattern=r"^arn:aws(-us-gov|-cn)?:iam::\d{12}:(role|user)/[A-Za-z0-9_+=,.@/-]+$"),
+]
+"""An IAM role or user ARN (a key-policy principal; assumed-role session ARNs change per session)."""
+
 
 class AwsCloudSpec(NetworkSpec):
     """Where the AWS share of the stack lives."""
@@ -79,6 +85,20 @@ class AwsCloudSpec(NetworkSpec):
         pattern=r"^\d{12}$",
         description="The 12-digit account the stack must deploy into; the provider refuses any other "
         "(`allowedAccountIds`). Omit to deploy into whatever account the credentials name.",
+    )
+    key_administrators: list[IamPrincipalArn] = Field(
+        default_factory=list,
+        max_length=10,
+        description="IAM roles or users (ARNs) that administer the stack's KMS keys (policy, rotation, "
+        "deletion) without being able to use them. The identity running `pulumi up` must be one of them: "
+        "KMS refuses a key policy that would lock its caller out. Omit to let the account's IAM policies "
+        "decide who administers the keys (the account root gets the administrative actions only).",
+    )
+    key_users: list[IamPrincipalArn] = Field(
+        default_factory=list,
+        max_length=10,
+        description="IAM roles or users (ARNs) besides the stack's own roles that may use the weight-store "
+        "and audit-log keys for data (e.g. the CI role that uploads weights, auditors reading the trail).",
     )
     flow_log_retention_days: Literal[
         1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653

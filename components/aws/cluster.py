@@ -9,7 +9,8 @@ import pulumi_aws as aws
 
 from aistack.spec.clusters import ClusterSpec
 from components import access, contract, naming
-from components.aws.iam import managed_policy, rotating_key, service_trust
+from components.aws import kms
+from components.aws.iam import document, managed_policy, rotating_key, service_trust
 from components.aws.nodegroup import node_group
 
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
@@ -77,8 +78,9 @@ def _principal_key(arn: str) -> str:
 class Cluster(contract.Cluster):
     """An EKS cluster secure by default.
 
-    Children: ``-secrets-key`` (KMS, rotating), ``-logs`` (control-plane log group with
-    retention), ``-role`` and its policy attachment, ``-eks`` (the cluster: private endpoint or
+    Children: ``-secrets-key`` (KMS, rotating; its policy separates the administrators from
+    the one user, the cluster role), ``-logs`` (control-plane log group with retention,
+    encrypted with the stack's log key), ``-role`` and its policy attachment, ``-eks`` (the cluster: private endpoint or
     allow-listed public CIDRs, envelope encryption of secrets, all control-plane logs, API
     authentication mode without the creator's bootstrap admin, standard support only),
     ``-access-deployer`` and ``-access-<role>`` per admin role (access entries) each with its
@@ -109,25 +111,39 @@ class Cluster(contract.Cluster):
         admin_role_arns: list[str],
         protect: bool,
         instance_tags: dict[str, str] | None = None,
+        log_key_arn: pulumi.Input[str] | None = None,
+        key_administrators: list[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
         # The stack's tags for what node groups launch (EKS does not pass them on; see node_group).
         self.instance_tags = dict(instance_tags or {})
-        key = rotating_key(
-            self, "secrets-key", f"EKS secrets envelope encryption for {physical_name}", protect=protect
-        )
-        # EKS writes control-plane logs to this fixed name; creating it first sets the retention.
+        # EKS writes control-plane logs to this fixed name; creating it first sets the retention
+        # and the key (audit and authenticator logs name every caller of the API).
         logs = aws.cloudwatch.LogGroup(
             self.child("logs"),
             name=f"/aws/eks/{physical_name}/cluster",
             retention_in_days=spec.log_retention_days,
+            kms_key_id=log_key_arn,
             opts=self.opts(),
         )
         role = aws.iam.Role(
             self.child("role"),
             assume_role_policy=service_trust("eks.amazonaws.com", ("sts:AssumeRole", "sts:TagSession")),
             opts=self.opts(),
+        )
+        # EKS encrypts and decrypts secrets as the cluster role; the deployer creating the cluster
+        # needs kms:CreateGrant and kms:DescribeKey, which the administrators' statement carries.
+        account = role.arn.apply(kms.account_of)
+        key = rotating_key(
+            self,
+            "secrets-key",
+            f"EKS secrets envelope encryption for {physical_name}",
+            protect=protect,
+            policy=document(
+                kms.admin_statement(kms.administrators(key_administrators or [], region, account)),
+                kms.user_statement("ClusterRole", [role.arn], [*kms.USE_ACTIONS, "kms:ListGrants"]),
+            ),
         )
         policy = aws.iam.RolePolicyAttachment(
             self.child("role-cluster-policy"),

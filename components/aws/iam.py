@@ -38,11 +38,19 @@ def service_trust(service: str, actions: tuple[str, ...] = ("sts:AssumeRole",), 
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
 
 
-def rotating_key(owner: Component, suffix: str, description: str, *, protect: bool) -> aws.kms.Key:
-    """A customer-managed KMS key, child of ``owner``, rotated yearly and protected in production."""
+def rotating_key(
+    owner: Component, suffix: str, description: str, *, protect: bool, policy: pulumi.Input[str] | None = None
+) -> aws.kms.Key:
+    """A customer-managed KMS key, child of ``owner``, rotated yearly and protected in production.
+
+    Args:
+        policy: The key policy (see ``components.aws.kms``); without it AWS applies the default
+            policy, which hands the key to every principal whose IAM policies allow ``kms:*``.
+    """
     return aws.kms.Key(
         owner.child(suffix),
         description=description,
+        policy=policy,
         enable_key_rotation=True,
         deletion_window_in_days=30,
         opts=owner.opts(protect=protect),

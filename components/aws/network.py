@@ -31,7 +31,7 @@ class Network(contract.Network):
     Children: ``-vpc``, ``-default-sg`` (the VPC's default security group, emptied), ``-igw``,
     per zone ``-private-<zone>`` / ``-public-<zone>`` subnets and ``-private-rt-<zone>`` route
     tables, ``-public-rt``, NAT gateways with EIPs (``-nat-<zone>``, one per zone or one in the
-    first zone), ``-s3-endpoint`` (gateway), and flow logs (``-flow-logs`` log group, role, flow log).
+    first zone), ``-s3-endpoint`` (gateway), and flow logs (``-flow-logs`` log group, encrypted with the stack's log key, role, flow log).
 
     Outputs: ``network_id`` (VPC id), ``node_subnet_ids`` (zone → private subnet id),
     ``public_subnet_ids`` (zone → public subnet id).
@@ -46,7 +46,10 @@ class Network(contract.Network):
         spec: AwsCloudSpec,
         cluster_names: list[str],
         opts: pulumi.ResourceOptions | None = None,
+        *,
+        log_key_arn: pulumi.Input[str] | None = None,
     ) -> None:
+        """Args besides the spec: ``log_key_arn`` encrypts the flow-log group (see ``audit.AuditLog``)."""
         super().__init__(name, opts)
         vpc = aws.ec2.Vpc(
             self.child("vpc"),
@@ -125,7 +128,10 @@ class Network(contract.Network):
             opts=self.opts(),
         )
         log_group = aws.cloudwatch.LogGroup(
-            self.child("flow-logs"), retention_in_days=spec.flow_log_retention_days, opts=self.opts()
+            self.child("flow-logs"),
+            retention_in_days=spec.flow_log_retention_days,
+            kms_key_id=log_key_arn,
+            opts=self.opts(),
         )
         flow_role = aws.iam.Role(
             self.child("flow-logs-role"),

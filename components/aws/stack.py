@@ -7,6 +7,7 @@ import pulumi
 from aistack.spec import StackSpec
 from components import contract
 from components.aws import cluster as cluster_mod
+from components.aws.audit import AuditLog
 from components.aws.autoscaler import ClusterAutoscalerIdentity
 from components.aws.gpupool import GpuNodePool
 from components.aws.identity import WorkloadIdentity
@@ -20,6 +21,9 @@ def deploy(spec: StackSpec, provider: pulumi.ProviderResource, prefix: str) -> c
     Each EKS cluster also gets the Cluster Autoscaler's identity (``<cluster>-autoscaler-identity``):
     EKS does not scale node groups itself, so the serving layer runs the autoscaler.
 
+    ``aws-audit`` (see :class:`AuditLog`) comes first: its key encrypts the flow-log and
+    control-plane log groups, and its trail records reads and writes of every AWS store.
+
     Args:
         spec: The validated stack spec.
         provider: The explicit AWS provider (see :func:`components.aws.provider`).
@@ -30,7 +34,17 @@ def deploy(spec: StackSpec, provider: pulumi.ProviderResource, prefix: str) -> c
     result = contract.CloudStack(provider)
     mine = {name: c for name, c in spec.clusters.items() if c.cloud == "aws"}
     names = {name: cluster_mod.physical_name(prefix, name) for name in mine}
-    network = Network("aws", cloud, list(names.values()), opts=opts)
+    audit = AuditLog(
+        "aws-audit",
+        physical_name=f"{prefix}-weights-access",
+        region=cloud.region,
+        retention_days=spec.audit_retention_days,
+        key_administrators=cloud.key_administrators,
+        key_users=cloud.key_users,
+        protect=spec.protected,
+        opts=opts,
+    )
+    network = Network("aws", cloud, list(names.values()), opts=opts, log_key_arn=audit.log_key_arn)
     for name, cspec in mine.items():
         cluster = cluster_mod.Cluster(
             name,
@@ -42,6 +56,8 @@ def deploy(spec: StackSpec, provider: pulumi.ProviderResource, prefix: str) -> c
             admin_role_arns=list(cloud.admin_role_arns),
             protect=spec.protected,
             instance_tags=contract.stack_tags(spec),
+            log_key_arn=audit.log_key_arn,
+            key_administrators=cloud.key_administrators,
             opts=opts,
         )
         result.clusters[name] = cluster
@@ -55,7 +71,15 @@ def deploy(spec: StackSpec, provider: pulumi.ProviderResource, prefix: str) -> c
     for name, sspec in spec.stores.items():
         if sspec.cloud != "aws":
             continue
-        store = ObjectStore(name, sspec, protect=spec.protected, opts=opts)
+        store = ObjectStore(
+            name,
+            sspec,
+            protect=spec.protected,
+            region=cloud.region,
+            key_administrators=cloud.key_administrators,
+            key_users=cloud.key_users,
+            opts=opts,
+        )
         result.stores[name] = store
         for reader, identity, common in contract.store_readers(spec, name, result):
             result.identities[(reader, name)] = WorkloadIdentity(
@@ -63,4 +87,5 @@ def deploy(spec: StackSpec, provider: pulumi.ProviderResource, prefix: str) -> c
                 **common,
                 opts=opts,
             )
+    audit.record([store.bucket_arn for store in result.stores.values()])
     return result

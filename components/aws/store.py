@@ -7,13 +7,15 @@ import pulumi_aws as aws
 
 from aistack.spec.stores import StoreSpec
 from components import contract
+from components.aws import kms
 from components.aws.iam import document, rotating_key
 
 
 class ObjectStore(contract.ObjectStore):
     """An S3 bucket for model weights with every v7 split setting declared.
 
-    Children: ``-key`` (KMS, rotating; only with ``customer_managed_key``), ``-bucket``,
+    Children: ``-key`` (KMS, rotating; only with ``customer_managed_key``; its policy separates
+    administrators from users, who reach it only through S3: :func:`weights_key_policy`), ``-bucket``,
     ``-sse`` (``aws:kms`` with bucket keys), ``-public-access-block`` (all four flags),
     ``-ownership`` (``BucketOwnerEnforced``: ACLs off), ``-versioning``, ``-lifecycle``
     (expire prior versions, abort stale multipart uploads) and ``-tls-only`` (a bucket policy
@@ -28,12 +30,28 @@ class ObjectStore(contract.ObjectStore):
     OUTPUTS = ("bucket_name", "bucket_uri", "bucket_arn", "kms_key_arn")
 
     def __init__(
-        self, name: str, spec: StoreSpec, *, protect: bool, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        spec: StoreSpec,
+        *,
+        protect: bool,
+        region: str = "us-east-1",
+        key_administrators: list[str] | None = None,
+        key_users: list[str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """Args besides the spec: the AWS ``region`` and the spec's ``key_administrators`` and
+        ``key_users`` (see ``AwsCloudSpec``), which the key policy names."""
         super().__init__(name, opts)
         key = None
         if spec.customer_managed_key:
-            key = rotating_key(self, "key", f"Encryption of object store {name}", protect=protect)
+            key = rotating_key(
+                self,
+                "key",
+                f"Encryption of object store {name}",
+                protect=protect,
+                policy=weights_key_policy(self, region, key_administrators or [], key_users or []),
+            )
         bucket = aws.s3.Bucket(
             self.child("bucket"),
             force_destroy=False,
@@ -99,6 +117,29 @@ class ObjectStore(contract.ObjectStore):
             bucket_arn=bucket.arn,
             kms_key_arn=key.arn if key else None,
         )
+
+
+def weights_key_policy(
+    owner: contract.Component, region: str, administrators: list[str], users: list[str]
+) -> pulumi.Output[str]:
+    """Who may manage the weights key, and who may use it (only in requests S3 makes in ``region``).
+
+    Readers' roles are created after the store (their policies name the key), so the key policy
+    delegates decryption to IAM, but only through S3 (``kms:ViaService``) and only for principals
+    of this account (``kms:CallerAccount``): a reader needs ``kms:Decrypt`` in its own policy (see
+    ``WorkloadIdentity``) and gets nothing else from the key. The spec's ``key_users`` (uploaders)
+    are named and may encrypt as well, still only through S3.
+    """
+    account = kms.deploying_account(owner)
+    via_s3 = {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com", "kms:CallerAccount": account}}
+    root = kms.administrators([], region, account)
+    statements = [
+        kms.admin_statement(kms.administrators(administrators, region, account)),
+        kms.user_statement("ReadThroughS3", root, kms.DECRYPT_ACTIONS, via_s3),
+    ]
+    if users:
+        statements.append(kms.user_statement("WriteThroughS3", list(users), kms.USE_ACTIONS, via_s3))
+    return document(*statements)
 
 
 def _deny(sid: str, resources: list, condition: dict) -> dict:
