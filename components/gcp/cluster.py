@@ -60,10 +60,11 @@ class Cluster(contract.Cluster):
     (the GKE service agent may encrypt/decrypt with it); ``-nodes-sa`` (the nodes' own service
     account) with ``-nodes-sa-role`` (``roles/container.defaultNodeServiceAccount`` only); ``-gke``
     (private nodes, a private IP endpoint plus the IAM-authenticated DNS endpoint or allow-listed
-    public CIDRs, the ``aistack-deployer`` label, Workload Identity, application-
-    layer secrets encryption, shielded nodes, Dataplane V2, control-plane logs and GPU metrics, the
-    default node pool removed); ``-logs`` (a log bucket keeping the cluster's control-plane and
-    audit logs ``log_retention_days``) and ``-logs-sink`` (routes them there); the ``-system``
+    public CIDRs, the ``aistack-deployer`` label, Workload Identity, application-layer secrets
+    encryption, shielded nodes, Dataplane V2 with intranode visibility, Binary Authorization,
+    control-plane logs and GPU metrics, the default node pool removed); ``-logs`` (a log bucket
+    keeping the cluster's control-plane and audit logs ``log_retention_days``, encrypted with the
+    stack's log key) and ``-logs-sink`` (routes them there); the ``-system``
     node pool (untainted, for system pods).
 
     Outputs: ``cluster_name``, ``kubeconfig`` (secret), ``cluster_id``, ``workload_pool``
@@ -90,8 +91,14 @@ class Cluster(contract.Cluster):
         prefix: str,
         network: Network,
         protect: bool,
+        log_key_id: pulumi.Input[str] | None = None,
+        log_key_grant: pulumi.Resource | None = None,
+        admission: pulumi.Resource | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """Args besides the spec: ``log_key_id`` (and ``log_key_grant``, the Logging agent's use of
+        it) encrypts the ``-logs`` bucket; ``admission`` is the project's Binary Authorization
+        policy, in place before the cluster admits a Pod."""
         super().__init__(name, opts)
         physical_name = naming.gke_cluster(prefix, name)
         key, key_grant = agent_key(
@@ -161,6 +168,12 @@ class Cluster(contract.Cluster):
             database_encryption={"state": "ENCRYPTED", "key_name": key.id},
             enable_shielded_nodes=True,
             datapath_provider="ADVANCED_DATAPATH",
+            # Pod-to-pod traffic on one node passes the VPC too, so flow logs and firewall rules see
+            # it (GKE, "Set up intranode visibility": supported with Dataplane V2, eBPF-native from
+            # 1.36; earlier versions redirect through the netd DaemonSet).
+            enable_intranode_visibility=True,
+            # Pods are admitted by the project's Binary Authorization policy (``ImageAdmission``).
+            binary_authorization={"evaluation_mode": "PROJECT_SINGLETON_POLICY_ENFORCE"},
             logging_config={"enable_components": LOG_COMPONENTS},
             monitoring_config={
                 "enable_components": MONITORING_COMPONENTS,
@@ -169,7 +182,7 @@ class Cluster(contract.Cluster):
             enable_legacy_abac=False,
             master_auth={"client_certificate_config": {"issue_client_certificate": False}},
             deletion_protection=protect,
-            opts=self.opts(depends_on=[key_grant], protect=protect),
+            opts=self.opts(depends_on=[key_grant, *([admission] if admission else [])], protect=protect),
         )
         bucket_id = naming.gcp_log_bucket(prefix, f"{name}-logs")
         logs = gcp.logging.ProjectBucketConfig(
@@ -179,7 +192,9 @@ class Cluster(contract.Cluster):
             bucket_id=bucket_id,
             retention_days=spec.log_retention_days,
             description=f"Logs of GKE cluster {physical_name}",
-            opts=self.opts(),
+            # Audit logs name every caller of the API: encrypted with the stack's log key.
+            cmek_settings={"kms_key_name": log_key_id} if log_key_id else None,
+            opts=self.opts(depends_on=[log_key_grant] if log_key_grant else []),
         )
         # Control-plane and audit logs only (the spec's retention is theirs): copying workload logs
         # too would pay their ingestion twice. A sink into a log bucket of the same project needs

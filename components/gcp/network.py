@@ -16,6 +16,16 @@ HEALTH_CHECK_RANGES = ["35.191.0.0/16", "130.211.0.0/22"]
 overview": probe IP ranges)."""
 
 
+NODE_HEALTH_PORT = 10256
+"""Where a load balancer probes a GKE node for an ``externalTrafficPolicy: Cluster`` Service
+(kube-proxy's, or Dataplane V2's, health endpoint; GKE, "LoadBalancer Service parameters")."""
+
+
+def probe_ports(serving_ports: list[int]) -> list[str]:
+    """The ports the health-check rule opens: the node health port and each serving port."""
+    return [str(port) for port in sorted({NODE_HEALTH_PORT, *serving_ports})]
+
+
 class Network(contract.Network):
     """A custom-mode VPC whose nodes have no public addresses and leave through Cloud NAT.
 
@@ -24,7 +34,8 @@ class Network(contract.Network):
     is placed here, ``services`` (its ``service_cidr``), Private Google Access, flow logs),
     ``-router`` and ``-nat`` (Cloud NAT for the subnetwork's every range, errors logged), and two
     ingress firewall rules, both from named ranges only: ``-allow-internal`` (nodes and pods among
-    themselves) and ``-allow-health-checks`` (Google's load-balancer probes). Everything else
+    themselves) and ``-allow-health-checks`` (Google's load-balancer probes, to the serving ports and the node
+    health port only). Everything else
     meets the VPC's implied deny-all ingress; no rule admits 0.0.0.0/0.
 
     Outputs: ``network_id``, ``node_subnet_ids`` (zone → subnetwork id; GCP subnetworks are
@@ -41,8 +52,11 @@ class Network(contract.Network):
         spec: GcpCloudSpec,
         *,
         services_cidr: str | None,
+        health_check_ports: list[int] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """Args besides the spec: ``health_check_ports``, the TCP ports load-balancer probes may
+        reach (the serving ports); :data:`NODE_HEALTH_PORT` is always added."""
         super().__init__(name, opts)
         ranges = [{"range_name": PODS_RANGE, "ip_cidr_range": spec.pods_cidr}]
         if services_cidr:
@@ -98,7 +112,7 @@ class Network(contract.Network):
             direction="INGRESS",
             priority=1000,
             source_ranges=HEALTH_CHECK_RANGES,
-            allows=[{"protocol": "tcp"}],
+            allows=[{"protocol": "tcp", "ports": probe_ports(health_check_ports or [])}],
             log_config={"metadata": "INCLUDE_ALL_METADATA"},
             opts=self.opts(),
         )

@@ -8,8 +8,10 @@ import pulumi
 
 from aistack.errors import InputError
 from aistack.spec import StackSpec
-from components import contract, naming
+from components import contract, images, naming
 from components.gcp.accelerators import guest_accelerator
+from components.gcp.admission import ImageAdmission
+from components.gcp.audit import AuditLog
 from components.gcp.cluster import Cluster
 from components.gcp.gpupool import GpuNodePool
 from components.gcp.identity import MetricsReaderIdentity, WorkloadIdentity
@@ -65,6 +67,9 @@ def check(spec: StackSpec, file: str) -> None:
 def deploy(spec: StackSpec, provider: pulumi.ProviderResource, prefix: str) -> contract.CloudStack:
     """Declare the network, cluster, GPU pools, stores and identities placed on GCP.
 
+    ``gcp-audit`` (:class:`AuditLog`) keys the log buckets and records who read or wrote the
+    stores; ``gcp-admission`` (:class:`ImageAdmission`) admits only the declared repositories.
+
     Args:
         spec: The validated stack spec (:func:`check` passed).
         provider: The explicit GCP provider (see :func:`components.gcp.provider`).
@@ -76,10 +81,41 @@ def deploy(spec: StackSpec, provider: pulumi.ProviderResource, prefix: str) -> c
     mine = {name: c for name, c in spec.clusters.items() if c.cloud == "gcp"}
     # One GKE cluster per GCP stack (registry: several_clusters); its Service range is a subnetwork range.
     services_cidr = next((c.service_cidr for c in mine.values()), None)
-    network = Network("gcp", cloud, services_cidr=services_cidr, opts=opts)
+    serving_ports = sorted({e.port for e in spec.endpoints.values() if e.cluster in mine})
+    network = Network("gcp", cloud, services_cidr=services_cidr, health_check_ports=serving_ports, opts=opts)
+    audit = AuditLog(
+        "gcp-audit",
+        project=cloud.project,
+        project_number=cloud.project_number,
+        region=cloud.region,
+        prefix=prefix,
+        retention_days=spec.audit_retention_days,
+        protect=spec.protected,
+        opts=opts,
+    )
+    admission = (
+        ImageAdmission(
+            "gcp-admission",
+            project=cloud.project,
+            patterns=images.allow_patterns(spec),
+            environment=spec.environment,
+            opts=opts,
+        )
+        if mine
+        else None
+    )
     for name, cspec in mine.items():
         cluster = Cluster(
-            name, cspec, cloud=cloud, prefix=prefix, network=network, protect=spec.protected, opts=opts
+            name,
+            cspec,
+            cloud=cloud,
+            prefix=prefix,
+            network=network,
+            protect=spec.protected,
+            log_key_id=audit.key_id,
+            log_key_grant=audit.key_grant,
+            admission=admission.policy if admission else None,
+            opts=opts,
         )
         result.clusters[name] = cluster
         # The HPA's queue metric comes from Managed Service for Prometheus through Cloud Monitoring.
@@ -106,4 +142,5 @@ def deploy(spec: StackSpec, provider: pulumi.ProviderResource, prefix: str) -> c
                 account_id=naming.gcp_service_account(prefix, f"{reader}-{name}-read"),
                 opts=opts,
             )
+    audit.record([store.bucket_name for store in result.stores.values()])
     return result
