@@ -7,6 +7,7 @@ import pulumiverse_time
 
 from aistack.spec import StackSpec
 from components import contract, naming
+from components.azure.audit import AuditLog
 from components.azure.cluster import Cluster
 from components.azure.gpupool import GpuNodePool
 from components.azure.identity import WorkloadIdentity
@@ -64,6 +65,19 @@ def deploy(spec: StackSpec, provider: Provider, prefix: str) -> contract.CloudSt
                 after=last.last_agent_pool if last else None,
                 opts=opts,
             )
+    # Blob access logs of the stores (who read or replaced weights), only where there are stores.
+    audit = (
+        AuditLog(
+            "azure-audit",
+            resource_group_name=network.resource_group_name,
+            location=cloud.location,
+            retention_days=spec.audit_retention_days,
+            tags=tags,
+            opts=opts,
+        )
+        if any(s.cloud == "azure" for s in spec.stores.values())
+        else None
+    )
     for name, sspec in spec.stores.items():
         if sspec.cloud != "azure":
             continue
@@ -78,6 +92,8 @@ def deploy(spec: StackSpec, provider: Provider, prefix: str) -> contract.CloudSt
             opts=opts,
         )
         result.stores[name] = store
+        if audit:
+            audit.record(name, store.account_id)
         for reader, identity, common in contract.store_readers(spec, name, result):
             result.identities[(reader, name)] = WorkloadIdentity(
                 identity,
