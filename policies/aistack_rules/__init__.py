@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from . import clusters, deploy, deploy_access, encryption, gpu, identity, network, transit, workloads
+from . import audit, clusters, deploy, deploy_access, encryption, gpu, identity, network, transit, workloads
 from .core import UNKNOWN, Rule
 
 CONCERNS = {
@@ -25,6 +25,7 @@ CONCERNS = {
     "network": network.RULES,
     "identity": identity.RULES,
     "clusters": clusters.RULES,
+    "audit": audit.RULES,
     "workloads": workloads.RULES,
     "gpu-cost": gpu.RULES,
     # First-deploy breakers (DESIGN.md, "Policies"): ordering, zones and support windows over the whole

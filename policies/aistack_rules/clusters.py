@@ -7,7 +7,7 @@ from typing import Any
 
 from .core import MANDATORY, Rule, Subject, as_bool, each, get, get_known
 from .network import WORLD_CIDRS
-from .tokens import AZ_MANAGED_CLUSTER, EKS_CLUSTER, GKE_CLUSTER, GKE_NODE_POOL
+from .tokens import AZ_MANAGED_CLUSTER, BINAUTHZ_POLICY, EKS_CLUSTER, GKE_CLUSTER, GKE_NODE_POOL
 
 _EKS_REQUIRED_LOGS = ("api", "audit", "authenticator")
 
@@ -143,7 +143,56 @@ def check_gke_workload_identity(r: Subject, _cfg: Mapping[str, Any]) -> Iterator
     yield from each(parts)
 
 
+def check_gke_binary_authorization(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[str]:
+    """GKE evaluates the project's Binary Authorization policy on every Pod."""
+    mode = get(r.inputs, "binaryAuthorization.evaluationMode")
+    legacy = as_bool(get(r.inputs, "binaryAuthorization.enabled")) or as_bool(
+        get(r.inputs, "enableBinaryAuthorization")
+    )
+    if mode != "PROJECT_SINGLETON_POLICY_ENFORCE" and not legacy:
+        yield (
+            f"binaryAuthorization.evaluationMode is {mode!r}; set PROJECT_SINGLETON_POLICY_ENFORCE so only "
+            "allow-listed images are admitted"
+        )
+
+
+def check_gke_intranode_visibility(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[str]:
+    """Pod-to-pod traffic within a node passes the VPC (flow logs, firewall rules)."""
+    if as_bool(get(r.inputs, "enableIntranodeVisibility")) is not True:
+        yield "enableIntranodeVisibility is not true; traffic between pods of one node escapes flow logs"
+
+
+def check_binauthz_default_deny(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[str]:
+    """The Binary Authorization policy refuses (or, dry-run, logs) images outside its allow-list."""
+    mode = get(r.inputs, "defaultAdmissionRule.evaluationMode")
+    if mode == "ALWAYS_ALLOW":
+        yield "defaultAdmissionRule.evaluationMode is 'ALWAYS_ALLOW'; deny (or require attestations) by default"
+    if not get_known(r.inputs, "admissionWhitelistPatterns", []):
+        yield "admissionWhitelistPatterns is empty; list the registries the stack pulls from"
+
+
 RULES = (
+    Rule(
+        "gcp-gke-binary-authorization",
+        MANDATORY,
+        "GKE clusters enforce the project's Binary Authorization policy on every Pod.",
+        (GKE_CLUSTER,),
+        check_gke_binary_authorization,
+    ),
+    Rule(
+        "gcp-gke-intranode-visibility",
+        MANDATORY,
+        "GKE clusters have intranode visibility on, so flow logs and firewall rules see pod-to-pod traffic.",
+        (GKE_CLUSTER,),
+        check_gke_intranode_visibility,
+    ),
+    Rule(
+        "gcp-binauthz-default-deny",
+        MANDATORY,
+        "Binary Authorization policies deny by default and allow-list the stack's registries.",
+        (BINAUTHZ_POLICY,),
+        check_binauthz_default_deny,
+    ),
     Rule(
         "aws-eks-private-endpoint",
         MANDATORY,

@@ -15,6 +15,7 @@ from .core import (
     Rule,
     Subject,
     as_bool,
+    as_list,
     each,
     get,
     get_known,
@@ -26,9 +27,11 @@ from .tokens import (
     EC2_INSTANCE,
     EC2_LAUNCH_TEMPLATE,
     EKS_CLUSTER,
+    GCP_LOG_BUCKET,
     GCS_BUCKET,
     GKE_CLUSTER,
     KMS_KEY,
+    LOG_GROUP,
     S3_BUCKET,
     S3_SSE,
 )
@@ -110,6 +113,72 @@ def remediate_kms_rotation(inputs: Mapping[str, Any]) -> dict[str, Any] | None:
     except CannotCheck:
         return None
     return {"enableKeyRotation": True} if needed else None
+
+
+_KMS_USE = ("kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt", "kms:GenerateDataKey")
+"""Cryptographic actions (prefixes: ``kms:ReEncrypt*``, ``kms:GenerateDataKey*`` ...)."""
+
+
+def _grants_use(actions: list[Any]) -> bool:
+    for action in actions:
+        a = str(action).lower()
+        if a in ("*", "kms:*") or any(a.startswith(use.lower()) for use in _KMS_USE):
+            return True
+        if a.endswith("*") and any(use.lower().startswith(a[:-1]) for use in _KMS_USE):
+            return True
+    return False
+
+
+def _is_account_root(principal: Any) -> bool:
+    values = principal.get("AWS") if isinstance(principal, Mapping) else principal
+    return any(
+        isinstance(v, str) and (v.endswith(":root") or v.isdigit())
+        for v in ([values] if isinstance(values, str) else values or [])
+    )
+
+
+def check_kms_key_policy(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[str]:
+    """KMS keys carry their own policy: no ``kms:*``, and the account root may not use the key.
+
+    Without a policy AWS applies the default one (``kms:*`` to the account root), so anyone whose
+    IAM policies allow ``kms:*`` may use and administer the key. The root may keep the
+    administrative actions (so the key stays manageable) and use it only through a service
+    (``kms:ViaService``).
+    """
+    policy = get(r.inputs, "policy")
+    if not policy:
+        yield "policy is not set, so AWS applies the default key policy (kms:* to the account root); declare administrators and users"
+        return
+    for i, st in enumerate(_aws.statements(policy, "policy")):
+        if st.get("Effect") != "Allow":
+            continue
+        actions = [str(a) for a in as_list(st.get("Action"))]
+        if {"*", "kms:*"} & {a.lower() for a in actions}:
+            yield f"policy statement {i} allows {actions[0]!r}; separate key administrators from key users"
+        elif _is_account_root(st.get("Principal")) and _grants_use(actions):
+            condition = st.get("Condition") or {}
+            via = any(
+                "kms:viaservice" in {k.lower() for k in (v or {})}
+                for v in condition.values()
+                if isinstance(v, Mapping)
+            )
+            if not via:
+                yield (
+                    f"policy statement {i} lets the account root use the key for data; name the roles "
+                    "that use it, or limit it to a service with kms:ViaService"
+                )
+
+
+def check_log_group_kms(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[str]:
+    """CloudWatch log groups are encrypted with a customer-managed KMS key."""
+    if not get(r.inputs, "kmsKeyId"):
+        yield "kmsKeyId is not set; encrypt the log group with a customer-managed key (audit and flow logs name callers)"
+
+
+def check_gcp_log_bucket_cmek(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[str]:
+    """Cloud Logging buckets are encrypted with a customer-managed Cloud KMS key."""
+    if not get(r.inputs, "cmekSettings.kmsKeyName"):
+        yield "cmekSettings.kmsKeyName is not set; logs use Google-managed keys"
 
 
 def _ebs_encrypted(ebs: Any, path: str) -> Iterator[str]:
@@ -227,6 +296,27 @@ RULES = (
         (KMS_KEY,),
         check_kms_rotation,
         remediate=remediate_kms_rotation,
+    ),
+    Rule(
+        "aws-kms-key-policy",
+        MANDATORY,
+        "KMS keys declare a key policy that separates administrators from users and never grants kms:*.",
+        (KMS_KEY,),
+        check_kms_key_policy,
+    ),
+    Rule(
+        "aws-log-group-kms",
+        MANDATORY,
+        "CloudWatch log groups are encrypted with a customer-managed KMS key.",
+        (LOG_GROUP,),
+        check_log_group_kms,
+    ),
+    Rule(
+        "gcp-log-bucket-cmek",
+        MANDATORY,
+        "Cloud Logging buckets are encrypted with a customer-managed Cloud KMS key.",
+        (GCP_LOG_BUCKET,),
+        check_gcp_log_bucket_cmek,
     ),
     Rule(
         "aws-block-storage-encrypted",

@@ -284,6 +284,24 @@ def check_gcp_firewall_no_world_ingress(r: Subject, cfg: Mapping[str, Any]) -> I
                 yield f"allows.{i}: {opened} open to {world[0]}"
 
 
+GCP_HEALTH_CHECK_RANGES = ("35.191.0.0/16", "130.211.0.0/22")
+"""Google Cloud load-balancer health-check probe ranges."""
+
+
+def check_gcp_health_check_ports(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[str]:
+    """Firewall rules for Google's health-check ranges open named ports only, never every port."""
+    if get(r.inputs, "direction", "INGRESS") != "INGRESS":
+        return
+    sources = get_known(r.inputs, "sourceRanges", [])
+    if not set(sources) & set(GCP_HEALTH_CHECK_RANGES):
+        return
+    for i, allow in enumerate(get(r.inputs, "allows", [])):
+        protocol = get(allow, "protocol", where=f"allows.{i}")
+        ports = get(allow, "ports", where=f"allows.{i}")
+        if not ports:
+            yield f"allows.{i}: every {protocol} port is open to the health-check ranges; list the serving ports"
+
+
 def check_k8s_no_public_lb(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[str]:
     """LoadBalancer services are internal or allow-list their sources."""
     if get(r.inputs, "spec.type") != "LoadBalancer":
@@ -302,6 +320,13 @@ def check_k8s_no_public_lb(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[str]
 
 
 RULES = (
+    Rule(
+        "gcp-health-check-ports",
+        MANDATORY,
+        "Firewall rules admitting Google's health-check ranges open the serving ports only.",
+        (GCE_FIREWALL,),
+        check_gcp_health_check_ports,
+    ),
     Rule(
         "aws-s3-public-access-block",
         MANDATORY,

@@ -30,6 +30,9 @@ EC2_DEFAULT_SECURITY_GROUP = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
 EC2_SECURITY_GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 VPC_INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 KMS_KEY = "aws:kms/key:Key"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+CLOUDTRAIL = "aws:cloudtrail/trail:Trail"
+S3_LOGGING = ("aws:s3/bucketLogging:BucketLogging", "aws:s3/bucketLoggingV2:BucketLoggingV2")
 IAM_ROLE = "aws:iam/role:Role"
 IAM_POLICY_DOCUMENTS = (
     "aws:iam/policy:Policy",
@@ -54,6 +57,7 @@ AZ_AGENT_POOL = "azure-native:containerservice:AgentPool"
 AZ_NSG = "azure-native:network:NetworkSecurityGroup"
 AZ_SECURITY_RULE = "azure-native:network:SecurityRule"
 AZ_ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+AZ_DIAGNOSTIC_SETTING = "azure-native:monitor:DiagnosticSetting"
 
 # GCP (pulumi-gcp v10).
 GCS_BUCKET = "gcp:storage/bucket:Bucket"
@@ -66,6 +70,9 @@ GCE_FIREWALL = "gcp:compute/firewall:Firewall"
 GCP_PROJECT_IAM_MEMBER = "gcp:projects/iAMMember:IAMMember"
 GCP_PROJECT_IAM_BINDING = "gcp:projects/iAMBinding:IAMBinding"
 GCP_PROJECT_IAM_POLICY = "gcp:projects/iAMPolicy:IAMPolicy"
+GCP_AUDIT_CONFIG = "gcp:projects/iAMAuditConfig:IAMAuditConfig"
+GCP_LOG_BUCKET = "gcp:logging/projectBucketConfig:ProjectBucketConfig"
+BINAUTHZ_POLICY = "gcp:binaryauthorization/policy:Policy"
 
 # Kubernetes (pulumi-kubernetes v4): where each workload keeps its pod spec.
 K8S_POD_SPEC_PATHS = {

@@ -126,6 +126,39 @@ def check_non_root_readonly(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[Any
     yield from _per_container(r, judge)
 
 
+ALLOWED_REGISTRIES = ("docker.io", "gcr.io", "mcr.microsoft.com", "nvcr.io", "quay.io", "registry.k8s.io")
+"""The registries aistack's own images come from (``components/images.py``; a test keeps both equal)."""
+
+
+def image_registry(image: str) -> str:
+    """The registry host of an image reference (``docker.io`` for a bare Docker Hub name)."""
+    first, _, rest = image.partition("/")
+    return first if rest and ("." in first or ":" in first or first == "localhost") else "docker.io"
+
+
+def check_image_allowed_registry(r: Subject, cfg: Mapping[str, Any]) -> Iterator[Any]:
+    """Container images come from an allowed registry and are pinned (tag or digest).
+
+    The admission control GKE gets from Binary Authorization, as a pre-deploy rule on every cloud
+    (EKS and AKS have no managed equivalent the stack turns on).
+    """
+    allowed = set(cfg["allowedRegistries"])
+
+    def judge(path: str, container: Mapping[str, Any], _spec: Any, _where: str) -> Iterator[str]:
+        image = get(container, "image", where=path)
+        if not isinstance(image, str):
+            yield f"{path}.image is not a string"
+            return
+        host = image_registry(image)
+        if host not in allowed:
+            yield f"{path}.image {image!r} comes from {host}, which is not an allowed registry ({', '.join(sorted(allowed))})"
+        problem = _unpinned(image)
+        if problem:
+            yield f"{path}.image {image!r} is not pinned: it {problem}"
+
+    yield from _per_container(r, judge)
+
+
 def _workload_rule(rule_id: str, level: str, description: str, check: Any) -> Rule:
     return Rule(
         rule_id,
@@ -167,6 +200,22 @@ RULES = (
         ADVISORY,
         "Container images are pinned by digest, which a re-pushed tag cannot change.",
         check_image_digest,
+    ),
+    Rule(
+        "k8s-image-allowed-registry",
+        MANDATORY,
+        "Container images come from an allowed registry (allowedRegistries) and are pinned by tag or digest.",
+        K8S_WORKLOADS,
+        _k8s.unless_exempt(check_image_allowed_registry),
+        config_schema={
+            **_k8s.EXEMPT_NAMESPACES_SCHEMA,
+            "allowedRegistries": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": list(ALLOWED_REGISTRIES),
+                "description": "Registry hosts workloads may pull from.",
+            },
+        },
     ),
     _workload_rule(
         "k8s-non-root-readonly",
