@@ -95,7 +95,7 @@ TLS_DENY = {
 }
 SECURE_CONTAINER = {
     "name": "app",
-    "image": "ghcr.io/aistack/app" + DIGEST,
+    "image": "docker.io/aistack/app" + DIGEST,
     "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "256Mi"}},
     "securityContext": {
         "runAsNonRoot": True,
@@ -182,6 +182,8 @@ GKE_SECURE = {
     "workloadIdentityConfig": {"workloadPool": "p.svc.id.goog"},
     "databaseEncryption": {"state": "ENCRYPTED", "keyName": "projects/p/locations/l/keyRings/r/cryptoKeys/k"},
     "removeDefaultNodePool": True,
+    "binaryAuthorization": {"evaluationMode": "PROJECT_SINGLETON_POLICY_ENFORCE"},
+    "enableIntranodeVisibility": True,
 }
 
 
@@ -195,6 +197,63 @@ def merged(base: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     node[leaf] = value
     return copy
 
+
+KMS_ADMIN = {
+    "Sid": "KeyAdministrators",
+    "Effect": "Allow",
+    "Principal": {"AWS": ["arn:aws:iam::111122223333:root"]},
+    "Action": ["kms:Create*", "kms:Describe*", "kms:Put*", "kms:ScheduleKeyDeletion"],
+    "Resource": "*",
+}
+KMS_USER = {
+    "Sid": "ClusterRole",
+    "Effect": "Allow",
+    "Principal": {"AWS": ["arn:aws:iam::111122223333:role/eks"]},
+    "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*"],
+    "Resource": "*",
+}
+TRAIL = "aws:cloudtrail/trail:Trail"
+AUDIT_CONFIG = "gcp:projects/iAMAuditConfig:IAMAuditConfig"
+DIAGNOSTICS = "azure-native:monitor:DiagnosticSetting"
+ACCOUNT_ID = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/weights"
+
+
+def trail(prefixes: Any, destination: str = "trail-bucket") -> dict[str, Any]:
+    """A CloudTrail trail recording S3 object events under ``prefixes``."""
+    return res(
+        TRAIL,
+        "trail",
+        {
+            "s3BucketName": destination,
+            "advancedEventSelectors": [
+                {
+                    "fieldSelectors": [
+                        {"field": "eventCategory", "equals": ["Data"]},
+                        {"field": "resources.type", "equals": ["AWS::S3::Object"]},
+                        {"field": "resources.ARN", "startsWiths": prefixes},
+                    ]
+                }
+            ],
+        },
+    )
+
+
+def blob_diagnostics(
+    uri: Any, categories: tuple[str, ...] = ("StorageRead", "StorageWrite")
+) -> dict[str, Any]:
+    return res(
+        DIAGNOSTICS,
+        "diag",
+        {
+            "resourceUri": uri,
+            "workspaceId": "ws",
+            "logs": [{"category": c, "enabled": True} for c in categories],
+        },
+    )
+
+
+ACCOUNT = res(STORAGE, "weights", {"accountName": "weights"}, outputs={"id": ACCOUNT_ID})
+HEALTH_CHECKS = ["35.191.0.0/16", "130.211.0.0/22"]
 
 CASES: dict[str, Case] = {
     # ---------------------------------------------------------------- encryption
@@ -303,6 +362,88 @@ CASES: dict[str, Case] = {
         violating=[res(GCS, "g", {"location": "US"})],
         unknown=[res(GCS, "g", {"encryption": {"defaultKmsKeyName": U}})],
         message="defaultKmsKeyName is not set",
+    ),
+    "aws-kms-key-policy": Case(
+        compliant=[
+            res("aws:kms/key:Key", "k", {"enableKeyRotation": True, "policy": doc(KMS_ADMIN, KMS_USER)})
+        ],
+        violating=[
+            res(
+                "aws:kms/key:Key",
+                "k",
+                {"policy": doc({**KMS_ADMIN, "Action": "kms:*"})},
+            )
+        ],
+        unknown=[res("aws:kms/key:Key", "k", {"policy": U})],
+        message="allows 'kms:*'",
+    ),
+    "aws-log-group-kms": Case(
+        compliant=[
+            res("aws:cloudwatch/logGroup:LogGroup", "lg", {"kmsKeyId": "arn:aws:kms:us-east-1:1:key/k"})
+        ],
+        violating=[res("aws:cloudwatch/logGroup:LogGroup", "lg", {"retentionInDays": 90})],
+        unknown=[res("aws:cloudwatch/logGroup:LogGroup", "lg", {"kmsKeyId": U})],
+        message="kmsKeyId is not set",
+    ),
+    "gcp-log-bucket-cmek": Case(
+        compliant=[
+            res(
+                "gcp:logging/projectBucketConfig:ProjectBucketConfig",
+                "lb",
+                {"cmekSettings": {"kmsKeyName": "projects/p/locations/l/keyRings/r/cryptoKeys/k"}},
+            )
+        ],
+        violating=[res("gcp:logging/projectBucketConfig:ProjectBucketConfig", "lb", {"retentionDays": 30})],
+        unknown=[
+            res(
+                "gcp:logging/projectBucketConfig:ProjectBucketConfig",
+                "lb",
+                {"cmekSettings": {"kmsKeyName": U}},
+            )
+        ],
+        message="cmekSettings.kmsKeyName is not set",
+    ),
+    # ---------------------------------------------------------------- audit
+    "aws-s3-access-recorded": Case(
+        compliant=[res(BUCKET, "b", {"bucket": "weights"}), trail(["arn:aws:s3:::weights/"])],
+        violating=[res(BUCKET, "b", {"bucket": "weights"}), trail(["arn:aws:s3:::other/"])],
+        unknown=[res(BUCKET, "b", {"bucket": "weights"}), trail(U)],
+        orphaned=[res(BUCKET, "b", {"bucket": "weights"})],
+        message="no CloudTrail data-event selector",
+    ),
+    "gcp-gcs-access-recorded": Case(
+        compliant=[
+            res(GCS, "g", {"location": "US"}),
+            res(
+                AUDIT_CONFIG,
+                "audit",
+                {
+                    "service": "storage.googleapis.com",
+                    "auditLogConfigs": [{"logType": "DATA_READ"}, {"logType": "DATA_WRITE"}],
+                },
+            ),
+        ],
+        violating=[
+            res(GCS, "g", {"location": "US"}),
+            res(
+                AUDIT_CONFIG,
+                "audit",
+                {"service": "storage.googleapis.com", "auditLogConfigs": [{"logType": "ADMIN_READ"}]},
+            ),
+        ],
+        unknown=[
+            res(GCS, "g", {"location": "US"}),
+            res(AUDIT_CONFIG, "audit", {"service": "storage.googleapis.com", "auditLogConfigs": U}),
+        ],
+        orphaned=[res(GCS, "g", {"location": "US"})],
+        message="no Data Access audit config",
+    ),
+    "azure-blob-access-recorded": Case(
+        compliant=[ACCOUNT, blob_diagnostics(ACCOUNT_ID + "/blobServices/default")],
+        violating=[ACCOUNT, blob_diagnostics(ACCOUNT_ID + "/blobServices/default", ("StorageDelete",))],
+        unknown=[ACCOUNT, blob_diagnostics(U)],
+        orphaned=[ACCOUNT],
+        message="no diagnostic setting on its blob service",
     ),
     # ---------------------------------------------------------------- transit
     "aws-s3-deny-insecure-transport": Case(
@@ -486,6 +627,30 @@ CASES: dict[str, Case] = {
             )
         ],
         message="rule 'ssh' allows port 22 inbound from Internet",
+    ),
+    "gcp-health-check-ports": Case(
+        compliant=[
+            res(
+                "gcp:compute/firewall:Firewall",
+                "hc",
+                {"sourceRanges": HEALTH_CHECKS, "allows": [{"protocol": "tcp", "ports": ["8000", "10256"]}]},
+            )
+        ],
+        violating=[
+            res(
+                "gcp:compute/firewall:Firewall",
+                "hc",
+                {"sourceRanges": HEALTH_CHECKS, "allows": [{"protocol": "tcp"}]},
+            )
+        ],
+        unknown=[
+            res(
+                "gcp:compute/firewall:Firewall",
+                "hc",
+                {"sourceRanges": HEALTH_CHECKS, "allows": [{"protocol": "tcp", "ports": U}]},
+            )
+        ],
+        message="every tcp port is open to the health-check ranges",
     ),
     "gcp-firewall-no-world-ingress": Case(
         compliant=[
@@ -740,6 +905,53 @@ CASES: dict[str, Case] = {
         unknown=[res(GKE, "gke", merged(GKE_SECURE, "privateClusterConfig.enablePrivateNodes", U))],
         message="enablePrivateNodes is not true",
     ),
+    "gcp-gke-binary-authorization": Case(
+        compliant=[res(GKE, "gke", GKE_SECURE)],
+        violating=[res(GKE, "gke", merged(GKE_SECURE, "binaryAuthorization.evaluationMode", "DISABLED"))],
+        unknown=[res(GKE, "gke", merged(GKE_SECURE, "binaryAuthorization.evaluationMode", U))],
+        message="binaryAuthorization.evaluationMode is 'DISABLED'",
+    ),
+    "gcp-gke-intranode-visibility": Case(
+        compliant=[res(GKE, "gke", GKE_SECURE)],
+        violating=[res(GKE, "gke", merged(GKE_SECURE, "enableIntranodeVisibility", False))],
+        unknown=[res(GKE, "gke", merged(GKE_SECURE, "enableIntranodeVisibility", U))],
+        message="enableIntranodeVisibility is not true",
+    ),
+    "gcp-binauthz-default-deny": Case(
+        compliant=[
+            res(
+                "gcp:binaryauthorization/policy:Policy",
+                "bp",
+                {
+                    "admissionWhitelistPatterns": [{"namePattern": "docker.io/vllm/vllm-openai*"}],
+                    "defaultAdmissionRule": {
+                        "evaluationMode": "ALWAYS_DENY",
+                        "enforcementMode": "ENFORCED_BLOCK_AND_AUDIT_LOG",
+                    },
+                },
+            )
+        ],
+        violating=[
+            res(
+                "gcp:binaryauthorization/policy:Policy",
+                "bp",
+                {
+                    "defaultAdmissionRule": {
+                        "evaluationMode": "ALWAYS_ALLOW",
+                        "enforcementMode": "ENFORCED_BLOCK_AND_AUDIT_LOG",
+                    }
+                },
+            )
+        ],
+        unknown=[
+            res(
+                "gcp:binaryauthorization/policy:Policy",
+                "bp",
+                {"defaultAdmissionRule": {"evaluationMode": U}},
+            )
+        ],
+        message="evaluationMode is 'ALWAYS_ALLOW'",
+    ),
     "gcp-gke-workload-identity": Case(
         compliant=[
             res(GKE, "gke", GKE_SECURE),
@@ -801,6 +1013,12 @@ CASES: dict[str, Case] = {
         violating=[res(POD, "p", {"spec": {"containers": [container(image="nginx:1.27.3")]}})],
         unknown=[res(POD, "p", {"spec": {"containers": [container(image=U)]}})],
         message="'nginx:1.27.3' is not pinned by digest",
+    ),
+    "k8s-image-allowed-registry": Case(
+        compliant=[pod()],
+        violating=[res(POD, "p", {"spec": {"containers": [container(image="evil.example.com/miner:1.0")]}})],
+        unknown=[res(POD, "p", {"spec": {"containers": [container(image=U)]}})],
+        message="comes from evil.example.com, which is not an allowed registry",
     ),
     "k8s-non-root-readonly": Case(
         compliant=[pod()],

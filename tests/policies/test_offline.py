@@ -11,7 +11,7 @@ from pulumi.output import Unknown
 
 from aistack.errors import InputError
 from policies import RULES, UNKNOWN, evaluate, format_rules, list_rules
-from tests.policies.cases import STORAGE, eks_pool, pod, res
+from tests.policies.cases import KMS_ADMIN, STORAGE, doc, eks_pool, pod, res
 
 README = Path(__file__).resolve().parents[2] / "policies" / "README.md"
 OPEN_SSH = res(
@@ -84,7 +84,7 @@ def test_exempt_namespaces_are_configurable() -> None:
     ids=["UNKNOWN", "pulumi-Unknown", "wire-string", "wire-bool"],
 )
 def test_every_form_of_unknown_is_recognised(unknown: object) -> None:
-    key = res("aws:kms/key:Key", "k", {"enableKeyRotation": unknown})
+    key = res("aws:kms/key:Key", "k", {"enableKeyRotation": unknown, "policy": doc(KMS_ADMIN)})
     (finding,) = evaluate([key], config={"aws-kms-rotation": "mandatory"})
     assert finding["level"] == "advisory"
     assert finding["message"] == "cannot check until apply: enableKeyRotation is unknown during preview"

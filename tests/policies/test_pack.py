@@ -19,6 +19,7 @@ from pulumi_policy.policy import _PolicyAnalyzerServicer
 from policies import RULES, environment_of
 from policies.aistack_rules.levels import environment_from_pulumi
 from policies.aistack_rules.pack import build_policies, pack_arguments
+from tests.policies.cases import KMS_ADMIN, doc
 
 POLICIES_DIR = Path(__file__).resolve().parents[2] / "policies"
 WIRE_UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
@@ -179,7 +180,8 @@ def test_analyze_reports_violations_at_their_level_and_unknowns_as_advisory() ->
 
 def test_analyze_reads_secrets_by_value_and_skips_other_types() -> None:
     server = analyzer()
-    assert analyze(server, "aws:kms/key:Key", {"enableKeyRotation": True, "description": SECRET}) == []
+    key = {"enableKeyRotation": True, "description": SECRET, "policy": doc(KMS_ADMIN)}
+    assert analyze(server, "aws:kms/key:Key", key) == []
     assert analyze(server, "random:index/randomId:RandomId", {"byteLength": 8}) == []
 
 
