@@ -230,3 +230,18 @@ def test_random_mutations_are_accepted_or_clearly_rejected(path, value, action, 
 def test_error_line_escapes_control_characters_from_the_input():
     err = _error({**DEV, "aistack:tags": {"bad\nkey": "x"}})
     assert "\n" not in err.line() and "bad\\nkey" in err.line()
+
+
+def test_key_administrators_must_be_role_or_user_arns():
+    session = "arn:aws:sts::111122223333:assumed-role/deployer/alice"
+    err = _error(_mutated(["aistack:clouds", "aws", "key_administrators"], [session]))
+    assert err.key == "aistack:clouds.aws.key_administrators.0"
+    assert "should match pattern" in err.message
+
+
+def test_audit_retention_defaults_per_environment_and_is_bounded():
+    assert spec_from_config(DEV, "x").audit_retention_days == 30
+    assert spec_from_config({**DEV, "aistack:audit_log_retention_days": 400}, "x").audit_retention_days == 400
+    err = _error({**DEV, "aistack:audit_log_retention_days": 7})
+    assert err.key == "aistack:audit_log_retention_days"
+    assert "greater than or equal to 30" in err.message
