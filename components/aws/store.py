@@ -35,7 +35,7 @@ class ObjectStore(contract.ObjectStore):
         spec: StoreSpec,
         *,
         protect: bool,
-        region: str = "us-east-1",
+        region: str,
         key_administrators: list[str] | None = None,
         key_users: list[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,

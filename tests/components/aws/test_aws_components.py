@@ -39,7 +39,11 @@ def _deploy(stack: str):
 
 
 def test_store_declares_every_split_setting_and_is_protected(declare):
-    d = declare(_with_provider(lambda o: ObjectStore("models", StoreSpec(cloud="aws"), protect=True, opts=o)))
+    d = declare(
+        _with_provider(
+            lambda o: ObjectStore("models", StoreSpec(cloud="aws"), protect=True, region="us-east-1", opts=o)
+        )
+    )
     component = d.named("models")
     assert component.type == "aistack:aws:ObjectStore"
     children = {r.name: r for r in d.children(component)}
@@ -80,7 +84,9 @@ def test_store_declares_every_split_setting_and_is_protected(declare):
 
 def test_store_unprotected_outside_prod_and_without_cmk_uses_aws_kms(declare):
     spec = StoreSpec(cloud="aws", customer_managed_key=False)
-    d = declare(_with_provider(lambda o: ObjectStore("scratch", spec, protect=False, opts=o)))
+    d = declare(
+        _with_provider(lambda o: ObjectStore("scratch", spec, protect=False, region="us-east-1", opts=o))
+    )
     assert not d.named("scratch-bucket").protect
     assert not d.of_type("aws:kms/key:Key")
     rule = d.named("scratch-sse").inputs["rules"][0]["applyServerSideEncryptionByDefault"]
