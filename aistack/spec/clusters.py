@@ -193,9 +193,7 @@ class GpuPoolSpec(Model):
     @model_validator(mode="after")
     def _bounds(self) -> GpuPoolSpec:
         if self.nodes == "sized" and (self.min_nodes is not None or self.max_nodes is not None):
-            raise ValueError(
-                "a pool with `nodes: sized` takes min_nodes and max_nodes from the plan; remove them"
-            )
+            raise ValueError("a pool with `nodes: sized` takes min_nodes and max_nodes from the plan; remove them")
         if (self.min_nodes is None) != (self.max_nodes is None):
             raise ValueError("give both min_nodes and max_nodes, or neither (then the pool is sized)")
         if self.sized:

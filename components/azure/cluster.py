@@ -68,10 +68,7 @@ def kubeconfig(name: str, server: str, ca_data: str, login: str) -> str:
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [
-                {
-                    "name": name,
-                    "cluster": {"server": f"https://{server}:443", "certificate-authority-data": ca_data},
-                }
+                {"name": name, "cluster": {"server": f"https://{server}:443", "certificate-authority-data": ca_data}}
             ],
             "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
             "current-context": name,
