@@ -108,7 +108,9 @@ def test_any_program_runs_with_explicit_providers(tmp_path: Path):
         tmp_path,
         "import pulumi, pulumi_aws as aws\n"
         "p = aws.Provider('aws', region='eu-west-1')\n"
-        "g = aws.cloudwatch.LogGroup('logs', retention_in_days=30, opts=pulumi.ResourceOptions(provider=p))\n"
+        "key = 'arn:aws:kms:eu-west-1:111122223333:key/logs'\n"
+        "g = aws.cloudwatch.LogGroup('logs', retention_in_days=30, kms_key_id=key,\n"
+        "    opts=pulumi.ResourceOptions(provider=p))\n"
         "pulumi.export('group', g.name)\n",
     )
     result = aistack(
@@ -157,8 +159,20 @@ def test_policies_command_lists_every_rule():
 def test_unknown_invokes_are_refused_with_the_token(tmp_path: Path):
     program = _program(
         tmp_path,
-        "import pulumi_aws as aws\naws.get_caller_identity()\n",
+        "import pulumi_aws as aws\naws.get_availability_zones()\n",
     )
     result = aistack("preview", "--program", str(program), "--stack-file", str(program / "Pulumi.dev.yaml"))
     assert result.returncode == 2
-    assert "aws:index/getCallerIdentity:getCallerIdentity: the offline engine does not answer" in result.stderr
+    assert "aws:index/getAvailabilityZones:getAvailabilityZones: the offline engine does not answer" in result.stderr
+
+
+def test_caller_identity_is_answered_with_the_mock_account(declare):
+    import pulumi
+    import pulumi_aws as aws
+
+    def body():
+        provider = aws.Provider("aws", region="us-east-1")
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=provider)).account_id
+        aws.s3.Bucket("named", tags={"account": account}, opts=pulumi.ResourceOptions(provider=provider))
+
+    assert declare(body).named("named").inputs["tags"] == {"account": "111122223333"}
