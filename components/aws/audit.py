@@ -15,8 +15,8 @@ class AuditLog(contract.Component):
 
     Children: ``-key`` (KMS, rotating; its policy keeps administrators apart from users;
     CloudWatch Logs only for log groups of this account and region, through the
-    ``kms:EncryptionContext:aws:logs:arn`` condition; CloudTrail only for this trail);
-    ``-bucket`` with ``-sse`` (SSE-KMS with the key), ``-public-access-block``, ``-ownership``,
+    ``kms:EncryptionContext:aws:logs:arn`` condition; CloudTrail only for this trail); and, once
+    :meth:`record` names the stores (none without an AWS store), ``-bucket`` with ``-sse`` (SSE-KMS with the key), ``-public-access-block``, ``-ownership``,
     ``-versioning``, ``-lifecycle`` (log files expire after the retention) and ``-policy``
     (TLS only; CloudTrail may write only for this trail); ``-trail`` (S3 data events, reads and
     writes, of the weight stores only; log file validation on). Management events stay with the
@@ -27,12 +27,12 @@ class AuditLog(contract.Component):
     access-log target bucket accepts SSE-S3 only (Amazon S3 User Guide, "Enabling Amazon S3 server
     access logging").
 
-    Outputs: ``log_key_arn``, ``bucket_name``; :meth:`record` adds the trail and sets ``trail_arn``.
+    Outputs: ``log_key_arn``; :meth:`record` sets ``bucket_name`` and ``trail_arn``.
     """
 
     CLOUD = "aws"
     CONCEPT = "AuditLog"
-    OUTPUTS = ("log_key_arn", "bucket_name")
+    OUTPUTS = ("log_key_arn",)
 
     def __init__(
         self,
@@ -101,7 +101,22 @@ class AuditLog(contract.Component):
         )
         self.log_key_arn = key.arn
         self._key = key
-        self._bucket = bucket = aws.s3.Bucket(
+        self._retention_days = retention_days
+        self.trail_arn: pulumi.Output[str] | None = None
+        self.bucket_name: pulumi.Output[str] | None = None
+        self.finish(log_key_arn=key.arn)
+
+    def record(self, bucket_arns: list[pulumi.Input[str]]) -> aws.cloudtrail.Trail | None:
+        """The trail bucket (``-bucket`` and its settings) and the ``-trail`` child: S3 data events
+        (reads and writes) of the given weight stores.
+
+        Returns:
+            The trail, or ``None`` when the stack has no AWS store.
+        """
+        if not bucket_arns:
+            return None
+        protect, retention_days, key = self._protect, self._retention_days, self._key
+        bucket = aws.s3.Bucket(
             self.child("bucket"),
             force_destroy=False,
             tags={"aistack-purpose": "audit-logs"},
@@ -162,7 +177,7 @@ class AuditLog(contract.Component):
         # CloudTrail checks at CreateTrail that it may write (InsufficientS3BucketPolicyException),
         # so the trail depends on this policy (AWS CloudTrail User Guide, "Amazon S3 bucket policy
         # for CloudTrail").
-        self._bucket_policy = aws.s3.BucketPolicy(
+        bucket_policy = aws.s3.BucketPolicy(
             self.child("policy"),
             bucket=bucket.id,
             policy=document(
@@ -193,22 +208,11 @@ class AuditLog(contract.Component):
             ),
             opts=self.opts(depends_on=[block]),
         )
-        self.trail_arn: pulumi.Output[str] | None = None
-        self.finish(log_key_arn=key.arn, bucket_name=bucket.bucket)
-
-    def record(self, bucket_arns: list[pulumi.Input[str]]) -> aws.cloudtrail.Trail | None:
-        """The ``-trail`` child: S3 data events (reads and writes) of the given weight stores.
-
-        Returns:
-            The trail, or ``None`` when the stack has no AWS store.
-        """
-        if not bucket_arns:
-            return None
         prefixes = [pulumi.Output.concat(arn, "/") for arn in bucket_arns]
         trail = aws.cloudtrail.Trail(
             self.child("trail"),
             name=self._trail_name,
-            s3_bucket_name=self._bucket.id,
+            s3_bucket_name=bucket.id,
             kms_key_id=self._key.arn,
             enable_log_file_validation=True,
             include_global_service_events=False,
@@ -223,7 +227,8 @@ class AuditLog(contract.Component):
                     ],
                 }
             ],
-            opts=self.opts(depends_on=[self._bucket_policy], protect=self._protect),
+            opts=self.opts(depends_on=[bucket_policy], protect=protect),
         )
         self.trail_arn = trail.arn
+        self.bucket_name = bucket.bucket
         return trail

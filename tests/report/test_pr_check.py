@@ -80,15 +80,20 @@ def test_deleting_the_bucket_fails_the_check_unless_allowed(check):
 
     code, text = check(drop_store)
     assert code == 1
-    assert "⛔ **2 forbidden change(s)** (the check fails):" in text
+    # The store's bucket and key, and the bucket of its access trail (the audit logs go with it).
+    assert "⛔ **3 forbidden change(s)** (the check fails):" in text
     assert (
         "- Bucket `models-bucket`: S3 bucket 'models-bucket' would be deleted. "
         "To allow it, add 'models' to aistack:allow_replace." in text
     )
+    assert (
+        "- Bucket `aws-audit-bucket`: S3 bucket 'aws-audit-bucket' would be deleted. "
+        "To allow it, add 'aws-audit' to aistack:allow_replace." in text
+    )
 
     def drop_and_allow(config: dict) -> None:
         drop_store(config)
-        config["aistack:allow_replace"] = ["models"]
+        config["aistack:allow_replace"] = ["models", "aws-audit"]
 
     code, text = check(drop_and_allow)
     assert code == 0

@@ -17,6 +17,7 @@ AZURE_DEV = {
     "aistack:azure:GpuNodePool": 1,
     "aistack:azure:ObjectStore": 1,
     "aistack:azure:WorkloadIdentity": 1,
+    "aistack:azure:AuditLog": 1,
     "pulumi:providers:azure-native": 1,
     "azure-native:resources:ResourceGroup": 1,
     "azure-native:network:VirtualNetwork": 1,
@@ -31,9 +32,9 @@ AZURE_DEV = {
     "azure-native:authorization:RoleAssignment": 5,
     "azure-native:keyvault:Vault": 2,
     "azure-native:keyvault:Key": 2,
-    "azure-native:operationalinsights:Workspace": 1,
+    "azure-native:operationalinsights:Workspace": 2,
     "azure-native:containerservice:ManagedCluster": 1,
-    "azure-native:monitor:DiagnosticSetting": 1,
+    "azure-native:monitor:DiagnosticSetting": 2,
     "azure-native:containerservice:AgentPool": 1,
     "azure-native:storage:StorageAccount": 1,
     "azure-native:storage:BlobServiceProperties": 1,
@@ -134,13 +135,16 @@ def moved_to_azure(aws_config: dict) -> dict:
 
 
 def components(report, cloud):
-    """(concept, name) of every component; each family names its network after its cloud.
+    """(concept, name) of every component; each family names its network and audit log after its cloud.
 
     Add-on identities are left out: they exist only where a cloud lacks a managed add-on (EKS runs
     the Cluster Autoscaler with its own identity; AKS scales its pools itself).
     """
     return sorted(
-        (r["type"].replace(f"aistack:{cloud}:", ""), "<cloud>" if r["name"] == cloud else r["name"])
+        (
+            r["type"].replace(f"aistack:{cloud}:", ""),
+            r["name"].replace(cloud, "<cloud>", 1) if r["name"].startswith(cloud) else r["name"],
+        )
         for r in report["resources"]
         if r["type"].startswith("aistack:") and r["type"].split(":")[-1] not in EKS_ONLY
     )
