@@ -40,6 +40,7 @@ UNKNOWN_MASK = "[unknown]"
 # Type-token package → the cloud a resource belongs to.
 _PACKAGE_CLOUD = {"aws": "aws", "azure-native": "azure", "gcp": "gcp", "kubernetes": "k8s"}
 
+
 @dataclass
 class Resource:
     """One registered resource, as the engine sees it."""
@@ -80,8 +81,10 @@ class Resource:
             "inputs": mask(self.inputs),
         }
 
+
 def _is_secret(value: Any) -> bool:
     return isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig
+
 
 def unwrap(value: Any) -> Any:
     """Strip secret wrappers, keeping the plain values (what policies evaluate)."""
@@ -93,6 +96,7 @@ def unwrap(value: Any) -> Any:
         return [unwrap(v) for v in value]
     return value
 
+
 def _one_unknown(value: Any) -> Any:
     """``value`` with every unknown as the one ``pulumi.output.UNKNOWN`` (records compare and cache alike)."""
     if isinstance(value, Unknown):
@@ -102,6 +106,7 @@ def _one_unknown(value: Any) -> Any:
     if isinstance(value, list):
         return [_one_unknown(v) for v in value]
     return value
+
 
 def mask(value: Any) -> Any:
     """Replace secret values with ``[secret]`` and unknowns with ``[unknown]`` for reports."""
@@ -117,9 +122,11 @@ def mask(value: Any) -> Any:
         return [mask(v) for v in value]
     return value
 
+
 def _physical(name: str, length: int = 8) -> str:
     """A deterministic stand-in for Pulumi's auto-name suffix."""
     return f"{name}-{hashlib.sha1(name.encode()).hexdigest()[:length]}"
+
 
 class RealisticMocks(pulumi_mocks.Mocks):
     """Mocks that answer like the providers would, deterministically.
@@ -215,6 +222,7 @@ class RealisticMocks(pulumi_mocks.Mocks):
             "derive the value from config or resource outputs instead",
         )
 
+
 def _aks_user_credentials(args: Mapping[str, Any]) -> dict[str, Any]:
     """``listManagedClusterUserCredentials``: the AKS user kubeconfig (base64 YAML), CA included."""
     name = args.get("resourceName", "aks")
@@ -230,8 +238,10 @@ def _aks_user_credentials(args: Mapping[str, Any]) -> dict[str, Any]:
     value = base64.b64encode(json.dumps(config).encode()).decode()
     return {"kubeconfigs": [{"name": "clusterUser", "value": value}]}
 
+
 MOCK_CA = "bW9jay1jYQ=="
 """The cluster CA every mock cluster presents (base64 of ``mock-ca``)."""
+
 
 def _gcs_service_agent(args: Mapping[str, Any]) -> dict[str, Any]:
     """``storage.getProjectServiceAccount``: the project's Cloud Storage service agent (a stand-in number)."""
@@ -239,6 +249,7 @@ def _gcs_service_agent(args: Mapping[str, Any]) -> dict[str, Any]:
     number = int(hashlib.sha1(project.encode()).hexdigest()[:10], 16) % 10**12
     email = f"service-{number}@gs-project-accounts.iam.gserviceaccount.com"
     return {"emailAddress": email, "member": f"serviceAccount:{email}", "project": project, "id": project}
+
 
 def _aws_caller_identity(_args: Mapping[str, Any]) -> dict[str, Any]:
     """``getCallerIdentity``: the account the credentials belong to (key policies name its root)."""
@@ -250,6 +261,7 @@ def _aws_caller_identity(_args: Mapping[str, Any]) -> dict[str, Any]:
         "id": account,
     }
 
+
 KNOWN_INVOKES: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     # Key policies name the deploying account; STS answers this for any valid credentials.
     "aws:index/getCallerIdentity:getCallerIdentity": _aws_caller_identity,
@@ -259,9 +271,11 @@ KNOWN_INVOKES: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     "gcp:storage/getProjectServiceAccount:getProjectServiceAccount": _gcs_service_agent,
 }
 
+
 def _provider_id(reference: str | None) -> str:
     """The provider id from a provider reference (``<urn>::<id>``)."""
     return (reference or "").rsplit("::", 1)[-1]
+
 
 def _gcp_state(
     typ: str, state: dict[str, Any], physical: str, project: str | None = None, region: str | None = None
@@ -308,6 +322,7 @@ def _gcp_state(
     state.setdefault("selfLink", f"https://www.googleapis.com/{api}/{resource_id}")
     state.setdefault("id", resource_id)
     return resource_id
+
 
 AZURE_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 AZURE_TENANT = "00000000-0000-0000-0000-000000000000"
@@ -360,9 +375,11 @@ _AZURE_ARM = {
     "operationalinsights:Workspace": ("workspaceName", "Microsoft.OperationalInsights/workspaces/{name}"),
 }
 
+
 def _guid(*parts: str) -> str:
     """A deterministic GUID standing in for one Azure assigns (object ids, client ids)."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "/".join(parts)))
+
 
 def _azure_state(typ: str, physical: str, state: dict[str, Any], *, subscription: str, tenant: str) -> str:
     """Fill an Azure resource's name, ARM id and the computed outputs others consume; return the id.
@@ -439,9 +456,11 @@ def _azure_state(typ: str, physical: str, state: dict[str, Any], *, subscription
         state.setdefault("customerId", _guid(resource_id, "workspace"))
     return resource_id
 
+
 def _is_stack(urn: str) -> bool:
     """Whether a parent URN is empty or the root stack's (top-level resources get no parent)."""
     return not urn or urn.split("::")[2] == "pulumi:pulumi:Stack"
+
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """A mock monitor that also records what the real engine would act on."""
@@ -528,6 +547,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self._aliases[urn] = urns
         return urns
 
+
 @dataclass
 class ProgramRun:
     """What one run of a program declared."""
@@ -539,6 +559,7 @@ class ProgramRun:
     config: dict[str, Any] = field(default_factory=dict)
     environments: list[str] = field(default_factory=list)
     """The Pulumi ESC environments the stack file imports (opened only by a real deploy)."""
+
 
 def _attach_clouds(resources: list[Resource]) -> None:
     """Attribute each resource to a cloud: by its own type, else its parents', else its provider's.
@@ -567,6 +588,7 @@ def _attach_clouds(resources: list[Resource]) -> None:
 
     for r in resources:
         r.cloud = resolve(r, set()) or ("k8s" if "kubernetes" in r.type else None)
+
 
 def run_function(
     body: Callable[[], Any],
@@ -631,6 +653,7 @@ def run_function(
     resources = sorted(monitor.recorded, key=lambda r: r.urn)
     return ProgramRun(project=project, stack=stack, resources=resources, outputs=outputs, config=dict(config))
 
+
 def run_program(program_dir: Path, **kwargs: Any) -> ProgramRun:
     """Run a Pulumi Python program directory's ``__main__.py`` (see :func:`run_function`)."""
     program_dir = Path(program_dir).resolve()
@@ -647,6 +670,7 @@ def run_program(program_dir: Path, **kwargs: Any) -> ProgramRun:
     finally:
         os.chdir(old_cwd)
         sys.path[:] = old_path
+
 
 def _resolve(value: Any) -> Any:
     """Resolve an exported value; secret outputs stay wrapped so reports can mask them."""
