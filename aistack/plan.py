@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from aistack.errors import InputError
-from aistack.spec import StackSpec
+from aistack.spec import StackSpec, validate
 from aistack.spec.clusters import GpuPoolSpec
 from aistack.spec.endpoints import EndpointSpec
 
@@ -194,7 +194,8 @@ def resolve(spec: StackSpec, file: str, base_dir: Path = Path(".")) -> tuple[Sta
             updated["instance_types"] = [chosen_type]
     resolved = spec.model_dump()
     resolved.update(clusters=clusters, endpoints=endpoints)
-    return StackSpec.model_validate(resolved), plan
+    # Checked again with the plan's GPUs per replica (the model must fit them): a one-line error, not a traceback.
+    return validate(resolved, file), plan
 
 
 def _plan(spec: StackSpec, sized: set, pools: dict, catalog: Any, offered_zones: dict, file: str) -> Any:

@@ -255,6 +255,54 @@ class StackSpec(Model):
                 f"({gpu_gib} GiB); raise gpus_per_replica or pick a larger accelerator",
             )
 
+        if not pool.sized:
+            self._check_fits(where, endpoint, pool.accelerator)
+
+    @staticmethod
+    def _check_fits(where: str, endpoint: EndpointSpec, accelerator: str) -> None:
+        """The weights plus one ``max_model_len`` sequence of KV cache fit the replica's GPUs (vLLM starts).
+
+        Models whose architecture ``sizing/memory.py`` does not know are checked by vLLM at start-up only.
+        """
+        from sizing import memory  # the sizing package loads SciPy: only when an endpoint is checked
+
+        arch = memory.architecture(endpoint.model)
+        if arch is None:
+            return
+        name = where.rsplit(".", 1)[-1]
+        if endpoint.max_model_len > arch.max_position_embeddings:
+            raise _Located(
+                f"{where}.max_model_len",
+                f"endpoint {name!r}: {endpoint.max_model_len} tokens is beyond {endpoint.model}'s context of "
+                f"{arch.max_position_embeddings} (config.json max_position_embeddings), which vLLM refuses",
+            )
+        fit = memory.fit(
+            arch,
+            gpus=endpoint.gpus_per_replica,
+            gpu_mem_gib=memory.visible_gib(accelerator_gib(accelerator)),
+            max_model_len=endpoint.max_model_len,
+            gpu_memory_utilization=endpoint.gpu_memory_utilization,
+            precision=endpoint.precision,
+        )
+        if not fit.fits:
+            longest = memory.max_model_len_that_fits(
+                arch,
+                gpus=endpoint.gpus_per_replica,
+                gpu_mem_gib=fit.gpu_mem_gib,
+                gpu_memory_utilization=endpoint.gpu_memory_utilization,
+                precision=endpoint.precision,
+            )
+            hint = (
+                f"lower max_model_len to at most {longest}"
+                if longest >= 256
+                else "the weights leave no room for a KV cache"
+            )
+            raise _Located(
+                f"{where}.max_model_len",
+                f"endpoint {name!r} does not fit {endpoint.gpus_per_replica} x {accelerator}: {fit.explain()}; "
+                f"{hint}, or raise gpus_per_replica or gpu_memory_utilization",
+            )
+
     def readers(self, store: str) -> list[str]:
         """Clusters allowed to read a store (its readers, or every cluster on its cloud)."""
         spec = self.stores[store]
@@ -360,6 +408,15 @@ def spec_from_config(
             "pulumi:disable-default-providers",
             f'must be ["*"] so every resource uses the explicit provider aistack builds (got {disabled!r})',
         )
+    return validate(values, file)
+
+
+def validate(values: Mapping[str, Any], file: str) -> StackSpec:
+    """Validate the ``aistack:`` values (keys without the namespace) into a spec.
+
+    Raises:
+        InputError: naming the file, the key path and what is allowed.
+    """
     try:
         return StackSpec.model_validate(values)
     except ValidationError as exc:

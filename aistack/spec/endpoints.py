@@ -230,12 +230,43 @@ class EndpointSpec(Model):
     ingress: IngressSpec | None = Field(
         default=None, description="An Ingress with TLS in front of the Service."
     )
+    max_model_len: int = Field(
+        ge=256,
+        le=1_048_576,
+        description="Longest sequence a request may use, prompt plus output (tokens; vLLM `--max-model-len`, "
+        "always passed). vLLM otherwise takes the model's full context (131,072 tokens for Llama 3.1), whose KV "
+        "cache alone does not fit a 24 GB GPU next to 8B weights, and refuses to start. Checked offline: the "
+        "weights plus the KV cache of one such sequence must fit `gpus_per_replica` GPUs at "
+        "`gpu_memory_utilization` (see `sizing/memory.py`).",
+    )
+    gpu_memory_utilization: float = Field(
+        default=0.9,
+        ge=0.5,
+        le=0.95,
+        description="Fraction of each GPU's memory vLLM may use for weights, activations and KV cache "
+        "(`--gpu-memory-utilization`, always passed; 0.9 is vLLM's default). Above 0.95 leaves too little for "
+        "the CUDA context and NCCL buffers outside vLLM's accounting.",
+    )
+    precision: Literal["bf16", "fp16", "fp8", "int8", "int4"] = Field(
+        default="bf16",
+        description="Precision of the checkpoint's weights (vLLM reads it from the checkpoint); used only for "
+        "the memory check.",
+    )
+    weights_uploaded: bool = Field(
+        default=False,
+        description="Whether the store already holds the weights under `storage_uri` (uploaded with the "
+        "command in docs/first-deploy.md, \"How weights get in\"). Until it does, the endpoint is declared "
+        "with 0 replicas, so the first `pulumi up` creates the store and the serving objects without starting "
+        "servers that would crash-loop on an empty store; set it to true after the upload and run "
+        "`pulumi up` again to start the replicas.",
+    )
     load_timeout_s: int = Field(
-        default=1800,
+        default=900,
         ge=60,
         le=14400,
         description="Seconds a replica may take to load its weights and become ready (the startup probe's "
-        "budget); the Deployment's progress deadline is twice this, covering the copy from the store too.",
+        "budget); the Deployment's progress deadline, and how long `pulumi up` waits for the rollout, is twice "
+        "this, covering the image pull and the copy from the store too.",
     )
     demand_tokens_per_s: float | None = Field(
         default=None, ge=0, description="Expected output tokens per second at peak (for the sizing plan)."

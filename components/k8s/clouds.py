@@ -24,7 +24,8 @@ class WeightCopy:
     ``script`` runs under ``/bin/sh -c`` with ``STORE_URI`` (the store's ``bucket_uri``),
     ``MODEL_PATH`` (the endpoint's ``storage_uri``) and ``MODEL_DIR`` (``/models/<storage_uri>``)
     set, authenticated by the pod's workload identity. It leaves the weights in ``MODEL_DIR``, and
-    a restarted copy only fetches what is missing where the tool can sync.
+    a restarted copy only fetches what is missing where the tool can sync. It fails, naming the
+    store path, when no ``config.json`` arrived (nothing uploaded yet).
     """
 
     image: str
@@ -121,6 +122,12 @@ class CloudServing:
 
 
 _SYNC_PREAMBLE = 'set -eu\nmkdir -p "$MODEL_DIR"\n'
+# A sync from an empty prefix succeeds with nothing copied, and vLLM then crash-loops on an empty directory
+# with an error about the model path. Fail here instead, saying what is missing and where it should be.
+_CHECK_WEIGHTS = (
+    'test -f "$MODEL_DIR/config.json" || { echo "no weights at $STORE_URI/$MODEL_PATH (no config.json): '
+    'upload them first (docs/first-deploy.md, How weights get in)" >&2; exit 1; }\n'
+)
 
 CLOUDS: dict[str, CloudServing] = {
     "aws": CloudServing(
@@ -141,7 +148,8 @@ CLOUDS: dict[str, CloudServing] = {
         copy=WeightCopy(
             image="docker.io/amazon/aws-cli:2.27.50",
             script=_SYNC_PREAMBLE
-            + 'exec aws s3 sync "$STORE_URI/$MODEL_PATH" "$MODEL_DIR" --only-show-errors --no-progress\n',
+            + 'aws s3 sync "$STORE_URI/$MODEL_PATH" "$MODEL_DIR" --only-show-errors --no-progress\n'
+            + _CHECK_WEIGHTS,
         ),
         node_autoscaling="EKS managed node groups do not scale themselves: aistack runs the Kubernetes Cluster "
         "Autoscaler, which finds them by the tags EKS puts on their Auto Scaling groups and models an empty "
@@ -178,8 +186,8 @@ CLOUDS: dict[str, CloudServing] = {
             script=_SYNC_PREAMBLE
             + 'az login --service-principal --username "$AZURE_CLIENT_ID" --tenant "$AZURE_TENANT_ID" '
             '--federated-token "$(cat "$AZURE_FEDERATED_TOKEN_FILE")" --allow-no-subscriptions --output none\n'
-            'exec az storage blob download-batch --source "$STORE_URI" --pattern "$MODEL_PATH/*" '
-            "--destination /models --auth-mode login --output none\n",
+            'az storage blob download-batch --source "$STORE_URI" --pattern "$MODEL_PATH/*" '
+            "--destination /models --auth-mode login --output none\n" + _CHECK_WEIGHTS,
             env={"AZURE_CONFIG_DIR": "/tmp/azure"},
         ),
         node_autoscaling="AKS runs the cluster autoscaler itself for agent pools with enable_auto_scaling and "
@@ -206,7 +214,8 @@ CLOUDS: dict[str, CloudServing] = {
         copy=WeightCopy(
             image="gcr.io/google.com/cloudsdktool/google-cloud-cli:525.0.0-slim",
             script=_SYNC_PREAMBLE
-            + 'exec gcloud storage rsync --recursive "$STORE_URI/$MODEL_PATH" "$MODEL_DIR"\n',
+            + 'gcloud storage rsync --recursive "$STORE_URI/$MODEL_PATH" "$MODEL_DIR"\n'
+            + _CHECK_WEIGHTS,
             env={"CLOUDSDK_CONFIG": "/tmp/gcloud"},
         ),
         node_autoscaling="GKE's cluster autoscaler scales node pools with autoscaling limits, from zero too: it "

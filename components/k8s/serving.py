@@ -8,13 +8,14 @@ only when asked). Per-cloud differences come from the cloud's row in ``component
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from aistack.spec.endpoints import EndpointSpec
+from aistack.spec.endpoints import EndpointSpec, accelerator_gib
 from components import contract, gpu
 from components.k8s import clouds
 from components.k8s.pod import container_security, pod_security
@@ -28,6 +29,13 @@ GPU_RESOURCE = "nvidia.com/gpu"
 PROBE_PERIOD_S = 10
 PORT_NAME = "http"
 """Name of the server's port: the Service, probes and the metrics scrape address it by name."""
+
+WEIGHTS_ANNOTATION = "aistack.io/weights"
+"""Deployment annotation: ``uploaded`` (the store holds the weights) or ``pending`` (held at 0 replicas)."""
+MEMORY_ANNOTATION = "aistack.io/gpu-memory"
+"""Deployment annotation: the memory arithmetic behind ``--max-model-len`` (JSON, see :func:`memory_figures`)."""
+SKIP_AWAIT = "pulumi.com/skipAwait"
+TIMEOUT_SECONDS = "pulumi.com/timeoutSeconds"
 
 
 def quantity(value: float) -> str:
@@ -136,13 +144,30 @@ class ServingEndpoint(contract.Component):
         selector = {ENDPOINT_LABEL: name}
         labels = {**selector, "app.kubernetes.io/name": name, "app.kubernetes.io/managed-by": "aistack"}
         metadata = {"name": name, "namespace": namespace, "labels": labels}
-        k8s.apps.v1.Deployment(
+        deadline = rollout_seconds(spec)
+        figures = memory_figures(spec, accelerator)
+        deployment = k8s.apps.v1.Deployment(
             self.child("deployment"),
-            metadata=metadata,
+            metadata={
+                **metadata,
+                "annotations": {
+                    WEIGHTS_ANNOTATION: "uploaded" if spec.weights_uploaded else "pending",
+                    # Await the rollout (a crash loop fails the update) for as long as Kubernetes itself
+                    # gives it before marking it ProgressDeadlineExceeded; the annotation makes the bound
+                    # visible to the deploy policies (customTimeouts below say the same to the engine).
+                    TIMEOUT_SECONDS: str(deadline),
+                    **({MEMORY_ANNOTATION: json.dumps(figures, sort_keys=True)} if figures else {}),
+                },
+            },
             spec={
-                # No `replicas`: the autoscaler owns the count, and applying one would reset it.
+                # No `replicas` once the weights are in: the autoscaler owns the count, and applying one
+                # would reset it. Before that, 0: nothing starts that could only crash-loop on an empty store,
+                # and the autoscaler leaves a target at 0 alone (Kubernetes HPA docs, "Implicit
+                # maintenance-mode deactivation"). Dropping the field later lets the API default it to 1,
+                # from which the autoscaler scales to min_replicas.
+                **({} if spec.weights_uploaded else {"replicas": 0}),
                 "selector": {"match_labels": selector},
-                "progress_deadline_seconds": 2 * spec.load_timeout_s,
+                "progress_deadline_seconds": deadline,
                 # Keep serving capacity during updates: a new replica is ready before an old one goes.
                 "strategy": {
                     "type": "RollingUpdate",
@@ -161,15 +186,19 @@ class ServingEndpoint(contract.Component):
                 },
             },
             opts=self.opts(
-                custom_timeouts=pulumi.CustomTimeouts(
-                    create=f"{2 * spec.load_timeout_s}s", update=f"{2 * spec.load_timeout_s}s"
-                )
+                custom_timeouts=pulumi.CustomTimeouts(create=f"{deadline}s", update=f"{deadline}s")
             ),
         )
         internal = spec.expose == "internal-lb"
         service = k8s.core.v1.Service(
             self.child("service"),
-            metadata={**metadata, "annotations": dict(row.internal_lb_annotations) if internal else {}},
+            metadata={
+                **metadata,
+                "annotations": {
+                    **(dict(row.internal_lb_annotations) if internal else {}),
+                    **service_await(spec),
+                },
+            },
             spec={
                 "type": "LoadBalancer" if internal else "ClusterIP",
                 "selector": selector,
@@ -177,7 +206,13 @@ class ServingEndpoint(contract.Component):
                     {"name": PORT_NAME, "port": spec.port, "target_port": PORT_NAME, "protocol": "TCP"}
                 ],
             },
-            opts=self.opts(),
+            # pulumi-kubernetes holds a Service until its Endpoints object lists a pod
+            # (provider/pkg/await/core_service.go); pods pending on a GPU node scale-up list none. After the
+            # Deployment's rollout they are ready, so the Service is ready at once.
+            opts=self.opts(
+                depends_on=[deployment],
+                custom_timeouts=pulumi.CustomTimeouts(create=f"{deadline}s", update=f"{deadline}s"),
+            ),
         )
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
             self.child("autoscaler"),
@@ -233,6 +268,63 @@ class ServingEndpoint(contract.Component):
             )
             url = pulumi.Output.from_input(f"https://{ingress.host}/v1")
         self.finish(endpoint_url=url, service_name=service.metadata.name, namespace=namespace)
+
+
+def rollout_seconds(spec: EndpointSpec) -> int:
+    """How long a rollout may make no progress before it fails, s: the Deployment's progress deadline.
+
+    Twice the startup probe's budget (``load_timeout_s``): the image pull (vLLM's image is over 10 GB)
+    and the copy from the store come before the server starts loading. ``pulumi up`` waits exactly as
+    long, so a replica that cannot start fails the update when Kubernetes gives up on it, not later.
+    """
+    return 2 * spec.load_timeout_s
+
+
+def service_await(spec: EndpointSpec) -> dict[str, str]:
+    """The Service's await annotations.
+
+    Held at 0 replicas (weights pending), no pod will ever be listed: skip the await instead of failing
+    the update after 10 minutes. Otherwise wait as long as the rollout may take (the Service is also
+    ordered after the Deployment, so this bound only matters if the order is ever lost).
+    """
+    if not spec.weights_uploaded:
+        return {SKIP_AWAIT: "true"}
+    return {TIMEOUT_SECONDS: str(rollout_seconds(spec))}
+
+
+def memory_figures(spec: EndpointSpec, accelerator: str) -> dict[str, float | int | str] | None:
+    """The memory arithmetic behind ``--max-model-len`` for the deploy policies, or ``None`` for unknown models.
+
+    camelCase, units in the keys: GiB for memory, bytes per token for the KV cache, tokens for lengths.
+    The policy recomputes ``weightsGib + overheadGib + maxModelLen x kvBytesPerToken`` against
+    ``gpus x gpuMemGib x gpuMemoryUtilization`` and cross-checks these figures with the container's
+    arguments, GPU limit and accelerator selector.
+    """
+    from sizing import memory
+
+    arch = memory.architecture(spec.model)
+    if arch is None:
+        return None
+    fit = memory.fit(
+        arch,
+        gpus=spec.gpus_per_replica,
+        gpu_mem_gib=memory.visible_gib(accelerator_gib(accelerator)),
+        max_model_len=spec.max_model_len,
+        gpu_memory_utilization=spec.gpu_memory_utilization,
+        precision=spec.precision,
+    )
+    return {
+        "model": fit.model,
+        "precision": fit.precision,
+        "gpus": fit.gpus,
+        "gpuMemGib": round(fit.gpu_mem_gib, 3),
+        "gpuMemoryUtilization": fit.gpu_memory_utilization,
+        "maxModelLen": fit.max_model_len,
+        "weightsGib": round(fit.weights_gib, 3),
+        "overheadGib": fit.overhead_gib,
+        "kvBytesPerToken": fit.kv_bytes_per_token,
+        "maxSequences": fit.max_sequences,
+    }
 
 
 def metric(spec: EndpointSpec, row: clouds.CloudServing) -> dict:
@@ -326,6 +418,10 @@ def pod_spec(
                     f"--port={spec.port}",
                     f"--tensor-parallel-size={spec.gpus_per_replica}",
                     f"--max-num-seqs={spec.max_concurrency}",
+                    # Always explicit: vLLM's defaults (the model's full context, 0.9) are what the offline
+                    # memory check (sizing/memory.py) must agree with.
+                    f"--max-model-len={spec.max_model_len}",
+                    f"--gpu-memory-utilization={spec.gpu_memory_utilization}",
                 ],
                 "env": [
                     *common_env,

@@ -37,6 +37,8 @@ BASIC = EndpointSpec(
     cpu_request="3",
     memory_request="12Gi",
     cache_gib=20,
+    max_model_len=16384,
+    weights_uploaded=True,
 )
 EXPOSED = EndpointSpec.model_validate(
     {
@@ -180,7 +182,8 @@ def test_exposure_internal_lb_and_tls_ingress(world):
     cloud, declared = world
     services = {r.inputs["metadata"]["name"]: r for r in serving(declared.resources, "Service")}
     assert services["chat"].inputs["spec"]["type"] == "ClusterIP"
-    assert not services["chat"].inputs["metadata"].get("annotations")
+    # No load-balancer annotations: only the await bound (the rollout's deadline, 2 x load_timeout_s).
+    assert services["chat"].inputs["metadata"]["annotations"] == {"pulumi.com/timeoutSeconds": "1800"}
     exposed = services["exposed"].inputs
     assert exposed["spec"]["type"] == "LoadBalancer"
     assert INTERNAL_LB[cloud].items() <= exposed["metadata"]["annotations"].items()
@@ -237,7 +240,8 @@ def test_copy_script_runs_and_passes_source_and_destination(cloud, tmp_path):
     log = tmp_path / "calls"
     fake = tmp_path / "bin" / tool
     fake.parent.mkdir()
-    fake.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> {log}\n')
+    # The recorder "copies" a config.json, as a real sync of uploaded weights would.
+    fake.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> {log}\ntouch "$MODEL_DIR/config.json"\n')
     fake.chmod(0o755)
     token = tmp_path / "token"
     token.write_text("federated-token")
@@ -266,6 +270,33 @@ def test_copy_script_runs_and_passes_source_and_destination(cloud, tmp_path):
             f"storage blob download-batch --source {SAMPLES[cloud]['bucket_uri']} --pattern llama/* "
             "--destination /models --auth-mode login --output none"
         )
+
+
+@pytest.mark.parametrize("cloud", sorted(CLOUDS))
+def test_copy_script_fails_clearly_on_an_empty_store(cloud, tmp_path):
+    """A sync of an empty prefix copies nothing: the init container fails naming the store path."""
+    tool = {"aws": "aws", "azure": "az", "gcp": "gcloud"}[cloud]
+    fake = tmp_path / "bin" / tool
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\nexit 0\n")
+    fake.chmod(0o755)
+    token = tmp_path / "token"
+    token.write_text("federated-token")
+    env = {
+        "PATH": f"{fake.parent}:/usr/bin:/bin",
+        "STORE_URI": SAMPLES[cloud]["bucket_uri"],
+        "MODEL_PATH": "llama",
+        "MODEL_DIR": str(tmp_path / "models" / "llama"),
+        "AZURE_CLIENT_ID": "client",
+        "AZURE_TENANT_ID": "tenant",
+        "AZURE_FEDERATED_TOKEN_FILE": str(token),
+    }
+    run = subprocess.run(["/bin/sh", "-c", CLOUDS[cloud].copy.script], env=env, capture_output=True, text=True)
+    assert run.returncode == 1
+    assert run.stderr == (
+        f"no weights at {SAMPLES[cloud]['bucket_uri']}/llama (no config.json): upload them first "
+        "(docs/first-deploy.md, How weights get in)\n"
+    )
 
 
 def test_copy_images_are_pinned():

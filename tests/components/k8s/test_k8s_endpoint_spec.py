@@ -82,6 +82,8 @@ def error(cfg) -> InputError:
         ({"expose": "public"}, "endpoints.chat.expose", "'cluster' or 'internal-lb'"),
         ({"scale_metric": "gpu_utilization"}, "endpoints.chat.scale_metric", "vllm:num_requests_waiting"),
         ({"cache_gib": None}, "endpoints.chat.cache_gib", "required key is missing"),
+        ({"max_model_len": None}, "endpoints.chat.max_model_len", "required key is missing"),
+        ({"gpu_memory_utilization": 0.99}, "endpoints.chat.gpu_memory_utilization", "less than or equal to 0.95"),
         (
             {"replicas": 2},
             "endpoints.chat.replicas",
@@ -102,6 +104,51 @@ def test_store_the_cluster_may_not_read():
     err = error(cfg)
     assert err.key == "aistack:endpoints.chat.store"
     assert err.message.startswith("cluster 'main' may not read store 'private' (its readers: )")
+
+
+def test_a_context_whose_kv_cache_does_not_fit_exits_with_the_numbers():
+    # vLLM's default for Llama 3.1 (131,072 tokens = 16 GiB of KV) on one L4: the failure, offline.
+    err = error(config(max_model_len=131072))
+    assert err.key == "aistack:endpoints.chat.max_model_len"
+    assert err.message == (
+        "endpoint 'chat' does not fit 1 x L4-24GB: weights 14.96 GiB (bf16) + overhead 2.00 GiB + KV cache for "
+        "one 131072-token sequence 16.00 GiB (128 KiB/token) = 32.96 GiB > 20.09 GiB usable "
+        "(1 x 22.32 GiB x 0.9); KV cache holds only 25644 tokens; lower max_model_len to at most 25644, or "
+        "raise gpus_per_replica or gpu_memory_utilization"
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "fits"),
+    [
+        ({"max_model_len": 25644}, True),  # exactly the KV budget
+        ({"max_model_len": 25645}, False),
+        ({"max_model_len": 32768, "gpu_memory_utilization": 0.95}, True),  # 21.2 GiB usable: 34,790 tokens
+        ({"max_model_len": 16384, "gpu_memory_utilization": 0.75}, False),  # 16.7 GiB: weights + overhead only
+        ({"max_model_len": 16384, "precision": "fp8"}, True),
+    ],
+)
+def test_fit_follows_context_utilisation_and_precision(changes, fits):
+    cfg = config(**changes)
+    if fits:
+        spec_from_config(cfg, "Pulumi.dev.yaml")
+    else:
+        assert error(cfg).key == "aistack:endpoints.chat.max_model_len"
+
+
+def test_a_context_beyond_the_model_is_refused():
+    cfg = config(max_model_len=262144, gpus_per_replica=8)
+    cfg["aistack:clusters"]["main"]["gpu_pools"]["l4"]["accelerator"] = "H100-80GB"
+    err = error(cfg)
+    assert err.message == (
+        "endpoint 'chat': 262144 tokens is beyond meta-llama/Llama-3.1-8B-Instruct's context of 131072 "
+        "(config.json max_position_embeddings), which vLLM refuses"
+    )
+
+
+def test_unknown_architectures_are_left_to_vllm():
+    spec = spec_from_config(config(model="mistralai/Mistral-7B-Instruct-v0.3"), "Pulumi.dev.yaml")
+    assert spec.endpoints["chat"].max_model_len == 16384
 
 
 def test_the_stacks_endpoints_validate():
@@ -135,7 +182,9 @@ def test_quantities():
 
 def endpoint(**fields) -> EndpointSpec:
     base = {"model": "m", "storage_uri": "m", "cluster": "c", "pool": "p", "store": "s"}
-    return EndpointSpec(**{**base, "cpu_request": "1", "memory_request": "4Gi", "cache_gib": 10, **fields})
+    return EndpointSpec(
+        **{**base, "cpu_request": "1", "memory_request": "4Gi", "cache_gib": 10, "max_model_len": 4096, **fields}
+    )
 
 
 @pytest.mark.parametrize(

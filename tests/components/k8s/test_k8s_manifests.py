@@ -132,7 +132,10 @@ def test_manifest_shape(tmp_path):
     assert list(deployment)[:3] == ["apiVersion", "kind", "metadata"]
     assert deployment["apiVersion"] == "apps/v1" and deployment["kind"] == "Deployment"
     # Whole numbers come back as integers, not the wire format's doubles.
-    assert deployment["spec"]["progressDeadlineSeconds"] == 3600
+    assert deployment["spec"]["progressDeadlineSeconds"] == 1800
+    # Held at 0 replicas until the stack says the weights are uploaded.
+    assert deployment["spec"]["replicas"] == 0
+    assert deployment["metadata"]["annotations"]["aistack.io/weights"] == "pending"
     assert load(files["main-k8s/namespace-aistack-serving.yaml"])["apiVersion"] == "v1"
 
 
