@@ -240,7 +240,9 @@ class ServingEndpoint(contract.Component):
             ingress = spec.ingress
             k8s.networking.v1.Ingress(
                 self.child("ingress"),
-                metadata=metadata,
+                # Like the Service, pulumi-kubernetes waits for the backend's endpoints (and the controller's
+                # address): skipped while the servers are held at 0, bounded by the rollout otherwise.
+                metadata={**metadata, "annotations": service_await(spec)},
                 spec={
                     **({"ingress_class_name": ingress.class_name} if ingress.class_name else {}),
                     "tls": [{"hosts": [ingress.host], "secret_name": ingress.tls_secret}],
@@ -264,7 +266,9 @@ class ServingEndpoint(contract.Component):
                         }
                     ],
                 },
-                opts=self.opts(),
+                opts=self.opts(
+                    custom_timeouts=pulumi.CustomTimeouts(create=f"{deadline}s", update=f"{deadline}s")
+                ),
             )
             url = pulumi.Output.from_input(f"https://{ingress.host}/v1")
         self.finish(endpoint_url=url, service_name=service.metadata.name, namespace=namespace)
@@ -317,10 +321,10 @@ def memory_figures(spec: EndpointSpec, accelerator: str) -> dict[str, float | in
         "model": fit.model,
         "precision": fit.precision,
         "gpus": fit.gpus,
-        "gpuMemGib": round(fit.gpu_mem_gib, 3),
+        "gpuMemGib": fit.gpu_mem_gib,
         "gpuMemoryUtilization": fit.gpu_memory_utilization,
         "maxModelLen": fit.max_model_len,
-        "weightsGib": round(fit.weights_gib, 3),
+        "weightsGib": fit.weights_gib,
         "overheadGib": fit.overhead_gib,
         "kvBytesPerToken": fit.kv_bytes_per_token,
         "maxSequences": fit.max_sequences,

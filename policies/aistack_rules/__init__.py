@@ -16,7 +16,19 @@ from __future__ import annotations
 
 import dataclasses
 
-from . import audit, clusters, deploy, deploy_access, encryption, gpu, identity, network, transit, workloads
+from . import (
+    audit,
+    clusters,
+    deploy,
+    deploy_access,
+    deploy_serving,
+    encryption,
+    gpu,
+    identity,
+    network,
+    transit,
+    workloads,
+)
 from .core import UNKNOWN, Rule
 
 CONCERNS = {
@@ -29,8 +41,9 @@ CONCERNS = {
     "workloads": workloads.RULES,
     "gpu-cost": gpu.RULES,
     # First-deploy breakers (DESIGN.md, "Policies"): ordering, zones and support windows over the whole
-    # graph (deploy); API reachability, admins and kubeconfigs (deploy_access).
-    "deploy": deploy.RULES + deploy_access.RULES,
+    # graph (deploy); API reachability, admins and kubeconfigs (deploy_access); the model fits, weights
+    # get in, awaits end (deploy_serving).
+    "deploy": deploy.RULES + deploy_access.RULES + deploy_serving.RULES,
 }
 
 RULES: tuple[Rule, ...] = tuple(

@@ -1109,3 +1109,8 @@ CASES.update(_DEPLOY_ACCESS)
 from tests.policies.cases_deploy import DEPLOY_CASES  # noqa: E402 (its cases build on the helpers above)
 
 CASES |= DEPLOY_CASES
+
+# The serving deploy rules keep their cases beside their building blocks (imported last: they use the above).
+from tests.policies.cases_deploy_serving import DEPLOY_SERVING_CASES  # noqa: E402
+
+CASES.update(DEPLOY_SERVING_CASES)

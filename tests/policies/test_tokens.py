@@ -81,6 +81,8 @@ SDK_CLASSES = {
     "kubernetes:batch/v1:CronJob": "pulumi_kubernetes.batch.v1.CronJob",
     "kubernetes:core/v1:Service": "pulumi_kubernetes.core.v1.Service",
     "kubernetes:networking.k8s.io/v1:Ingress": "pulumi_kubernetes.networking.v1.Ingress",
+    "kubernetes:policy/v1:PodDisruptionBudget": "pulumi_kubernetes.policy.v1.PodDisruptionBudget",
+    "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": "pulumi_kubernetes.autoscaling.v2.HorizontalPodAutoscaler",
     "kubernetes:rbac.authorization.k8s.io/v1:Role": "pulumi_kubernetes.rbac.v1.Role",
     "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole": "pulumi_kubernetes.rbac.v1.ClusterRole",
     "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": "pulumi_kubernetes.rbac.v1.RoleBinding",

@@ -6,6 +6,7 @@ Each cloud's Kubernetes layer is declared against stand-in contract components o
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pytest
@@ -291,7 +292,9 @@ def test_copy_script_fails_clearly_on_an_empty_store(cloud, tmp_path):
         "AZURE_TENANT_ID": "tenant",
         "AZURE_FEDERATED_TOKEN_FILE": str(token),
     }
-    run = subprocess.run(["/bin/sh", "-c", CLOUDS[cloud].copy.script], env=env, capture_output=True, text=True)
+    run = subprocess.run(
+        ["/bin/sh", "-c", CLOUDS[cloud].copy.script], env=env, capture_output=True, text=True
+    )
     assert run.returncode == 1
     assert run.stderr == (
         f"no weights at {SAMPLES[cloud]['bucket_uri']}/llama (no config.json): upload them first "
@@ -310,3 +313,60 @@ def test_gke_names_every_accelerator_it_offers():
     assert row.node_selector("p", "H100-80GB")["cloud.google.com/gke-accelerator"] == "nvidia-h100-80gb"
     with pytest.raises(ValueError, match="A10G-24GB has no cloud.google.com/gke-accelerator value"):
         row.node_selector("p", "A10G-24GB")
+
+
+def test_server_arguments_and_memory_figures(world):
+    _, declared = world
+    chat = deployment(declared, "chat")
+    args = chat.inputs["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--max-model-len=16384" in args and "--gpu-memory-utilization=0.9" in args
+    figures = json.loads(chat.inputs["metadata"]["annotations"]["aistack.io/gpu-memory"])
+    assert (figures["model"], figures["maxModelLen"], figures["kvBytesPerToken"]) == (
+        "llama-3.1-8b",
+        16384,
+        131072,
+    )
+    assert figures["weightsGib"] == 16_060_522_496 / 2**30 and figures["gpus"] == 1
+
+
+def test_uploaded_weights_run_under_the_autoscaler_and_are_awaited(world):
+    _, declared = world
+    chat = deployment(declared, "chat")
+    assert "replicas" not in chat.inputs["spec"]
+    annotations = chat.inputs["metadata"]["annotations"]
+    assert annotations["aistack.io/weights"] == "uploaded"
+    # Awaited exactly as long as Kubernetes gives the rollout (2 x load_timeout_s).
+    assert annotations["pulumi.com/timeoutSeconds"] == "1800"
+    assert chat.inputs["spec"]["progressDeadlineSeconds"] == 1800
+    (ingress,) = of_kind(declared.resources, "Ingress")
+    assert ingress.inputs["metadata"]["annotations"] == {"pulumi.com/timeoutSeconds": "1800"}
+    deploy = [v for v in report(declared.run)["policy"]["violations"] if v["policy"].startswith("deploy-")]
+    assert deploy == []
+
+
+def test_pending_weights_hold_the_endpoint_at_zero_and_skip_the_front_awaits(declare):
+    pending = EXPOSED.model_copy(update={"weights_uploaded": False})
+
+    def body():
+        stack = stand_in_stack("aws")
+        serve_cluster(
+            "main",
+            stack.clusters["main"],
+            cloud="aws",
+            kubernetes_version="1.33",
+            endpoints={"exposed": pending},
+            accelerators={"gpu": SAMPLES["aws"]["accelerator"]},
+            deployed=stack,
+            region="region-1",
+        )
+
+    declared = declare(body)
+    held = deployment(declared, "exposed")
+    assert held.inputs["spec"]["replicas"] == 0
+    assert held.inputs["metadata"]["annotations"]["aistack.io/weights"] == "pending"
+    (service,) = serving(declared.resources, "Service")
+    assert service.inputs["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
+    (ingress,) = of_kind(declared.resources, "Ingress")
+    assert ingress.inputs["metadata"]["annotations"] == {"pulumi.com/skipAwait": "true"}
+    deploy = [v for v in report(declared.run)["policy"]["violations"] if v["policy"].startswith("deploy-")]
+    assert deploy == []

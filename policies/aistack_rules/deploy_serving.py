@@ -1,0 +1,415 @@
+"""First-deploy breakers of the serving layer: the model fits, the weights get in, the awaits end.
+
+What these rules prevent, each seen on a first real ``pulumi up``:
+
+- vLLM refusing to start because the KV cache of one ``max_model_len`` sequence does not fit next
+  to the weights (without ``--max-model-len`` it takes the model's whole context, 131,072 tokens
+  for Llama 3.1, whose KV cache alone outgrows a 24 GB GPU after 8B weights);
+- servers crash-looping on an empty model store created in the same update;
+- ``pulumi up`` waiting for an hour on such a crash loop, or reporting success over one;
+- Services and Ingresses failing the update after 10 minutes because pulumi-kubernetes waits for
+  ready endpoints (``provider/pkg/await/core_service.go``: ready once the Endpoints object lists a
+  pod) while pods wait for a GPU node or load a large model, or while the Deployment is held at 0;
+- PodDisruptionBudgets that no eviction can satisfy, which block node drains (cluster
+  autoscaler scale-down, managed node upgrades).
+
+The memory figures come from the workload's ``aistack.io/gpu-memory`` annotation, written by the
+serving component from ``sizing/memory.py``; the rule re-does the sum and cross-checks the figures
+against the container's own arguments, GPU limit and accelerator selector, so a figure that does
+not describe the pod cannot pass.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from . import _k8s
+from .conventions import ACCELERATOR_LABEL
+from .core import (
+    MANDATORY,
+    CannotCheck,
+    Indeterminate,
+    Rule,
+    Subject,
+    each,
+    get,
+    get_known,
+    parse_json_document,
+)
+from .tokens import K8S_INGRESS, K8S_POD_SPEC_PATHS, K8S_SERVICE
+
+GIB = 2**30
+MEMORY_ANNOTATION = "aistack.io/gpu-memory"
+"""JSON memory figures of a vLLM workload (see ``components/k8s/serving.py``, ``memory_figures``)."""
+WEIGHTS_ANNOTATION = "aistack.io/weights"
+"""``uploaded`` (the store holds the weights) or ``pending`` (held at 0 replicas until it does)."""
+SKIP_AWAIT = "pulumi.com/skipAwait"
+TIMEOUT_SECONDS = "pulumi.com/timeoutSeconds"
+DEFAULT_AWAIT_S = 600
+"""pulumi-kubernetes' default await for Deployments, Services and Ingresses: 10 minutes."""
+DEFAULT_PROGRESS_DEADLINE_S = 600
+"""Kubernetes' default ``progressDeadlineSeconds``."""
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
+REPLICATED = (DEPLOYMENT, STATEFUL_SET)
+PDB = "kubernetes:policy/v1:PodDisruptionBudget"
+HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+
+_NOMINAL_GIB = re.compile(r"-(\d+)GB$")
+
+
+def _annotations(r: Subject) -> Mapping[str, Any]:
+    return get_known(r.inputs, "metadata.annotations", {})
+
+
+def _skips_await(r: Subject) -> bool:
+    return str(_annotations(r).get(SKIP_AWAIT, "")).lower() in ("true", "ready")
+
+
+def _await_s(r: Subject) -> int:
+    """How long pulumi-kubernetes waits for the object to become ready, s."""
+    value = _annotations(r).get(TIMEOUT_SECONDS)
+    return DEFAULT_AWAIT_S if value is None else int(float(value))
+
+
+def _flags(args: Sequence[Any]) -> tuple[list[str], dict[str, str]]:
+    """``(positional arguments, {--flag: value})`` of a container's arguments (``--k=v`` or ``--k v``)."""
+    positional: list[str] = []
+    flags: dict[str, str] = {}
+    items = [str(a) for a in args]
+    i = 0
+    while i < len(items):
+        item = items[i]
+        if item.startswith("--"):
+            key, sep, value = item.partition("=")
+            if not sep and i + 1 < len(items) and not items[i + 1].startswith("--"):
+                value, i = items[i + 1], i + 1
+            flags[key] = value
+        else:
+            positional.append(item)
+        i += 1
+    return positional, flags
+
+
+def _is_vllm(container: Mapping[str, Any], path: str) -> bool:
+    command = get_known(container, "command", [], where=path)
+    if command:
+        return str(command[0]).rsplit("/", 1)[-1] == "vllm"
+    image = str(get(container, "image", "", where=path)).split("@")[0]
+    return "vllm" in image.rsplit("/", 1)[-1].split(":")[0]
+
+
+def servers(r: Subject) -> list[tuple[str, Mapping[str, Any]]]:
+    """``(path, container)`` of every vLLM container that is given GPUs."""
+    spec, where = _k8s.pod_spec(r)
+    return [
+        (path, c)
+        for path, c in _k8s.containers(spec, where)
+        if _is_vllm(c, path) and _k8s.gpu_quantity(c, "limits", path) is not None
+    ]
+
+
+def _replicas(r: Subject) -> int | None:
+    """The replicas the workload declares (``None``: not declared, the autoscaler or default decides)."""
+    value = get(r.inputs, "spec.replicas")
+    return None if value is None else int(value)
+
+
+def _startup_budget_s(container: Mapping[str, Any], path: str) -> int:
+    """Seconds the probes give the server to start: the startup probe's budget (else the readiness delay)."""
+    probe = get(container, "startupProbe", where=path)
+    if probe is None:
+        return int(get(container, "readinessProbe.initialDelaySeconds", 0, where=path))
+    delay = get(probe, "initialDelaySeconds", 0, where=f"{path}.startupProbe")
+    period = get(probe, "periodSeconds", 10, where=f"{path}.startupProbe")
+    failures = get(probe, "failureThreshold", 3, where=f"{path}.startupProbe")
+    return int(delay + period * failures)
+
+
+# --------------------------------------------------------------------------- the model fits
+
+
+def check_model_fits_gpus(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[Any]:
+    """vLLM gets --max-model-len and --gpu-memory-utilization, and weights plus one sequence of KV fit."""
+
+    def judge(path: str, container: Mapping[str, Any]) -> Iterator[Any]:
+        _, flags = _flags(get_known(container, "args", [], where=path))
+        length, utilisation = flags.get("--max-model-len"), flags.get("--gpu-memory-utilization")
+        if length is None:
+            yield (
+                f"{path} runs vLLM without --max-model-len: it takes the model's whole context, whose KV cache "
+                "may not fit next to the weights, and then refuses to start"
+            )
+        if utilisation is None:
+            yield f"{path} runs vLLM without --gpu-memory-utilization: the memory check has nothing to hold it to"
+        if length is None or utilisation is None:
+            return
+        raw = _annotations(r).get(MEMORY_ANNOTATION)
+        if raw is None:
+            yield Indeterminate(
+                reason=f"{path}: no {MEMORY_ANNOTATION} figures (the model's architecture is not in "
+                "sizing/memory.py); vLLM checks the fit only when it starts"
+            )
+            return
+        figures = parse_json_document(raw, f"metadata.annotations.{MEMORY_ANNOTATION}")
+        gpus = int(_k8s.gpu_quantity(container, "limits", path))
+        said = {
+            "maxModelLen": (int(length), int(figures["maxModelLen"])),
+            "gpuMemoryUtilization": (float(utilisation), float(figures["gpuMemoryUtilization"])),
+            "gpus": (gpus, int(figures["gpus"])),
+        }
+        for key, (actual, stated) in said.items():
+            if actual != stated:
+                yield f"{path}: {MEMORY_ANNOTATION} {key} is {stated:g} but the pod runs with {actual:g}"
+        spec, where = _k8s.pod_spec(r)
+        accelerator = get_known(spec, "nodeSelector", {}, where=where).get(ACCELERATOR_LABEL)
+        match = _NOMINAL_GIB.search(str(accelerator or ""))
+        gpu_mem = float(figures["gpuMemGib"])
+        if match and gpu_mem > int(match[1]):
+            yield f"{path}: {MEMORY_ANNOTATION} counts {gpu_mem:g} GiB per GPU, more than a {accelerator} has"
+        usable = gpus * gpu_mem * float(utilisation)
+        sequence = int(length) * int(figures["kvBytesPerToken"]) / GIB
+        needed = float(figures["weightsGib"]) + float(figures["overheadGib"]) + sequence
+        if needed > usable:
+            yield (
+                f"{path}: weights {float(figures['weightsGib']):.2f} GiB + overhead {float(figures['overheadGib']):.2f}"
+                f" GiB + KV cache for one {int(length)}-token sequence {sequence:.2f} GiB = {needed:.2f} GiB > "
+                f"{usable:.2f} GiB usable ({gpus} x {gpu_mem:g} GiB x {float(utilisation):g}): vLLM refuses to start"
+            )
+
+    yield from each([lambda p=p, c=c: judge(p, c) for p, c in servers(r)])
+
+
+# --------------------------------------------------------------------------- the weights get in
+
+
+def _reads_local_weights(container: Mapping[str, Any], path: str) -> bool:
+    """Whether vLLM serves a model directory (filled from a store) rather than a hub id it downloads."""
+    positional, flags = _flags(get_known(container, "args", [], where=path))
+    model = flags.get("--model") or next((a for a in positional if a != "serve"), "")
+    return model.startswith("/")
+
+
+def check_weights_way_in(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[Any]:
+    """A server reading weights from a store starts only once the store holds them."""
+    if not any(_reads_local_weights(c, p) for p, c in servers(r)):
+        return
+    state = _annotations(r).get(WEIGHTS_ANNOTATION)
+    if state == "uploaded":
+        return
+    if state == "pending":
+        replicas = _replicas(r)
+        if replicas != 0:
+            yield (
+                f"weights are {WEIGHTS_ANNOTATION}=pending but spec.replicas is {replicas}: servers would "
+                "crash-loop on an empty store; hold it at 0 replicas until the weights are uploaded"
+            )
+        return
+    yield (
+        f"serves weights copied from a store but says nothing of how they get there: annotate "
+        f"{WEIGHTS_ANNOTATION}=uploaded once the store holds them, or {WEIGHTS_ANNOTATION}=pending with "
+        "spec.replicas 0 until then"
+    )
+
+
+# --------------------------------------------------------------------------- awaits end, and mean something
+
+
+def check_rollout_await(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[Any]:
+    """A running model server is awaited (crash loops fail the update) at least as long as it may load."""
+    found = servers(r)
+    if not found or _replicas(r) == 0:
+        return
+    if _skips_await(r):
+        yield (
+            f"{SKIP_AWAIT} on a model server: pulumi up reports success without waiting, so a crash loop "
+            "passes unnoticed"
+        )
+        return
+    wait = _await_s(r)
+    deadline = int(get(r.inputs, "spec.progressDeadlineSeconds", DEFAULT_PROGRESS_DEADLINE_S))
+    for path, container in found:
+        budget = _startup_budget_s(container, path)
+        if wait < budget:
+            yield (
+                f"pulumi up stops waiting after {wait} s ({TIMEOUT_SECONDS}) but {path}'s startup probe allows "
+                f"{budget} s to load the model: the update fails while the server is still loading"
+            )
+        if deadline < budget:
+            yield (
+                f"spec.progressDeadlineSeconds ({deadline}) is below {path}'s startup budget ({budget} s): "
+                "Kubernetes marks the rollout failed while the server may still be loading"
+            )
+
+
+def _same_namespace(a: Subject, b: Subject) -> bool:
+    return get(a.inputs, "metadata.namespace", "default") == get(b.inputs, "metadata.namespace", "default")
+
+
+def _selects(selector: Mapping[str, Any], workload: Subject) -> bool:
+    labels = get_known(workload.inputs, "spec.template.metadata.labels", {})
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+def _backend_services(ingress: Subject) -> set[str]:
+    names = set()
+    default = get_known(ingress.inputs, "spec.defaultBackend.service.name")
+    if default:
+        names.add(default)
+    for rule in get_known(ingress.inputs, "spec.rules", []):
+        for route in (rule.get("http") or {}).get("paths") or []:
+            name = ((route.get("backend") or {}).get("service") or {}).get("name")
+            if name:
+                names.add(name)
+    return names
+
+
+def check_service_await(subjects: Sequence[Subject], _cfg: Mapping[str, Any]) -> Iterator[Any]:
+    """Services and Ingresses of model servers neither wait for pods that never come nor give up early."""
+    workloads = [s for s in subjects if s.type in REPLICATED and servers(s)]
+    services = [s for s in subjects if s.type == K8S_SERVICE]
+
+    def targets(service: Subject) -> list[Subject]:
+        selector = get_known(service.inputs, "spec.selector", {})
+        return [w for w in workloads if _same_namespace(service, w) and _selects(selector, w)]
+
+    def judge_front(front: Subject, kind: str, workload: Subject) -> Iterator[Any]:
+        if _skips_await(front):
+            return
+        if _replicas(workload) == 0:
+            yield (
+                front.urn,
+                f"{kind} {front.name} waits for endpoints of {workload.name}, which is held at 0 replicas: "
+                f"pulumi up fails after {_await_s(front)} s; set {SKIP_AWAIT}",
+            )
+            return
+        deadline = int(get(workload.inputs, "spec.progressDeadlineSeconds", DEFAULT_PROGRESS_DEADLINE_S))
+        if _await_s(front) < deadline:
+            yield (
+                front.urn,
+                f"{kind} {front.name} waits {_await_s(front)} s for ready endpoints of {workload.name}, whose "
+                f"rollout may take {deadline} s (GPU node scale-up, weight copy, model load): order it after the "
+                f"Deployment and set {TIMEOUT_SECONDS} to at least that",
+            )
+
+    by_service: dict[str, list[Subject]] = {}
+    for service in services:
+        try:
+            matched = targets(service)
+        except CannotCheck as exc:
+            yield Indeterminate(exc.path, service.urn)
+            continue
+        by_service[get(service.inputs, "metadata.name", service.name)] = matched
+        for workload in matched:
+            yield from each([lambda s=service, w=workload: judge_front(s, "Service", w)], service.urn)
+    for ingress in (s for s in subjects if s.type == K8S_INGRESS):
+        try:
+            backends = _backend_services(ingress)
+        except CannotCheck as exc:
+            yield Indeterminate(exc.path, ingress.urn)
+            continue
+        for name in sorted(backends):
+            for workload in by_service.get(name, []):
+                yield from each([lambda i=ingress, w=workload: judge_front(i, "Ingress", w)], ingress.urn)
+
+
+# --------------------------------------------------------------------------- drains stay possible
+
+
+def check_pdb_allows_eviction(subjects: Sequence[Subject], _cfg: Mapping[str, Any]) -> Iterator[Any]:
+    """A PodDisruptionBudget lets at least one pod of its workload be evicted at its minimum size."""
+    workloads = [s for s in subjects if s.type in REPLICATED]
+    hpas = [s for s in subjects if s.type == HPA]
+
+    def smallest(workload: Subject) -> int:
+        name = get(workload.inputs, "metadata.name", workload.name)
+        for hpa in hpas:
+            if get(hpa.inputs, "spec.scaleTargetRef.name") == name and _same_namespace(hpa, workload):
+                return int(get(hpa.inputs, "spec.minReplicas", 1))
+        replicas = _replicas(workload)
+        return 1 if replicas is None else replicas
+
+    def judge(pdb: Subject) -> Iterator[Any]:
+        spec = get_known(pdb.inputs, "spec", {})
+        most_unavailable, least_available = spec.get("maxUnavailable"), spec.get("minAvailable")
+        if most_unavailable is not None:
+            if str(most_unavailable) in ("0", "0%"):
+                yield (
+                    pdb.urn,
+                    f"PodDisruptionBudget {pdb.name} allows no eviction (maxUnavailable 0): node drains hang",
+                )
+            return
+        if str(least_available) == "100%":
+            yield (
+                pdb.urn,
+                f"PodDisruptionBudget {pdb.name} allows no eviction (minAvailable 100%): node drains hang",
+            )
+            return
+        if least_available is None or str(least_available).endswith("%"):
+            return
+        selector = get_known(spec, "selector.matchLabels", {})
+        for workload in workloads:
+            if not (_same_namespace(pdb, workload) and _selects(selector, workload)):
+                continue
+            size = smallest(workload)
+            if size > 0 and int(least_available) >= size:
+                yield (
+                    pdb.urn,
+                    f"PodDisruptionBudget {pdb.name} keeps minAvailable {int(least_available)} of {workload.name}, "
+                    f"which may run only {size}: no pod can be evicted, so node drains (autoscaler scale-down, node "
+                    "upgrades) hang; use maxUnavailable 1",
+                )
+
+    for pdb in (s for s in subjects if s.type == PDB):
+        yield from each([lambda p=pdb: judge(p)], pdb.urn)
+
+
+_SERVER_WORKLOADS = tuple(t for t in K8S_POD_SPEC_PATHS if t != "kubernetes:batch/v1:CronJob")
+
+RULES = (
+    Rule(
+        "deploy-model-fits-gpus",
+        MANDATORY,
+        "vLLM servers get --max-model-len and --gpu-memory-utilization, and the weights plus the KV cache of one "
+        "max-model-len sequence fit the pod's GPUs at that utilisation (figures in aistack.io/gpu-memory).",
+        _SERVER_WORKLOADS,
+        check_model_fits_gpus,
+    ),
+    Rule(
+        "deploy-weights-way-in",
+        MANDATORY,
+        "A model server that serves weights copied from a store runs only once the store holds them "
+        "(aistack.io/weights=uploaded, or pending at 0 replicas).",
+        REPLICATED,
+        check_weights_way_in,
+    ),
+    Rule(
+        "deploy-rollout-await",
+        MANDATORY,
+        "Running model servers are awaited (no skipAwait), for at least their startup probe's budget, within a "
+        "progress deadline no shorter than it.",
+        REPLICATED,
+        check_rollout_await,
+    ),
+    Rule(
+        "deploy-service-await",
+        MANDATORY,
+        "Services and Ingresses in front of model servers skip the await while the servers are held at 0, and "
+        "otherwise wait at least the servers' progress deadline (stack: joins selectors and backends).",
+        (*REPLICATED, K8S_SERVICE, K8S_INGRESS),
+        check_service_await,
+        stack=True,
+    ),
+    Rule(
+        "deploy-pdb-allows-eviction",
+        MANDATORY,
+        "PodDisruptionBudgets allow at least one eviction at the workload's minimum size (stack: joins the "
+        "workload and its autoscaler).",
+        (*REPLICATED, PDB, HPA),
+        check_pdb_allows_eviction,
+        stack=True,
+    ),
+)

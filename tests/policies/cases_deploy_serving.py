@@ -1,0 +1,148 @@
+"""Cases for the serving deploy rules (``policies/aistack_rules/deploy_serving.py``), merged into CASES."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from policies import UNKNOWN as U
+from tests.policies.cases import DEPLOYMENT, GPU_TOLERATION, Case, container, res
+
+SERVICE = "kubernetes:core/v1:Service"
+PDB = "kubernetes:policy/v1:PodDisruptionBudget"
+HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+LABELS = {"app": "llm"}
+
+# Llama-3.1-8B BF16 on one L4 (sizing.memory.fit(..., gpu_mem_gib=22.32, max_model_len=16384)):
+# 14.957 + 2 + 16,384 x 128 KiB (2 GiB) = 18.96 GiB <= 22.32 x 0.9 = 20.09 GiB.
+FIGURES = {
+    "model": "llama-3.1-8b",
+    "precision": "bf16",
+    "gpus": 1,
+    "gpuMemGib": 22.32,
+    "gpuMemoryUtilization": 0.9,
+    "maxModelLen": 16384,
+    "weightsGib": 14.957,
+    "overheadGib": 2.0,
+    "kvBytesPerToken": 131072,
+    "maxSequences": 1,
+}
+
+
+def server(
+    *,
+    length: Any = 16384,
+    figures: dict[str, Any] | None = None,
+    weights: str | None = "uploaded",
+    replicas: Any = None,
+    timeout: str | None = "1800",
+    deadline: Any = 1800,
+    args: list[Any] | None = None,
+) -> dict[str, Any]:
+    """A vLLM Deployment as the serving component declares it (startup budget 90 x 10 s = 900 s)."""
+    annotations = {"aistack.io/gpu-memory": json.dumps(FIGURES if figures is None else figures)}
+    if weights is not None:
+        annotations["aistack.io/weights"] = weights
+    if timeout is not None:
+        annotations["pulumi.com/timeoutSeconds"] = timeout
+    vllm = container(
+        command=["vllm", "serve"],
+        args=args or ["/models/llama", f"--max-model-len={length}", "--gpu-memory-utilization=0.9"],
+        resources={"requests": {"cpu": "3"}, "limits": {"memory": "12Gi", "nvidia.com/gpu": "1"}},
+        startupProbe={
+            "httpGet": {"path": "/health", "port": "http"},
+            "periodSeconds": 10,
+            "failureThreshold": 90,
+        },
+    )
+    spec: dict[str, Any] = {
+        "selector": {"matchLabels": LABELS},
+        "progressDeadlineSeconds": deadline,
+        "template": {
+            "metadata": {"labels": LABELS},
+            "spec": {
+                "containers": [vllm],
+                "tolerations": [GPU_TOLERATION],
+                "nodeSelector": {"aistack.io/accelerator": "L4-24GB"},
+            },
+        },
+    }
+    if replicas is not None:
+        spec["replicas"] = replicas
+    metadata = {"name": "llm", "namespace": "serving", "annotations": annotations}
+    return res(DEPLOYMENT, "llm", {"metadata": metadata, "spec": spec})
+
+
+def service(annotations: dict[str, str], selector: Any = None) -> dict[str, Any]:
+    return res(
+        SERVICE,
+        "llm",
+        {
+            "metadata": {"name": "llm", "namespace": "serving", "annotations": annotations},
+            "spec": {"type": "ClusterIP", "selector": LABELS if selector is None else selector},
+        },
+    )
+
+
+def pdb(**spec: Any) -> dict[str, Any]:
+    return res(
+        PDB,
+        "llm",
+        {"metadata": {"namespace": "serving"}, "spec": {"selector": {"matchLabels": LABELS}, **spec}},
+    )
+
+
+def hpa(minimum: int) -> dict[str, Any]:
+    return res(
+        HPA,
+        "llm",
+        {
+            "metadata": {"namespace": "serving"},
+            "spec": {
+                "scaleTargetRef": {"kind": "Deployment", "name": "llm"},
+                "minReplicas": minimum,
+                "maxReplicas": 4,
+            },
+        },
+    )
+
+
+HELD = server(weights="pending", replicas=0)
+
+DEPLOY_SERVING_CASES: dict[str, Case] = {
+    "deploy-model-fits-gpus": Case(
+        compliant=[server()],
+        # vLLM's default context for Llama 3.1: 16 GiB of KV on top of 17 GiB.
+        violating=[server(length=131072, figures=FIGURES | {"maxModelLen": 131072})],
+        unknown=[server(args=["/models/llama", U, "--gpu-memory-utilization=0.9"])],
+        message="= 32.96 GiB > 20.09 GiB usable (1 x 22.32 GiB x 0.9): vLLM refuses to start",
+    ),
+    "deploy-weights-way-in": Case(
+        compliant=[HELD],
+        violating=[server(weights="pending")],
+        unknown=[server(weights="pending", replicas=U)],
+        message="servers would crash-loop on an empty store",
+    ),
+    "deploy-rollout-await": Case(
+        compliant=[server()],
+        violating=[server(timeout=None)],
+        unknown=[server(deadline=U)],
+        message="pulumi up stops waiting after 600 s (pulumi.com/timeoutSeconds) but",
+    ),
+    "deploy-service-await": Case(
+        compliant=[HELD, service({"pulumi.com/skipAwait": "true"})],
+        violating=[HELD, service({})],
+        unknown=[HELD, service({}, selector=U)],
+        message="which is held at 0 replicas: pulumi up fails after 600 s; set pulumi.com/skipAwait",
+        orphaned=[HELD],
+        orphan_passes=True,
+    ),
+    "deploy-pdb-allows-eviction": Case(
+        compliant=[server(), hpa(2), pdb(minAvailable=1)],
+        violating=[server(), hpa(1), pdb(minAvailable=1)],
+        unknown=[server(), hpa(1), pdb(minAvailable=U)],
+        message="keeps minAvailable 1 of llm, which may run only 1: no pod can be evicted",
+        orphaned=[pdb(minAvailable=1)],
+        orphan_passes=True,
+    ),
+}
