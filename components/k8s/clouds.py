@@ -144,6 +144,11 @@ CLOUDS: dict[str, CloudServing] = {
             # The AWS Load Balancer Controller reads the scheme; the in-tree controller the legacy flag.
             "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal",
             "service.beta.kubernetes.io/aws-load-balancer-internal": "true",
+            # Without the controller (aistack installs none), EKS's in-tree service controller answers and
+            # makes a Classic Load Balancer unless asked for an NLB (Kubernetes docs, Service, "Network Load
+            # Balancer support on AWS"); with the controller installed the Service is an NLB too. Either way
+            # it lands in the private subnets tagged kubernetes.io/role/internal-elb (components/aws/network.py).
+            "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
         },
         copy=WeightCopy(
             image="docker.io/amazon/aws-cli:2.27.50",

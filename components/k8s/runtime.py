@@ -19,8 +19,11 @@ import pulumi_kubernetes as k8s
 from components import contract, gpu
 from components.k8s import clouds
 
-DEVICE_PLUGIN_IMAGE = "nvcr.io/nvidia/k8s-device-plugin:v0.17.1"
-"""NVIDIA's device plugin, pinned to the release its own static manifest names."""
+DEVICE_PLUGIN_IMAGE = "nvcr.io/nvidia/k8s-device-plugin:v0.20.0"
+"""NVIDIA's device plugin, pinned to its newest release as of 2026-12-04: v0.20.0 (August 2026; NVIDIA/
+k8s-device-plugin releases, bumped from 0.19.3 by NVIDIA/deepops#1382). v0.17.1 (early 2025) was two minor
+releases behind. Its CHANGELOG names driver 384.81 as the minimum, far below what the EKS
+AL2023 NVIDIA AMI and AKS install for current GPUs."""
 
 DEVICE_PLUGIN_NAME = "nvidia-device-plugin"
 DEVICE_PLUGIN_NAMESPACE = "kube-system"

@@ -69,7 +69,11 @@ QUEUE_METRIC = {
     "gcp": "prometheus.googleapis.com|vllm:num_requests_waiting|gauge",
 }
 INTERNAL_LB = {
-    "aws": {"service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"},
+    "aws": {
+        "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal",
+        # An NLB even from EKS's in-tree controller, which would otherwise make a Classic Load Balancer.
+        "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
+    },
     "azure": {"service.beta.kubernetes.io/azure-load-balancer-internal": "true"},
     "gcp": {"networking.gke.io/load-balancer-type": "Internal"},
 }
