@@ -285,3 +285,17 @@ def test_size_command_with_a_user_catalog_and_a_malformed_one(tmp_path: Path):
     result = _aistack("size", "--catalog", str(bad), "--workloads", str(workloads))
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert str(bad) in result.stderr and "gpus" in result.stderr
+
+
+def test_the_plans_gpus_per_replica_must_hold_the_context():
+    # model_mem_gib 20 puts the 8B on one A10G; its full 131,072-token context cannot fit there. The check
+    # runs again on the plan's GPUs per replica and ends in one line naming the endpoint, not a traceback.
+    config = copy.deepcopy(PROD)
+    config["aistack:endpoints"]["chat"]["max_model_len"] = 131072
+    err = _error(config)
+    assert err.file == "stacks/Pulumi.x.yaml"
+    assert err.key == "aistack:endpoints.chat.max_model_len"
+    assert err.message.startswith("endpoint 'chat' does not fit 1 x A10G-24GB: weights 14.96 GiB (bf16)")
+    assert err.message.endswith(
+        "lower max_model_len to at most 25644, or raise gpus_per_replica or gpu_memory_utilization"
+    )
