@@ -138,7 +138,9 @@ class IngressSpec(Model):
     class_name: str | None = Field(
         default=None,
         pattern=_K8S_NAME,
-        description="IngressClass to use (e.g. `alb`, `nginx`); omit for the cluster's default class.",
+        description="IngressClass to use (e.g. `alb`, `nginx`); omit for the cluster's default class. aistack "
+        "installs no ingress controller: the class's controller must be running (on EKS, the AWS Load Balancer "
+        "Controller for `alb`), or `pulumi up` fails after 10 minutes waiting for the Ingress's address.",
     )
 
 

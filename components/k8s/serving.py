@@ -240,9 +240,14 @@ class ServingEndpoint(contract.Component):
             ingress = spec.ingress
             k8s.networking.v1.Ingress(
                 self.child("ingress"),
-                # Like the Service, pulumi-kubernetes waits for the backend's endpoints (and the controller's
-                # address): skipped while the servers are held at 0, bounded by the rollout otherwise.
-                metadata={**metadata, "annotations": service_await(spec)},
+                # pulumi-kubernetes waits for the backend's endpoints and the ingress controller's address.
+                # Held at 0 there are no endpoints: skip. Otherwise the Ingress comes after the Service (it
+                # names it), hence after the rollout: only the address is awaited, and the default 10 minutes
+                # surface a missing controller (aistack installs none) sooner than the rollout's bound would.
+                metadata={
+                    **metadata,
+                    "annotations": {} if spec.weights_uploaded else {SKIP_AWAIT: "true"},
+                },
                 spec={
                     **({"ingress_class_name": ingress.class_name} if ingress.class_name else {}),
                     "tls": [{"hosts": [ingress.host], "secret_name": ingress.tls_secret}],
@@ -266,9 +271,7 @@ class ServingEndpoint(contract.Component):
                         }
                     ],
                 },
-                opts=self.opts(
-                    custom_timeouts=pulumi.CustomTimeouts(create=f"{deadline}s", update=f"{deadline}s")
-                ),
+                opts=self.opts(),
             )
             url = pulumi.Output.from_input(f"https://{ingress.host}/v1")
         self.finish(endpoint_url=url, service_name=service.metadata.name, namespace=namespace)

@@ -286,6 +286,9 @@ def check_service_await(subjects: Sequence[Subject], _cfg: Mapping[str, Any]) ->
                 f"pulumi up fails after {_await_s(front)} s; set {SKIP_AWAIT}",
             )
             return
+        if kind == "Ingress":
+            # An Ingress names its Service, so it comes after it; only the controller's address is awaited.
+            return
         deadline = int(get(workload.inputs, "spec.progressDeadlineSeconds", DEFAULT_PROGRESS_DEADLINE_S))
         if _await_s(front) < deadline:
             yield (
@@ -397,8 +400,8 @@ RULES = (
     Rule(
         "deploy-service-await",
         MANDATORY,
-        "Services and Ingresses in front of model servers skip the await while the servers are held at 0, and "
-        "otherwise wait at least the servers' progress deadline (stack: joins selectors and backends).",
+        "Services and Ingresses in front of model servers skip the await while the servers are held at 0; "
+        "Services otherwise wait at least the servers' progress deadline (stack: joins selectors and backends).",
         (*REPLICATED, K8S_SERVICE, K8S_INGRESS),
         check_service_await,
         stack=True,
