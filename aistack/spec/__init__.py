@@ -408,11 +408,13 @@ def spec_from_config(
             "pulumi:disable-default-providers",
             f'must be ["*"] so every resource uses the explicit provider aistack builds (got {disabled!r})',
         )
-    return validate(values, file)
+    return validate(values, file, environments)
 
 
-def validate(values: Mapping[str, Any], file: str) -> StackSpec:
+def validate(values: Mapping[str, Any], file: str, environments: Sequence[str] = ()) -> StackSpec:
     """Validate the ``aistack:`` values (keys without the namespace) into a spec.
+
+    ``environments`` are the ESC environments the stack imports (see :func:`spec_from_config`).
 
     Raises:
         InputError: naming the file, the key path and what is allowed.
