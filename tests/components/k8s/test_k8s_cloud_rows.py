@@ -17,6 +17,7 @@ from aistack.preview import report
 from aistack.spec.endpoints import EndpointSpec, check_image
 from components import gpu
 from components.k8s import CLOUDS, serve_cluster
+from policies.aistack_rules import deploy_serving
 from tests.components.k8s.k8s_world import (
     GPU,
     SAMPLES,
@@ -319,6 +320,10 @@ def test_gke_names_every_accelerator_it_offers():
         row.node_selector("p", "A10G-24GB")
 
 
+SERVING_RULES = {rule.id for rule in deploy_serving.RULES}
+"""The serving deploy rules (the stand-in cluster's kubeconfig is the access rules' business)."""
+
+
 def test_server_arguments_and_memory_figures(world):
     _, declared = world
     chat = deployment(declared, "chat")
@@ -345,7 +350,7 @@ def test_uploaded_weights_run_under_the_autoscaler_and_are_awaited(world):
     (ingress,) = of_kind(declared.resources, "Ingress")
     # Created after its Service: only the controller's address is awaited, within the default 10 minutes.
     assert not ingress.inputs["metadata"].get("annotations")
-    deploy = [v for v in report(declared.run)["policy"]["violations"] if v["policy"].startswith("deploy-")]
+    deploy = [v for v in report(declared.run)["policy"]["violations"] if v["policy"] in SERVING_RULES]
     assert deploy == []
 
 
@@ -373,5 +378,5 @@ def test_pending_weights_hold_the_endpoint_at_zero_and_skip_the_front_awaits(dec
     assert service.inputs["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
     (ingress,) = of_kind(declared.resources, "Ingress")
     assert ingress.inputs["metadata"]["annotations"] == {"pulumi.com/skipAwait": "true"}
-    deploy = [v for v in report(declared.run)["policy"]["violations"] if v["policy"].startswith("deploy-")]
+    deploy = [v for v in report(declared.run)["policy"]["violations"] if v["policy"] in SERVING_RULES]
     assert deploy == []
