@@ -8,6 +8,7 @@ import pulumi_aws as aws
 from components import contract
 from components.aws import kms
 from components.aws.iam import document, partition, rotating_key
+from components.aws.s3 import private_bucket
 
 
 class AuditLog(contract.Component):
@@ -116,62 +117,19 @@ class AuditLog(contract.Component):
         if not bucket_arns:
             return None
         protect, retention_days, key = self._protect, self._retention_days, self._key
-        bucket = aws.s3.Bucket(
-            self.child("bucket"),
-            force_destroy=False,
-            tags={"aistack-purpose": "audit-logs"},
-            opts=self.opts(protect=protect),
+        made = private_bucket(
+            self,
+            purpose="audit-logs",
+            protect=protect,
+            kms_key_arn=key.arn,
+            versioned=True,
+            lifecycle_rule={
+                "id": "expire-audit-logs",
+                "expiration": {"days": retention_days},
+                "noncurrent_version_expiration": {"noncurrent_days": 1},
+            },
         )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            self.child("sse"),
-            bucket=bucket.id,
-            rules=[
-                {
-                    "apply_server_side_encryption_by_default": {
-                        "sse_algorithm": "aws:kms",
-                        "kms_master_key_id": key.arn,
-                    },
-                    "bucket_key_enabled": True,
-                }
-            ],
-            opts=self.opts(),
-        )
-        block = aws.s3.BucketPublicAccessBlock(
-            self.child("public-access-block"),
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=self.opts(),
-        )
-        aws.s3.BucketOwnershipControls(
-            self.child("ownership"),
-            bucket=bucket.id,
-            rule={"object_ownership": "BucketOwnerEnforced"},
-            opts=self.opts(),
-        )
-        versioning = aws.s3.BucketVersioning(
-            self.child("versioning"),
-            bucket=bucket.id,
-            versioning_configuration={"status": "Enabled"},
-            opts=self.opts(),
-        )
-        aws.s3.BucketLifecycleConfiguration(
-            self.child("lifecycle"),
-            bucket=bucket.id,
-            rules=[
-                {
-                    "id": "expire-audit-logs",
-                    "status": "Enabled",
-                    "filter": {},
-                    "expiration": {"days": retention_days},
-                    "noncurrent_version_expiration": {"noncurrent_days": 1},
-                    "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
-                }
-            ],
-            opts=self.opts(depends_on=[versioning]),
-        )
+        bucket, block = made.bucket, made.public_access_block
         objects = bucket.arn.apply(lambda arn: f"{arn}/*")
         trail_only = {"StringEquals": {"aws:SourceArn": self._trail_arn}}
         # CloudTrail checks at CreateTrail that it may write (InsufficientS3BucketPolicyException),

@@ -9,6 +9,7 @@ from aistack.spec.stores import StoreSpec
 from components import contract
 from components.aws import kms
 from components.aws.iam import document, rotating_key
+from components.aws.s3 import private_bucket
 
 
 class ObjectStore(contract.ObjectStore):
@@ -52,54 +53,18 @@ class ObjectStore(contract.ObjectStore):
                 protect=protect,
                 policy=weights_key_policy(self, region, key_administrators or [], key_users or []),
             )
-        bucket = aws.s3.Bucket(
-            self.child("bucket"),
-            force_destroy=False,
-            tags={"aistack-purpose": spec.purpose},
-            opts=self.opts(protect=protect),
+        made = private_bucket(
+            self,
+            purpose=spec.purpose,
+            protect=protect,
+            kms_key_arn=key.arn if key else None,
+            versioned=spec.versioning,
+            lifecycle_rule={
+                "id": "expire-prior-versions",
+                "noncurrent_version_expiration": {"noncurrent_days": spec.noncurrent_retention_days},
+            },
         )
-        by_default = {"sse_algorithm": "aws:kms", **({"kms_master_key_id": key.arn} if key else {})}
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            self.child("sse"),
-            bucket=bucket.id,
-            rules=[{"apply_server_side_encryption_by_default": by_default, "bucket_key_enabled": True}],
-            opts=self.opts(),
-        )
-        block = aws.s3.BucketPublicAccessBlock(
-            self.child("public-access-block"),
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=self.opts(),
-        )
-        aws.s3.BucketOwnershipControls(
-            self.child("ownership"),
-            bucket=bucket.id,
-            rule={"object_ownership": "BucketOwnerEnforced"},
-            opts=self.opts(),
-        )
-        versioning = aws.s3.BucketVersioning(
-            self.child("versioning"),
-            bucket=bucket.id,
-            versioning_configuration={"status": "Enabled" if spec.versioning else "Suspended"},
-            opts=self.opts(),
-        )
-        aws.s3.BucketLifecycleConfiguration(
-            self.child("lifecycle"),
-            bucket=bucket.id,
-            rules=[
-                {
-                    "id": "expire-prior-versions",
-                    "status": "Enabled",
-                    "filter": {},
-                    "noncurrent_version_expiration": {"noncurrent_days": spec.noncurrent_retention_days},
-                    "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
-                }
-            ],
-            opts=self.opts(depends_on=[versioning]),
-        )
+        bucket, block = made.bucket, made.public_access_block
         resources = [bucket.arn, bucket.arn.apply(lambda arn: f"{arn}/*")]
         aws.s3.BucketPolicy(
             self.child("tls-only"),
