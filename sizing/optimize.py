@@ -465,8 +465,16 @@ def _solve_kept(
         members[c.w].append(i)
     build = _Build(_Model(), workloads, cands, members)
     x: list[list[int]] = []
+    bounds = [_upper_bounds(workloads, cands, period, lower, current, min_zones, cap_of) for period in demands]
+    if alpha > 0:
+        # With the migration term a pool may keep nodes through a dip rather than pay to drop and
+        # re-add them, so each period gets the bound of its busiest period M = max_t U_t (which
+        # includes the current nodes). That is exact: clipping every period at M keeps each
+        # period feasible (M nodes alone serve it) and cannot raise any |n[t] - n[t-1]|, since
+        # min(., M) is 1-Lipschitz and the deployed count is at most M.
+        bounds = [list(map(max, *bounds))] * len(bounds) if len(bounds) > 1 else bounds
     for t, period in enumerate(demands):
-        uppers = _upper_bounds(workloads, cands, period, lower, current, min_zones, cap_of)
+        uppers = bounds[t]
         x_t = []
         for i, c in enumerate(cands):
             # With nothing deployed, |nodes - 0| = nodes: the churn penalty is part of the price.

@@ -201,6 +201,23 @@ def test_two_periods_with_migration_match_brute_force(alpha: float) -> None:
     assert cost_close(sum(p.cost_usd for p in plan.periods) + plan.migration_usd, plan.objective_usd)
 
 
+def test_migration_keeps_nodes_through_a_dip_when_that_is_cheaper() -> None:
+    # Dropping 3 nodes and re-adding them costs 2 x 9 x 400 USD; keeping them costs 3 x 10 USD.
+    cat = Catalog([offering("small", 1.0)])
+    w = Workload(
+        name="w",
+        model_mem_gib=20,
+        demand=(400.0, 100.0, 400.0),
+        throughput={"L4": 100},
+        target_utilization=1.0,
+        min_replicas=0,
+    )
+    plan = plan_for([w], cat, SizingOptions(migration_usd_per_node_sq=400, period_hours=10), explain=False)
+    expected = brute_force_periods({"small": 1.0}, {"small": 100.0}, [400.0, 100.0, 400.0], 400, {}, 10)
+    assert plan.optimal and cost_close(plan.objective_usd, expected)
+    assert [p.pools[0].nodes for p in plan.periods] == [4, 4, 4]
+
+
 def test_quadratic_and_linear_churn_give_different_plans() -> None:
     # Six small nodes run now; 250 units/s needs three. L1 (5 USD/node) sheds three for 15 USD;
     # the square (5 USD/node^2) makes shedding three cost 45, so it sheds one (5 USD).
