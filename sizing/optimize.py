@@ -314,6 +314,7 @@ def _prune(
     uncapped: Sequence[bool],
     by_zones: bool,
     domain: str | None = None,
+    dominators: int = 1,
 ) -> list[bool]:
     """Which candidates to keep: drop those another candidate dominates (exact).
 
@@ -325,8 +326,12 @@ def _prune(
     replicas, quota, floor, zones, survival, pool count) and does not raise the objective (churn
     included, because ``b`` is never a currently deployed pool), so an optimum without ``b``
     exists. Protected candidates (deployed now, or with a lower bound) are kept. One sweep per
-    group in (cost, -capacity, -replicas) order finds every dominated candidate. (Not used with
-    the quadratic migration term, where merging two pools' changes can cost more.)
+    group in (cost, -capacity, -replicas) order finds every dominated candidate.
+
+    With the quadratic migration term merging two pools' changes can cost more, so a candidate
+    is dropped only when ``dominators`` kept candidates dominate it, and only kept candidates
+    deployed nowhere (``protected`` False) count as dominators: see :func:`_solve` for the
+    number that keeps the optimum.
     """
     keep = [True] * len(cands)
     groups: dict[tuple[object, ...], list[int]] = defaultdict(list)
@@ -341,15 +346,16 @@ def _prune(
             c = cands[i]
             zones = frozenset(c.zone_keys) if by_zones else frozenset()
             caps = c.class_caps or (c.capacity,)
-            dominated = any(
-                rpn >= c.replicas_per_node
-                and have >= zones
-                and any(all(v >= x for v, x in zip(vec, caps, strict=True)) for vec in vectors)
-                for (have, rpn), vectors in best.items()
-            )
+            found = 0
+            for (have, rpn), vectors in best.items():
+                if rpn >= c.replicas_per_node and have >= zones:
+                    found += sum(all(v >= x for v, x in zip(vec, caps, strict=True)) for vec in vectors)
+                if found >= dominators:
+                    break
+            dominated = found >= dominators
             if dominated and not protected[i]:
                 keep[i] = False
-            elif uncapped[i] and not dominated:
+            elif uncapped[i] and not (dominators > 1 and protected[i]) and (dominators > 1 or not dominated):
                 best.setdefault((zones, c.replicas_per_node), []).append(caps)
     return keep
 
@@ -385,21 +391,30 @@ def _solve(
     protected = [lower[i] > 0 or current[i] > 0 for i in range(len(cands))]
     min_zones = options.min_zones if switches.zones else 1
     survive = options.survive if switches.survive else None
-    if options.migration_usd_per_node_sq > 0 and switches.churn:
-        keep = [True] * len(cands)
+    by_zones = min_zones > 1 or survive == "zone"
+    alpha = options.migration_usd_per_node_sq if switches.churn else 0.0
+
+    def solve_pruned(dominators: int) -> tuple[list[int], _Solution | None]:
+        keep = _prune(cands, protected, uncapped, by_zones, survive, dominators)
+        kept = [i for i in range(len(cands)) if keep[i]]
+        found = _solve_kept(
+            workloads,
+            [cands[i] for i in kept],
+            options,
+            switches,
+            demands=demands,
+            lower=[lower[i] for i in kept],
+            quota=quota,
+            current=[current[i] for i in kept],
+        )
+        return kept, found
+
+    if alpha <= 0:
+        kept, solution = solve_pruned(1)
     else:
-        keep = _prune(cands, protected, uncapped, by_zones=min_zones > 1 or survive == "zone", domain=survive)
-    kept = [i for i in range(len(cands)) if keep[i]]
-    solution = _solve_kept(
-        workloads,
-        [cands[i] for i in kept],
-        options,
-        switches,
-        demands=demands,
-        lower=[lower[i] for i in kept],
-        quota=quota,
-        current=[current[i] for i in kept],
-    )
+        kept, solution = _solve_with_migration(
+            workloads, cands, options, switches, solve_pruned, demands=demands, lower=lower, quota=quota
+        )
     if solution is None:
         return None
 
@@ -418,6 +433,52 @@ def _solve(
         zone_nodes=zone_nodes,
         routes=routes,
     )
+
+
+_TRIAL_DOMINATORS = 2
+"""Dominators kept per dropped candidate in the first solve with the migration term."""
+
+
+def _solve_with_migration(
+    workloads: Sequence[Workload],
+    cands: Sequence[Candidate],
+    options: SizingOptions,
+    switches: _Switches,
+    solve_pruned: Callable[[int], tuple[list[int], _Solution | None]],
+    *,
+    demands: Sequence[Sequence[float]],
+    lower: Sequence[int],
+    quota: dict[tuple[str, str, str, str, int], int],
+) -> tuple[list[int], _Solution | None]:
+    """Exact dominance pruning under the quadratic migration term, in two solves at most.
+
+    Call a pool *new* when nothing is deployed on it (it starts from 0 nodes). A new pool in use
+    pays ``alpha x d^2 >= alpha`` for the change that takes it off zero, so a plan costing at most
+    ``Z`` uses at most ``N = (Z - P) / alpha`` new pools, ``P`` being the cheapest price part of
+    any plan (the optimum without migration and churn, which bounds every plan's price part from
+    below). Suppose ``b`` is dropped because ``N`` kept new uncapped candidates dominate it, and
+    an optimum uses ``b``: it uses at most ``N - 1`` other new pools, so one dominator ``a`` is
+    unused in every period; moving ``b``'s whole trajectory onto ``a`` keeps every constraint
+    (as in :func:`_prune`), costs no more per node, and leaves the migration term unchanged
+    (both start from 0 and ``a`` was empty throughout). Repeating this removes every dropped
+    candidate from some optimum, so the pruned MILP has the same optimum.
+
+    First solve: prune with :data:`_TRIAL_DOMINATORS`; its plan is a plan of the full problem
+    (dropping only dominated candidates), so its cost is a valid ``Z``. If ``N`` is at most the
+    dominators it kept, that solve is already exact; otherwise solve again keeping ``N``.
+    """
+    kept, trial = solve_pruned(_TRIAL_DOMINATORS)
+    if trial is None or not trial.proven:
+        return kept, trial  # infeasible (dropping dominated choices keeps feasibility) or out of time
+    alpha = options.migration_usd_per_node_sq
+    price_only = options.model_copy(update={"migration_usd_per_node_sq": 0.0, "churn_usd_per_node": 0.0})
+    cheapest = _solve(workloads, cands, price_only, switches, demands=demands, lower=lower, quota=quota)
+    if cheapest is None or not cheapest.proven:
+        return solve_pruned(len(cands) + 1)  # no bound: keep everything
+    new_pools = math.floor((trial.objective - cheapest.objective) / alpha * (1 + 1e-9) + 1e-9)
+    if new_pools <= _TRIAL_DOMINATORS:
+        return kept, trial
+    return solve_pruned(new_pools)
 
 
 @dataclass

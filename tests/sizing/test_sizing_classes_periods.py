@@ -218,6 +218,26 @@ def test_migration_keeps_nodes_through_a_dip_when_that_is_cheaper() -> None:
     assert [p.pools[0].nodes for p in plan.periods] == [4, 4, 4]
 
 
+def test_migration_spreads_growth_over_identical_pools_that_dominance_would_drop() -> None:
+    # Three identical offerings: one dominates the others, but adding one node to each costs
+    # 3 x 400 USD of migration against 2^2 + 1 = 5 x 400 USD on two of them.
+    names = ["c1", "c2", "c3"]
+    cat = Catalog([offering(n, 1.0) for n in names])
+    w = Workload(
+        name="w",
+        model_mem_gib=20,
+        demand=(300.0, 300.0),
+        throughput={"L4": 100},
+        target_utilization=1.0,
+        min_replicas=0,
+    )
+    plan = plan_for([w], cat, SizingOptions(migration_usd_per_node_sq=400, period_hours=10), explain=False)
+    prices, caps = dict.fromkeys(names, 1.0), dict.fromkeys(names, 100.0)
+    expected = brute_force_periods(prices, caps, [300.0, 300.0], 400, {}, 10)
+    assert plan.optimal and cost_close(plan.objective_usd, expected)
+    assert sorted(p.nodes for p in plan.periods[0].pools) == [1, 1, 1]
+
+
 def test_quadratic_and_linear_churn_give_different_plans() -> None:
     # Six small nodes run now; 250 units/s needs three. L1 (5 USD/node) sheds three for 15 USD;
     # the square (5 USD/node^2) makes shedding three cost 45, so it sheds one (5 USD).
