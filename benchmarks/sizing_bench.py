@@ -14,7 +14,10 @@ Prints, per catalog size (offerings) with 5 workloads sharing quotas:
 It also checks the MILP against plain enumeration of every node-count vector on many small
 random instances (``--small`` of them).
 
-The catalogs are synthetic: prices are random multiples of a per-GPU base, not market prices.
+The catalogs are synthetic: prices are random multiples of a per-GPU base, not market prices,
+drawn per offering, so every offering is distinct, which no real catalog is. The two speed goals
+(``--goals-only``) are measured on :func:`realistic_catalog` (bundled catalog rows moved across
+regions at a few regional price factors, class figures per accelerator), then on the synthetic one.
 """
 
 from __future__ import annotations
