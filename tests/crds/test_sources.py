@@ -12,6 +12,8 @@ import yaml
 
 from aistack import crds
 
+# libyaml's safe loader parses the same YAML as yaml.SafeLoader, about ten times faster (3 MB of CRDs).
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 SOURCES = crds.SCHEMA_DIR / "SOURCES.md"
 FILES = sorted(p.relative_to(crds.SCHEMA_DIR).as_posix() for p in crds.SCHEMA_DIR.glob("*/*.yaml"))
 ROW = re.compile(
@@ -46,7 +48,7 @@ NEEDED = {
 
 @pytest.mark.parametrize("name", FILES)
 def test_each_file_is_one_upstream_crd_with_a_schema_per_served_version(name):
-    docs = [d for d in yaml.safe_load_all((crds.SCHEMA_DIR / name).read_text()) if d]
+    docs = [d for d in yaml.load_all((crds.SCHEMA_DIR / name).read_text(), Loader=LOADER) if d]
     assert len(docs) == 1, "one CRD per file, nothing else bundled"
     (crd,) = docs
     assert (crd["apiVersion"], crd["kind"]) == ("apiextensions.k8s.io/v1", "CustomResourceDefinition")
@@ -68,7 +70,7 @@ def test_row_pins_the_file_to_its_tag_commit_and_checksum(row):
     assert datetime.date.fromisoformat(row["date"]) <= datetime.date(2026, 12, 4)
     assert row["licence"].strip() == "Apache-2.0"
     # The Kind column names the CRD's kind and every version it serves.
-    crd = yaml.safe_load(content)
+    crd = yaml.load(content, Loader=LOADER)
     versions = [v["name"] for v in crd["spec"]["versions"] if v.get("served")]
     assert row["kinds"].startswith(crd["spec"]["names"]["kind"] + " (")
     assert all(f"{crd['spec']['group']}/{v}" in row["kinds"] for v in versions)
