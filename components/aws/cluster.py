@@ -232,6 +232,7 @@ class Cluster(contract.Cluster):
             capacity="on-demand",
             min_nodes=spec.system_pool.min_nodes,
             max_nodes=spec.system_pool.max_nodes,
+            region=region,
             disk_gib=spec.system_pool.disk_gib,
             labels={"aistack.io/pool": "system"},
             taints=[],

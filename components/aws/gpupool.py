@@ -52,7 +52,8 @@ class GpuNodePool(contract.GpuNodePool):
     ``nvidia.com/gpu=present:NoSchedule`` taint, the aistack labels plus
     :data:`AUTOSCALER_GPU_LABEL`, the :func:`node_template_tags` the autoscaler needs to scale
     the group up from zero, and ``scalingConfig.desiredSize`` ignored so the cluster autoscaler
-    owns the count.
+    owns the count; an autoscaled group also gets ``-<raw>-scaling``, the command that applies
+    changed bounds from the live desired size (see :func:`components.aws.nodegroup.node_group`).
 
     Outputs: ``node_pool_names`` (raw pool suffix → node group name).
     """
@@ -66,6 +67,7 @@ class GpuNodePool(contract.GpuNodePool):
         *,
         pool: str,
         cluster: contract.Cluster,
+        region: str,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
@@ -83,6 +85,7 @@ class GpuNodePool(contract.GpuNodePool):
                 capacity=capacity,
                 min_nodes=low,
                 max_nodes=high,
+                region=region,
                 disk_gib=spec.disk_gib,
                 labels={
                     **gpu.node_labels(pool, spec.accelerator, capacity, spec.labels),

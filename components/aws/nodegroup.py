@@ -7,10 +7,48 @@ from collections.abc import Sequence
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_command
 
 from components.contract import Component
 
 CAPACITY = {"on-demand": "ON_DEMAND", "spot": "SPOT"}
+
+SCALING_IGNORED = ["scalingConfig.desiredSize", "scalingConfig.minSize", "scalingConfig.maxSize"]
+"""What an autoscaled node group ignores after create: the autoscaler owns the desired size, and the
+bounds are applied by the group's scaling command (:func:`scaling_command`), not by the provider."""
+
+
+def scaling_command(min_nodes: int, max_nodes: int) -> str:
+    """The shell command that applies new bounds to a live node group, keeping its node count.
+
+    The provider cannot raise an autoscaled group's minimum above the live desired size: the desired
+    size is ignored, so it sends the stale one with the new minimum and EKS refuses ("Minimum
+    capacity N can't be greater than desired size M", terraform-aws-eks #3306, #748, #2894). The
+    command reads the live desired size, clamps it into ``[min_nodes, max_nodes]`` and sends all
+    three in one ``update-nodegroup-config`` (EKS API ``UpdateNodegroupConfig``), then waits until
+    the group is ``ACTIVE`` again. It does nothing when the live bounds already match (the run right
+    after create): EKS refuses an update that changes nothing. ``CLUSTER``, ``NODEGROUP`` and
+    ``REGION`` come from the environment; the AWS CLI uses the runner's credentials, the ones the
+    AWS provider uses (``docs/first-deploy.md``, "Changing pool bounds").
+    """
+    if not 0 <= min_nodes <= max_nodes:
+        raise ValueError(f"bounds must satisfy 0 <= min <= max, got min={min_nodes}, max={max_nodes}")
+    where = '--cluster-name "$CLUSTER" --nodegroup-name "$NODEGROUP" --region "$REGION"'
+    return "\n".join(
+        [
+            "set -eu",
+            f"MIN={min_nodes} MAX={max_nodes}",
+            f"LIVE=$(aws eks describe-nodegroup {where} --output text"
+            " --query '[nodegroup.scalingConfig.minSize,nodegroup.scalingConfig.maxSize,"
+            "nodegroup.scalingConfig.desiredSize]')",
+            "set -- $LIVE; LIVE_MIN=$1 LIVE_MAX=$2 LIVE=$3",
+            'DESIRED=$LIVE; [ "$DESIRED" -lt "$MIN" ] && DESIRED=$MIN; [ "$DESIRED" -gt "$MAX" ] && DESIRED=$MAX',
+            '[ "$LIVE_MIN" -eq "$MIN" ] && [ "$LIVE_MAX" -eq "$MAX" ] && [ "$LIVE" -eq "$DESIRED" ] && exit 0',
+            f"aws eks update-nodegroup-config {where}"
+            ' --scaling-config "minSize=$MIN,maxSize=$MAX,desiredSize=$DESIRED"',
+            f"aws eks wait nodegroup-active {where}",
+        ]
+    )
 
 
 def is_graviton(instance_type: str) -> bool:
@@ -31,6 +69,7 @@ def node_group(
     capacity: str,
     min_nodes: int,
     max_nodes: int,
+    region: str,
     disk_gib: int,
     labels: dict[str, str],
     taints: list[dict[str, str]],
@@ -45,7 +84,10 @@ def node_group(
     its children). A fixed-size pool (``min_nodes == max_nodes``, e.g. an on-demand floor) has no
     count to own, so its desired size follows the bounds: ignoring it there made raising the floor
     fail, since the provider sent the stale desired size with the new minimum ("Minimum capacity N
-    can't be greater than desired size M", terraform-aws-eks #3306).
+    can't be greater than desired size M", terraform-aws-eks #3306). An autoscaled pool ignores its
+    bounds too after create, and a ``local.Command`` child ``-<suffix>-scaling`` (after the group,
+    rerun only when the bounds change) applies them from the live desired size
+    (:func:`scaling_command`); ``owner``'s options must carry a ``pulumi_command`` provider.
     """
     template = aws.ec2.LaunchTemplate(
         owner.child(f"{suffix}-lt"),
@@ -82,7 +124,7 @@ def node_group(
         update_default_version=True,
         opts=owner.opts(),
     )
-    return aws.eks.NodeGroup(
+    group = aws.eks.NodeGroup(
         owner.child(suffix),
         cluster_name=cluster_name,
         node_role_arn=node_role_arn,
@@ -98,7 +140,18 @@ def node_group(
         taints=taints,
         **({"tags": tags} if tags else {}),
         opts=owner.opts(
-            ignore_changes=[] if min_nodes == max_nodes else ["scalingConfig.desiredSize"],
+            ignore_changes=[] if min_nodes == max_nodes else list(SCALING_IGNORED),
             depends_on=list(depends_on),
         ),
     )
+    if min_nodes != max_nodes:
+        script = scaling_command(min_nodes, max_nodes)
+        pulumi_command.local.Command(
+            owner.child(f"{suffix}-scaling"),
+            create=script,
+            update=script,
+            triggers=[min_nodes, max_nodes],
+            environment={"CLUSTER": group.cluster_name, "NODEGROUP": group.node_group_name, "REGION": region},
+            opts=owner.opts(depends_on=[group]),
+        )
+    return group

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pulumi
+import pulumi_command
 
 from aistack.spec import StackSpec
 from components import contract
@@ -30,7 +31,10 @@ def deploy(spec: StackSpec, provider: pulumi.ProviderResource, prefix: str) -> c
         prefix: Prefix for explicit physical names, ``<project>-<stack>``.
     """
     cloud = spec.clouds.aws
-    opts = pulumi.ResourceOptions(provider=provider)
+    # The command provider runs the scaling commands that change an autoscaled node group's bounds
+    # (components.aws.nodegroup.scaling_command); every stack disables default providers.
+    command = pulumi_command.Provider("aws-command", opts=pulumi.ResourceOptions(parent=provider))
+    opts = pulumi.ResourceOptions(providers=[provider, command])
     result = contract.CloudStack(provider)
     mine = {name: c for name, c in spec.clusters.items() if c.cloud == "aws"}
     names = {name: cluster_mod.physical_name(prefix, name) for name in mine}
@@ -66,7 +70,7 @@ def deploy(spec: StackSpec, provider: pulumi.ProviderResource, prefix: str) -> c
         )
         for pool_name, pool in cspec.gpu_pools.items():
             result.pools[(name, pool_name)] = GpuNodePool(
-                f"{name}-{pool_name}", pool, pool=pool_name, cluster=cluster, opts=opts
+                f"{name}-{pool_name}", pool, pool=pool_name, cluster=cluster, region=cloud.region, opts=opts
             )
     for name, sspec in spec.stores.items():
         if sspec.cloud != "aws":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pulumi
 import pulumi_aws as aws
@@ -15,7 +16,7 @@ from aistack.spec.stores import StoreSpec
 from components.aws import ObjectStore, deploy
 from components.aws.gpupool import ami_type
 from components.aws.network import subnet_blocks
-from components.aws.nodegroup import is_graviton
+from components.aws.nodegroup import is_graviton, scaling_command
 from tests.conftest import REPO
 
 
@@ -139,10 +140,17 @@ def test_gpu_pool_is_tainted_nvidia_ami_with_ignored_desired_size(declare):
     ondemand, spot = groups["main-a10g-ondemand"].inputs, groups["main-a10g-spot"].inputs
     assert ondemand["capacityType"] == "ON_DEMAND" and spot["capacityType"] == "SPOT"
     assert ondemand["scalingConfig"] == {"minSize": 2, "maxSize": 2, "desiredSize": 2}
-    # The autoscaler owns the spot pool's count; the fixed floor's desired size follows its bounds, so
-    # raising the floor sends the new desired size with the new minimum (terraform-aws-eks #3306).
-    assert groups["main-a10g-spot"].ignore_changes == ["scalingConfig.desiredSize"]
+    # The autoscaler owns the spot pool's count and its scaling command its bounds; the fixed floor's
+    # desired size follows its bounds, so raising the floor sends the new desired size with the new
+    # minimum (terraform-aws-eks #3306).
+    assert groups["main-a10g-spot"].ignore_changes == [
+        "scalingConfig.desiredSize",
+        "scalingConfig.minSize",
+        "scalingConfig.maxSize",
+    ]
     assert groups["main-a10g-ondemand"].ignore_changes == []
+    commands = [r.name for r in d.children(pool) if r.type == "command:local:Command"]
+    assert commands == ["main-a10g-spot-scaling"]  # the fixed floor has no bounds to apply
     _, spec = load_stack_file(REPO / "stacks" / "Pulumi.prod.yaml")  # sized: bounds from the plan
     assert spot["scalingConfig"]["maxSize"] == spec.clusters["main"].gpu_pools["a10g"].max_nodes - 2
     for group in groups.values():
@@ -244,3 +252,80 @@ def test_nodes_volumes_and_interfaces_carry_the_stack_tags(declare):
         assert set(specs) == {"instance", "volume", "network-interface"}
         for tags in specs.values():
             assert tags["managed-by"] == "aistack" and tags["aistack-environment"] == "prod"
+
+
+def test_autoscaled_group_bounds_are_applied_by_a_command_after_it(declare):
+    d = declare(_deploy("prod"))
+    group = d.named("main-h100-nodes")
+    command = d.named("main-h100-nodes-scaling")
+    low, high = group.inputs["scalingConfig"]["minSize"], group.inputs["scalingConfig"]["maxSize"]
+    assert low < high
+    assert command.type == "command:local:Command" and command.parent == group.parent
+    assert command.dependencies == [group.urn]
+    assert command.inputs["triggers"] == [low, high]
+    assert command.inputs["create"] == command.inputs["update"] == scaling_command(low, high)
+    assert command.inputs["environment"]["REGION"] == "us-east-1"
+    provider = d.named("aws-command")
+    assert provider.type == "pulumi:providers:command"
+    assert command.provider.startswith(provider.urn)
+    assert scaling_command(1, 4) == "\n".join(
+        [
+            "set -eu",
+            "MIN=1 MAX=4",
+            'LIVE=$(aws eks describe-nodegroup --cluster-name "$CLUSTER" --nodegroup-name "$NODEGROUP"'
+            ' --region "$REGION" --output text --query \'[nodegroup.scalingConfig.minSize,'
+            "nodegroup.scalingConfig.maxSize,nodegroup.scalingConfig.desiredSize]')",
+            "set -- $LIVE; LIVE_MIN=$1 LIVE_MAX=$2 LIVE=$3",
+            'DESIRED=$LIVE; [ "$DESIRED" -lt "$MIN" ] && DESIRED=$MIN; [ "$DESIRED" -gt "$MAX" ] && DESIRED=$MAX',
+            '[ "$LIVE_MIN" -eq "$MIN" ] && [ "$LIVE_MAX" -eq "$MAX" ] && [ "$LIVE" -eq "$DESIRED" ] && exit 0',
+            'aws eks update-nodegroup-config --cluster-name "$CLUSTER" --nodegroup-name "$NODEGROUP"'
+            ' --region "$REGION" --scaling-config "minSize=$MIN,maxSize=$MAX,desiredSize=$DESIRED"',
+            'aws eks wait nodegroup-active --cluster-name "$CLUSTER" --nodegroup-name "$NODEGROUP"'
+            ' --region "$REGION"',
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("live", "bounds", "calls"),
+    [
+        # Raising the minimum above the live count: the desired size rises with it.
+        ("1\t1\t1", (3, 6), ["update minSize=3,maxSize=6,desiredSize=3", "wait"]),
+        # The autoscaler's count inside the new bounds is kept.
+        ("1\t8\t5", (2, 6), ["update minSize=2,maxSize=6,desiredSize=5", "wait"]),
+        # Lowering the maximum below the live count: the desired size falls to it.
+        ("0\t8\t7", (0, 4), ["update minSize=0,maxSize=4,desiredSize=4", "wait"]),
+        # Bounds already live (the run right after create): nothing is sent, EKS refuses a no-op.
+        ("2\t6\t4", (2, 6), []),
+    ],
+)
+def test_scaling_command_clamps_the_live_desired_size(tmp_path, live, bounds, calls):
+    log = tmp_path / "calls"
+    fake = tmp_path / "aws"
+    fake.write_text(
+        "#!/bin/sh\n"
+        f'case "$2" in\n'
+        f"  describe-nodegroup) printf '{live}\\n' ;;\n"
+        f'  update-nodegroup-config) echo "update ${{10}}" >> {log} ;;\n'
+        f"  wait) echo wait >> {log} ;;\n"
+        "esac\n"
+    )
+    fake.chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "CLUSTER": "c", "NODEGROUP": "n", "REGION": "us-east-1"}
+    run = subprocess.run(["/bin/sh", "-c", scaling_command(*bounds)], env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert (log.read_text().splitlines() if log.exists() else []) == calls
+
+
+def test_scaling_command_fails_when_the_group_cannot_be_read(tmp_path):
+    fake = tmp_path / "aws"
+    fake.write_text("#!/bin/sh\necho 'ResourceNotFoundException' >&2\nexit 254\n")
+    fake.chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "CLUSTER": "c", "NODEGROUP": "n", "REGION": "us-east-1"}
+    run = subprocess.run(["/bin/sh", "-c", scaling_command(0, 3)], env=env, capture_output=True, text=True)
+    assert run.returncode != 0
+
+
+def test_scaling_command_refuses_inverted_bounds():
+    with pytest.raises(ValueError, match="min=4, max=2"):
+        scaling_command(4, 2)
