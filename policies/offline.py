@@ -112,6 +112,7 @@ def to_subject(resource: Mapping[str, Any]) -> Subject:
         property_dependencies={k: tuple(v) for k, v in (resource.get("property_dependencies") or {}).items()},
         outputs=plain(resource.get("outputs") or {}),
         dependencies=tuple(resource.get("dependencies") or ()),
+        ignore_changes=tuple(resource.get("ignore_changes") or ()),
     )
 
 

@@ -233,6 +233,8 @@ class Subject:
             only to join resources; empty under Pulumi.
         dependencies: URNs of every resource the engine creates before this one (``dependsOn``
             and the resources its inputs come from), as both engines record them.
+        ignore_changes: Input paths whose changes the engine ignores after create
+            (``ignoreChanges``), as both engines record them.
     """
 
     urn: str
@@ -244,6 +246,7 @@ class Subject:
     property_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     outputs: Mapping[str, Any] = field(default_factory=dict)
     dependencies: tuple[str, ...] = ()
+    ignore_changes: tuple[str, ...] = ()
 
 
 # A resource rule yields violation messages; a stack rule yields (urn, message) pairs, and may

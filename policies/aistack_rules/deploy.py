@@ -31,6 +31,7 @@ from .tokens import (
     GKE_CLUSTER,
     GKE_NODE_POOL,
     K8S_PROVIDER,
+    LOCAL_COMMAND,
     TIME_SLEEP,
 )
 
@@ -285,6 +286,46 @@ def check_aks_pools_serial(subjects: Sequence[Subject], _cfg: Mapping[str, Any])
                     )
 
 
+EKS_SCALING = ("scalingConfig.desiredSize", "scalingConfig.minSize", "scalingConfig.maxSize")
+
+
+def check_eks_scaling_bounds(subjects: Sequence[Subject], _cfg: Mapping[str, Any]) -> Iterator[Any]:
+    """An EKS node group whose desired size is ignored gets new bounds only through a scaling command.
+
+    The provider sends an ignored desired size as its stale value with a changed minimum, and EKS
+    refuses a minimum above it ("Minimum capacity N can't be greater than desired size M",
+    terraform-aws-eks #3306). So such a group also ignores its bounds, and a command created after
+    it, rerun on its bounds (``triggers == [minSize, maxSize]``), applies them from the live size.
+    """
+    commands = [s for s in subjects if s.type == LOCAL_COMMAND]
+    for group in (s for s in subjects if s.type == EKS_NODE_GROUP):
+        if EKS_SCALING[0] not in group.ignore_changes:
+            continue
+        missing = [path for path in EKS_SCALING[1:] if path not in group.ignore_changes]
+        if missing:
+            yield (
+                group.urn,
+                f"ignores scalingConfig.desiredSize but not {', '.join(missing)}: raising minSize above the "
+                "live desired size fails (EKS: 'Minimum capacity N can't be greater than desired size M')",
+            )
+            continue
+        try:
+            bounds = [get_known(group.inputs, f"scalingConfig.{key}") for key in ("minSize", "maxSize")]
+        except CannotCheck as exc:
+            yield Indeterminate(exc.path, group.urn)
+            continue
+        mine = [c for c in commands if group.urn in c.dependencies]
+        if any(is_unknown(c.inputs.get("triggers")) for c in mine):
+            yield Indeterminate("triggers", next(c.urn for c in mine if is_unknown(c.inputs.get("triggers"))))
+            continue
+        if not any(list(c.inputs.get("triggers") or ()) == bounds for c in mine):
+            yield (
+                group.urn,
+                f"ignores its scaling bounds but no command after it applies minSize/maxSize {bounds} "
+                "(a command:local:Command depending on it with triggers [minSize, maxSize])",
+            )
+
+
 AS_OF_SCHEMA = {
     "asOf": {
         "type": "string",
@@ -336,6 +377,16 @@ RULES = (
         "service agent (else bucket creation is refused).",
         (GCS_BUCKET, GCP_KMS_KEY_IAM_MEMBER),
         check_gcs_cmek_after_grant,
+        stack=True,
+    ),
+    Rule(
+        "deploy-eks-scaling-bounds",
+        MANDATORY,
+        "An EKS node group that ignores scalingConfig.desiredSize also ignores minSize and maxSize, and a "
+        "command created after it with triggers [minSize, maxSize] applies them from the live desired size "
+        "(else raising minSize above it fails).",
+        (EKS_NODE_GROUP, LOCAL_COMMAND),
+        check_eks_scaling_bounds,
         stack=True,
     ),
     Rule(

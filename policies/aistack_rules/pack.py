@@ -122,6 +122,7 @@ def _stack_policy(rule: Rule, level: str) -> StackValidationPolicy:
                     k: tuple(d.urn for d in v) for k, v in r.property_dependencies.items()
                 },
                 dependencies=tuple(d.urn for d in r.dependencies),
+                ignore_changes=tuple(r.opts.ignore_changes or ()) if r.opts else (),
             )
             for r in args.resources
         ]

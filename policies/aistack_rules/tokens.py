@@ -105,6 +105,7 @@ GCP_KMS_KEY_IAM_MEMBER = "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember"
 GCP_SA_IAM_MEMBER = "gcp:serviceaccount/iAMMember:IAMMember"
 GCP_SA_IAM_BINDING = "gcp:serviceaccount/iAMBinding:IAMBinding"
 TIME_SLEEP = "time:index/sleep:Sleep"
+LOCAL_COMMAND = "command:local:Command"
 
 CLUSTERS = {EKS_CLUSTER: "aws", AZ_MANAGED_CLUSTER: "azure", GKE_CLUSTER: "gcp"}
 """Managed Kubernetes cluster types → cloud."""

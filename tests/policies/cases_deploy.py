@@ -65,6 +65,21 @@ def wait(duration: Any = "120s") -> dict[str, Any]:
     return after(res(SLEEP, "key-access-propagation", {"createDuration": duration}), ASSIGNMENT)
 
 
+COMMAND = "command:local:Command"
+SCALING_IGNORED = ["scalingConfig.desiredSize", "scalingConfig.minSize", "scalingConfig.maxSize"]
+
+
+def autoscaled(ignored: list[str] = SCALING_IGNORED, low: Any = 1, high: Any = 4) -> dict[str, Any]:
+    """An autoscaled EKS node group ignoring ``ignored`` after create."""
+    group = res(NODE_GROUP, "gpu", {"scalingConfig": {"minSize": low, "maxSize": high, "desiredSize": 1}})
+    return group | {"ignore_changes": list(ignored)}
+
+
+def scaling(group: dict[str, Any], triggers: Any = (1, 4)) -> dict[str, Any]:
+    """The command that applies ``group``'s bounds, created after it."""
+    return after(res(COMMAND, "gpu-scaling", {"triggers": list(triggers) if triggers is not U else U}), group)
+
+
 AGENT_POOL = "azure-native:containerservice:AgentPool"
 
 
@@ -112,6 +127,14 @@ DEPLOY_CASES: dict[str, Case] = {
         unknown=[key_grant(member=U), after(CMEK_BUCKET, key_grant())],
         orphaned=[CMEK_BUCKET],
         message="does not wait for a grant of the key to the Cloud Storage service agent",
+    ),
+    "deploy-eks-scaling-bounds": Case(
+        compliant=[autoscaled(), scaling(autoscaled())],
+        # Bounds the provider would send with the stale desired size.
+        violating=[autoscaled(ignored=SCALING_IGNORED[:1]), scaling(autoscaled())],
+        unknown=[autoscaled(high=U), scaling(autoscaled())],
+        orphaned=[autoscaled()],
+        message="ignores scalingConfig.desiredSize but not scalingConfig.minSize, scalingConfig.maxSize",
     ),
     "deploy-aks-pools-serial": Case(
         compliant=[agent_pool("a10-ondemand"), after(agent_pool("a10-spot"), agent_pool("a10-ondemand"))],

@@ -94,6 +94,7 @@ SDK_CLASSES = {
     "gcp:serviceaccount/iAMMember:IAMMember": "pulumi_gcp.serviceaccount.IAMMember",
     "gcp:serviceaccount/iAMBinding:IAMBinding": "pulumi_gcp.serviceaccount.IAMBinding",
     "time:index/sleep:Sleep": "pulumiverse_time.Sleep",
+    "command:local:Command": "pulumi_command.local.Command",
 }
 
 

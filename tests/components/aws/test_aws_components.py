@@ -258,7 +258,7 @@ def test_autoscaled_group_bounds_are_applied_by_a_command_after_it(declare):
     d = declare(_deploy("prod"))
     group = d.named("main-h100-nodes")
     command = d.named("main-h100-nodes-scaling")
-    low, high = group.inputs["scalingConfig"]["minSize"], group.inputs["scalingConfig"]["maxSize"]
+    low, high = (int(group.inputs["scalingConfig"][key]) for key in ("minSize", "maxSize"))
     assert low < high
     assert command.type == "command:local:Command" and command.parent == group.parent
     assert command.dependencies == [group.urn]
