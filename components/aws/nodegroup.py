@@ -26,8 +26,9 @@ def scaling_command(min_nodes: int, max_nodes: int) -> str:
     capacity N can't be greater than desired size M", terraform-aws-eks #3306, #748, #2894). The
     command reads the live desired size, clamps it into ``[min_nodes, max_nodes]`` and sends all
     three in one ``update-nodegroup-config`` (EKS API ``UpdateNodegroupConfig``), then waits until
-    the group is ``ACTIVE`` again. It does nothing when the live bounds already match (the run right
-    after create): EKS refuses an update that changes nothing. ``CLUSTER``, ``NODEGROUP`` and
+    the group is ``ACTIVE`` again. It sends nothing when the live sizes already match (the run right
+    after create), so an unchanged group starts no update. EKS itself never keeps the live desired
+    size on an update (aws/containers-roadmap#1259), hence the read first. ``CLUSTER``, ``NODEGROUP`` and
     ``REGION`` come from the environment; the AWS CLI uses the runner's credentials, the ones the
     AWS provider uses (``docs/first-deploy.md``, "Changing pool bounds").
     """
