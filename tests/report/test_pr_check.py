@@ -65,7 +65,9 @@ def test_growing_a_gpu_pool_is_an_update_with_a_cost_delta_and_passes(check):
     code, text = check(grow)
     assert code == 0
     assert "**+0 to create · ~1 to update · −0 to delete · 0 identity change(s)**" in text
-    assert "- ~ NodeGroup `main-l4-nodes`: `scalingConfig.maxSize`" in text
+    # The node group ignores its bounds after create; its scaling command applies them from the live
+    # desired size (docs/first-deploy.md, "Changing pool bounds").
+    assert "- ~ Command `main-l4-nodes-scaling`: `create`, `triggers`, `update`" in text
     # Two more g6.xlarge spot nodes at the most: the maximum grows, the minimum does not.
     summary = text.splitlines()[0]
     assert "+$0.00/month (max +$" in summary and "(max +$0.00)" not in summary

@@ -19,8 +19,9 @@ def report(preview):
     return preview("multicloud")
 
 
-# Cloud-neutral utilities a family may use beside its cloud's provider (Azure waits for role assignments).
-UTILITY = ("pulumi:providers:time", "time:")
+# Cloud-neutral utilities a family may use beside its cloud's provider (Azure waits for role
+# assignments; EKS node groups apply changed bounds with a local command).
+UTILITY = ("pulumi:providers:time", "time:", "pulumi:providers:command", "command:")
 
 
 def test_each_cloud_has_one_provider_of_its_own_package(report):
