@@ -9,7 +9,6 @@ from typing import Any
 
 import pulumi
 import pulumi_azure_native as azure_native
-import pulumiverse_time
 import yaml
 
 from aistack.spec.clouds import AzureCloudSpec, zone_index
@@ -334,10 +333,4 @@ class Cluster(contract.Cluster):
             )
             for key, principal, kind in principals
         ]
-        clock = pulumiverse_time.Provider(self.child("time"), opts=self.opts())
-        wait = pulumiverse_time.Sleep(
-            self.child("rbac-propagation"),
-            create_duration=RBAC_PROPAGATION,
-            opts=self.opts(provider=clock, depends_on=assignments),
-        )
-        return wait.id
+        return rbac.propagated(self, "rbac-propagation", assignments, RBAC_PROPAGATION).id

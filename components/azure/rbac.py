@@ -30,15 +30,19 @@ without a wait. Two minutes covers the observed delay; a rerun of ``pulumi up`` 
 
 
 def propagated(
-    owner: Component, suffix: str, grants: list[azure_native.authorization.RoleAssignment]
-) -> pulumi.Resource:
-    """A wait of :data:`PROPAGATION` after ``grants`` are created; what uses them depends on it.
+    owner: Component,
+    suffix: str,
+    grants: list[azure_native.authorization.RoleAssignment],
+    duration: str = PROPAGATION,
+) -> pulumiverse_time.Sleep:
+    """A wait of ``duration`` after ``grants`` are created; what uses them depends on it.
 
-    Runs again when a grant is replaced (its id is a trigger), never on an unchanged stack.
+    Runs again when a grant is replaced (its id is a trigger), never on an unchanged stack. The
+    wait runs under the family's explicit time provider, which ``owner`` passes on to its children.
     """
     return pulumiverse_time.Sleep(
         owner.child(suffix),
-        create_duration=PROPAGATION,
+        create_duration=duration,
         triggers={f"grant-{i}": g.id for i, g in enumerate(grants)},
         opts=owner.opts(depends_on=list(grants)),
     )

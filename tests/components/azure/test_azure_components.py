@@ -105,7 +105,6 @@ def test_cluster_children(azure):
         "main-logs",
         "main-rbac-propagation",
         "main-subnet-access",
-        "main-time",
     ]
 
 
@@ -176,10 +175,12 @@ def test_admin_groups_and_deployer_hold_rbac_cluster_admin_before_the_kubeconfig
         },
     }
     # "New role assignments can take up to 5 minutes to propagate" (AKS docs): wait that long, under
-    # the wait's own explicit provider, after every assignment.
+    # the family's explicit time provider, after every assignment.
     wait = d.named("main-rbac-propagation")
     assert wait.type == "time:index/sleep:Sleep" and wait.inputs["createDuration"] == "300s"
-    assert wait.provider.startswith(d.named("main-time").urn)
+    assert set(wait.dependencies) >= {d.named(f"main-admin-{ADMINS}").urn}
+    (clock,) = d.of_type("pulumi:providers:time")
+    assert wait.provider.startswith(clock.urn)
 
 
 def test_secrets_encrypted_with_a_key_vault_key(azure):
@@ -505,8 +506,7 @@ def test_every_custom_resource_is_parented_and_uses_the_provider(azure):
     components = {r.urn: r for r in d.resources if r.type.startswith("aistack:azure:")}
     (provider,) = d.of_type("pulumi:providers:azure-native")
     assert provider.inputs["subscriptionId"] == SUBSCRIPTION and provider.inputs["location"] == "westeurope"
-    # The role propagation waits' providers: the family's (parented to the Azure provider) and the
-    # cluster's own for its admin grant.
+    # The role propagation waits run under the family's one time provider (parented to the Azure provider).
     clocks = {c.urn for c in d.of_type("pulumi:providers:time")}
     for r in d.resources:
         if r.custom and r is not provider and r.urn not in clocks:
