@@ -20,6 +20,10 @@ from components import contract, gpu
 from components.k8s import clouds
 
 DEVICE_PLUGIN_IMAGE = "nvcr.io/nvidia/k8s-device-plugin:v0.20.0"
+"""NVIDIA device plugin v0.20.0 (github.com/NVIDIA/k8s-device-plugin/releases/tag/v0.20.0, released
+August 2026; downstream bumps from 0.19.3 dated 2026-08-20/27), checked 2026-12-04. A 0.20.1 patch
+was being prepared upstream (NVIDIA/k8s-device-plugin#2057, 2026-09-22); move to it once its tag is
+confirmed."""
 """NVIDIA's device plugin, pinned to its newest release as of 2026-12-04: v0.20.0 (August 2026; NVIDIA/
 k8s-device-plugin releases, bumped from 0.19.3 by NVIDIA/deepops#1382). v0.17.1 (early 2025) was two minor
 releases behind. Its CHANGELOG names driver 384.81 as the minimum, far below what the EKS
