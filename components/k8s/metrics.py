@@ -40,8 +40,10 @@ from components.k8s.serving import ENDPOINT_LABEL, PORT_NAME
 POD_METRICS = tuple(m for m in get_args(ScaleMetric) if m != "cpu")
 """vLLM's gauges an endpoint may scale on (``EndpointSpec.scale_metric`` other than ``cpu``)."""
 
-PROMETHEUS_IMAGE = "quay.io/prometheus/prometheus:v3.5.0"
-"""Prometheus 3.5, the long-term-support release (kube-prometheus v0.16 pins the same)."""
+PROMETHEUS_IMAGE = "quay.io/prometheus/prometheus:v3.13.2"
+"""Prometheus 3.13, the current long-term-support release (supported until July 2027); 3.5, the LTS
+pinned before, left support in July 2026 (prometheus.io/docs/introduction/release-cycle; GitLab's
+omnibus-gitlab!9666 moving to 3.13.2 for the same reason). Checked 2026-12-04."""
 PROMETHEUS_ADAPTER_IMAGE = "registry.k8s.io/prometheus-adapter/prometheus-adapter:v0.12.0"
 """prometheus-adapter's latest release (kube-prometheus v0.16 pins the same)."""
 STACKDRIVER_ADAPTER_IMAGE = "gcr.io/gke-release/custom-metrics-stackdriver-adapter:v0.15.1-gke.0"
