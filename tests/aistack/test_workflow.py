@@ -57,3 +57,11 @@ def test_permissions_are_granted_per_job_only_where_used(path):
                 "aws-actions/configure-aws-credentials",
                 "pulumi/actions",
             }, name
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_secrets_are_read_only_by_jobs_in_a_dedicated_environment(path):
+    """Environment secrets reach only jobs naming the environment; the OIDC subject names it too."""
+    for name, job in _jobs(path).items():
+        if "secrets." in yaml.safe_dump(job):
+            assert job.get("environment") == "pulumi-preview", name
