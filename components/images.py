@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.k8s import autoscaler, clouds, metrics, runtime
+from components.k8s import autoscaler, clouds, metrics, routing, runtime
 
 ADDON_IMAGES = (
     metrics.PROMETHEUS_IMAGE,
     metrics.PROMETHEUS_ADAPTER_IMAGE,
     metrics.STACKDRIVER_ADAPTER_IMAGE,
     runtime.DEVICE_PLUGIN_IMAGE,
+    routing.EPP_IMAGE,
+    routing.ENVOY_IMAGE,
 )
 """Images of the add-ons aistack installs itself (per cloud, a subset runs)."""
 

@@ -235,6 +235,13 @@ class StackSpec(Model):
                 f"cluster {endpoint.cluster!r} may not read store {endpoint.store!r} "
                 f"(its readers: {', '.join(self.readers(endpoint.store))}); add it to stores.{endpoint.store}.readers",
             )
+        gcp = self.clouds.configured().get("gcp") if cluster.cloud == "gcp" else None
+        if endpoint.expose == "internal-lb" and gcp is not None and gcp.proxy_only_cidr is None:
+            raise _Located(
+                f"{where}.expose",
+                "internal-lb on GKE is the inference Gateway, a regional internal Application Load Balancer, "
+                "which needs a proxy-only subnetwork: set clouds.gcp.proxy_only_cidr (e.g. 10.129.0.0/23)",
+            )
         if endpoint.cache_gib >= pool.disk_gib:
             raise _Located(
                 f"{where}.cache_gib",

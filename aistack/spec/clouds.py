@@ -169,6 +169,13 @@ class GcpCloudSpec(NetworkSpec):
         description="Secondary range of the node subnetwork for pod addresses (GKE gives each node a /24 "
         "of it at the default 110 pods per node), e.g. `10.64.0.0/14`."
     )
+    proxy_only_cidr: Cidr | None = Field(
+        default=None,
+        description="Range of the region's proxy-only subnetwork, from which GKE's regional internal "
+        "Application Load Balancer (the inference Gateway of `expose: internal-lb` endpoints) reaches the "
+        "pods; required when a GKE endpoint uses `internal-lb` (Google recommends a /23, e.g. `10.129.0.0/23`). "
+        "The stack creates it in its VPC (a region and VPC have one active proxy-only subnetwork).",
+    )
 
     @field_validator("project")
     @classmethod
@@ -187,8 +194,9 @@ class GcpCloudSpec(NetworkSpec):
         return self
 
     def cidr_blocks(self) -> dict[str, str]:
-        """The node range and the pod range (the Service range is the GKE cluster's ``service_cidr``)."""
-        return {"cidr": self.cidr, "pods_cidr": self.pods_cidr}
+        """The node, pod and proxy-only ranges (the Service range is the GKE cluster's ``service_cidr``)."""
+        blocks = {"cidr": self.cidr, "pods_cidr": self.pods_cidr}
+        return blocks | ({"proxy_only_cidr": self.proxy_only_cidr} if self.proxy_only_cidr else {})
 
 
 AZURE_ZONES = ("1", "2", "3")

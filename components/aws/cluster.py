@@ -18,6 +18,14 @@ NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnl
 
 
 ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+ADDON_CONFIGURATION = {
+    # NetworkPolicy objects are accepted but not enforced on EKS until the VPC CNI's network policy agent is
+    # on: it is off by default and turned on by this add-on setting (EKS User Guide, "Configure your cluster
+    # for Kubernetes network policies", docs.aws.amazon.com/eks/latest/userguide/cni-network-policy.html;
+    # VPC CNI >= 1.14, EKS >= 1.25). The serving NetworkPolicies (components/k8s/routing.py) rely on it.
+    "vpc-cni": json.dumps({"enableNetworkPolicy": "true"}),
+}
+"""Managed add-on configuration values (JSON), by add-on name; add-ons not listed keep EKS's defaults."""
 """EKS's access policy equal to Kubernetes ``cluster-admin`` (EKS user guide, "Associate access
 policies with access entries": docs.aws.amazon.com/eks/latest/userguide/access-policy-permissions.html)."""
 
@@ -218,7 +226,13 @@ class Cluster(contract.Cluster):
             for policy_name in NODE_POLICIES
         ]
         early_addons = [
-            aws.eks.Addon(self.child(addon), cluster_name=cluster.name, addon_name=addon, opts=self.opts())
+            aws.eks.Addon(
+                self.child(addon),
+                cluster_name=cluster.name,
+                addon_name=addon,
+                configuration_values=ADDON_CONFIGURATION.get(addon),
+                opts=self.opts(),
+            )
             for addon in ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
         ]
         system = node_group(

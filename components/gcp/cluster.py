@@ -167,7 +167,13 @@ class Cluster(contract.Cluster):
             workload_identity_config={"workload_pool": workload_pool},
             database_encryption={"state": "ENCRYPTED", "key_name": key.id},
             enable_shielded_nodes=True,
+            # Dataplane V2 (Cilium) enforces NetworkPolicy with no add-on to enable (GKE, "About Dataplane
+            # V2": "network policy enforcement is built in"); the serving NetworkPolicies rely on it.
             datapath_provider="ADVANCED_DATAPATH",
+            # GKE's Gateway controller and the Gateway API CRDs, which the inference Gateway of internal-lb
+            # endpoints needs; from 1.34.0-gke.1626000 GKE also installs the InferencePool CRD (GKE, "Deploy
+            # GKE Inference Gateway": enable Gateway API in your cluster; llm-d.ai/docs/resources/gateway/gke).
+            gateway_api_config={"channel": "CHANNEL_STANDARD"},
             # Pod-to-pod traffic on one node passes the VPC too, so flow logs and firewall rules see
             # it (GKE, "Set up intranode visibility": supported with Dataplane V2, eBPF-native from
             # 1.36; earlier versions redirect through the netd DaemonSet).

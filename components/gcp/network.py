@@ -116,6 +116,33 @@ class Network(contract.Network):
             log_config={"metadata": "INCLUDE_ALL_METADATA"},
             opts=self.opts(),
         )
+        if spec.proxy_only_cidr:
+            # GKE's internal Gateway classes (the inference Gateway, gke-l7-rilb) are regional Envoy-based
+            # load balancers: their proxies take addresses from the region's proxy-only subnetwork, and a
+            # Gateway stays unprogrammed without one (GKE, "Configure Gateway resources": "If you are using
+            # the internal GatewayClasses, you must enable a proxy-only subnet"; Cloud Load Balancing,
+            # "Proxy-only subnets for Envoy-based load balancers": purpose REGIONAL_MANAGED_PROXY, role ACTIVE).
+            gcp.compute.Subnetwork(
+                self.child("proxy-only"),
+                network=vpc.id,
+                region=spec.region,
+                ip_cidr_range=spec.proxy_only_cidr,
+                purpose="REGIONAL_MANAGED_PROXY",
+                role="ACTIVE",
+                opts=self.opts(),
+            )
+            # The proxies connect to the pods (container-native NEGs) from that range: allow it to the
+            # serving ports, like the health checks above.
+            gcp.compute.Firewall(
+                self.child("allow-proxy-only"),
+                network=vpc.id,
+                direction="INGRESS",
+                priority=1000,
+                source_ranges=[spec.proxy_only_cidr],
+                allows=[{"protocol": "tcp", "ports": probe_ports(health_check_ports or [])}],
+                log_config={"metadata": "INCLUDE_ALL_METADATA"},
+                opts=self.opts(),
+            )
         self.finish(
             network_id=vpc.id,
             node_subnet_ids={zone: subnet.id for zone in spec.zones},

@@ -21,6 +21,7 @@ from components.k8s import autoscaler
 from components.k8s.autoscaler import ClusterAutoscaler
 from components.k8s.clouds import CLOUDS, CloudServing
 from components.k8s.metrics import MetricsPipeline
+from components.k8s.routing import ClusterRouting, EndpointRouter
 from components.k8s.runtime import GpuRuntime
 from components.k8s.serving import ServingEndpoint, ServingNamespace
 
@@ -28,6 +29,8 @@ __all__ = [
     "CLOUDS",
     "CloudServing",
     "ClusterAutoscaler",
+    "ClusterRouting",
+    "EndpointRouter",
     "GpuRuntime",
     "MetricsPipeline",
     "ServingEndpoint",
@@ -87,6 +90,7 @@ def deploy_serving(spec: StackSpec, deployed: contract.CloudStack) -> dict[str, 
     endpoints: dict[str, ServingEndpoint] = {}
     for cname, cluster in deployed.clusters.items():
         cspec = spec.clusters[cname]
+        proxy_only = getattr(spec.clouds.configured()[cspec.cloud], "proxy_only_cidr", None)
         endpoints |= serve_cluster(
             cname,
             cluster,
@@ -96,6 +100,7 @@ def deploy_serving(spec: StackSpec, deployed: contract.CloudStack) -> dict[str, 
             accelerators={pool: p.accelerator for pool, p in cspec.gpu_pools.items()},
             deployed=deployed,
             region=getattr(spec.clouds.configured()[cspec.cloud], "region", None),
+            gateway_sources=(proxy_only,) if proxy_only else (),
         )
     return endpoints
 
@@ -110,6 +115,7 @@ def serve_cluster(
     accelerators: Mapping[str, str],
     deployed: contract.CloudStack,
     region: str | None = None,
+    gateway_sources: tuple[str, ...] = (),
 ) -> dict[str, ServingEndpoint]:
     """Declare one cluster's Kubernetes layer, all as children of the cluster component.
 
@@ -117,7 +123,8 @@ def serve_cluster(
     ``<name>-cluster-autoscaler`` where the cloud does not scale node pools itself and, when it
     serves endpoints, the ``<name>-serving`` namespace with one reader service account per store
     those endpoints read, the ``<name>-pod-metrics`` pipeline when an endpoint scales on a vLLM
-    gauge, then one :class:`ServingEndpoint` per endpoint.
+    gauge, the ``<name>-routing`` APIs and inference Gateway (:class:`ClusterRouting`), then one
+    :class:`ServingEndpoint` per endpoint.
 
     Args:
         name: The cluster's spec name.
@@ -129,6 +136,8 @@ def serve_cluster(
         deployed: The family's stores, identities (by ``(cluster, store)``), add-on identities (by
             ``(cluster, add-on)``) and pools.
         region: The cloud's region, for the copy tools and the autoscaler that want it.
+        gateway_sources: Address ranges the cloud's inference Gateway reaches pods from (GKE: the
+            proxy-only subnetwork), admitted by the endpoints' NetworkPolicies where it routes them.
     """
     provider = cluster_provider(name, cluster)
     opts = pulumi.ResourceOptions(parent=cluster, provider=provider)
@@ -156,6 +165,9 @@ def serve_cluster(
         opts=opts,
     )
     _pod_metrics(name, cloud, endpoints, namespace, deployed, opts)
+    routing = ClusterRouting(
+        f"{name}-routing", cloud=cloud, namespace=namespace.namespace, endpoints=endpoints, opts=opts
+    )
     return {
         ename: ServingEndpoint(
             ename,
@@ -165,6 +177,8 @@ def serve_cluster(
             store=deployed.stores[endpoint.store],
             namespace=namespace.namespace,
             region=region,
+            cluster_routing=routing,
+            gateway_sources=gateway_sources,
             opts=pulumi.ResourceOptions(
                 parent=cluster,
                 provider=provider,

@@ -71,6 +71,27 @@ class PodMetrics:
 
 
 @dataclass(frozen=True)
+class Routing:
+    """How requests reach an endpoint's InferencePool on the cloud (see ``components/k8s/routing.py``).
+
+    Every cloud runs llm-d-router's endpoint picker with its standalone Envoy proxy behind the
+    endpoint's Service; where the cloud's own Gateway implements InferencePool backends, ``internal-lb``
+    endpoints are also routed by it (an HTTPRoute to the pool) instead of an L4 load balancer.
+    """
+
+    install_crds: bool
+    """Whether aistack declares the InferencePool CRD (from the vendored GIE v1.6.0 file) or the cloud does."""
+    gateway_class: str | None
+    """The cloud's GatewayClass for the inference Gateway of ``internal-lb`` endpoints, if the cloud has one."""
+    scrape_namespaces: tuple[str, ...]
+    """Namespaces whose pods scrape the model servers' ``/metrics`` (admitted by the NetworkPolicy)."""
+    gateway_source_ranges: tuple[str, ...] = ()
+    """Address ranges the cloud's Gateway reaches pods from besides its proxy subnet (health checks)."""
+    reason: str = ""
+    """Why this layout on this cloud (documentation)."""
+
+
+@dataclass(frozen=True)
 class CloudServing:
     """One cloud's row: the data the serving components read for a cluster on that cloud."""
 
@@ -96,6 +117,7 @@ class CloudServing:
     cluster_autoscaler: ClusterAutoscalerSettings | None
     """The Cluster Autoscaler aistack runs, where the managed service does not scale pools itself."""
     pod_metrics: PodMetrics
+    routing: Routing
     region_env: str | None = None
     """Environment variable naming the region for the copy tool and the autoscaler (from the cloud's placement)."""
     gpu_tolerations: tuple[Mapping[str, str], ...] = ()
@@ -120,6 +142,9 @@ class CloudServing:
             selector[self.accelerator_label] = self.accelerator_names[accelerator]
         return selector
 
+
+_METRICS_NAMESPACE = "aistack-metrics"
+"""The in-cluster metrics pipeline's namespace (``components/k8s/metrics.py`` NAMESPACE)."""
 
 _SYNC_PREAMBLE = 'set -eu\nmkdir -p "$MODEL_DIR"\n'
 # A sync from an empty prefix succeeds with nothing copied, and vLLM then crash-loops on an empty directory
@@ -170,6 +195,14 @@ CLOUDS: dict[str, CloudServing] = {
             "prometheus-adapter cannot make; a Prometheus that scrapes just the serving pods is small, keeps the "
             "signal seconds fresh and needs no cloud identity.",
         ),
+        routing=Routing(
+            install_crds=True,
+            gateway_class=None,
+            scrape_namespaces=(_METRICS_NAMESPACE,),
+            reason="EKS ships no Gateway implementation with InferencePool backends: llm-d-router's standalone "
+            "mode (Envoy beside the picker) routes, behind the endpoint's Service and, for internal-lb, an "
+            "internal NLB.",
+        ),
         region_env="AWS_REGION",
     ),
     "azure": CloudServing(
@@ -204,6 +237,14 @@ CLOUDS: dict[str, CloudServing] = {
             "prometheus-adapter does not obtain, and Azure documents KEDA (which replaces the HPA) to autoscale "
             "on it; the in-cluster pipeline serves the HPA as it is, with no cloud identity.",
         ),
+        routing=Routing(
+            install_crds=True,
+            gateway_class=None,
+            scrape_namespaces=(_METRICS_NAMESPACE,),
+            reason="AKS's managed Gateway API (Istio-based) lists no InferencePool support: llm-d-router's "
+            "standalone mode routes, behind the endpoint's Service and, for internal-lb, an internal Azure "
+            "load balancer.",
+        ),
     ),
     "gcp": CloudServing(
         identity="GKE workload identity: the service account names the Google service account it acts as; "
@@ -232,6 +273,21 @@ CLOUDS: dict[str, CloudServing] = {
             "managed_prometheus); GKE documents a PodMonitoring plus the Custom Metrics Stackdriver Adapter to "
             "autoscale vLLM on its queue, so nothing is scraped or stored in the cluster.",
             hpa_name_template="prometheus.googleapis.com|{metric}|gauge",
+        ),
+        routing=Routing(
+            # GKE >= 1.34.0-gke.1626000 installs the GA Gateway API and InferencePool CRDs itself
+            # (llm-d.ai/docs/resources/gateway/gke, step 1); declaring them too would fight over them.
+            install_crds=False,
+            # GKE Inference Gateway: the regional internal Application Load Balancer implements
+            # InferencePool backends and calls the picker (GIE conformance report for gke-gateway; GKE,
+            # "Deploy GKE Inference Gateway").
+            gateway_class="gke-l7-rilb",
+            # Managed Service for Prometheus collectors run in gmp-system on Standard clusters.
+            scrape_namespaces=("gmp-system",),
+            # Load-balancer health checks (Cloud Load Balancing, "Health checks overview": probe ranges).
+            gateway_source_ranges=("35.191.0.0/16", "130.211.0.0/22"),
+            reason="GKE's Gateway implements InferencePool backends: internal-lb endpoints are routed by the "
+            "GKE Inference Gateway (gke-l7-rilb); in-cluster clients use the picker's standalone proxy.",
         ),
     ),
 }

@@ -17,7 +17,7 @@ import pulumi_kubernetes as k8s
 
 from aistack.spec.endpoints import EndpointSpec, accelerator_gib
 from components import contract, gpu
-from components.k8s import clouds
+from components.k8s import clouds, routing
 from components.k8s.pod import container_security, pod_security
 
 UID = 1000
@@ -113,7 +113,12 @@ class ServingEndpoint(contract.Component):
         container from the store, startup/readiness/liveness probes and a progress deadline sized by
         ``load_timeout_s``, non-root with a read-only root filesystem, no privilege escalation, no
         capabilities and the runtime's seccomp profile. Replicas are left to the autoscaler.
-      - ``-service``: ClusterIP, or an internal LoadBalancer (the cloud's annotations) when asked.
+      - ``-router``: the endpoint's InferencePool, endpoint picker and its proxy, NetworkPolicy and,
+        on GKE for ``internal-lb``, the HTTPRoute from the inference Gateway
+        (:class:`components.k8s.routing.EndpointRouter`).
+      - ``-service``: the picker's proxy on the server's port; ClusterIP, or an internal
+        LoadBalancer (the cloud's annotations) for ``internal-lb`` where the cloud has no inference
+        Gateway.
       - ``-autoscaler``: HorizontalPodAutoscaler v2 between ``min_replicas`` and ``max_replicas`` on
         ``scale_metric`` (as the cluster's metrics pipeline names it) at ``EndpointSpec.hpa_target()``
         per replica.
@@ -137,6 +142,8 @@ class ServingEndpoint(contract.Component):
         store: contract.ObjectStore,
         namespace: pulumi.Input[str],
         region: str | None = None,
+        cluster_routing: routing.ClusterRouting | None = None,
+        gateway_sources: tuple[str, ...] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
@@ -189,7 +196,20 @@ class ServingEndpoint(contract.Component):
                 custom_timeouts=pulumi.CustomTimeouts(create=f"{deadline}s", update=f"{deadline}s")
             ),
         )
-        internal = spec.expose == "internal-lb"
+        # Requests reach the model servers through the endpoint's InferencePool and picker only.
+        router = routing.EndpointRouter(
+            self.child("router"),
+            spec,
+            endpoint=name,
+            cloud=cloud,
+            namespace=namespace,
+            server_selector=selector,
+            cluster_routing=cluster_routing,
+            gateway_sources=gateway_sources,
+            opts=self.opts(),
+        )
+        # internal-lb: the cloud's inference Gateway where it has one (GKE), else an internal L4 load balancer.
+        internal = spec.expose == "internal-lb" and not row.routing.gateway_class
         service = k8s.core.v1.Service(
             self.child("service"),
             metadata={
@@ -201,9 +221,10 @@ class ServingEndpoint(contract.Component):
             },
             spec={
                 "type": "LoadBalancer" if internal else "ClusterIP",
-                "selector": selector,
+                # The picker's standalone proxy, which forwards each request to the pod the picker chose.
+                "selector": router.selector,
                 "ports": [
-                    {"name": PORT_NAME, "port": spec.port, "target_port": PORT_NAME, "protocol": "TCP"}
+                    {"name": PORT_NAME, "port": spec.port, "target_port": router.port_name, "protocol": "TCP"}
                 ],
             },
             # pulumi-kubernetes holds a Service until its Endpoints object lists a pod

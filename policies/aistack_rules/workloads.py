@@ -126,7 +126,15 @@ def check_non_root_readonly(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[Any
     yield from _per_container(r, judge)
 
 
-ALLOWED_REGISTRIES = ("docker.io", "gcr.io", "mcr.microsoft.com", "nvcr.io", "quay.io", "registry.k8s.io")
+ALLOWED_REGISTRIES = (
+    "docker.io",
+    "gcr.io",
+    "ghcr.io",
+    "mcr.microsoft.com",
+    "nvcr.io",
+    "quay.io",
+    "registry.k8s.io",
+)
 """The registries aistack's own images come from (``components/images.py``; a test keeps both equal)."""
 
 
