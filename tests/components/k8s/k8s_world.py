@@ -16,11 +16,12 @@ import jsonschema
 import kubernetes_validate
 import pulumi
 
-from aistack import engine, preview
+from aistack import crds, engine, preview
 from aistack.preview import REPO
 from aistack.spec import load_stack_file, stack_file
 from components import contract
 from components.k8s import CLOUDS
+from components.k8s.routing import ROUTER_LABEL
 
 GPU = "nvidia.com/gpu"
 WORKLOAD_KINDS = ("Deployment", "DaemonSet", "StatefulSet", "Job", "CronJob", "ReplicaSet", "Pod")
@@ -54,12 +55,18 @@ def of_kind(resources: list[engine.Resource], wanted: str) -> list[engine.Resour
 
 
 def serving(resources: list[engine.Resource], wanted: str) -> list[engine.Resource]:
-    """Objects of one kind in the serving namespace (add-ons live elsewhere)."""
+    """Objects of one kind in the serving namespace (add-ons live elsewhere), the pickers' own excepted."""
     return [
         r
         for r in of_kind(resources, wanted)
         if r.inputs["metadata"].get("namespace") == contract.READER_NAMESPACE
+        and ROUTER_LABEL not in (r.inputs["metadata"].get("labels") or {})
     ]
+
+
+def routers(resources: list[engine.Resource], wanted: str) -> list[engine.Resource]:
+    """Objects of one kind that belong to the endpoints' pickers (labelled ``aistack.io/router``)."""
+    return [r for r in of_kind(resources, wanted) if ROUTER_LABEL in (r.inputs["metadata"].get("labels") or {})]
 
 
 def pod_spec(resource: engine.Resource) -> dict[str, Any]:
@@ -269,17 +276,84 @@ PODMONITORING_SCHEMA = {
 """The PodMonitoring fields of GMP's API reference (GoogleCloudPlatform/prometheus-engine
 ``doc/api.md``: PodMonitoringSpec, ScrapeEndpoint, RelabelingRule, TargetLabels), unknown fields refused."""
 
-CUSTOM_RESOURCES = {("monitoring.googleapis.com/v1", "PodMonitoring"): PODMONITORING_SCHEMA}
+def _closed(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {"type": "object", "properties": properties, "required": list(required), "additionalProperties": False}
+
+
+_TARGET_REF = _closed(
+    {"group": {"type": "string"}, "kind": {"type": "string"}, "name": {"type": "string"}},
+    ("group", "kind", "name"),
+)
+_METADATA = {"type": "object"}
+HEALTHCHECKPOLICY_SCHEMA = _closed(
+    {
+        "apiVersion": {"const": "networking.gke.io/v1"},
+        "kind": {"const": "HealthCheckPolicy"},
+        "metadata": _METADATA,
+        "spec": _closed(
+            {
+                "targetRef": _TARGET_REF,
+                "default": _closed(
+                    {
+                        "timeoutSec": {"type": "integer", "minimum": 1, "maximum": 300},
+                        "checkIntervalSec": {"type": "integer", "minimum": 1, "maximum": 300},
+                        "config": _closed(
+                            {
+                                "type": {"enum": ["HTTP", "HTTPS", "HTTP2", "GRPC", "TCP"]},
+                                "httpHealthCheck": _closed(
+                                    {
+                                        "requestPath": {"type": "string", "pattern": "^/"},
+                                        "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+                                    }
+                                ),
+                            },
+                            ("type",),
+                        ),
+                    }
+                ),
+            },
+            ("targetRef", "default"),
+        ),
+    },
+    ("apiVersion", "kind", "metadata", "spec"),
+)
+"""GKE's HealthCheckPolicy fields (GKE, "Configure Gateway resources using Policies": health check;
+GKE publishes no CRD file to vendor), unknown fields refused."""
+GCPBACKENDPOLICY_SCHEMA = _closed(
+    {
+        "apiVersion": {"const": "networking.gke.io/v1"},
+        "kind": {"const": "GCPBackendPolicy"},
+        "metadata": _METADATA,
+        "spec": _closed(
+            {
+                "targetRef": _TARGET_REF,
+                "default": _closed({"timeoutSec": {"type": "integer", "minimum": 1, "maximum": 2147483647}}),
+            },
+            ("targetRef", "default"),
+        ),
+    },
+    ("apiVersion", "kind", "metadata", "spec"),
+)
+"""GKE's GCPBackendPolicy fields used here (same reference: backend service timeout)."""
+
+CUSTOM_RESOURCES = {
+    ("monitoring.googleapis.com/v1", "PodMonitoring"): PODMONITORING_SCHEMA,
+    ("networking.gke.io/v1", "HealthCheckPolicy"): HEALTHCHECKPOLICY_SCHEMA,
+    ("networking.gke.io/v1", "GCPBackendPolicy"): GCPBACKENDPOLICY_SCHEMA,
+}
 
 
 def validate(manifest: dict[str, Any], version: str) -> None:
     """Validate a manifest strictly: built-in kinds against the Kubernetes schema of ``version``,
-    the custom resources aistack declares against their API reference."""
+    custom resources against their vendored CRD (``aistack/crds.py``) or, where the vendor publishes
+    none, their API reference."""
     schema = CUSTOM_RESOURCES.get((manifest["apiVersion"], manifest["kind"]))
-    if schema is None:
+    if schema is not None:
+        jsonschema.validate(manifest, schema)
+    elif crds.is_builtin(manifest["apiVersion"]):
         kubernetes_validate.validate(manifest, version, strict=True)
     else:
-        jsonschema.validate(manifest, schema)
+        crds.validate(manifest)
 
 
 def pod_identity_role(

@@ -33,6 +33,7 @@ from components.gcp.identity import MetricsReaderIdentity
 from components.k8s import CLOUDS, ClusterAutoscaler, MetricsPipeline, autoscaler, metrics, serve_cluster
 from components.k8s import check as k8s_check
 from components.k8s.pod import SYSTEM_NODES
+from components.k8s.routing import ROUTER_LABEL
 from policies.aistack_rules import versions
 from tests.components.k8s.k8s_world import (
     all_containers,
@@ -222,6 +223,8 @@ def test_gpu_node_groups_let_the_autoscaler_scale_them_up_from_zero(stack):
         for deployment in _on_cluster(run, component, "Deployment"):
             if deployment.inputs["metadata"]["namespace"] != contract.READER_NAMESPACE:
                 continue
+            if ROUTER_LABEL in deployment.inputs["metadata"]["labels"]:
+                continue  # the endpoint's picker: system pool
             endpoint = spec.endpoints[deployment.inputs["metadata"]["name"]]
             pod = pod_spec(deployment)
             storage = sum(

@@ -191,8 +191,15 @@ def test_exposure_internal_lb_and_tls_ingress(world):
     # No load-balancer annotations: only the await bound (the rollout's deadline, 2 x load_timeout_s).
     assert services["chat"].inputs["metadata"]["annotations"] == {"pulumi.com/timeoutSeconds": "1800"}
     exposed = services["exposed"].inputs
-    assert exposed["spec"]["type"] == "LoadBalancer"
-    assert INTERNAL_LB[cloud].items() <= exposed["metadata"]["annotations"].items()
+    if CLOUDS[cloud].routing.gateway_class:
+        # GKE: internal-lb is the inference Gateway (an HTTPRoute to the pool), the Service stays in-cluster.
+        assert exposed["spec"]["type"] == "ClusterIP"
+        (route,) = of_kind(declared.resources, "HTTPRoute")
+        assert route.inputs["metadata"]["name"] == "exposed"
+    else:
+        assert exposed["spec"]["type"] == "LoadBalancer"
+        assert INTERNAL_LB[cloud].items() <= exposed["metadata"]["annotations"].items()
+        assert not of_kind(declared.resources, "HTTPRoute")
     (ingress,) = of_kind(declared.resources, "Ingress")
     assert ingress.inputs["spec"]["tls"] == [{"hosts": ["chat.example.com"], "secretName": "chat-tls"}]
     assert ingress.inputs["spec"]["rules"][0]["host"] == "chat.example.com"

@@ -110,6 +110,16 @@ def test_manifest_shape(tmp_path):
         "main-k8s/service-aistack-serving-chat.yaml",
         "main-k8s/horizontalpodautoscaler-aistack-serving-chat.yaml",
         "main-k8s/poddisruptionbudget-aistack-serving-chat.yaml",
+        # Routing: the InferencePool API, the pool, its endpoint picker and the model servers' NetworkPolicy.
+        "main-k8s/customresourcedefinition-inferencepools.inference.networking.k8s.io.yaml",
+        "main-k8s/inferencepool-aistack-serving-chat.yaml",
+        "main-k8s/networkpolicy-aistack-serving-chat.yaml",
+        "main-k8s/serviceaccount-aistack-serving-chat-epp.yaml",
+        "main-k8s/role-aistack-serving-chat-epp.yaml",
+        "main-k8s/rolebinding-aistack-serving-chat-epp.yaml",
+        "main-k8s/configmap-aistack-serving-chat-epp.yaml",
+        "main-k8s/deployment-aistack-serving-chat-epp.yaml",
+        "main-k8s/service-aistack-serving-chat-epp.yaml",
         # The pods metrics pipeline: Prometheus and prometheus-adapter.
         "main-k8s/namespace-aistack-metrics.yaml",
         "main-k8s/serviceaccount-aistack-metrics-prometheus.yaml",
@@ -156,8 +166,8 @@ def test_cli_writes_manifests(tmp_path):
     result = json.loads(done.stdout)
     objects = [r for r in result["resources"] if r["type"].startswith("kubernetes:") and r["custom"]]
     files = sorted(out.rglob("*.yaml"))
-    assert len(files) == len(objects) == 29
-    assert done.stderr.strip() == f"wrote 29 Kubernetes manifests under {out}"
+    assert len(files) == len(objects) == 38
+    assert done.stderr.strip() == f"wrote 38 Kubernetes manifests under {out}"
     for path in files:
         validate(load(path), "1.33")
 
