@@ -66,7 +66,9 @@ def serving(resources: list[engine.Resource], wanted: str) -> list[engine.Resour
 
 def routers(resources: list[engine.Resource], wanted: str) -> list[engine.Resource]:
     """Objects of one kind that belong to the endpoints' pickers (labelled ``aistack.io/router``)."""
-    return [r for r in of_kind(resources, wanted) if ROUTER_LABEL in (r.inputs["metadata"].get("labels") or {})]
+    return [
+        r for r in of_kind(resources, wanted) if ROUTER_LABEL in (r.inputs["metadata"].get("labels") or {})
+    ]
 
 
 def pod_spec(resource: engine.Resource) -> dict[str, Any]:
@@ -276,8 +278,14 @@ PODMONITORING_SCHEMA = {
 """The PodMonitoring fields of GMP's API reference (GoogleCloudPlatform/prometheus-engine
 ``doc/api.md``: PodMonitoringSpec, ScrapeEndpoint, RelabelingRule, TargetLabels), unknown fields refused."""
 
+
 def _closed(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {"type": "object", "properties": properties, "required": list(required), "additionalProperties": False}
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(required),
+        "additionalProperties": False,
+    }
 
 
 _TARGET_REF = _closed(
