@@ -21,6 +21,7 @@ from . import (
     clusters,
     deploy,
     deploy_access,
+    deploy_routing,
     deploy_serving,
     encryption,
     gpu,
@@ -34,7 +35,7 @@ from .core import UNKNOWN, Rule
 CONCERNS = {
     "encryption": encryption.RULES,
     "transit": transit.RULES,
-    "network": network.RULES,
+    "network": network.RULES + deploy_routing.NETWORK_RULES,
     "identity": identity.RULES,
     "clusters": clusters.RULES,
     "audit": audit.RULES,
@@ -42,8 +43,8 @@ CONCERNS = {
     "gpu-cost": gpu.RULES,
     # First-deploy breakers (DESIGN.md, "Policies"): ordering, zones and support windows over the whole
     # graph (deploy); API reachability, admins and kubeconfigs (deploy_access); the model fits, weights
-    # get in, awaits end (deploy_serving).
-    "deploy": deploy.RULES + deploy_access.RULES + deploy_serving.RULES,
+    # get in, awaits end (deploy_serving); pools have pickers, routes reach pools (deploy_routing).
+    "deploy": deploy.RULES + deploy_access.RULES + deploy_serving.RULES + deploy_routing.RULES,
 }
 
 RULES: tuple[Rule, ...] = tuple(

@@ -1114,3 +1114,7 @@ CASES |= DEPLOY_CASES
 from tests.policies.cases_deploy_serving import DEPLOY_SERVING_CASES  # noqa: E402
 
 CASES.update(DEPLOY_SERVING_CASES)
+
+from tests.policies.cases_deploy_routing import DEPLOY_ROUTING_CASES  # noqa: E402 (builds on the helpers above)
+
+CASES.update(DEPLOY_ROUTING_CASES)

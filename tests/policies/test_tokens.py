@@ -81,6 +81,7 @@ SDK_CLASSES = {
     "kubernetes:batch/v1:CronJob": "pulumi_kubernetes.batch.v1.CronJob",
     "kubernetes:core/v1:Service": "pulumi_kubernetes.core.v1.Service",
     "kubernetes:networking.k8s.io/v1:Ingress": "pulumi_kubernetes.networking.v1.Ingress",
+    "kubernetes:networking.k8s.io/v1:NetworkPolicy": "pulumi_kubernetes.networking.v1.NetworkPolicy",
     "kubernetes:policy/v1:PodDisruptionBudget": "pulumi_kubernetes.policy.v1.PodDisruptionBudget",
     "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": "pulumi_kubernetes.autoscaling.v2.HorizontalPodAutoscaler",
     "kubernetes:rbac.authorization.k8s.io/v1:Role": "pulumi_kubernetes.rbac.v1.Role",
@@ -98,9 +99,30 @@ SDK_CLASSES = {
 }
 
 
+CUSTOM_RESOURCES = {
+    "kubernetes:inference.networking.k8s.io/v1:InferencePool": (
+        "inference.networking.k8s.io/v1",
+        "InferencePool",
+    ),
+    "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute": ("gateway.networking.k8s.io/v1", "HTTPRoute"),
+}
+"""Custom resources the rules read: pulumi_kubernetes' CustomResource registers ``kubernetes:<apiVersion>:<kind>``."""
+
+
 def test_every_rule_token_is_listed() -> None:
     used = {t for rule in RULES for t in rule.resource_types}
-    assert used == set(SDK_CLASSES)
+    assert used == set(SDK_CLASSES) | set(CUSTOM_RESOURCES)
+
+
+@pytest.mark.parametrize("token", sorted(CUSTOM_RESOURCES))
+def test_custom_resource_tokens_are_what_the_program_registers(token: str) -> None:
+    from aistack import crds
+    from components.k8s import routing
+
+    api_version, kind = CUSTOM_RESOURCES[token]
+    assert (api_version, kind) in crds.served()  # a vendored, served version of the kind
+    assert api_version in (routing.POOL_API, routing.GATEWAY_API)
+    assert token == f"kubernetes:{api_version}:{kind}"
 
 
 @pytest.mark.parametrize("token", sorted(SDK_CLASSES))
