@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 
 from aistack.errors import InputError
 from aistack.spec import spec_from_config
@@ -137,3 +138,33 @@ def test_unknown_override_cloud_is_refused():
     err = error(GCP, **{"aistack:clusters": {"main": cluster}})
     assert err.key == "aistack:clusters.main.gpu_pools.l4.overrides"
     assert "does not match any of the expected tags: 'gcp'" in err.message
+
+
+def test_the_proxy_only_range_is_a_block_of_its_own():
+    spec = load({**GCP, "proxy_only_cidr": "10.50.16.0/23"})
+    assert spec.clouds.gcp.cidr_blocks()["proxy_only_cidr"] == "10.50.16.0/23"
+    err = error({**GCP, "proxy_only_cidr": "10.50.8.0/23"})
+    assert err.key.startswith("aistack:clouds.gcp") and "overlap" in err.line()
+
+
+def _multicloud(gcp_changes: dict[str, Any]) -> dict[str, Any]:
+    from aistack.preview import REPO
+
+    config = yaml.safe_load((REPO / "stacks" / "Pulumi.multicloud.yaml").read_text())["config"]
+    config = {k: v for k, v in config.items() if k.startswith("aistack:")}
+    config["aistack:clouds"]["gcp"] = {**config["aistack:clouds"]["gcp"], **gcp_changes}
+    return config
+
+
+def test_a_gke_internal_lb_endpoint_needs_the_proxy_only_range():
+    config = _multicloud({})
+    assert config["aistack:endpoints"]["chat-gcp"]["expose"] == "internal-lb"
+    spec_from_config(config, "stack.yaml", from_file=False)
+    del config["aistack:clouds"]["gcp"]["proxy_only_cidr"]
+    with pytest.raises(InputError) as caught:
+        spec_from_config(config, "stack.yaml", from_file=False)
+    assert caught.value.key == "aistack:endpoints.chat-gcp.expose"
+    assert "set clouds.gcp.proxy_only_cidr" in caught.value.line()
+    # In-cluster endpoints on GKE need none.
+    config["aistack:endpoints"]["chat-gcp"]["expose"] = "cluster"
+    spec_from_config(config, "stack.yaml", from_file=False)
