@@ -407,7 +407,7 @@ class EndpointRouter(contract.Component):
             self.child("service-account"), metadata=metadata, opts=self.opts()
         )
         role = k8s.rbac.v1.Role(self.child("role"), metadata=metadata, rules=RULES, opts=self.opts())
-        k8s.rbac.v1.RoleBinding(
+        binding = k8s.rbac.v1.RoleBinding(
             self.child("role-binding"),
             metadata=metadata,
             role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "Role", "name": role.metadata.name},
@@ -416,6 +416,25 @@ class EndpointRouter(contract.Component):
         )
         files = {CONFIG_FILE: picker_config(), "envoy.yaml": envoy_config()}
         config = k8s.core.v1.ConfigMap(self.child("config"), metadata=metadata, data=files, opts=self.opts())
+        pool = k8s.apiextensions.CustomResource(
+            self.child("pool"),
+            api_version=POOL_API,
+            kind="InferencePool",
+            metadata={"name": endpoint, "namespace": namespace, "labels": dict(labels_of(endpoint))},
+            spec={
+                "selector": {"matchLabels": dict(server_selector)},
+                "targetPorts": [{"number": spec.port}],
+                "appProtocol": "http",
+                "endpointPickerRef": {
+                    "name": epp,
+                    "port": {"number": EXT_PROC_PORT},
+                    # A picker outage degrades to the proxy's own choice instead of failing requests.
+                    "failureMode": "FailOpen",
+                },
+            },
+            # The kind exists once its CRD does (EKS, AKS: declared by ClusterRouting; GKE installs it).
+            opts=self.opts(depends_on=list(apis)),
+        )
         k8s.apps.v1.Deployment(
             self.child("deployment"),
             metadata=metadata,
@@ -433,7 +452,9 @@ class EndpointRouter(contract.Component):
                     "spec": picker_pod(epp, endpoint, namespace, config.metadata.name, account.metadata.name),
                 },
             },
-            opts=self.opts(),
+            # The picker reads its pool and the pods from its first second: readiness waits for neither
+            # a missing binding nor a missing pool.
+            opts=self.opts(depends_on=[binding, pool]),
         )
         k8s.core.v1.Service(
             self.child("service"),
@@ -460,25 +481,6 @@ class EndpointRouter(contract.Component):
                 ],
             },
             opts=self.opts(),
-        )
-        pool = k8s.apiextensions.CustomResource(
-            self.child("pool"),
-            api_version=POOL_API,
-            kind="InferencePool",
-            metadata={"name": endpoint, "namespace": namespace, "labels": dict(labels_of(endpoint))},
-            spec={
-                "selector": {"matchLabels": dict(server_selector)},
-                "targetPorts": [{"number": spec.port}],
-                "appProtocol": "http",
-                "endpointPickerRef": {
-                    "name": epp,
-                    "port": {"number": EXT_PROC_PORT},
-                    # A picker outage degrades to the proxy's own choice instead of failing requests.
-                    "failureMode": "FailOpen",
-                },
-            },
-            # The kind exists once its CRD does (EKS, AKS: declared by ClusterRouting; GKE installs it).
-            opts=self.opts(depends_on=list(apis)),
         )
         if routed:
             k8s.apiextensions.CustomResource(
@@ -582,8 +584,9 @@ def picker_pod(
             {"name": "POD_NAME", "value_from": {"field_ref": {"field_path": "metadata.name"}}},
         ],
         # llm-d-router's chart asks 8 CPU / 8 GiB, sized for 16-pod H100 pools; one picker for a handful
-        # of replicas needs far less, and sits on the system pool.
-        "resources": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "2", "memory": "4Gi"}},
+        # of replicas needs far less, and must fit next to the system pods on a 2-vCPU system node
+        # (m6i.large, e2-standard-2). CPU may burst to the limit under load.
+        "resources": {"requests": {"cpu": "250m", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}},
         "liveness_probe": {
             "grpc": {"port": HEALTH_PORT, "service": "inference-extension"},
             "initial_delay_seconds": 5,
@@ -621,8 +624,8 @@ def picker_pod(
             {"name": "proxy-ready", "container_port": PROXY_READY_PORT, "protocol": "TCP"},
         ],
         "resources": {
-            "requests": {"cpu": "500m", "memory": "512Mi"},
-            "limits": {"cpu": "2", "memory": "1Gi"},
+            "requests": {"cpu": "100m", "memory": "128Mi"},
+            "limits": {"cpu": "1", "memory": "512Mi"},
         },
         "readiness_probe": {
             "http_get": {"path": "/ready", "port": PROXY_READY_PORT},

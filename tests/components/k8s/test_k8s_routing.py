@@ -166,6 +166,9 @@ def test_picker_rbac_reads_only_what_it_watches_in_its_namespace(stack):
         assert {role.inputs["metadata"]["namespace"], binding.inputs["metadata"]["namespace"]} == {
             contract.READER_NAMESPACE
         }
+        # The picker starts once it may read, and once the pool it watches exists.
+        pool = named(run.resources, "InferencePool", name)
+        assert {binding.urn, pool.urn} <= set(picker.dependencies)
 
 
 @pytest.mark.parametrize("stack", STACKS)
