@@ -16,12 +16,18 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from .core import MANDATORY, Rule, Subject, each, get, get_known
+from .core import MANDATORY, Rule, Subject, each, get, get_known, parse_json_document
 from .deploy_serving import REPLICATED, servers
-from .tokens import K8S_SERVICE
+from .tokens import EKS_ADDON, GKE_CLUSTER, K8S_SERVICE
 
 INFERENCE_POOL = "kubernetes:inference.networking.k8s.io/v1:InferencePool"
 HTTP_ROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
+GATEWAY = "kubernetes:gateway.networking.k8s.io/v1:Gateway"
+GCP_SUBNETWORK = "gcp:compute/subnetwork:Subnetwork"
+GKE_INTERNAL_CLASSES = ("gke-l7-rilb", "gke-l7-rilb-mc")
+"""GKE's internal (regional, Envoy-based) GatewayClasses, which need a proxy-only subnetwork."""
+GKE_CLASS_PREFIX = "gke-l7-"
+PROXY_ONLY_PURPOSES = ("REGIONAL_MANAGED_PROXY", "INTERNAL_HTTPS_LOAD_BALANCER")
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 POOL_GROUP = "inference.networking.k8s.io"
 
@@ -133,7 +139,73 @@ def check_servers_have_network_policy(subjects: Sequence[Subject], _cfg: Mapping
         yield from each([lambda w=workload: judge(w)], workload.urn)
 
 
+def check_gke_gateway_prerequisites(subjects: Sequence[Subject], _cfg: Mapping[str, Any]) -> Iterator[Any]:
+    """A GKE Gateway has GKE's Gateway API enabled and, for an internal class, an active proxy-only subnetwork."""
+    gateways = [s for s in subjects if s.type == GATEWAY]
+
+    def judge(gateway: Subject) -> Iterator[Any]:
+        cls = get_known(gateway.inputs, "spec.gatewayClassName", "")
+        if not str(cls).startswith(GKE_CLASS_PREFIX):
+            return
+        for cluster in (s for s in subjects if s.type == GKE_CLUSTER):
+            channel = get_known(cluster.inputs, "gatewayApiConfig.channel", "CHANNEL_DISABLED")
+            if channel == "CHANNEL_DISABLED":
+                yield (
+                    cluster.urn,
+                    f"Gateway {gateway.name} uses GKE's class {cls}, but GKE cluster {cluster.name} has the Gateway "
+                    "API disabled (gatewayApiConfig.channel): the Gateway and HTTPRoute kinds do not exist there",
+                )
+        if cls in GKE_INTERNAL_CLASSES:
+            proxy_only = [
+                s
+                for s in subjects
+                if s.type == GCP_SUBNETWORK
+                and get_known(s.inputs, "purpose", None) in PROXY_ONLY_PURPOSES
+                and get_known(s.inputs, "role", "ACTIVE") == "ACTIVE"
+            ]
+            if not proxy_only:
+                yield (
+                    gateway.urn,
+                    f"Gateway {gateway.name} uses GKE's internal class {cls}, whose proxies need an active proxy-only "
+                    "subnetwork (purpose REGIONAL_MANAGED_PROXY) in the region; none is declared, so the Gateway "
+                    "is never programmed",
+                )
+
+    for gateway in gateways:
+        yield from each([lambda g=gateway: judge(g)], gateway.urn)
+
+
+def check_eks_enforces_network_policy(subjects: Sequence[Subject], _cfg: Mapping[str, Any]) -> Iterator[Any]:
+    """Where the stack declares NetworkPolicies, every EKS vpc-cni add-on turns the network policy agent on."""
+    if not any(s.type == NETWORK_POLICY for s in subjects):
+        return
+
+    def judge(addon: Subject) -> Iterator[Any]:
+        if get_known(addon.inputs, "addonName", "") != "vpc-cni":
+            return
+        raw = get(addon.inputs, "configurationValues", None)
+        values = {} if raw is None else parse_json_document(raw, "configurationValues")
+        if str(values.get("enableNetworkPolicy", "false")).lower() != "true":
+            yield (
+                addon.urn,
+                f"vpc-cni add-on {addon.name} leaves the network policy agent off (configurationValues "
+                "enableNetworkPolicy): the stack's NetworkPolicies are accepted on EKS but not enforced",
+            )
+
+    for addon in (s for s in subjects if s.type == EKS_ADDON):
+        yield from each([lambda a=addon: judge(a)], addon.urn)
+
+
 RULES = (
+    Rule(
+        "deploy-gke-gateway-prerequisites",
+        MANDATORY,
+        "A Gateway of a GKE class has the Gateway API enabled on the GKE clusters and, for an internal class "
+        "(gke-l7-rilb), an active proxy-only subnetwork declared (stack: joins Gateways, clusters, subnetworks).",
+        (GATEWAY, GKE_CLUSTER, GCP_SUBNETWORK),
+        check_gke_gateway_prerequisites,
+        stack=True,
+    ),
     Rule(
         "deploy-pool-has-picker",
         MANDATORY,
@@ -155,6 +227,15 @@ RULES = (
 )
 
 NETWORK_RULES = (
+    Rule(
+        "k8s-network-policy-enforced-eks",
+        MANDATORY,
+        "Where the stack declares NetworkPolicies, every EKS vpc-cni add-on enables its network policy agent "
+        '(configurationValues enableNetworkPolicy "true") (stack: joins policies and add-ons).',
+        (NETWORK_POLICY, EKS_ADDON),
+        check_eks_enforces_network_policy,
+        stack=True,
+    ),
     Rule(
         "k8s-model-server-network-policy",
         MANDATORY,

@@ -12,6 +12,10 @@ POOL = "kubernetes:inference.networking.k8s.io/v1:InferencePool"
 ROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
 POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 SERVICE = "kubernetes:core/v1:Service"
+GATEWAY = "kubernetes:gateway.networking.k8s.io/v1:Gateway"
+GKE = "gcp:container/cluster:Cluster"
+SUBNETWORK = "gcp:compute/subnetwork:Subnetwork"
+ADDON = "aws:eks/addon:Addon"
 PICKER_LABELS = {"aistack.io/router": "llm"}
 
 
@@ -86,7 +90,53 @@ def network_policy(selector: Any = None, types: Any = None) -> dict[str, Any]:
     )
 
 
+def gateway(cls: Any = "gke-l7-rilb") -> dict[str, Any]:
+    return res(
+        GATEWAY,
+        "inference",
+        {
+            "metadata": {"name": "aistack-inference", "namespace": "serving"},
+            "spec": {
+                "gatewayClassName": cls,
+                "listeners": [{"name": "http", "protocol": "HTTP", "port": 80}],
+            },
+        },
+    )
+
+
+def gke(channel: Any = "CHANNEL_STANDARD") -> dict[str, Any]:
+    return res(GKE, "main-gke", {"name": "main", "gatewayApiConfig": {"channel": channel}})
+
+
+def proxy_only(purpose: Any = "REGIONAL_MANAGED_PROXY") -> dict[str, Any]:
+    return res(
+        SUBNETWORK, "proxy-only", {"ipCidrRange": "10.129.0.0/23", "purpose": purpose, "role": "ACTIVE"}
+    )
+
+
+def vpc_cni(values: Any = '{"enableNetworkPolicy": "true"}') -> dict[str, Any]:
+    inputs = {"clusterName": "main", "addonName": "vpc-cni"}
+    if values is not None:
+        inputs["configurationValues"] = values
+    return res(ADDON, "main-vpc-cni", inputs)
+
+
 DEPLOY_ROUTING_CASES: dict[str, Case] = {
+    "deploy-gke-gateway-prerequisites": Case(
+        compliant=[gateway(), gke(), proxy_only()],
+        violating=[gateway(), gke(), proxy_only(purpose="PRIVATE")],
+        unknown=[gateway(), gke(), proxy_only(purpose=U)],
+        message="need an active proxy-only subnetwork (purpose REGIONAL_MANAGED_PROXY) in the region",
+        orphaned=[gateway()],
+    ),
+    "k8s-network-policy-enforced-eks": Case(
+        compliant=[network_policy(), vpc_cni()],
+        violating=[network_policy(), vpc_cni(values=None)],
+        unknown=[network_policy(), vpc_cni(values=U)],
+        message="leaves the network policy agent off",
+        orphaned=[vpc_cni(values=None)],
+        orphan_passes=True,
+    ),
     "deploy-pool-has-picker": Case(
         compliant=[pool(), picker_service(), picker()],
         violating=[pool(picker="llm-picker"), picker_service(), picker()],

@@ -63,6 +63,7 @@ SDK_CLASSES = {
     "gcp:storage/bucketIAMBinding:BucketIAMBinding": "pulumi_gcp.storage.BucketIAMBinding",
     "gcp:storage/bucketIAMPolicy:BucketIAMPolicy": "pulumi_gcp.storage.BucketIAMPolicy",
     "gcp:container/cluster:Cluster": "pulumi_gcp.container.Cluster",
+    "gcp:compute/subnetwork:Subnetwork": "pulumi_gcp.compute.Subnetwork",
     "gcp:container/nodePool:NodePool": "pulumi_gcp.container.NodePool",
     "gcp:compute/firewall:Firewall": "pulumi_gcp.compute.Firewall",
     "gcp:projects/iAMAuditConfig:IAMAuditConfig": "pulumi_gcp.projects.IAMAuditConfig",
@@ -105,6 +106,7 @@ CUSTOM_RESOURCES = {
         "InferencePool",
     ),
     "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute": ("gateway.networking.k8s.io/v1", "HTTPRoute"),
+    "kubernetes:gateway.networking.k8s.io/v1:Gateway": ("gateway.networking.k8s.io/v1", "Gateway"),
 }
 """Custom resources the rules read: pulumi_kubernetes' CustomResource registers ``kubernetes:<apiVersion>:<kind>``."""
 
