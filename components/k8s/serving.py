@@ -228,8 +228,9 @@ class ServingEndpoint(contract.Component):
                 ],
             },
             # pulumi-kubernetes holds a Service until its Endpoints object lists a pod
-            # (provider/pkg/await/core_service.go); pods pending on a GPU node scale-up list none. After the
-            # Deployment's rollout they are ready, so the Service is ready at once.
+            # (provider/pkg/await/core_service.go). Its pods are the picker's (system pool, ready in seconds);
+            # ordering it after the servers' rollout keeps the endpoint's URL from being published before a
+            # server can answer it.
             opts=self.opts(
                 depends_on=[deployment],
                 custom_timeouts=pulumi.CustomTimeouts(create=f"{deadline}s", update=f"{deadline}s"),
