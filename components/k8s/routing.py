@@ -47,10 +47,12 @@ EPP_IMAGE = "ghcr.io/llm-d/llm-d-router-endpoint-picker:v0.10.0"
 repository's 2026-08-22 snapshot; checked 2026-12-04). The GIE repository moved its picker here in v1.6.0."""
 EPP_UID = 65532
 """The user the picker's image runs as (``USER 65532:65532`` in llm-d-router's ``Dockerfile.epp``)."""
-ENVOY_IMAGE = "docker.io/envoyproxy/envoy:distroless-v1.39.1"
-"""The standalone proxy: Envoy v1.39.1, distroless (runs as 65532). llm-d-router v0.10.0's chart pins
-distroless-v1.33.2, past Envoy's one-year support window by 2026-12; 1.39 (2026-07) is supported until
-2027-07 (envoyproxy/envoy RELEASES.md; checked 2026-12-04)."""
+ENVOY_IMAGE = "docker.io/envoyproxy/envoy:distroless-v1.39.5"
+"""The standalone proxy: Envoy v1.39.5, distroless (runs as 65532), the newest release of the newest
+stable line (1.39.5, 2026-10-22: https://www.envoyproxy.io/docs/envoy/v1.39.5/version_history/v1.37/v1.37.html
+lists v1.39 as the newest line; checked 2026-12-04). llm-d-router v0.10.0's chart pins distroless-v1.33.2,
+past Envoy's one-year support window by 2026-12; 1.39 (2026-07) is supported until 2027-07
+(envoyproxy/envoy RELEASES.md). Patch releases carry the CVE fixes: take each one."""
 
 POOL_API = "inference.networking.k8s.io/v1"
 GATEWAY_API = "gateway.networking.k8s.io/v1"
