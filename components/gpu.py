@@ -11,6 +11,7 @@ from policies.aistack_rules.conventions import (  # noqa: F401 (re-exported for 
     AKS_GPU_TAINT,
     EKS_GPU_TAINT,
     GKE_GPU_TAINT,
+    GPU_RESOURCE,
     GPU_TOLERATION,
 )
 from policies.aistack_rules.conventions import GPU_TAINT_KEY as TAINT_KEY  # noqa: F401

@@ -136,6 +136,13 @@ class GcpPoolOverrides(Model):
 
 
 PoolOverrides = Annotated[GcpPoolOverrides, Field(discriminator="cloud")]
+
+Provisioning = Literal["groups", "auto"]
+"""How a GPU pool's nodes come to exist: managed groups sized by an autoscaler, or a node provisioner."""
+
+RESERVATION_ID = r"^(cr-[0-9a-f]{17}|[a-z]([-a-z0-9]{0,61}[a-z0-9])?)$"
+"""An EC2 capacity reservation id (``cr-`` and 17 hex digits, also capacity blocks) or a Compute Engine
+reservation name (RFC 1035, at most 63 characters)."""
 """Per-cloud pool extras, discriminated by ``cloud`` (a union of one model per cloud that has any)."""
 
 
@@ -180,6 +187,26 @@ class GpuPoolSpec(Model):
         default=200, ge=50, le=16384, description="Root volume size (GiB); model images are large."
     )
     labels: dict[str, str] = Field(default_factory=dict, description="Extra Kubernetes node labels.")
+    provisioning: Provisioning = Field(
+        default="groups",
+        description="`groups`: managed node groups (EKS node group, AKS agent pool, GKE node pool) of the "
+        "pool's machine types, grown by the cluster autoscaler between min and max. `auto`: a node "
+        "provisioner launches nodes for pending GPU pods, choosing among the pool's machine types and "
+        "capacity types (spot first, on-demand when spot runs out) up to a GPU limit of max_nodes x GPUs "
+        "per node: Karpenter (NodePool + EC2NodeClass) on EKS, node auto-provisioning (NodePool + "
+        "AKSNodeClass) on AKS, a custom ComputeClass with node pool auto-creation on GKE. See README, "
+        "\"GPU capacity: groups or auto\".",
+    )
+    reservations: list[Annotated[str, Field(pattern=RESERVATION_ID)]] = Field(
+        default_factory=list,
+        max_length=10,
+        description="With `provisioning: auto`: capacity reserved ahead, used before spot and on-demand. "
+        "AWS: EC2 on-demand capacity reservation or capacity block ids (`cr-...`), selected by the "
+        "EC2NodeClass and launched as capacity type `reserved`; GCP: Compute Engine reservation names "
+        "(specific reservations in the cluster's project), the ComputeClass's first priorities. The "
+        "reserved nodes are priced in the cost report at the on-demand rate (what a reservation bills, "
+        "used or not). Not on Azure.",
+    )
     overrides: PoolOverrides | None = Field(
         default=None,
         description="Settings only one cloud has, tagged with the cluster's cloud (`cloud: gcp`).",
@@ -192,6 +219,8 @@ class GpuPoolSpec(Model):
 
     @model_validator(mode="after")
     def _bounds(self) -> GpuPoolSpec:
+        if self.reservations and self.provisioning != "auto":
+            raise ValueError("reservations need provisioning: auto (a managed group does not pick them)")
         if self.nodes == "sized" and (self.min_nodes is not None or self.max_nodes is not None):
             raise ValueError("a pool with `nodes: sized` takes min_nodes and max_nodes from the plan; remove them")
         if (self.min_nodes is None) != (self.max_nodes is None):

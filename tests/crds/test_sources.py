@@ -22,6 +22,11 @@ ROW = re.compile(
     r"\| (?P<date>\d{4}-\d{2}-\d{2}) \| (?P<licence>[^|]+) \| `(?P<sha>[0-9a-f]{64})` \|$"
 )
 ROWS = [m.groupdict() for m in map(ROW.match, SOURCES.read_text().splitlines()) if m]
+AUTHORED_ROW = re.compile(
+    r"^\| `(?P<file>[^`]+)` \| (?P<kinds>[^|]+) \| <(?P<url>https://[^>]+)> \| (?P<date>\d{4}-\d{2}-\d{2}) "
+    r"\| `(?P<sha>[0-9a-f]{64})` \|$"
+)
+AUTHORED = [m.groupdict() for m in map(AUTHORED_ROW.match, SOURCES.read_text().splitlines()) if m]
 
 # The kinds the serving and capacity work render (see SOURCES.md for what could not be vendored).
 NEEDED = {
@@ -43,6 +48,7 @@ NEEDED = {
     ("monitoring.coreos.com/v1", "PodMonitor"),
     ("monitoring.coreos.com/v1", "PrometheusRule"),
     ("monitoring.googleapis.com/v1", "PodMonitoring"),
+    ("cloud.google.com/v1", "ComputeClass"),
 }
 
 
@@ -58,7 +64,7 @@ def test_each_file_is_one_upstream_crd_with_a_schema_per_served_version(name):
 
 
 def test_every_file_has_exactly_one_sources_row():
-    listed = [r["file"] for r in ROWS]
+    listed = [r["file"] for r in ROWS + AUTHORED]
     assert sorted(listed) == FILES, "each vendored file needs one row in schemas/crds/SOURCES.md"
 
 
@@ -74,6 +80,16 @@ def test_row_pins_the_file_to_its_tag_commit_and_checksum(row):
     versions = [v["name"] for v in crd["spec"]["versions"] if v.get("served")]
     assert row["kinds"].startswith(crd["spec"]["names"]["kind"] + " (")
     assert all(f"{crd['spec']['group']}/{v}" in row["kinds"] for v in versions)
+
+
+@pytest.mark.parametrize("row", AUTHORED, ids=[r["file"] for r in AUTHORED])
+def test_authored_schema_row_pins_its_checksum_and_reference(row):
+    content = (crds.SCHEMA_DIR / row["file"]).read_bytes()
+    assert hashlib.sha256(content).hexdigest() == row["sha"], "schema changed: update its row (and re-read the reference)"
+    assert datetime.date.fromisoformat(row["date"]) <= datetime.date(2026, 12, 4)
+    assert row["url"] in content.decode(), "the file's header cites the reference it was written from"
+    crd = yaml.load(content, Loader=LOADER)
+    assert row["kinds"].startswith(crd["spec"]["names"]["kind"] + " (")
 
 
 def test_the_kinds_the_roadmap_needs_are_served_and_current():

@@ -90,6 +90,13 @@ def drop(path, key):
 
 BROKEN = [
     # kind, edit, a problem line that must be reported (starts with the JSON path)
+    ("ComputeClass", rename("spec.priorities.0", "spot", "spott"), "spec.priorities[0].spott: unknown field"),
+    (
+        "ComputeClass",
+        put("spec.priorities.0.gpu", "count", "1"),
+        "spec.priorities[0].gpu.count: '1' is not of type 'integer'",
+    ),
+    ("ComputeClass", drop("spec", "priorities"), "spec.priorities: required field missing"),
     (
         "InferencePool",
         put("spec.endpointPickerRef", "portt", {"number": 9002}),
@@ -305,16 +312,16 @@ def test_valid_object_passes_validate():
 
 
 def test_unknown_kind_is_an_error_not_a_pass():
-    cc = {
-        "apiVersion": "cloud.google.com/v1",
+    obj = {
+        "apiVersion": "cloud.google.com/v1beta1",
         "kind": "ComputeClass",
         "metadata": {"name": "gpu"},
         "spec": {},
     }
     with pytest.raises(
-        crds.UnknownKindError, match=r"cloud.google.com/v1 ComputeClass gpu: no vendored CRD schema"
+        crds.UnknownKindError, match=r"cloud.google.com/v1beta1 ComputeClass gpu: no vendored CRD schema"
     ):
-        crds.validate(cc)
+        crds.validate(obj)
 
 
 def test_a_version_no_longer_served_names_the_served_one():
