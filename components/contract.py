@@ -7,6 +7,7 @@ base and sets ``CLOUD``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import pulumi
@@ -106,17 +107,40 @@ class AddonIdentity(Component):
     OUTPUTS = ("identity", "namespace", "service_account")
 
 
+@dataclass
+class Provisioning:
+    """One cluster's node provisioner for its ``provisioning: auto`` GPU pools, which the serving layer
+    declares (its objects are Kubernetes objects, so they need the cluster's Kubernetes provider).
+
+    Attributes:
+        manifests: Pool → object suffix → manifest (camelCase; values may be Outputs).
+        karpenter: The Karpenter chart's values where aistack installs Karpenter (EKS), else ``None``.
+        selectors: Pool → node labels the pool's GPU pods must select besides the usual ones (GKE's
+            ComputeClass label).
+        tolerations: Pool → taints of the provisioned nodes the pods must tolerate besides the GPU taint.
+        after: Resources the provisioner's objects wait for (its cloud identity and node access).
+    """
+
+    manifests: dict[str, dict[str, Any]] = field(default_factory=dict)
+    karpenter: dict[str, Any] | None = None
+    selectors: dict[str, dict[str, str]] = field(default_factory=dict)
+    tolerations: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    after: list[pulumi.Resource] = field(default_factory=list)
+
+
 class CloudStack:
     """What one cloud family deployed for a stack, for the layers built on top (serving, exports).
 
     Attributes:
         provider: The cloud's explicit provider.
         clusters: Cluster components by spec name.
-        pools: GPU pool components by ``(cluster, pool)``.
         stores: Object store components by spec name.
         identities: Workload identities by ``(cluster, store)``.
         addon_identities: Add-on identities by ``(cluster, add-on)``, for the add-ons of
             :data:`ADDON_SERVICE_ACCOUNTS` that call the cloud's API on this cloud.
+        provisioning: Per cluster with ``provisioning: auto`` pools, its :class:`Provisioning`.
+        pools: Managed groups by ``(cluster, pool)``: every ``groups`` pool, and an ``auto`` pool's
+            on-demand floor where its cloud keeps the floor as a managed group (GKE).
     """
 
     def __init__(self, provider: pulumi.ProviderResource) -> None:
@@ -126,6 +150,7 @@ class CloudStack:
         self.stores: dict[str, ObjectStore] = {}
         self.identities: dict[tuple[str, str], WorkloadIdentity] = {}
         self.addon_identities: dict[tuple[str, str], AddonIdentity] = {}
+        self.provisioning: dict[str, Provisioning] = {}
 
     def outputs(self) -> dict[str, Any]:
         """The stack outputs for this cloud (kubeconfigs stay secret)."""
@@ -183,6 +208,8 @@ def store_readers(spec: Any, store: str, deployed: CloudStack) -> list[tuple[str
 ADDON_SERVICE_ACCOUNTS: dict[str, tuple[str, str]] = {
     # Scales EKS node groups (EC2 Auto Scaling) for pending pods.
     "cluster-autoscaler": ("kube-system", "cluster-autoscaler"),
+    # Launches and removes EC2 nodes for provisioning: auto GPU pools (Karpenter's chart defaults).
+    "karpenter": ("kube-system", "karpenter"),
     # Reads Google Cloud Managed Service for Prometheus for the HPA (the name Google's manifest uses).
     "metrics-adapter": ("custom-metrics", "custom-metrics-stackdriver-adapter"),
 }

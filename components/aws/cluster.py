@@ -267,6 +267,9 @@ class Cluster(contract.Cluster):
         ).apply(lambda args: kubeconfig(args[0], args[1], args[2], region, args[3]))
         # Without self-managed add-ons, pods get a network from vpc-cni and DNS from coredns only.
         self.ready = [system, *early_addons, coredns]
+        # The security group EKS creates for the cluster (control plane and nodes), which Karpenter's
+        # nodes join like the managed node groups' nodes.
+        self.security_group_id = cluster.vpc_config.cluster_security_group_id
         self.finish(
             cluster_name=cluster.name,
             kubeconfig=pulumi.Output.secret(config),

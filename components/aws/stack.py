@@ -8,10 +8,12 @@ import pulumi_command
 from aistack.spec import StackSpec
 from components import contract
 from components.aws import cluster as cluster_mod
+from components.aws import karpenter
 from components.aws.audit import AuditLog
 from components.aws.autoscaler import ClusterAutoscalerIdentity
 from components.aws.gpupool import GpuNodePool
 from components.aws.identity import WorkloadIdentity
+from components.aws.karpenter import KarpenterIdentity
 from components.aws.network import Network
 from components.aws.store import ObjectStore
 
@@ -20,7 +22,10 @@ def deploy(spec: StackSpec, provider: pulumi.ProviderResource, prefix: str) -> c
     """Declare the network, clusters, GPU pools, stores and identities placed on AWS.
 
     Each EKS cluster also gets the Cluster Autoscaler's identity (``<cluster>-autoscaler-identity``):
-    EKS does not scale node groups itself, so the serving layer runs the autoscaler.
+    EKS does not scale node groups itself, so the serving layer runs the autoscaler (it keeps scaling
+    the system node group when every GPU pool is ``auto``). A cluster with ``provisioning: auto``
+    pools gets Karpenter's AWS side (``<cluster>-karpenter-identity``) and, for the serving layer,
+    its NodePools and EC2NodeClasses (``result.provisioning``) instead of node groups for those pools.
 
     ``aws-audit`` (see :class:`AuditLog`) comes first: its key encrypts the flow-log and
     control-plane log groups, and its trail records reads and writes of every AWS store.
@@ -68,7 +73,18 @@ def deploy(spec: StackSpec, provider: pulumi.ProviderResource, prefix: str) -> c
         result.addon_identities[(name, "cluster-autoscaler")] = ClusterAutoscalerIdentity(
             f"{name}-autoscaler-identity", cluster=cluster, opts=opts
         )
+        auto = {p: pool for p, pool in cspec.gpu_pools.items() if pool.provisioning == "auto"}
+        if auto:
+            identity = KarpenterIdentity(
+                f"{name}-karpenter-identity", cluster=cluster, region=cloud.region, opts=opts
+            )
+            result.addon_identities[(name, "karpenter")] = identity
+            result.provisioning[name] = karpenter.provisioning(
+                name, cluster, auto, identity=identity, tags=contract.stack_tags(spec)
+            )
         for pool_name, pool in cspec.gpu_pools.items():
+            if pool.provisioning == "auto":
+                continue
             result.pools[(name, pool_name)] = GpuNodePool(
                 f"{name}-{pool_name}", pool, pool=pool_name, cluster=cluster, region=cloud.region, opts=opts
             )

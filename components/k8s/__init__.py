@@ -21,6 +21,7 @@ from components.k8s import autoscaler
 from components.k8s.autoscaler import ClusterAutoscaler
 from components.k8s.clouds import CLOUDS, CloudServing
 from components.k8s.metrics import MetricsPipeline
+from components.k8s.provisioning import GpuProvisioner
 from components.k8s.routing import ClusterRouting, EndpointRouter
 from components.k8s.runtime import GpuRuntime
 from components.k8s.serving import ServingEndpoint, ServingNamespace
@@ -31,6 +32,7 @@ __all__ = [
     "ClusterAutoscaler",
     "ClusterRouting",
     "EndpointRouter",
+    "GpuProvisioner",
     "GpuRuntime",
     "MetricsPipeline",
     "ServingEndpoint",
@@ -120,7 +122,9 @@ def serve_cluster(
     """Declare one cluster's Kubernetes layer, all as children of the cluster component.
 
     Children of ``cluster``: its Kubernetes provider ``<name>-k8s``, the ``<name>-gpu-runtime``, the
-    ``<name>-cluster-autoscaler`` where the cloud does not scale node pools itself and, when it
+    ``<name>-cluster-autoscaler`` where the cloud does not scale node pools itself, the
+    ``<name>-provisioner`` (:class:`GpuProvisioner`) when the family planned one for ``provisioning:
+    auto`` pools and, when it
     serves endpoints, the ``<name>-serving`` namespace with one reader service account per store
     those endpoints read, the ``<name>-pod-metrics`` pipeline when an endpoint scales on a vLLM
     gauge, the ``<name>-routing`` APIs and inference Gateway (:class:`ClusterRouting`), then one
@@ -143,6 +147,17 @@ def serve_cluster(
     opts = pulumi.ResourceOptions(parent=cluster, provider=provider)
     row = CLOUDS[cloud]
     runtime = GpuRuntime(f"{name}-gpu-runtime", cloud=cloud, opts=opts)
+    plan = deployed.provisioning.get(name)
+    provisioner = (
+        GpuProvisioner(
+            f"{name}-provisioner",
+            manifests=plan.manifests,
+            karpenter=plan.karpenter,
+            opts=pulumi.ResourceOptions(parent=cluster, provider=provider, depends_on=list(plan.after)),
+        )
+        if plan is not None
+        else None
+    )
     if row.needs_cluster_autoscaler:
         ClusterAutoscaler(
             f"{name}-cluster-autoscaler",
@@ -179,16 +194,33 @@ def serve_cluster(
             region=region,
             cluster_routing=routing,
             gateway_sources=gateway_sources,
+            node_selector=plan.selectors.get(endpoint.pool, {}) if plan else {},
+            tolerations=plan.tolerations.get(endpoint.pool, []) if plan else [],
             opts=pulumi.ResourceOptions(
                 parent=cluster,
                 provider=provider,
-                # Pods need their service account, GPUs advertised by the runtime, and the pool's nodes.
+                # Pods need their service account, GPUs advertised by the runtime, and the pool's nodes
+                # (its managed groups, or the provisioner objects that make them).
                 # Not the metrics pipeline: until it answers, the HPA holds min_replicas.
-                depends_on=[namespace, runtime, deployed.pools[(name, endpoint.pool)]],
+                depends_on=[namespace, runtime, *_capacity(deployed, provisioner, name, endpoint.pool)],
             ),
         )
         for ename, endpoint in endpoints.items()
     }
+
+
+def _capacity(
+    deployed: contract.CloudStack, provisioner: GpuProvisioner | None, cluster: str, pool: str
+) -> list[pulumi.Resource]:
+    """What makes a pool's nodes: its managed groups, its provisioner objects, or both (a GKE floor)."""
+    found: list[pulumi.Resource] = []
+    if (cluster, pool) in deployed.pools:
+        found.append(deployed.pools[(cluster, pool)])
+    if provisioner is not None:
+        found.extend(provisioner.resources.get(pool, []))
+    if not found:
+        raise KeyError(f"the family declared neither a pool nor provisioner objects for {cluster}/{pool}")
+    return found
 
 
 def _addon_identity(deployed: contract.CloudStack, cluster: str, addon: str) -> contract.AddonIdentity:

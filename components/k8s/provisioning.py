@@ -138,7 +138,9 @@ def node_pool(
     if arch:
         requirements.append({"key": "kubernetes.io/arch", "operator": "In", "values": [arch]})
     if zone_values:
-        requirements.append({"key": "topology.kubernetes.io/zone", "operator": "In", "values": list(zone_values)})
+        requirements.append(
+            {"key": "topology.kubernetes.io/zone", "operator": "In", "values": list(zone_values)}
+        )
     spec: dict[str, Any] = {
         "template": {
             "metadata": {"labels": gpu.node_labels(pool, accelerator, capacity, dict(extra_labels))},
@@ -159,7 +161,12 @@ def node_pool(
     }
     if weight is not None:
         spec["weight"] = weight
-    return {"apiVersion": KARPENTER_NODEPOOL[0], "kind": KARPENTER_NODEPOOL[1], "metadata": {"name": name}, "spec": spec}
+    return {
+        "apiVersion": KARPENTER_NODEPOOL[0],
+        "kind": KARPENTER_NODEPOOL[1],
+        "metadata": {"name": name},
+        "spec": spec,
+    }
 
 
 def karpenter_pools(
@@ -254,14 +261,24 @@ def ec2_node_class(
     }
     if reservations:
         spec["capacityReservationSelectorTerms"] = [{"id": r} for r in reservations]
-    return {"apiVersion": EC2_NODECLASS[0], "kind": EC2_NODECLASS[1], "metadata": {"name": name}, "spec": spec}
+    return {
+        "apiVersion": EC2_NODECLASS[0],
+        "kind": EC2_NODECLASS[1],
+        "metadata": {"name": name},
+        "spec": spec,
+    }
 
 
 def aks_node_class(name: str, *, disk_gib: int, tags: Mapping[str, str]) -> dict[str, Any]:
     """A ``karpenter.azure.com/v1beta1`` AKSNodeClass: Ubuntu 22.04 (AKS's GPU node image family, with
     the NVIDIA driver installed by AKS), the pool's OS disk size, the stack's tags on the VMs."""
     spec = {"imageFamily": "Ubuntu2204", "osDiskSizeGB": disk_gib, "tags": dict(tags)}
-    return {"apiVersion": AKS_NODECLASS[0], "kind": AKS_NODECLASS[1], "metadata": {"name": name}, "spec": spec}
+    return {
+        "apiVersion": AKS_NODECLASS[0],
+        "kind": AKS_NODECLASS[1],
+        "metadata": {"name": name},
+        "spec": spec,
+    }
 
 
 def compute_class(
@@ -317,7 +334,12 @@ def compute_class(
             "taints": [{"key": gpu.TAINT_KEY, "value": gpu.TAINT_VALUE, "effect": gpu.TAINT_EFFECT}],
         },
     }
-    return {"apiVersion": COMPUTE_CLASS[0], "kind": COMPUTE_CLASS[1], "metadata": {"name": name}, "spec": body}
+    return {
+        "apiVersion": COMPUTE_CLASS[0],
+        "kind": COMPUTE_CLASS[1],
+        "metadata": {"name": name},
+        "spec": body,
+    }
 
 
 def class_name(cluster: str, pool: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -144,10 +144,14 @@ class ServingEndpoint(contract.Component):
         region: str | None = None,
         cluster_routing: routing.ClusterRouting | None = None,
         gateway_sources: tuple[str, ...] = (),
+        node_selector: Mapping[str, str] | None = None,
+        tolerations: Sequence[Mapping[str, str]] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
         row = clouds.row(cloud)
+        # Placement a node provisioner adds (GKE's ComputeClass label and taint), on top of the row's.
+        placement = {"node_selector": dict(node_selector or {}), "tolerations": [dict(t) for t in tolerations]}
         selector = {ENDPOINT_LABEL: name}
         labels = {**selector, "app.kubernetes.io/name": name, "app.kubernetes.io/managed-by": "aistack"}
         metadata = {"name": name, "namespace": namespace, "labels": labels}
@@ -189,7 +193,7 @@ class ServingEndpoint(contract.Component):
                             "prometheus.io/path": "/metrics",
                         },
                     },
-                    "spec": pod_spec(name, spec, row, accelerator, store.bucket_uri, region),
+                    "spec": pod_spec(name, spec, row, accelerator, store.bucket_uri, region, **placement),
                 },
             },
             opts=self.opts(
@@ -387,8 +391,14 @@ def pod_spec(
     accelerator: str,
     bucket_uri: pulumi.Input[str],
     region: str | None,
+    node_selector: Mapping[str, str] | None = None,
+    tolerations: Sequence[Mapping[str, str]] = (),
 ) -> dict:
-    """The serving pod: copy the weights, then serve them from the cache on the pool's GPUs."""
+    """The serving pod: copy the weights, then serve them from the cache on the pool's GPUs.
+
+    ``node_selector`` and ``tolerations`` add what a pool's node provisioner needs (GKE: the
+    ComputeClass label, and its taint on the pool's on-demand floor).
+    """
     model_dir = f"{MODEL_ROOT}/{spec.storage_uri}"
     gpus = str(spec.gpus_per_replica)
     cpu_memory = {
@@ -411,8 +421,8 @@ def pod_spec(
         "automount_service_account_token": False,
         "enable_service_links": False,
         "security_context": pod_security(UID),
-        "node_selector": row.node_selector(spec.pool, accelerator),
-        "tolerations": [dict(gpu.GPU_TOLERATION), *map(dict, row.gpu_tolerations)],
+        "node_selector": {**row.node_selector(spec.pool, accelerator), **(node_selector or {})},
+        "tolerations": [dict(gpu.GPU_TOLERATION), *map(dict, row.gpu_tolerations), *map(dict, tolerations)],
         "topology_spread_constraints": [
             {
                 "max_skew": 1,
