@@ -251,7 +251,46 @@ def _gke_node_pool(inputs: Mapping[str, Any]) -> list[Pool]:
     ]
 
 
+def _planned_nodes(inputs: Mapping[str, Any]) -> tuple[int, int]:
+    """A provisioner object's node bounds from its ``aistack.io/min-nodes``/``max-nodes`` annotations
+    (the plan's; a provisioner keeps no minimum itself, the serving pods' ``min_replicas`` do)."""
+    notes = (inputs.get("metadata") or {}).get("annotations") or {}
+    low = int(notes.get("aistack.io/min-nodes") or 0)
+    return low, max(int(notes.get("aistack.io/max-nodes") or low), low)
+
+
+def _karpenter_node_pool(inputs: Mapping[str, Any]) -> list[Pool]:
+    # Karpenter launches the cheapest allowed offering; the first listed type (the plan's) is the
+    # estimate. Reserved capacity bills at the on-demand rate whether used or not, so a NodePool that
+    # may use reservations is priced on-demand; one allowing spot (and no reservation) at spot.
+    requirements = {
+        r.get("key"): r.get("values") or []
+        for r in ((inputs.get("spec") or {}).get("template") or {}).get("spec", {}).get("requirements") or []
+    }
+    types = requirements.get("node.kubernetes.io/instance-type") or []
+    if not types:
+        return []
+    kinds = requirements.get("karpenter.sh/capacity-type") or ["on-demand"]
+    low, high = _planned_nodes(inputs)
+    return [Pool(str(types[0]), "spot" in kinds and "reserved" not in kinds, low, high)]
+
+
+def _gke_compute_class(inputs: Mapping[str, Any]) -> list[Pool]:
+    # Priced as its first machine-type priority (a floor node pool is priced as the node pool it is);
+    # a reservation priority bills on-demand, a spot one at spot.
+    priorities = [p for p in (inputs.get("spec") or {}).get("priorities") or [] if p.get("machineType")]
+    if not priorities:
+        return []
+    first = priorities[0]
+    gpus = _count((first.get("gpu") or {}).get("count")) or None
+    low, high = _planned_nodes(inputs)
+    spot = bool(first.get("spot")) and not first.get("reservations")
+    return [Pool(str(first["machineType"]), spot, low, high, gpus=gpus)]
+
+
 NODE_POOLS: dict[str, Callable[[Mapping[str, Any]], list[Pool]]] = {
+    "kubernetes:karpenter.sh/v1:NodePool": _karpenter_node_pool,
+    "kubernetes:cloud.google.com/v1:ComputeClass": _gke_compute_class,
     "aws:eks/nodeGroup:NodeGroup": _eks_node_group,
     "azure-native:containerservice:AgentPool": _aks_agent_pool,
     "azure-native:containerservice:ManagedCluster": _aks_cluster_profiles,

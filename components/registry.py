@@ -38,6 +38,8 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
         "deployer in-network": "a private AKS API server answers only inside the stack's VNet (or networks "
         "linked to its private DNS zone), where aistack places no runner; use deployer: allow-listed "
         "(private: false with public_cidrs)",
+        "reservations": "AKS node auto-provisioning selects no capacity reservations; use provisioning: "
+        "auto without reservations",
         "per_zone_nat": "a subnet takes one NAT gateway and a NAT gateway lives in one zone; set nat: single",
         "several_instance_types": "an AKS agent pool has a single VM size; declare one pool per VM size",
         # Azure's GPU VM families (NC, ND, NV), as in azure/accelerators.py.
@@ -77,6 +79,8 @@ def requested_features(spec: StackSpec) -> list[tuple[str, str, str]]:
             if len(pool.instance_types) > 1:
                 found.append((cluster.cloud, "several_instance_types", f"{where}.instance_types"))
             found.append((cluster.cloud, f"accelerator {pool.accelerator}", f"{where}.accelerator"))
+            if pool.reservations:
+                found.append((cluster.cloud, "reservations", f"{where}.reservations"))
     for sname, store in spec.stores.items():
         if store.customer_managed_key:
             found.append(

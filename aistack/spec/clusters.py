@@ -84,14 +84,18 @@ class ApiEndpointSpec(Model):
                     "the network connects from"
                 )
         elif self.runner_cidrs:
-            raise ValueError(f"runner_cidrs applies to deployer: in-network only (deployer is {self.deployer})")
+            raise ValueError(
+                f"runner_cidrs applies to deployer: in-network only (deployer is {self.deployer})"
+            )
         if self.deployer == "dns-endpoint" and self.public_cidrs:
             raise ValueError(
                 "deployer: dns-endpoint reaches the API through the IAM-authenticated DNS endpoint; "
                 "drop public_cidrs (no public IP endpoint is needed)"
             )
         if not self.private and self.deployer != "allow-listed":
-            raise ValueError("an API endpoint that is not private must be allow-listed (deployer: allow-listed)")
+            raise ValueError(
+                "an API endpoint that is not private must be allow-listed (deployer: allow-listed)"
+            )
         return self
 
     @property
@@ -195,7 +199,7 @@ class GpuPoolSpec(Model):
         "capacity types (spot first, on-demand when spot runs out) up to a GPU limit of max_nodes x GPUs "
         "per node: Karpenter (NodePool + EC2NodeClass) on EKS, node auto-provisioning (NodePool + "
         "AKSNodeClass) on AKS, a custom ComputeClass with node pool auto-creation on GKE. See README, "
-        "\"GPU capacity: groups or auto\".",
+        '"GPU capacity: groups or auto".',
     )
     reservations: list[Annotated[str, Field(pattern=RESERVATION_ID)]] = Field(
         default_factory=list,
@@ -222,7 +226,9 @@ class GpuPoolSpec(Model):
         if self.reservations and self.provisioning != "auto":
             raise ValueError("reservations need provisioning: auto (a managed group does not pick them)")
         if self.nodes == "sized" and (self.min_nodes is not None or self.max_nodes is not None):
-            raise ValueError("a pool with `nodes: sized` takes min_nodes and max_nodes from the plan; remove them")
+            raise ValueError(
+                "a pool with `nodes: sized` takes min_nodes and max_nodes from the plan; remove them"
+            )
         if (self.min_nodes is None) != (self.max_nodes is None):
             raise ValueError("give both min_nodes and max_nodes, or neither (then the pool is sized)")
         if self.sized:
@@ -259,7 +265,9 @@ class ClusterSpec(Model):
         description="Cloud the cluster runs on; must be configured under `aistack:clouds`."
     )
     kubernetes_version: str = Field(
-        default="1.35", pattern=r"^1\.\d{2}$", description="Kubernetes minor version, e.g. `1.35`; must be in the cloud's standard support on the stack's date (see `docs/first-deploy.md`)."
+        default="1.35",
+        pattern=r"^1\.\d{2}$",
+        description="Kubernetes minor version, e.g. `1.35`; must be in the cloud's standard support on the stack's date (see `docs/first-deploy.md`).",
     )
     service_cidr: Cidr = Field(
         default="172.20.0.0/16",

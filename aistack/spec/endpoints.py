@@ -257,7 +257,7 @@ class EndpointSpec(Model):
     weights_uploaded: bool = Field(
         default=False,
         description="Whether the store already holds the weights under `storage_uri` (uploaded with the "
-        "command in docs/first-deploy.md, \"How weights get in\"). Until it does, the endpoint is declared "
+        'command in docs/first-deploy.md, "How weights get in"). Until it does, the endpoint is declared '
         "with 0 replicas, so the first `pulumi up` creates the store and the serving objects without starting "
         "servers that would crash-loop on an empty store; set it to true after the upload and run "
         "`pulumi up` again to start the replicas.",

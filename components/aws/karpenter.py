@@ -320,17 +320,6 @@ class KarpenterIdentity(contract.AddonIdentity):
         self.finish(identity=role.arn, namespace=namespace, service_account=service_account)
 
 
-def gpus_per_node(cloud: str, instance_types: list[str]) -> int:
-    """GPUs on the largest node a pool may get (its NodePool's GPU limit is counted in these)."""
-    from sizing.catalog import expected_gpus
-
-    counts = [expected_gpus(cloud, t) for t in instance_types]
-    if any(c is None for c in counts):
-        unknown = [t for t, c in zip(instance_types, counts, strict=True) if c is None]
-        raise ValueError(f"no known GPU count for {', '.join(unknown)}")
-    return max(counts)
-
-
 def provisioning(
     cluster_name: str,
     cluster: Cluster,
@@ -380,7 +369,7 @@ def provisioning(
             pool=pool_name,
             spec=spec,
             node_class=("karpenter.k8s.aws", "EC2NodeClass", base),
-            gpus_per_node=gpus_per_node("aws", spec.instance_types),
+            gpus_per_node=prov.gpus_per_node("aws", spec.instance_types),
             zone_values=zones,
             arch="arm64" if is_graviton(spec.instance_types[0]) else "amd64",
         )

@@ -50,6 +50,15 @@ def check(spec: StackSpec, file: str) -> None:
                 f"aistack:clusters.{cname}.log_retention_days",
                 f"Azure Log Analytics keeps logs {low} to {high} days, got {cluster.log_retention_days}",
             )
+        modes = {pool.provisioning for pool in cluster.gpu_pools.values()}
+        if len(modes) > 1:
+            pname = next(p for p, pool in cluster.gpu_pools.items() if pool.provisioning == "groups")
+            raise InputError(
+                file,
+                f"aistack:clusters.{cname}.gpu_pools.{pname}.provisioning",
+                "an AKS cluster with node auto-provisioning cannot also autoscale agent pools: make every "
+                "GPU pool of the cluster provisioning: auto, or none",
+            )
         for pname, pool in cluster.gpu_pools.items():
             # Accelerators Azure lacks are refused earlier, from registry.UNSUPPORTED.
             for vm_size in pool.instance_types:

@@ -67,7 +67,10 @@ def kubeconfig(name: str, server: str, ca_data: str, login: str) -> str:
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [
-                {"name": name, "cluster": {"server": f"https://{server}:443", "certificate-authority-data": ca_data}}
+                {
+                    "name": name,
+                    "cluster": {"server": f"https://{server}:443", "certificate-authority-data": ca_data},
+                }
             ],
             "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
             "current-context": name,
@@ -242,6 +245,19 @@ class Cluster(contract.Cluster):
             ),
             "node_labels": {gpu.POOL_LABEL: SYSTEM_POOL},
         }
+        # Node auto-provisioning (AKS's managed Karpenter) for provisioning: auto pools. With it on,
+        # AKS refuses autoscaled agent pools ("Fixed size Node Pools can still be created, but
+        # autoscaling Node Pools cannot be": NodeProvisioningMode.Auto, Azure REST API 2025-09-01,
+        # aka.ms/aks/nap), so the system pool keeps a fixed size, and every GPU pool of the cluster
+        # must be auto (components.azure.check). Its network prerequisite, Azure CNI overlay with the
+        # Cilium dataplane, is what every aistack AKS cluster already runs (network_profile below).
+        # No default NodePools: AKS's own "default" NodePool would launch general-purpose nodes for
+        # any pending pod; only the GPU pools' NodePools (serving layer) may launch nodes.
+        nap = any(p.provisioning == "auto" for p in spec.gpu_pools.values())
+        if nap:
+            system.update(enable_auto_scaling=False, count=spec.system_pool.max_nodes)
+            system.pop("min_count")
+            system.pop("max_count")
         cluster = azure_native.containerservice.ManagedCluster(
             self.child("aks"),
             resource_name_=physical,
@@ -274,6 +290,7 @@ class Cluster(contract.Cluster):
             },
             auto_upgrade_profile={"upgrade_channel": "patch", "node_os_upgrade_channel": "SecurityPatch"},
             agent_pool_profiles=[system],
+            **({"node_provisioning_profile": {"mode": "Auto", "default_node_pools": "None"}} if nap else {}),
             **{**where, "tags": {**tags, access.DEPLOYER_TAG: spec.api.deployer}},
             opts=self.opts(
                 depends_on=[rbac.propagated(self, "grants-propagation", grants)],

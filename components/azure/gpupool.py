@@ -92,3 +92,35 @@ class GpuNodePool(contract.GpuNodePool):
             names[suffix] = agent_pool.name
         self.last_agent_pool = previous
         self.finish(node_pool_names=names, node_taints=taints)
+
+
+def provisioning(
+    cluster_name: str, pools: dict[str, GpuPoolSpec], *, location: str, tags: dict[str, str]
+) -> contract.Provisioning:
+    """The AKS cluster's node auto-provisioning objects: per ``auto`` pool an AKSNodeClass and NodePools.
+
+    AKS runs Karpenter itself once the cluster's ``nodeProvisioningProfile.mode`` is ``Auto``
+    (:class:`~components.azure.cluster.Cluster`); its CRDs come with it, so nothing is installed
+    here. Zones are Karpenter's ``topology.kubernetes.io/zone`` values on AKS, ``<location>-<n>``.
+    """
+    from components.k8s import provisioning as prov
+
+    result = contract.Provisioning()
+    region = location.lower().replace(" ", "")
+    for pool_name, spec in pools.items():
+        base = prov.class_name(cluster_name, pool_name)
+        docs = {
+            "class": prov.aks_node_class(
+                base, disk_gib=spec.disk_gib, tags={**tags, "aistack.io/pool": pool_name}
+            )
+        }
+        docs |= prov.karpenter_pools(
+            base,
+            pool=pool_name,
+            spec=spec,
+            node_class=("karpenter.azure.com", "AKSNodeClass", base),
+            gpus_per_node=prov.gpus_per_node("azure", spec.instance_types),
+            zone_values=[f"{region}-{z}" for z in spec.zones] if spec.zones else None,
+        )
+        result.manifests[pool_name] = docs
+    return result

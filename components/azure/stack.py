@@ -7,6 +7,7 @@ import pulumiverse_time
 
 from aistack.spec import StackSpec
 from components import contract, naming
+from components.azure import gpupool
 from components.azure.audit import AuditLog
 from components.azure.cluster import Cluster
 from components.azure.gpupool import GpuNodePool
@@ -53,8 +54,13 @@ def deploy(spec: StackSpec, provider: Provider, prefix: str) -> contract.CloudSt
             opts=opts,
         )
         result.clusters[name] = cluster
+        auto = {p: pool for p, pool in cspec.gpu_pools.items() if pool.provisioning == "auto"}
+        if auto:
+            result.provisioning[name] = gpupool.provisioning(name, auto, location=cloud.location, tags=tags)
         last = None
         for pool_name, pool in cspec.gpu_pools.items():
+            if pool.provisioning == "auto":
+                continue
             last = result.pools[(name, pool_name)] = GpuNodePool(
                 f"{name}-{pool_name}",
                 pool,

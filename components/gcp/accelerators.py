@@ -13,8 +13,9 @@ pools need.
 
 from __future__ import annotations
 
+import math
 import re
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from components.gpu import GKE_ACCELERATORS
 
@@ -89,3 +90,52 @@ def guest_accelerator(
     if match := _N_GPUS_SUFFIX.match(machine_type):
         return gke.type, int(match.group(1))
     raise ValueError(f"unknown {accelerator} machine type {machine_type!r}")
+
+
+_MEMORY_PER_VCPU = {"standard": 4, "highmem": 8, "highcpu": 1}
+"""GiB per vCPU of Compute Engine's predefined shapes (N1 standard is 3.75, rounded up: limits are ceilings)."""
+
+
+def machine_shape(machine_type: str) -> tuple[int, int]:
+    """``(vCPUs, memory GiB)`` of a machine type: from the sizing catalog, else from its predefined name.
+
+    Raises:
+        ValueError: the type is neither in the catalog nor a ``<family>-standard|highmem|highcpu-<n>`` shape.
+    """
+    from sizing import bundled_paths, load_catalog
+
+    for offer in load_catalog(list(bundled_paths())).find("gcp", instance_type=machine_type):
+        return math.ceil(offer.vcpus), math.ceil(offer.mem_gib)
+    match = re.match(r"^[a-z0-9]+-(standard|highmem|highcpu)-(\d+)$", machine_type)
+    if not match:
+        raise ValueError(f"no vCPU and memory figures for GCP machine type {machine_type!r}")
+    vcpus = int(match.group(2))
+    return vcpus, vcpus * _MEMORY_PER_VCPU[match.group(1)]
+
+
+def autoprovisioning_limits(spec: Any, system_machine_type: str) -> list[dict[str, Any]]:
+    """Node auto-provisioning resource limits for a cluster: CPU, memory and each GPU type.
+
+    GKE counts every node of the cluster against them, manually created pools included (GKE docs,
+    "Configure node auto-provisioning": resource limits), so each is the sum over the system pool
+    and every GPU pool at its maximum: the plan's ceiling, no more.
+    """
+    cpu = memory = 0
+    gpus: dict[str, int] = {}
+    vcpus, mem = machine_shape(spec.system_pool.instance_type or system_machine_type)
+    cpu, memory = vcpus * spec.system_pool.max_nodes, mem * spec.system_pool.max_nodes
+    for pool in spec.gpu_pools.values():
+        machine = pool.instance_types[0]
+        vcpus, mem = machine_shape(machine)
+        cpu += vcpus * pool.max_nodes
+        memory += mem * pool.max_nodes
+        overrides = pool.overrides
+        kind, count = guest_accelerator(
+            pool.accelerator, machine, overrides.gpus_per_node if overrides else None
+        )
+        gpus[kind] = gpus.get(kind, 0) + count * pool.max_nodes
+    return [
+        {"resource_type": "cpu", "minimum": 0, "maximum": cpu},
+        {"resource_type": "memory", "minimum": 0, "maximum": memory},
+        *({"resource_type": kind, "minimum": 0, "maximum": n} for kind, n in sorted(gpus.items())),
+    ]

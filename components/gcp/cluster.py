@@ -10,9 +10,10 @@ import pulumi_gcp as gcp
 from aistack.spec.clouds import GcpCloudSpec
 from aistack.spec.clusters import ClusterSpec
 from components import access, contract, naming
+from components.gcp.accelerators import autoprovisioning_limits
 from components.gcp.kms import agent_key, service_agent
 from components.gcp.network import Network
-from components.gcp.nodepool import node_pool
+from components.gcp.nodepool import OAUTH_SCOPES, node_pool
 
 LOG_COMPONENTS = ["SYSTEM_COMPONENTS", "APISERVER", "CONTROLLER_MANAGER", "SCHEDULER", "WORKLOADS"]
 # DCGM exports the GPUs' own metrics (it needs Managed Service for Prometheus and GKE-installed drivers).
@@ -187,6 +188,30 @@ class Cluster(contract.Cluster):
             },
             enable_legacy_abac=False,
             master_auth={"client_certificate_config": {"issue_client_certificate": False}},
+            # Node auto-provisioning for provisioning: auto pools: their ComputeClasses let GKE create
+            # node pools, within these limits (the plan's maxima over every pool of the cluster). New
+            # pools run as the nodes' own service account with the same hardening as the managed pools.
+            **(
+                {
+                    "cluster_autoscaling": {
+                        "enabled": True,
+                        "autoscaling_profile": "BALANCED",
+                        "resource_limits": autoprovisioning_limits(spec, self.SYSTEM_MACHINE_TYPE),
+                        "auto_provisioning_locations": list(cloud.zones),
+                        "auto_provisioning_defaults": {
+                            "service_account": nodes_sa.email,
+                            "oauth_scopes": OAUTH_SCOPES,
+                            "management": {"auto_repair": True, "auto_upgrade": True},
+                            "shielded_instance_config": {
+                                "enable_secure_boot": True,
+                                "enable_integrity_monitoring": True,
+                            },
+                        },
+                    }
+                }
+                if any(p.provisioning == "auto" for p in spec.gpu_pools.values())
+                else {}
+            ),
             deletion_protection=protect,
             opts=self.opts(depends_on=[key_grant, *([admission] if admission else [])], protect=protect),
         )

@@ -9,6 +9,7 @@ import pulumi
 from aistack.errors import InputError
 from aistack.spec import StackSpec
 from components import contract, images, naming
+from components.gcp import gpupool
 from components.gcp.accelerators import guest_accelerator
 from components.gcp.admission import ImageAdmission
 from components.gcp.audit import AuditLog
@@ -17,6 +18,7 @@ from components.gcp.gpupool import GpuNodePool
 from components.gcp.identity import MetricsReaderIdentity, WorkloadIdentity
 from components.gcp.network import Network
 from components.gcp.store import ObjectStore
+from components.k8s.provisioning import class_name
 
 POD_BLOCK_PER_NODE = 256
 """Pod addresses GKE reserves per node at the default 110 pods per node (a /24 each)."""
@@ -126,10 +128,24 @@ def deploy(spec: StackSpec, provider: pulumi.ProviderResource, prefix: str) -> c
             project_number=cloud.project_number,
             opts=opts,
         )
+        auto = {p: pool for p, pool in cspec.gpu_pools.items() if pool.provisioning == "auto"}
+        floors = {}
         for pool_name, pool in cspec.gpu_pools.items():
+            if pool.provisioning == "auto" and not (pool.capacity == "spot" and pool.on_demand_floor):
+                continue
             result.pools[(name, pool_name)] = GpuNodePool(
-                f"{name}-{pool_name}", pool, pool=pool_name, cluster=cluster, region=cloud.region, opts=opts
+                f"{name}-{pool_name}",
+                pool,
+                pool=pool_name,
+                cluster=cluster,
+                region=cloud.region,
+                compute_class=class_name(name, pool_name) if pool_name in auto else None,
+                opts=opts,
             )
+            if pool_name in auto:
+                floors[pool_name] = result.pools[(name, pool_name)]
+        if auto:
+            result.provisioning[name] = gpupool.provisioning(name, auto, cluster=cluster, floors=floors)
     for name, sspec in spec.stores.items():
         if sspec.cloud != "gcp":
             continue

@@ -77,6 +77,10 @@ GPU_DISRUPTION_BUDGET = [{"nodes": "1"}]
 FLOOR_WEIGHT = 100
 """Weight of a pool's on-demand floor NodePool: Karpenter fills the highest-weight NodePool first,
 up to its limits, so the first ``on_demand_floor`` nodes are on-demand and the rest spot."""
+MIN_NODES_ANNOTATION = "aistack.io/min-nodes"
+MAX_NODES_ANNOTATION = "aistack.io/max-nodes"
+"""The plan's node bounds for a provisioner object, for the cost report (``aistack/cost.py``). A
+provisioner keeps no minimum itself: the ``min_replicas`` serving pods keep the minimum running."""
 COMPUTE_CLASS_LABEL = "cloud.google.com/compute-class"
 """The node label a GKE pod selects to use a custom ComputeClass (GKE docs, "About custom ComputeClasses")."""
 
@@ -111,6 +115,7 @@ def node_pool(
     extra_labels: Mapping[str, str],
     weight: int | None = None,
     consolidation: str = "WhenEmptyOrUnderutilized",
+    nodes: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """A ``karpenter.sh/v1`` NodePool for one GPU pool (the same kind on EKS and AKS).
 
@@ -127,6 +132,7 @@ def node_pool(
         extra_labels: The spec's extra node labels.
         weight: Priority among NodePools (higher first), or none.
         consolidation: ``WhenEmptyOrUnderutilized`` or ``WhenEmpty``.
+        nodes: The plan's ``(min, max)`` nodes, recorded as annotations for the cost report.
     """
     group, kind, class_name = node_class
     capacity = kinds[0] if len(kinds) == 1 else "auto"
@@ -164,9 +170,15 @@ def node_pool(
     return {
         "apiVersion": KARPENTER_NODEPOOL[0],
         "kind": KARPENTER_NODEPOOL[1],
-        "metadata": {"name": name},
+        "metadata": {"name": name, **_bounds(nodes)},
         "spec": spec,
     }
+
+
+def _bounds(nodes: tuple[int, int] | None) -> dict[str, Any]:
+    if nodes is None:
+        return {}
+    return {"annotations": {MIN_NODES_ANNOTATION: str(nodes[0]), MAX_NODES_ANNOTATION: str(nodes[1])}}
 
 
 def karpenter_pools(
@@ -205,12 +217,14 @@ def karpenter_pools(
             gpu_limit=floor * gpus_per_node,
             weight=FLOOR_WEIGHT,
             consolidation="WhenEmpty",
+            nodes=(floor, floor),
             **common,
         )
     pools["nodes"] = node_pool(
         f"{base}-nodes",
         kinds=capacity_types(spec.capacity, reserved),
         gpu_limit=max(spec.max_nodes - floor, 1) * gpus_per_node,
+        nodes=(max(spec.min_nodes - floor, 0), max(spec.max_nodes - floor, 1)),
         **common,
     )
     return pools
@@ -330,16 +344,31 @@ def compute_class(
         "autoscalingPolicy": {"consolidationDelayMinutes": 10},
         "nodePoolConfig": {
             "serviceAccount": service_account,
+            # No taint here: GKE taints the GPU nodes it creates nvidia.com/gpu=present:NoSchedule
+            # itself, and every node of a custom class cloud.google.com/compute-class=<name>:NoSchedule
+            # (GKE docs, "About custom ComputeClasses"; "Run GPUs in GKE Standard node pools").
             "nodeLabels": gpu.node_labels(pool, spec.accelerator, capacity, dict(spec.labels)),
-            "taints": [{"key": gpu.TAINT_KEY, "value": gpu.TAINT_VALUE, "effect": gpu.TAINT_EFFECT}],
         },
     }
+    floor = spec.on_demand_floor if floor_node_pool else 0
+    nodes = (max(spec.min_nodes - floor, 0), max(spec.max_nodes - floor, 1))
     return {
         "apiVersion": COMPUTE_CLASS[0],
         "kind": COMPUTE_CLASS[1],
-        "metadata": {"name": name},
+        "metadata": {"name": name, **_bounds(nodes)},
         "spec": body,
     }
+
+
+def gpus_per_node(cloud: str, instance_types: list[str]) -> int:
+    """GPUs on the largest node a pool may get (its NodePool's GPU limit is counted in these)."""
+    from sizing.catalog import expected_gpus
+
+    counts = [expected_gpus(cloud, t) for t in instance_types]
+    if any(c is None for c in counts):
+        unknown = [t for t, c in zip(instance_types, counts, strict=True) if c is None]
+        raise ValueError(f"no known GPU count for {', '.join(unknown)}")
+    return max(counts)
 
 
 def class_name(cluster: str, pool: str) -> str:

@@ -151,7 +151,10 @@ class ServingEndpoint(contract.Component):
         super().__init__(name, opts)
         row = clouds.row(cloud)
         # Placement a node provisioner adds (GKE's ComputeClass label and taint), on top of the row's.
-        placement = {"node_selector": dict(node_selector or {}), "tolerations": [dict(t) for t in tolerations]}
+        placement = {
+            "node_selector": dict(node_selector or {}),
+            "tolerations": [dict(t) for t in tolerations],
+        }
         selector = {ENDPOINT_LABEL: name}
         labels = {**selector, "app.kubernetes.io/name": name, "app.kubernetes.io/managed-by": "aistack"}
         metadata = {"name": name, "namespace": namespace, "labels": labels}
