@@ -21,6 +21,7 @@ from . import (
     clusters,
     deploy,
     deploy_access,
+    deploy_capacity,
     deploy_routing,
     deploy_serving,
     encryption,
@@ -43,8 +44,13 @@ CONCERNS = {
     "gpu-cost": gpu.RULES,
     # First-deploy breakers (DESIGN.md, "Policies"): ordering, zones and support windows over the whole
     # graph (deploy); API reachability, admins and kubeconfigs (deploy_access); the model fits, weights
-    # get in, awaits end (deploy_serving); pools have pickers, routes reach pools (deploy_routing).
-    "deploy": deploy.RULES + deploy_access.RULES + deploy_serving.RULES + deploy_routing.RULES,
+    # get in, awaits end (deploy_serving); pools have pickers, routes reach pools (deploy_routing); every
+    # GPU pod has somewhere to run (deploy_capacity).
+    "deploy": deploy.RULES
+    + deploy_access.RULES
+    + deploy_serving.RULES
+    + deploy_routing.RULES
+    + deploy_capacity.RULES,
 }
 
 RULES: tuple[Rule, ...] = tuple(

@@ -1118,3 +1118,7 @@ CASES.update(DEPLOY_SERVING_CASES)
 from tests.policies.cases_deploy_routing import DEPLOY_ROUTING_CASES  # noqa: E402 (builds on the helpers above)
 
 CASES.update(DEPLOY_ROUTING_CASES)
+
+from tests.policies.cases_deploy_capacity import DEPLOY_CAPACITY_CASES  # noqa: E402
+
+CASES.update(DEPLOY_CAPACITY_CASES)
