@@ -107,6 +107,8 @@ CUSTOM_RESOURCES = {
     ),
     "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute": ("gateway.networking.k8s.io/v1", "HTTPRoute"),
     "kubernetes:gateway.networking.k8s.io/v1:Gateway": ("gateway.networking.k8s.io/v1", "Gateway"),
+    "kubernetes:karpenter.sh/v1:NodePool": ("karpenter.sh/v1", "NodePool"),
+    "kubernetes:cloud.google.com/v1:ComputeClass": ("cloud.google.com/v1", "ComputeClass"),
 }
 """Custom resources the rules read: pulumi_kubernetes' CustomResource registers ``kubernetes:<apiVersion>:<kind>``."""
 
@@ -119,11 +121,12 @@ def test_every_rule_token_is_listed() -> None:
 @pytest.mark.parametrize("token", sorted(CUSTOM_RESOURCES))
 def test_custom_resource_tokens_are_what_the_program_registers(token: str) -> None:
     from aistack import crds
-    from components.k8s import routing
+    from components.k8s import provisioning, routing
 
     api_version, kind = CUSTOM_RESOURCES[token]
     assert (api_version, kind) in crds.served()  # a vendored, served version of the kind
-    assert api_version in (routing.POOL_API, routing.GATEWAY_API)
+    provisioners = {provisioning.KARPENTER_NODEPOOL[0], provisioning.COMPUTE_CLASS[0]}
+    assert api_version in {routing.POOL_API, routing.GATEWAY_API} | provisioners
     assert token == f"kubernetes:{api_version}:{kind}"
 
 
