@@ -183,6 +183,9 @@ class RealisticMocks(pulumi_mocks.Mocks):
                     "identities",
                     [{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/{physical}"}]}],
                 )
+            elif typ == "aws:ec2/subnet:Subnet":
+                # EC2's id shape: selectors that match ids by pattern (Karpenter's subnetSelectorTerms) see a real one.
+                resource_id = f"subnet-{hashlib.sha1(physical.encode()).hexdigest()[:17]}"
             elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
                 state.setdefault("latestVersion", 1)
                 state.setdefault("defaultVersion", 1)

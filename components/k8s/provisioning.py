@@ -58,11 +58,13 @@ KARPENTER_NAMESPACE = "kube-system"
 priority and fairness level of system components."""
 KARPENTER_SERVICE_ACCOUNT = "karpenter"
 
-AL2023_ALIAS = "al2023@v20261118"
+AL2023_ALIAS = "al2023@v20260930"
 """EC2NodeClass AMI alias, pinned (Karpenter docs, "NodeClasses": pin an alias version in
 production so a new AMI release does not drift every node at once). The alias resolves to the EKS
 optimized AL2023 AMI of the cluster's Kubernetes version, and to its NVIDIA variant for GPU instance
-types. Source: awslabs/amazon-eks-ami release v20261118, checked 2026-12-04."""
+types. Source: awslabs/amazon-eks-ami release v20260930, the newest dated alias found pinned in public
+EKS configurations on 2026-12-04 (the AMI release feed itself is not reachable from here: check for a
+newer one at the next bump, as with every pin)."""
 
 CONSOLIDATE_AFTER = "10m"
 """How long a node must stay empty or underused before consolidation may remove it: long enough to
