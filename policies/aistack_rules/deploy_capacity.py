@@ -283,3 +283,108 @@ RULES = (
         stack=True,
     ),
 )
+
+
+EC2_NODECLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
+AKS_NODECLASS = "kubernetes:karpenter.azure.com/v1beta1:AKSNodeClass"
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+PROVISIONER_OBJECTS = (KARPENTER_NODEPOOL, EC2_NODECLASS, AKS_NODECLASS, GKE_COMPUTE_CLASS)
+
+
+def _family(r: Subject) -> str:
+    """Which provisioner serves an object: ``karpenter-aws``, ``aks-nap`` or ``gke-nap``."""
+    if r.type == EC2_NODECLASS:
+        return "karpenter-aws"
+    if r.type == AKS_NODECLASS:
+        return "aks-nap"
+    if r.type == GKE_COMPUTE_CLASS:
+        return "gke-nap"
+    group = get_known(r.inputs, "spec.template.spec.nodeClassRef.group", "")
+    return "aks-nap" if group == "karpenter.azure.com" else "karpenter-aws"
+
+
+def _before(r: Subject, index: Mapping[str, Subject]) -> set[str]:
+    """Every URN created before ``r``: its dependencies, transitively (provider references normalised)."""
+    seen: set[str] = set()
+    stack = [r.urn]
+    while stack:
+        subject = index.get(stack.pop())
+        if subject is None:
+            continue
+        for nxt in subject.dependencies:
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return seen
+
+
+def _cluster_of(r: Subject, index: Mapping[str, Subject], cluster_type: str) -> Subject | None:
+    """The cluster resource declared beside ``r``'s Kubernetes provider (same parent component)."""
+    provider = index.get(_provider(r, set(index)) or "")
+    if provider is None:
+        return None
+    found = [s for s in index.values() if s.type == cluster_type and s.parent == provider.parent]
+    return found[0] if len(found) == 1 else None
+
+
+def check_provisioner_installed(subjects: Sequence[Subject], _cfg: Mapping[str, Any]) -> Iterator[Any]:
+    """Every provisioner object has its provisioner: Karpenter's chart before it on EKS, node
+    auto-provisioning switched on for its AKS or GKE cluster."""
+    index = {s.urn: s for s in subjects}
+    for obj in (s for s in subjects if s.type in PROVISIONER_OBJECTS):
+        try:
+            family = _family(obj)
+            if family == "karpenter-aws":
+                charts = [
+                    index[u] for u in _before(obj, index) if u in index and index[u].type == HELM_RELEASE
+                ]
+                names = [str(get_known(c.inputs, "chart", "")) for c in charts]
+                if not any(n.rstrip("/").rsplit("/", 1)[-1] == "karpenter" for n in names):
+                    yield (
+                        obj.urn,
+                        "is created before any karpenter Helm Release: the API server does not know the kind "
+                        "until Karpenter's CRDs are installed, and no controller would launch its nodes "
+                        "(depends_on the Karpenter release)",
+                    )
+                continue
+            cluster_type = AZ_MANAGED_CLUSTER if family == "aks-nap" else GKE_CLUSTER
+            cluster = _cluster_of(obj, index, cluster_type)
+            if cluster is None:
+                yield Indeterminate(
+                    urn=obj.urn, reason="its cluster cannot be told from its Kubernetes provider"
+                )
+                continue
+            if family == "aks-nap":
+                mode = get(cluster.inputs, "nodeProvisioningProfile.mode", "Manual")
+                if mode != "Auto":
+                    yield (
+                        obj.urn,
+                        f"is a node auto-provisioning object but AKS cluster {cluster.name} has "
+                        f"nodeProvisioningProfile.mode {mode}: AKS installs no Karpenter, its CRDs are unknown "
+                        "and nothing launches the nodes (set mode: Auto)",
+                    )
+            elif get(obj.inputs, "spec.nodePoolAutoCreation.enabled", False) is True:
+                enabled = get(cluster.inputs, "clusterAutoscaling.enabled", False)
+                if enabled is not True:
+                    yield (
+                        obj.urn,
+                        f"asks GKE to create node pools but GKE cluster {cluster.name} has no node "
+                        "auto-provisioning (clusterAutoscaling.enabled) and so no limits to create them within",
+                    )
+        except CannotCheck as exc:
+            yield Indeterminate(exc.path, obj.urn)
+
+
+RULES = (
+    *RULES,
+    Rule(
+        "deploy-provisioner-installed",
+        MANDATORY,
+        "Every Karpenter NodePool, EC2NodeClass, AKSNodeClass and GKE ComputeClass has its provisioner: "
+        "on EKS a karpenter Helm Release created before it, on AKS and GKE node auto-provisioning "
+        "switched on for its cluster (stack: joins objects to their release or cluster).",
+        (*PROVISIONER_OBJECTS, HELM_RELEASE, AZ_MANAGED_CLUSTER, GKE_CLUSTER, K8S_PROVIDER),
+        check_provisioner_installed,
+        stack=True,
+    ),
+)

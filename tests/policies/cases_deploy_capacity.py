@@ -108,7 +108,57 @@ GKE_TOLERATIONS = [
     },
 ]
 
+RELEASE = "kubernetes:helm.sh/v3:Release"
+PROVIDER = "pulumi:providers:kubernetes"
+AKS = "azure-native:containerservice:ManagedCluster"
+AKS_COMPONENT = "urn:pulumi:test::cases::aistack:azure:Cluster::south"
+
+
+def karpenter_release() -> dict[str, Any]:
+    return res(
+        RELEASE, "karpenter", {"chart": "oci://public.ecr.aws/karpenter/karpenter", "version": "1.14.1"}
+    )
+
+
+def ec2_pool(after: list[str]) -> dict[str, Any]:
+    """An EKS NodePool created after the resources ``after`` (URNs)."""
+    return nodepool() | {"dependencies": after}
+
+
+def aks_world(mode: Any) -> list[dict[str, Any]]:
+    """An AKS cluster (node provisioning ``mode``), its Kubernetes provider and one AKS NodePool."""
+    provider = res(PROVIDER, "south-k8s", {"kubeconfig": "kubelogin"}, parent=AKS_COMPONENT)
+    cluster = res(AKS, "south-aks", {"nodeProvisioningProfile": {"mode": mode}}, parent=AKS_COMPONENT)
+    pool = res(
+        NODEPOOL,
+        "south-a10-nodes",
+        {
+            "spec": {
+                "template": {
+                    "spec": {
+                        "nodeClassRef": {
+                            "group": "karpenter.azure.com",
+                            "kind": "AKSNodeClass",
+                            "name": "a10",
+                        }
+                    }
+                }
+            }
+        },
+        provider=f"{provider['urn']}::provider-id",
+    )
+    return [provider, cluster, pool]
+
+
 DEPLOY_CAPACITY_CASES: dict[str, Case] = {
+    "deploy-provisioner-installed": Case(
+        compliant=[karpenter_release(), ec2_pool([karpenter_release()["urn"]]), *aks_world("Auto")],
+        # The NodePool is applied before (without) the chart that installs its CRD and controller.
+        violating=[karpenter_release(), ec2_pool([])],
+        unknown=aks_world(U),
+        message="is created before any karpenter Helm Release",
+        orphaned=[ec2_pool([])],
+    ),
     "deploy-gpu-pod-capacity": Case(
         compliant=[
             gpu_pod(replicas=4),

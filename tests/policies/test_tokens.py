@@ -73,6 +73,7 @@ SDK_CLASSES = {
     "gcp:projects/iAMBinding:IAMBinding": "pulumi_gcp.projects.IAMBinding",
     "gcp:projects/iAMPolicy:IAMPolicy": "pulumi_gcp.projects.IAMPolicy",
     "kubernetes:core/v1:Pod": "pulumi_kubernetes.core.v1.Pod",
+    "kubernetes:helm.sh/v3:Release": "pulumi_kubernetes.helm.v3.Release",
     "kubernetes:apps/v1:Deployment": "pulumi_kubernetes.apps.v1.Deployment",
     "kubernetes:apps/v1:StatefulSet": "pulumi_kubernetes.apps.v1.StatefulSet",
     "kubernetes:apps/v1:DaemonSet": "pulumi_kubernetes.apps.v1.DaemonSet",
@@ -109,6 +110,8 @@ CUSTOM_RESOURCES = {
     "kubernetes:gateway.networking.k8s.io/v1:Gateway": ("gateway.networking.k8s.io/v1", "Gateway"),
     "kubernetes:karpenter.sh/v1:NodePool": ("karpenter.sh/v1", "NodePool"),
     "kubernetes:cloud.google.com/v1:ComputeClass": ("cloud.google.com/v1", "ComputeClass"),
+    "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass": ("karpenter.k8s.aws/v1", "EC2NodeClass"),
+    "kubernetes:karpenter.azure.com/v1beta1:AKSNodeClass": ("karpenter.azure.com/v1beta1", "AKSNodeClass"),
 }
 """Custom resources the rules read: pulumi_kubernetes' CustomResource registers ``kubernetes:<apiVersion>:<kind>``."""
 
@@ -125,7 +128,15 @@ def test_custom_resource_tokens_are_what_the_program_registers(token: str) -> No
 
     api_version, kind = CUSTOM_RESOURCES[token]
     assert (api_version, kind) in crds.served()  # a vendored, served version of the kind
-    provisioners = {provisioning.KARPENTER_NODEPOOL[0], provisioning.COMPUTE_CLASS[0]}
+    provisioners = {
+        kind[0]
+        for kind in (
+            provisioning.KARPENTER_NODEPOOL,
+            provisioning.COMPUTE_CLASS,
+            provisioning.EC2_NODECLASS,
+            provisioning.AKS_NODECLASS,
+        )
+    }
     assert api_version in {routing.POOL_API, routing.GATEWAY_API} | provisioners
     assert token == f"kubernetes:{api_version}:{kind}"
 
