@@ -30,9 +30,11 @@ def test_preview_json_has_every_section_and_exits_0():
     assert {
         "aistack:aws:Network",
         "aistack:aws:Cluster",
-        "aistack:aws:GpuNodePool",
         "aistack:aws:ObjectStore",
         "aistack:aws:WorkloadIdentity",
+        # prod's GPU pools are provisioning: auto: Karpenter NodePools, the system pool a node group.
+        "aistack:k8s:GpuProvisioner",
+        "kubernetes:karpenter.sh/v1:NodePool",
         "aws:eks/nodeGroup:NodeGroup",
         "aws:s3/bucket:Bucket",
     } <= types
@@ -163,7 +165,10 @@ def test_unknown_invokes_are_refused_with_the_token(tmp_path: Path):
     )
     result = aistack("preview", "--program", str(program), "--stack-file", str(program / "Pulumi.dev.yaml"))
     assert result.returncode == 2
-    assert "aws:index/getAvailabilityZones:getAvailabilityZones: the offline engine does not answer" in result.stderr
+    assert (
+        "aws:index/getAvailabilityZones:getAvailabilityZones: the offline engine does not answer"
+        in result.stderr
+    )
 
 
 def test_caller_identity_is_answered_with_the_mock_account(declare):
@@ -172,7 +177,9 @@ def test_caller_identity_is_answered_with_the_mock_account(declare):
 
     def body():
         provider = aws.Provider("aws", region="us-east-1")
-        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=provider)).account_id
+        account = aws.get_caller_identity_output(
+            opts=pulumi.InvokeOutputOptions(provider=provider)
+        ).account_id
         aws.s3.Bucket("named", tags={"account": account}, opts=pulumi.ResourceOptions(provider=provider))
 
     assert declare(body).named("named").inputs["tags"] == {"account": "111122223333"}

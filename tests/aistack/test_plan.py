@@ -69,12 +69,18 @@ def test_preview_reports_the_plan_and_deploys_its_numbers(preview):
             "max_nodes",
             "monthly_usd",
         } <= set(pool)
-    groups = {
-        r["name"]: r["inputs"] for r in report["resources"] if r["type"] == "aws:eks/nodeGroup:NodeGroup"
+    # prod's H100 pool is provisioning: auto: the plan sets its Karpenter NodePool's instance type and
+    # GPU limit (max nodes x 8 GPUs of a p5.48xlarge).
+    nodepools = {
+        r["name"]: r["inputs"]
+        for r in report["resources"]
+        if r["type"] == "kubernetes:karpenter.sh/v1:NodePool"
     }
     big = next(p for p in sizing["pools"] if p["workload"] == "chat-70b")
-    assert groups["main-h100-nodes"]["scalingConfig"]["maxSize"] == big["max_nodes"]
-    assert groups["main-h100-nodes"]["instanceTypes"] == [big["instance_type"]]
+    h100 = nodepools["main-provisioner-h100-nodes"]["spec"]
+    assert h100["limits"] == {"nvidia.com/gpu": str(big["max_nodes"] * 8)}
+    requirements = {r["key"]: r["values"] for r in h100["template"]["spec"]["requirements"]}
+    assert requirements["node.kubernetes.io/instance-type"] == [big["instance_type"]]
     hpa = next(r["inputs"] for r in report["resources"] if r["name"] == "chat-70b-autoscaler")
     assert hpa["spec"]["maxReplicas"] == big["max_nodes"] * big["replicas_per_node"]
     deployment = next(r["inputs"] for r in report["resources"] if r["name"] == "chat-70b-deployment")

@@ -85,7 +85,9 @@ def test_row_pins_the_file_to_its_tag_commit_and_checksum(row):
 @pytest.mark.parametrize("row", AUTHORED, ids=[r["file"] for r in AUTHORED])
 def test_authored_schema_row_pins_its_checksum_and_reference(row):
     content = (crds.SCHEMA_DIR / row["file"]).read_bytes()
-    assert hashlib.sha256(content).hexdigest() == row["sha"], "schema changed: update its row (and re-read the reference)"
+    assert hashlib.sha256(content).hexdigest() == row["sha"], (
+        "schema changed: update its row (and re-read the reference)"
+    )
     assert datetime.date.fromisoformat(row["date"]) <= datetime.date(2026, 12, 4)
     assert row["url"] in content.decode(), "the file's header cites the reference it was written from"
     crd = yaml.load(content, Loader=LOADER)

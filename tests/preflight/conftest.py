@@ -79,7 +79,11 @@ def write_stack(tmp_path: Path) -> Callable[..., Path]:
             "pulumi:disable-default-providers": ["*"],
             "aistack:environment": "dev",
             "aistack:clouds": {
-                "aws": {"region": REGION, "zones": zones or [f"{REGION}a", f"{REGION}b"], "cidr": "10.10.0.0/16"}
+                "aws": {
+                    "region": REGION,
+                    "zones": zones or [f"{REGION}a", f"{REGION}b"],
+                    "cidr": "10.10.0.0/16",
+                }
             },
             "aistack:clusters": {
                 "main": {

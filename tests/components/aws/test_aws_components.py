@@ -10,7 +10,7 @@ import pulumi_aws as aws
 import pytest
 from pulumi.output import Unknown
 
-from aistack.spec import load_stack_file
+from aistack.spec import load_stack_file, validate
 from aistack.spec.clusters import ClusterSpec, GpuPoolSpec
 from aistack.spec.stores import StoreSpec
 from components.aws import ObjectStore, deploy
@@ -28,8 +28,16 @@ def _with_provider(fn):
     return body
 
 
-def _deploy(stack: str):
+def _deploy(stack: str, provisioning: str | None = None):
+    """The AWS family's share of a stack; ``provisioning`` overrides every GPU pool's mode (prod's pools
+    are ``auto``: ``groups`` keeps the managed node group tests on prod's sized pools and floors)."""
     _, spec = load_stack_file(REPO / "stacks" / f"Pulumi.{stack}.yaml")
+    if provisioning is not None:
+        data = spec.model_dump()
+        for cluster in data["clusters"].values():
+            for pool in cluster["gpu_pools"].values():
+                pool["provisioning"] = provisioning
+        spec = validate(data, f"Pulumi.{stack}.yaml")
 
     def body():
         provider = aws.Provider("aws", region="us-east-1")
@@ -132,7 +140,7 @@ def test_public_api_endpoint_is_allow_listed(declare):
 
 
 def test_gpu_pool_is_tainted_nvidia_ami_with_ignored_desired_size(declare):
-    d = declare(_deploy("prod"))
+    d = declare(_deploy("prod", provisioning="groups"))
     pool = d.named("main-a10g")
     assert pool.type == "aistack:aws:GpuNodePool"
     groups = {r.name: r for r in d.children(pool) if r.type == "aws:eks/nodeGroup:NodeGroup"}
@@ -244,7 +252,7 @@ def test_spot_split_keeps_bounds():
 def test_nodes_volumes_and_interfaces_carry_the_stack_tags(declare):
     # EKS passes neither node group tags nor provider default tags to the instances it launches: the
     # GPU cost is allocated only if the launch template tags them.
-    d = declare(_deploy("prod"))
+    d = declare(_deploy("prod", provisioning="groups"))
     templates = d.of_type("aws:ec2/launchTemplate:LaunchTemplate")
     assert {t.name for t in templates} >= {"main-system-lt", "main-a10g-spot-lt", "main-a10g-ondemand-lt"}
     for template in templates:
@@ -255,7 +263,7 @@ def test_nodes_volumes_and_interfaces_carry_the_stack_tags(declare):
 
 
 def test_autoscaled_group_bounds_are_applied_by_a_command_after_it(declare):
-    d = declare(_deploy("prod"))
+    d = declare(_deploy("prod", provisioning="groups"))
     group = d.named("main-h100-nodes")
     command = d.named("main-h100-nodes-scaling")
     low, high = (int(group.inputs["scalingConfig"][key]) for key in ("minSize", "maxSize"))

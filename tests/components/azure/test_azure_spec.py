@@ -178,7 +178,9 @@ def test_every_canonical_accelerator_is_mapped_or_declared_unsupported():
 def test_aws_keeps_per_zone_nat_and_several_instance_types():
     aws = {
         "aistack:environment": "dev",
-        "aistack:clouds": {"aws": {"region": "us-east-1", "zones": ["us-east-1a", "us-east-1b"], "cidr": "10.10.0.0/16"}},
+        "aistack:clouds": {
+            "aws": {"region": "us-east-1", "zones": ["us-east-1a", "us-east-1b"], "cidr": "10.10.0.0/16"}
+        },
         "aistack:clusters": {
             "main": {
                 "cloud": "aws",

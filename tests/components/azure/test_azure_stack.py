@@ -181,11 +181,14 @@ def test_multicloud_azure_share_is_complete_and_on_its_own_provider(preview):
     for r in azure:
         if r["type"].startswith("azure-native:"):
             assert r["provider"] == provider["urn"], r["urn"]
-    pools = {r["name"]: r["inputs"] for r in azure if r["type"] == "azure-native:containerservice:AgentPool"}
-    assert {name: p["scaleSetPriority"] for name, p in pools.items()} == {
-        "south-a10-ondemand": "Regular",
-        "south-a10-spot": "Spot",
+    # The A10 pool is provisioning: auto (node auto-provisioning): NodePools, no agent pools.
+    assert not [r for r in azure if r["type"] == "azure-native:containerservice:AgentPool"]
+    nodepools = {
+        r["name"]
+        for r in report["resources"]
+        if r["type"] == "kubernetes:karpenter.sh/v1:NodePool" and r["cloud"] == "azure"
     }
+    assert nodepools == {"south-provisioner-a10-ondemand", "south-provisioner-a10-nodes"}
     aks = next(r["inputs"] for r in azure if r["type"] == "azure-native:containerservice:ManagedCluster")
     assert aks["networkProfile"]["serviceCidr"] == "172.21.0.0/16"
     assert report["outputs"]["azure"]["stores"]["models-azure"].endswith(

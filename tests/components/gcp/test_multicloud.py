@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
-CONCEPTS = ("Network", "Cluster", "GpuNodePool", "ObjectStore", "WorkloadIdentity")
+CONCEPTS = ("Network", "Cluster", "ObjectStore", "WorkloadIdentity")
 PROVIDER_PACKAGE = {"aws": "aws", "gcp": "gcp", "azure": "azure-native"}
 
 
@@ -58,6 +58,10 @@ def test_both_clouds_are_complete_stacks(report):
     for cloud in ("aws", "gcp"):
         for concept in CONCEPTS:
             assert f"aistack:{cloud}:{concept}" in types, (cloud, concept)
+    # Every GPU pool is provisioning: auto: AWS has Karpenter's objects instead of a GpuNodePool, GCP
+    # keeps one for the L4 pool's on-demand floor (the first priority of its ComputeClass).
+    assert "aistack:gcp:GpuNodePool" in types and "aistack:aws:GpuNodePool" not in types
+    assert {"kubernetes:karpenter.sh/v1:NodePool", "kubernetes:cloud.google.com/v1:ComputeClass"} <= types
     assert set(report["outputs"]) >= {"aws", "gcp"}
     assert report["outputs"]["gcp"]["stores"]["models-gcp"].startswith("gs://")
     assert report["outputs"]["aws"]["stores"]["models-aws"].startswith("s3://")
@@ -77,7 +81,10 @@ def test_secure_defaults_are_visible_in_the_gcp_inputs(report):
         for pool in by_type["gcp:container/nodePool:NodePool"]
         for a in pool["nodeConfig"].get("guestAccelerators", [])
     }
-    assert drivers == {"LATEST", "DEFAULT"}
+    # The L4 floor's managed pool (LATEST); the A100 pool is auto, its driver in its ComputeClass.
+    assert drivers == {"LATEST"}
+    (a100,) = [r["inputs"] for r in report["resources"] if r["name"] == "central-provisioner-a100-class"]
+    assert a100["spec"]["priorities"][0]["gpu"]["driverVersion"] == "default"
 
 
 def test_cli_preview_lists_both_clouds_side_by_side():

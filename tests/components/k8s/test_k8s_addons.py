@@ -226,6 +226,8 @@ def test_gpu_node_groups_let_the_autoscaler_scale_them_up_from_zero(stack):
             if ROUTER_LABEL in deployment.inputs["metadata"]["labels"]:
                 continue  # the endpoint's picker: system pool
             endpoint = spec.endpoints[deployment.inputs["metadata"]["name"]]
+            if spec.clusters[endpoint.cluster].gpu_pools[endpoint.pool].provisioning == "auto":
+                continue  # no node group: Karpenter's NodePools (tests/components/k8s/test_provisioning.py)
             pod = pod_spec(deployment)
             storage = sum(
                 memory_bytes(c["resources"]["requests"].get("ephemeral-storage", "0"))
@@ -541,6 +543,32 @@ CHILDREN = {
         ("Deployment", "deployment"),
     },
 }
+KARPENTER_IDENTITY_CHILDREN = {
+    ("aws:iam/role:Role", "role"),
+    ("aws:iam/rolePolicy:RolePolicy", "controller"),
+    ("aws:eks/podIdentityAssociation:PodIdentityAssociation", "association"),
+    ("aws:iam/role:Role", "node-role"),
+    *(
+        ("aws:iam/rolePolicyAttachment:RolePolicyAttachment", f"node-{policy}")
+        for policy in (
+            "AmazonEKSWorkerNodePolicy",
+            "AmazonEC2ContainerRegistryPullOnly",
+            "AmazonEKS_CNI_Policy",
+        )
+    ),
+    ("aws:iam/instanceProfile:InstanceProfile", "node-profile"),
+    ("aws:eks/accessEntry:AccessEntry", "node-access"),
+    ("aws:sqs/queue:Queue", "queue"),
+    ("aws:sqs/queuePolicy:QueuePolicy", "queue-policy"),
+    *(
+        ("aws:cloudwatch/eventRule:EventRule", e)
+        for e in ("health", "spot", "rebalance", "state", "reservation")
+    ),
+    *(
+        ("aws:cloudwatch/eventTarget:EventTarget", f"{e}-target")
+        for e in ("health", "spot", "rebalance", "state", "reservation")
+    ),
+}
 ADAPTER_CHILDREN = {
     ("ServiceAccount", "adapter-account"),
     ("ClusterRoleBinding", "auth-delegator"),
@@ -585,6 +613,8 @@ def test_addon_components_have_exactly_their_children(stack):
     seen = set()
     for component in run.resources:
         expected = CHILDREN.get(component.type)
+        if component.type == "aistack:aws:AddonIdentity" and component.name.endswith("-karpenter-identity"):
+            expected = KARPENTER_IDENTITY_CHILDREN
         if component.type == "aistack:k8s:MetricsPipeline":
             expected = PIPELINE_CHILDREN[
                 CLOUDS[spec.clusters[component.name.removesuffix("-pod-metrics")].cloud].pod_metrics.pipeline

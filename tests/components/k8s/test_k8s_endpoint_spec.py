@@ -83,7 +83,11 @@ def error(cfg) -> InputError:
         ({"scale_metric": "gpu_utilization"}, "endpoints.chat.scale_metric", "vllm:num_requests_waiting"),
         ({"cache_gib": None}, "endpoints.chat.cache_gib", "required key is missing"),
         ({"max_model_len": None}, "endpoints.chat.max_model_len", "required key is missing"),
-        ({"gpu_memory_utilization": 0.99}, "endpoints.chat.gpu_memory_utilization", "less than or equal to 0.95"),
+        (
+            {"gpu_memory_utilization": 0.99},
+            "endpoints.chat.gpu_memory_utilization",
+            "less than or equal to 0.95",
+        ),
         (
             {"replicas": 2},
             "endpoints.chat.replicas",
@@ -124,7 +128,10 @@ def test_a_context_whose_kv_cache_does_not_fit_exits_with_the_numbers():
         ({"max_model_len": 25644}, True),  # exactly the KV budget
         ({"max_model_len": 25645}, False),
         ({"max_model_len": 32768, "gpu_memory_utilization": 0.95}, True),  # 21.2 GiB usable: 34,790 tokens
-        ({"max_model_len": 16384, "gpu_memory_utilization": 0.75}, False),  # 16.7 GiB: weights + overhead only
+        (
+            {"max_model_len": 16384, "gpu_memory_utilization": 0.75},
+            False,
+        ),  # 16.7 GiB: weights + overhead only
         ({"max_model_len": 16384, "precision": "fp8"}, True),
     ],
 )
@@ -183,7 +190,14 @@ def test_quantities():
 def endpoint(**fields) -> EndpointSpec:
     base = {"model": "m", "storage_uri": "m", "cluster": "c", "pool": "p", "store": "s"}
     return EndpointSpec(
-        **{**base, "cpu_request": "1", "memory_request": "4Gi", "cache_gib": 10, "max_model_len": 4096, **fields}
+        **{
+            **base,
+            "cpu_request": "1",
+            "memory_request": "4Gi",
+            "cache_gib": 10,
+            "max_model_len": 4096,
+            **fields,
+        }
     )
 
 
