@@ -58,7 +58,7 @@ def test_complete_serving_path_on_every_cloud_used(stack):
             "PodDisruptionBudget",
         } <= kinds
     for name, endpoint in spec.endpoints.items():
-        objects = [r for r in run.resources if kind(r) and r.inputs["metadata"]["name"] == name]
+        objects = [r for r in run.resources if kind(r) and r.inputs.get("metadata", {}).get("name") == name]
         assert {kind(r) for r in objects} >= {
             "Deployment",
             "Service",
@@ -89,6 +89,34 @@ def _aks_nodes(pool):
     return taints, pool.inputs["nodeLabels"]
 
 
+def _karpenter_nodes(nodepool):
+    # A NodePool's nodes carry its template's labels and taints.
+    template = nodepool.inputs["spec"]["template"]
+    return template["spec"]["taints"], template["metadata"]["labels"]
+
+
+def _compute_class_nodes(compute_class):
+    # GKE labels and taints a custom class's nodes with its name, and GPU nodes with the GPU taint and accelerator.
+    spec, name = compute_class.inputs["spec"], compute_class.inputs["metadata"]["name"]
+    (accelerator,) = {p["gpu"]["type"] for p in spec["priorities"] if "gpu" in p}
+    labels = {
+        **spec["nodePoolConfig"]["nodeLabels"],
+        "cloud.google.com/compute-class": name,
+        "cloud.google.com/gke-accelerator": accelerator,
+    }
+    taints = [
+        {"key": "cloud.google.com/compute-class", "value": name, "effect": "NoSchedule"},
+        {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"},
+    ]
+    return taints, labels
+
+
+# Provisioner object type → (taints, node labels) of the nodes it launches.
+PROVISIONED = {
+    "kubernetes:karpenter.sh/v1:NodePool": _karpenter_nodes,
+    "kubernetes:cloud.google.com/v1:ComputeClass": _compute_class_nodes,
+}
+
 # Raw node pool type → (taints, node labels) of its nodes.
 NODE_POOLS = {
     "aws:eks/nodeGroup:NodeGroup": _eks_nodes,
@@ -102,16 +130,31 @@ def test_gpu_pods_tolerate_their_pools_taint_and_select_its_nodes(stack):
     """Follow each endpoint to the node groups of its pool: the pods tolerate their taints and match their labels."""
     spec, run = stack_run(stack)
     for name, endpoint, deployment in endpoint_deployments(stack):
+        # Managed groups (groups, or a GKE auto pool's floor) and the provisioner objects (auto).
         pool_component = next(
+            (
+                r
+                for r in run.resources
+                if r.type.endswith(":GpuNodePool") and r.name == f"{endpoint.cluster}-{endpoint.pool}"
+            ),
+            None,
+        )
+        raw_pools = [
             r
             for r in run.resources
-            if r.type.endswith(":GpuNodePool") and r.name == f"{endpoint.cluster}-{endpoint.pool}"
-        )
-        raw_pools = [r for r in run.resources if r.parent == pool_component.urn and r.type in NODE_POOLS]
+            if pool_component and r.parent == pool_component.urn and r.type in NODE_POOLS
+        ]
+        raw_pools += [
+            r
+            for r in run.resources
+            if r.type in PROVISIONED and r.name.startswith(f"{endpoint.cluster}-provisioner-{endpoint.pool}-")
+        ]
+        auto = spec.clusters[endpoint.cluster].gpu_pools[endpoint.pool].provisioning == "auto"
+        assert any(r.type in PROVISIONED for r in raw_pools) is auto, name
         assert raw_pools, f"{name}: pool {endpoint.pool} has no node pools"
         pod = pod_spec(deployment)
         for raw in raw_pools:
-            taints, labels = NODE_POOLS[raw.type](raw)
+            taints, labels = {**NODE_POOLS, **PROVISIONED}[raw.type](raw)
             assert taints, f"{raw.name} is not tainted"
             for taint in taints:
                 assert tolerates(
