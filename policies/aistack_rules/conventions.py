@@ -26,6 +26,8 @@ K8S_TAINT_EFFECT = "NoSchedule"
 
 ACCELERATOR_LABEL = "aistack.io/accelerator"
 """Node label carrying the canonical accelerator name on every cloud."""
+POOL_LABEL = "aistack.io/pool"
+"""Node label naming the spec's GPU pool (``components/gpu.py`` ``node_labels``)."""
 
 GKE_ACCELERATOR_LABEL = "cloud.google.com/gke-accelerator"
 """Node label GKE sets on GPU nodes (value e.g. ``nvidia-l4``); GPU pods on GKE select it."""

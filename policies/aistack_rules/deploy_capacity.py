@@ -31,13 +31,13 @@ from .tokens import (
     EKS_CLUSTER,
     EKS_NODE_GROUP,
     GKE_CLUSTER,
+    GKE_COMPUTE_CLASS,
     GKE_NODE_POOL,
     K8S_PROVIDER,
     K8S_WORKLOADS,
+    KARPENTER_NODEPOOL,
 )
 
-KARPENTER_NODEPOOL = "kubernetes:karpenter.sh/v1:NodePool"
-GKE_COMPUTE_CLASS = "kubernetes:cloud.google.com/v1:ComputeClass"
 COMPUTE_CLASS_LABEL = "cloud.google.com/compute-class"
 HARD_EFFECTS = ("NoSchedule", "NoExecute")
 _EFFECTS = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}

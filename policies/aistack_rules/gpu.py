@@ -23,6 +23,7 @@ from .conventions import (
     EKS_GPU_TAINT,
     GKE_ACCELERATOR_LABEL,
     GKE_GPU_TAINT,
+    POOL_LABEL,
     is_aks_gpu_vm_size,
     is_eks_gpu_ami_type,
     is_eks_gpu_instance_type,
@@ -47,9 +48,11 @@ from .tokens import (
     EKS_CLUSTER,
     EKS_NODE_GROUP,
     GKE_CLUSTER,
+    GKE_COMPUTE_CLASS,
     GKE_NODE_POOL,
     K8S_PROVIDER,
     K8S_WORKLOADS,
+    KARPENTER_NODEPOOL,
 )
 
 POOL_TYPES = (EKS_NODE_GROUP, AZ_AGENT_POOL, AZ_MANAGED_CLUSTER, GKE_NODE_POOL, GKE_CLUSTER)
@@ -326,6 +329,73 @@ def check_gpu_spot_has_ondemand_floor(subjects: Sequence[Subject], cfg: Mapping[
 
     for pool in spot:
         yield from each([lambda pool=pool: judge(pool)], pool.subject.urn)
+    yield from _provisioner_floors(subjects, floor)
+
+
+CAPACITY_TYPE = "karpenter.sh/capacity-type"
+
+
+def _provider_of(s: Subject) -> str | None:
+    """The URN of a Kubernetes object's provider (the mock runtime records ``<urn>::<id>``)."""
+    return s.provider.rsplit("::", 1)[0] if s.provider else None
+
+
+def _provisioner_floors(subjects: Sequence[Subject], floor: int) -> Iterator[Any]:
+    """``provisioning: auto`` pools: spot capacity a provisioner launches has an on-demand floor first.
+
+    A Karpenter NodePool that may launch spot GPU nodes needs, on the same cluster (Kubernetes
+    provider) and for the same pool label, an on-demand-only NodePool Karpenter tries first (a higher
+    ``weight``: "NodePools", weight) whose GPU limit admits at least ``floor`` nodes. A GKE
+    ComputeClass with a spot priority needs an on-demand priority before it (GKE tries priorities in
+    order: "About custom ComputeClasses").
+    """
+    nodepools = [s for s in subjects if s.type == KARPENTER_NODEPOOL]
+
+    def kinds(r: Subject) -> set[str]:
+        for req in get_known(r.inputs, "spec.template.spec.requirements", []):
+            if req.get("key") == CAPACITY_TYPE and req.get("operator") == "In":
+                return {str(v) for v in req.get("values") or []}
+        # Unconstrained, Karpenter launches on-demand only (docs, "NodePools": karpenter.sh/capacity-type).
+        return {"on-demand"}
+
+    def judge_nodepool(r: Subject) -> Iterator[Any]:
+        if "spot" not in kinds(r) or get_known(r.inputs, ["spec", "limits", "nvidia.com/gpu"]) is None:
+            return
+        pool = get_known(r.inputs, "spec.template.metadata.labels", {}).get(POOL_LABEL)
+        weight = get_known(r.inputs, "spec.weight", 0) or 0
+        for other in nodepools:
+            if other is r or _provider_of(other) != _provider_of(r) or "spot" in kinds(other):
+                continue
+            labels = get_known(other.inputs, "spec.template.metadata.labels", {})
+            limit = get_known(other.inputs, ["spec", "limits", "nvidia.com/gpu"], 0)
+            if (
+                labels.get(POOL_LABEL) == pool
+                and (get_known(other.inputs, "spec.weight", 0) or 0) > weight
+                and float(limit) >= floor
+            ):
+                return
+        yield (
+            r.urn,
+            f"Karpenter NodePool {r.name} may launch spot GPU nodes but no on-demand NodePool of the same pool "
+            f"with a higher weight and room for {floor} node(s) comes first, so a spot reclaim can take every replica",
+        )
+
+    def judge_class(r: Subject) -> Iterator[Any]:
+        for priority in get_known(r.inputs, "spec.priorities", []):
+            if as_bool(priority.get("spot")) is True:
+                yield (
+                    r.urn,
+                    f"ComputeClass {r.name} tries spot before any on-demand priority: put the pool's "
+                    "on-demand floor (a node pool or an on-demand priority) first",
+                )
+                return
+            if priority.get("nodepools") or priority.get("reservations"):
+                return
+
+    for r in nodepools:
+        yield from each([lambda r=r: judge_nodepool(r)], r.urn)
+    for r in (s for s in subjects if s.type == GKE_COMPUTE_CLASS):
+        yield from each([lambda r=r: judge_class(r)], r.urn)
 
 
 def check_cost_budget(_subjects: Sequence[Subject], cfg: Mapping[str, Any]) -> Iterator[Any]:
@@ -360,8 +430,10 @@ RULES = (
         "gpu-spot-has-ondemand-floor",
         ADVISORY,
         "Every spot GPU pool has an on-demand GPU pool (same cluster and accelerator) with a minimum of "
-        "minOnDemandNodes (stack: joins pools by cluster).",
-        POOL_TYPES,
+        "minOnDemandNodes; a Karpenter NodePool that may launch spot has an on-demand NodePool of the same "
+        "pool tried first (higher weight) with room for minOnDemandNodes, and a ComputeClass an on-demand "
+        "priority before its spot one (stack: joins pools by cluster).",
+        (*POOL_TYPES, KARPENTER_NODEPOOL, GKE_COMPUTE_CLASS),
         check_gpu_spot_has_ondemand_floor,
         stack=True,
         config_schema={

@@ -97,6 +97,8 @@ K8S_BINDINGS = (
     "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
 )
 K8S_PROVIDER = "pulumi:providers:kubernetes"
+KARPENTER_NODEPOOL = "kubernetes:karpenter.sh/v1:NodePool"
+GKE_COMPUTE_CLASS = "kubernetes:cloud.google.com/v1:ComputeClass"
 
 # Read by the deploy concern's ordering rules.
 EKS_ADDON = "aws:eks/addon:Addon"

@@ -259,3 +259,58 @@ def test_gpu_pod_parented_under_a_gke_component_needs_the_gke_selector() -> None
     assert findings([component, cluster, provider, eks_elsewhere, pod], "gpu-pod-tolerates-and-selects") == [
         ("gpu-pod-tolerates-and-selects", "mandatory", "llm")
     ]
+
+
+# --- provisioning: auto: the spot floor is a NodePool tried first, or a ComputeClass priority before spot ---
+
+NODEPOOL_T = "kubernetes:karpenter.sh/v1:NodePool"
+CLASS_T = "kubernetes:cloud.google.com/v1:ComputeClass"
+FLOOR = "gpu-spot-has-ondemand-floor"
+
+
+def karpenter(name: str, kinds: list[str], *, weight: Any = None, limit: Any = "4", pool: str = "a10g"):
+    spec: dict[str, Any] = {
+        "template": {
+            "metadata": {"labels": {"aistack.io/pool": pool}},
+            "spec": {
+                "requirements": [{"key": "karpenter.sh/capacity-type", "operator": "In", "values": kinds}]
+            },
+        },
+        "limits": {"nvidia.com/gpu": limit},
+    }
+    if weight is not None:
+        spec["weight"] = weight
+    return res(
+        NODEPOOL_T,
+        name,
+        {"spec": spec},
+        provider="urn:pulumi:test::cases::pulumi:providers:kubernetes::c-k8s::id",
+    )
+
+
+def test_a_spot_nodepool_needs_an_on_demand_nodepool_of_its_pool_tried_first() -> None:
+    spot = karpenter("spot", ["spot", "on-demand"], limit="8")
+    assert findings([spot, karpenter("floor", ["on-demand"], weight=100, limit="1")], FLOOR) == []
+    # No floor, a floor of another pool, or one Karpenter does not try first: spot can take every replica.
+    assert findings([spot], FLOOR) == [(FLOOR, "mandatory", "spot")]
+    assert findings([spot, karpenter("floor", ["on-demand"], weight=100, pool="h100")], FLOOR) == [
+        (FLOOR, "mandatory", "spot")
+    ]
+    assert findings([spot, karpenter("floor", ["on-demand"])], FLOOR) == [(FLOOR, "mandatory", "spot")]
+    # Dev disables the rule; an on-demand-only NodePool needs no floor.
+    assert findings([spot], FLOOR, environment="dev") == []
+    assert findings([karpenter("od", ["on-demand"])], FLOOR) == []
+
+
+def test_a_nodepool_whose_floor_limit_is_unknown_cannot_be_judged_yet() -> None:
+    spot = karpenter("spot", ["spot", "on-demand"])
+    found = evaluate([spot, karpenter("floor", ["on-demand"], weight=100, limit=UNKNOWN)], environment="prod")
+    assert [(f["policy"], f["level"]) for f in found if f["policy"] == FLOOR] == [(FLOOR, "advisory")]
+
+
+def test_a_compute_class_puts_an_on_demand_priority_before_spot() -> None:
+    gpu = {"machineType": "g2-standard-8", "gpu": {"type": "nvidia-l4", "count": 1}}
+    first = res(CLASS_T, "cc", {"spec": {"priorities": [{"nodepools": ["l4-floor"]}, {**gpu, "spot": True}]}})
+    assert findings([first], FLOOR) == []
+    spot_first = res(CLASS_T, "cc", {"spec": {"priorities": [{**gpu, "spot": True}, {**gpu, "spot": False}]}})
+    assert findings([spot_first], FLOOR) == [(FLOOR, "mandatory", "cc")]
