@@ -32,6 +32,7 @@ choices are dropped before solving (see :func:`_prune`), which also keeps the op
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections import defaultdict
@@ -306,6 +307,7 @@ class _Switches:
     pools: bool = True
     churn: bool = True
     survive: bool = True
+    new_migration: bool = True  # False: the migration term only on protected (deployed) pools
 
 
 def _prune(
@@ -315,6 +317,7 @@ def _prune(
     by_zones: bool,
     domain: str | None = None,
     dominators: int = 1,
+    protected_dominate: bool = True,
 ) -> list[bool]:
     """Which candidates to keep: drop those another candidate dominates (exact).
 
@@ -331,9 +334,11 @@ def _prune(
     With the quadratic migration term merging two pools' changes can cost more, so a candidate
     is dropped only when ``dominators`` kept candidates dominate it, and only kept candidates
     deployed nowhere (``protected`` False) count as dominators: see :func:`_solve` for the
-    number that keeps the optimum.
+    number that keeps the optimum. ``protected_dominate=False`` keeps protected candidates out of
+    the dominators with one dominator too (the migration term on protected pools only).
     """
     keep = [True] * len(cands)
+    exclude_protected = dominators > 1 or not protected_dominate
     groups: dict[tuple[object, ...], list[int]] = defaultdict(list)
     for i, c in enumerate(cands):
         where = c.domains(domain) if domain in ("region", "cloud") else ()
@@ -355,7 +360,9 @@ def _prune(
             dominated = found >= dominators
             if dominated and not protected[i]:
                 keep[i] = False
-            elif uncapped[i] and not (dominators > 1 and protected[i]) and (dominators > 1 or not dominated):
+            elif (
+                uncapped[i] and not (exclude_protected and protected[i]) and (dominators > 1 or not dominated)
+            ):
                 best.setdefault((zones, c.replicas_per_node), []).append(caps)
     return keep
 
@@ -394,22 +401,32 @@ def _solve(
     by_zones = min_zones > 1 or survive == "zone"
     alpha = options.migration_usd_per_node_sq if switches.churn else 0.0
 
-    def solve_pruned(dominators: int) -> tuple[list[int], _Solution | None]:
-        keep = _prune(cands, protected, uncapped, by_zones, survive, dominators)
+    max_pools = options.max_pools_per_workload if switches.pools else None
+    pool_twins = alpha > 0 and not by_zones and max_pools is None
+
+    def solve_pruned(dominators: int, squares: int | None = None) -> tuple[list[int], _Solution | None]:
+        keep = _prune(cands, protected, uncapped, by_zones, survive, dominators, switches.new_migration)
         kept = [i for i in range(len(cands)) if keep[i]]
+        twins = (
+            _twin_groups([cands[i] for i in kept], [protected[i] or not uncapped[i] for i in kept], survive)
+            if pool_twins
+            else [[pos] for pos in range(len(kept))]
+        )
         found = _solve_kept(
             workloads,
-            [cands[i] for i in kept],
+            [cands[kept[same[0]]] for same in twins],
             options,
             switches,
             demands=demands,
-            lower=[lower[i] for i in kept],
+            lower=[lower[kept[same[0]]] for same in twins],
             quota=quota,
-            current=[current[i] for i in kept],
+            current=[current[kept[same[0]]] for same in twins],
+            multiplicity=[len(same) for same in twins],
+            squares=squares,
         )
-        return kept, found
+        return kept, None if found is None else _unpool(found, twins, len(kept))
 
-    if alpha <= 0:
+    if alpha <= 0 or not switches.new_migration:
         kept, solution = solve_pruned(1)
     else:
         kept, solution = _solve_with_migration(
@@ -444,7 +461,7 @@ def _solve_with_migration(
     cands: Sequence[Candidate],
     options: SizingOptions,
     switches: _Switches,
-    solve_pruned: Callable[[int], tuple[list[int], _Solution | None]],
+    solve_pruned: Callable[..., tuple[list[int], _Solution | None]],
     *,
     demands: Sequence[Sequence[float]],
     lower: Sequence[int],
@@ -454,9 +471,10 @@ def _solve_with_migration(
 
     Call a pool *new* when nothing is deployed on it (it starts from 0 nodes). A new pool in use
     pays ``alpha x d^2 >= alpha`` for the change that takes it off zero, so a plan costing at most
-    ``Z`` uses at most ``N = (Z - P) / alpha`` new pools, ``P`` being the cheapest price part of
-    any plan (the optimum without migration and churn, which bounds every plan's price part from
-    below). Suppose ``b`` is dropped because ``N`` kept new uncapped candidates dominate it, and
+    ``Z`` uses at most ``N = (Z - L) / alpha`` new pools, ``L`` being the least cost of any plan
+    when only deployed pools pay the migration term (every plan's cost minus its new pools'
+    migration is at least ``L``). The same bound caps one new pool's squares at ``N``, which
+    :func:`_solve_kept` turns into node bounds. Suppose ``b`` is dropped because ``N`` kept new uncapped candidates dominate it, and
     an optimum uses ``b``: it uses at most ``N - 1`` other new pools, so one dominator ``a`` is
     unused in every period; moving ``b``'s whole trajectory onto ``a`` keeps every constraint
     (as in :func:`_prune`), costs no more per node, and leaves the migration term unchanged
@@ -471,14 +489,21 @@ def _solve_with_migration(
     if trial is None or not trial.proven:
         return kept, trial  # infeasible (dropping dominated choices keeps feasibility) or out of time
     alpha = options.migration_usd_per_node_sq
-    price_only = options.model_copy(update={"migration_usd_per_node_sq": 0.0, "churn_usd_per_node": 0.0})
-    cheapest = _solve(workloads, cands, price_only, switches, demands=demands, lower=lower, quota=quota)
-    if cheapest is None or not cheapest.proven:
+    floor = _solve(
+        workloads,
+        cands,
+        options,
+        replace(switches, new_migration=False),
+        demands=demands,
+        lower=lower,
+        quota=quota,
+    )
+    if floor is None or not floor.proven:
         return solve_pruned(len(cands) + 1)  # no bound: keep everything
-    new_pools = math.floor((trial.objective - cheapest.objective) / alpha * (1 + 1e-9) + 1e-9)
+    new_pools = math.floor((trial.objective - floor.objective) / alpha * (1 + 1e-9) + 1e-9)
     if new_pools <= _TRIAL_DOMINATORS:
         return kept, trial
-    return solve_pruned(new_pools)
+    return solve_pruned(new_pools, new_pools)
 
 
 @dataclass
@@ -503,8 +528,15 @@ def _solve_kept(
     lower: Sequence[int],
     quota: dict[tuple[str, str, str, str, int], int],
     current: Sequence[int],
+    multiplicity: Sequence[int] | None = None,
+    squares: int | None = None,
 ) -> _Solution | None:
     """Build and solve the MILP over exactly ``cands``; ``None`` when infeasible.
+
+    ``multiplicity[i] = K > 1`` makes candidate ``i`` stand for ``K`` identical new pools
+    (:func:`_twin_groups`): its variables are their total and its migration term is the least
+    the ``K`` pools pay for that total's moves (:func:`_spread_squares`). ``squares`` bounds the
+    sum of one new pool's migration squares in any plan that can be optimal.
 
     One block of node variables per period, each with every constraint family; the churn
     penalty links period 0 to ``current``, the migration term links consecutive periods.
@@ -526,7 +558,9 @@ def _solve_kept(
         members[c.w].append(i)
     build = _Build(_Model(), workloads, cands, members)
     x: list[list[int]] = []
-    bounds = [_upper_bounds(workloads, cands, period, lower, current, min_zones, cap_of) for period in demands]
+    bounds = [
+        _upper_bounds(workloads, cands, period, lower, current, min_zones, cap_of) for period in demands
+    ]
     if alpha > 0:
         # With the migration term a pool may keep nodes through a dip rather than pay to drop and
         # re-add them, so each period gets the bound of its busiest period M = max_t U_t (which
@@ -534,6 +568,19 @@ def _solve_kept(
         # period feasible (M nodes alone serve it) and cannot raise any |n[t] - n[t-1]|, since
         # min(., M) is 1-Lipschitz and the deployed count is at most M.
         bounds = [list(map(max, *bounds))] * len(bounds) if len(bounds) > 1 else bounds
+    multiplicity = [1] * len(cands) if multiplicity is None else list(multiplicity)
+    if squares is not None:
+        # A new pool's (or K twins') migration squares sum to at most `squares` in any plan that
+        # can beat the first one (:func:`_solve_with_migration`); its nodes in period t are the sum
+        # of its first t moves, so n^2 <= t x sum d^2 <= T x squares (Cauchy-Schwarz), and
+        # h_K(d) >= d^2 / K for K twins.
+        bounds = [
+            [
+                u if lower[i] or current[i] else min(u, math.isqrt(len(demands) * multiplicity[i] * squares))
+                for i, u in enumerate(b)
+            ]
+            for b in bounds
+        ]
     for t, period in enumerate(demands):
         uppers = bounds[t]
         x_t = []
@@ -556,7 +603,12 @@ def _solve_kept(
         _add_quota(build, x_t, cap_of)
     if churn > 0:
         _add_churn(build, x[0], current, churn)
-    migration = _add_migration(build, x, current, alpha) if alpha > 0 else []
+    if alpha > 0:
+        _break_twin_symmetry(
+            build, x, lower, current, cap_of, by_zones=min_zones > 1 or survive == "zone", survive=survive
+        )
+    priced = None if switches.new_migration else [lower[i] > 0 or current[i] > 0 for i in range(len(cands))]
+    migration = _add_migration(build, x, current, alpha, priced, multiplicity) if alpha > 0 else []
 
     solved = _solve_with_cuts(build.model, migration, options.time_limit_s)
     if solved is None:
@@ -580,7 +632,7 @@ def _solve_kept(
         sum(c.hourly * hours * n for c, n in zip(cands, nodes, strict=True)) for nodes in by_period
     )
     penalty = churn * sum(abs(n - cur) for n, cur in zip(by_period[0], current, strict=True))
-    moved = _migration_cost(by_period, current, alpha)
+    moved = _migration_cost(by_period, current, alpha, priced, multiplicity)
     seconds = time.perf_counter() - started
     return _Solution(
         by_period[0],
@@ -844,6 +896,40 @@ def _add_churn(build: _Build, x: Sequence[int], current: Sequence[int], churn: f
         build.model.row(((dev, 1.0), (x[i], 1.0)), current[i], np.inf)
 
 
+def _break_twin_symmetry(
+    build: _Build,
+    x: Sequence[Sequence[int]],
+    lower: Sequence[int],
+    current: Sequence[int],
+    cap_of: Callable[[Offering], int | None],
+    *,
+    by_zones: bool,
+    survive: str | None,
+) -> None:
+    """Order interchangeable pools by their node-periods (exact symmetry breaking).
+
+    Twins are candidates of one workload and capacity type with the same price, per-class
+    capacity, replicas per node (and zones or failure domain when those matter), no quota, and
+    nothing deployed or required: swapping two twins' whole trajectories maps every plan to a plan
+    of the same cost (every constraint and the migration term treat them alike). So some optimum
+    lists each group's twins in non-increasing order of ``sum_t nodes(o, t)``, and adding
+    ``sum_t nodes(a, t) >= sum_t nodes(b, t)`` for consecutive twins keeps the optimum. With the
+    migration term the optimum spreads over identical copies (``d^2`` is convex), and without
+    these rows the solver explores every permutation of them.
+    """
+    groups: dict[tuple[object, ...], list[int]] = defaultdict(list)
+    for i, c in enumerate(build.cands):
+        if lower[i] > 0 or current[i] > 0 or cap_of(c.offering) is not None:
+            continue
+        zones = c.zone_keys if by_zones else ()
+        where = c.domains(survive) if survive in ("region", "cloud") else ()
+        caps = c.class_caps or (c.capacity,)
+        groups[(c.w, c.spot, c.hourly, caps, c.replicas_per_node, zones, where)].append(i)
+    for same in groups.values():
+        for a, b in itertools.pairwise(same):
+            build.model.row((*((x_t[a], 1.0) for x_t in x), *((x_t[b], -1.0) for x_t in x)), 0.0, np.inf)
+
+
 @dataclass(frozen=True)
 class _Move:
     """One migration term ``alpha x d^2``, ``d = nodes(now) - nodes(before)``, bounded by ``s``."""
@@ -853,10 +939,16 @@ class _Move:
     before: int | None  # column of the previous period, None for period 0 (a constant)
     constant: int  # nodes deployed before period 0 (0 for later periods)
     limit: int  # largest |d| the bounds allow
+    pools: int = 1  # identical new pools the move is spread over (s >= their least sum of squares)
 
 
 def _add_migration(
-    build: _Build, x: Sequence[Sequence[int]], current: Sequence[int], alpha: float
+    build: _Build,
+    x: Sequence[Sequence[int]],
+    current: Sequence[int],
+    alpha: float,
+    priced: Sequence[bool] | None = None,
+    multiplicity: Sequence[int] | None = None,
 ) -> list[_Move]:
     """Variables ``s >= d^2`` for every pool and transition, cost ``alpha x s``.
 
@@ -865,11 +957,14 @@ def _add_migration(
     ``k+1``). So ``s >= (2k+1) d - k(k+1)`` and ``s >= -(2k+1) d - k(k+1)`` for every ``k`` below
     the largest ``|d|`` the bounds allow give ``s = d^2`` exactly at an optimum. The first few
     ``k`` are added here; :func:`_solve_with_cuts` adds the one an answer violates, if any.
+    ``priced`` (default: every pool) says which pools pay the term.
     """
     model = build.model
     moves = []
     for t, x_t in enumerate(x):
         for i, col in enumerate(x_t):
+            if priced is not None and not priced[i]:
+                continue
             before = None if t == 0 else x[t - 1][i]
             constant = current[i] if t == 0 else 0
             high = model.upper[col]
@@ -878,8 +973,9 @@ def _add_migration(
             limit = int(max(high - low_before, high_before - model.lower[col]))
             if limit <= 0:
                 continue
-            move = _Move(model.var(alpha, 0, np.inf, False), col, before, constant, limit)
-            for k in range(min(limit, _EAGER_TANGENTS)):
+            pools = 1 if multiplicity is None else multiplicity[i]
+            move = _Move(model.var(alpha, 0, np.inf, False), col, before, constant, limit, pools)
+            for k in range(min(-(-limit // pools), _EAGER_TANGENTS)):
                 _tangent(model, move, k)
             moves.append(move)
     return moves
@@ -890,14 +986,18 @@ _EAGER_TANGENTS = 3
 
 
 def _tangent(model: _Model, move: _Move, k: int) -> None:
-    """The two tangent cuts of ``s >= d^2`` at ``|d| = k`` and ``k + 1``."""
+    """The two cuts of ``s >= h_K(d)`` through ``|d| = kK`` and ``(k + 1)K`` (``K = move.pools``).
+
+    ``h_K`` (:func:`_spread_squares`) is linear between multiples of ``K`` with slope ``2k + 1``,
+    so its lines are ``s >= (2k+1)|d| - K k(k+1)``; ``K = 1`` gives the tangents of ``d^2``.
+    """
     for sign in (1.0, -1.0):
         slope = sign * (2 * k + 1)
         terms = [(move.s, 1.0), (move.now, -slope)]
         if move.before is not None:
             terms.append((move.before, slope))
-        # s - slope x now + slope x before >= -k(k+1) - slope x constant
-        model.row(terms, -k * (k + 1) - slope * move.constant, np.inf)
+        # s - slope x now + slope x before >= -K k(k+1) - slope x constant
+        model.row(terms, -move.pools * k * (k + 1) - slope * move.constant, np.inf)
 
 
 def _solve_with_cuts(
@@ -919,9 +1019,10 @@ def _solve_with_cuts(
             d = round(values[move.now]) - (
                 move.constant if move.before is None else round(values[move.before])
             )
-            k = abs(d) - 1
+            k = (abs(d) - 1) // move.pools
+            need = _spread_squares(abs(d), move.pools)
             if (
-                values[move.s] < d * d - 1e-6 * max(1.0, d * d)
+                values[move.s] < need - 1e-6 * max(1.0, need)
                 and k >= _EAGER_TANGENTS
                 and (move, k) not in done
             ):
@@ -932,16 +1033,105 @@ def _solve_with_cuts(
             return solved
 
 
-def _migration_cost(by_period: Sequence[Sequence[int]], current: Sequence[int], alpha: float) -> float:
-    """``alpha x sum over pools and transitions of d^2`` for integer node counts."""
+def _migration_cost(
+    by_period: Sequence[Sequence[int]],
+    current: Sequence[int],
+    alpha: float,
+    priced: Sequence[bool] | None = None,
+    multiplicity: Sequence[int] | None = None,
+) -> float:
+    """``alpha x sum over pools (``priced`` ones, default all) and transitions of d^2`` for integer
+    node counts (``h_K(d)`` for a column standing for ``K`` identical pools)."""
     if alpha <= 0:
         return 0.0
     total = 0
     previous = list(current)
     for nodes in by_period:
-        total += sum((n - p) ** 2 for n, p in zip(nodes, previous, strict=True))
+        total += sum(
+            _spread_squares(abs(n - p), 1 if multiplicity is None else multiplicity[i])
+            for i, (n, p) in enumerate(zip(nodes, previous, strict=True))
+            if priced is None or priced[i]
+        )
         previous = list(nodes)
     return alpha * total
+
+
+def _spread_squares(d: int, pools: int) -> int:
+    """``h_K(d)``: the least ``sum_k d_k^2`` over integers ``d_k`` with ``sum_k d_k = d`` (``K = pools``).
+
+    An even spread: ``r`` pools move ``q + 1`` and ``K - r`` move ``q``, ``d = qK + r``.
+    """
+    q, r = divmod(d, pools)
+    return pools * q * q + r * (2 * q + 1)
+
+
+def _twin_groups(cands: Sequence[Candidate], fixed: Sequence[bool], survive: str | None) -> list[list[int]]:
+    """Candidates grouped into identical new pools (each other one alone), in first-seen order.
+
+    Twins serve one workload on one capacity type at the same price, per-class capacity and
+    replicas per node (in the same region or cloud when that is the failure domain), with no quota
+    and nothing deployed or required (``fixed`` False). Every constraint without zone placement or
+    a pool count sees twins only through their total, and :func:`_unpool` shows that ``K`` twins
+    whose total moves by ``d`` pay at least ``h_K(d)`` (:func:`_spread_squares`) and can pay
+    exactly that in every transition at once. So one column per group, priced ``h_K``, has the
+    same optimum: the catalog's copies of one type across regions become one variable.
+    """
+    groups: dict[tuple[object, ...], list[int]] = {}
+    for i, c in enumerate(cands):
+        if fixed[i]:
+            groups[("fixed", i)] = [i]
+            continue
+        where = c.domains(survive) if survive in ("region", "cloud") else ()
+        key = (c.w, c.spot, c.hourly, c.class_caps or (c.capacity,), c.replicas_per_node, where)
+        groups.setdefault(key, []).append(i)
+    return list(groups.values())
+
+
+def _balanced(totals: Sequence[int], pools: int) -> list[list[int]]:
+    """Per-period nodes of ``pools`` identical new pools whose total follows ``totals``.
+
+    Each move goes to the emptiest pools when the total grows and the fullest when it shrinks,
+    ``q`` or ``q + 1`` nodes each, so the pools stay within one node of each other (never below
+    zero) and every transition pays exactly ``h_K(d)``: the least any split can pay, since
+    ``sum_k d_k^2`` over integers summing to ``d`` is smallest for an even spread.
+    """
+    nodes = [0] * pools
+    out = []
+    for total in totals:
+        d = total - sum(nodes)
+        q, r = divmod(abs(d), pools)
+        step = 1 if d > 0 else -1
+        order = sorted(range(pools), key=lambda k: (step * nodes[k], k))
+        for rank, k in enumerate(order):
+            nodes[k] += step * (q + (rank < r))
+        out.append(list(nodes))
+    return out
+
+
+def _unpool(solution: _Solution, twins: Sequence[Sequence[int]], count: int) -> _Solution:
+    """A solution over twin groups (:func:`_twin_groups`) as nodes and routes per candidate."""
+    if all(len(same) == 1 for same in twins):
+        return solution
+    by_period = [[0] * count for _ in solution.by_period]
+    for g, same in enumerate(twins):
+        split = _balanced([nodes[g] for nodes in solution.by_period], len(same))
+        for t, per_pool in enumerate(split):
+            for pos, n in zip(same, per_pool, strict=True):
+                by_period[t][pos] = n
+    routes: dict[tuple[int, int, int], float] = {}
+    for (t, b, g), r in solution.routes.items():
+        total = solution.by_period[t][g]
+        for pos in twins[g]:
+            if by_period[t][pos]:
+                routes[(t, b, pos)] = r * by_period[t][pos] / total
+    zone_nodes = {(twins[g][0], zone): n for (g, zone), n in solution.zone_nodes.items()}
+    return replace(
+        solution,
+        nodes=tuple(by_period[0]),
+        by_period=tuple(tuple(p) for p in by_period),
+        routes=routes,
+        zone_nodes=zone_nodes,
+    )
 
 
 def _place_in_zones(

@@ -238,6 +238,64 @@ def test_migration_spreads_growth_over_identical_pools_that_dominance_would_drop
     assert sorted(p.nodes for p in plan.periods[0].pools) == [1, 1, 1]
 
 
+def dp_periods(
+    prices: list[float],
+    caps: list[float],
+    demands: list[float],
+    alpha: float,
+    current: list[int],
+    hours: float,
+) -> float:
+    """Cheapest period costs plus alpha x squared changes over node vectors up to 5 per pool (DP)."""
+    states = np.array(list(itertools.product(range(6), repeat=len(prices))), dtype=float)
+    served, price = states @ np.array(caps), states @ np.array(prices) * hours
+    best = alpha * ((states - np.array(current, dtype=float)) ** 2).sum(axis=1)
+    moves = alpha * ((states[:, None, :] - states[None, :, :]) ** 2).sum(axis=2)
+    for t, demand in enumerate(demands):
+        if t:
+            best = (best[None, :] + moves).min(axis=1)
+        best = np.where(served >= demand - 1e-9, best + price, np.inf)
+    return float(best.min())
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_three_periods_with_twin_pools_match_enumeration(seed: int) -> None:
+    # Twins (same price and capacity, nothing deployed) are solved as one column priced at the
+    # least sum of squares of an even spread; a deployed copy and a dearer copy stay apart.
+    rng = random.Random(seed)
+    names = ["deployed", "twin-a", "twin-b", "dearer", "big"]
+    prices = [1.0, 1.0, 1.0, 1.08, 3.5]
+    caps = [100.0, 100.0, 100.0, 100.0, 400.0]
+    cat = Catalog([offering(n, p, gpus=4 if n == "big" else 1) for n, p in zip(names, prices, strict=True)])
+    demands = [float(rng.randrange(100, 900, 50)) for _ in range(3)]
+    alpha = rng.choice([2.0, 15.0, 60.0])
+    deployed = rng.randrange(0, 4)
+    w = Workload(
+        name="w",
+        model_mem_gib=20,
+        demand=tuple(demands),
+        throughput={"L4": 100},
+        target_utilization=1.0,
+        min_replicas=0,
+    )
+    current = [
+        {
+            "workload": "w",
+            "cloud": "aws",
+            "region": "us-east-1",
+            "instance_type": "deployed",
+            "nodes": deployed,
+        }
+    ]
+    options = SizingOptions(
+        migration_usd_per_node_sq=alpha, period_hours=10, current=current if deployed else []
+    )
+    plan = plan_for([w], cat, options, explain=False)
+    expected = dp_periods(prices, caps, demands, alpha, [deployed, 0, 0, 0, 0], 10)
+    assert plan.optimal and cost_close(plan.objective_usd, expected), (demands, alpha, deployed)
+    assert cost_close(sum(p.cost_usd for p in plan.periods) + plan.migration_usd, plan.objective_usd)
+
+
 def test_quadratic_and_linear_churn_give_different_plans() -> None:
     # Six small nodes run now; 250 units/s needs three. L1 (5 USD/node) sheds three for 15 USD;
     # the square (5 USD/node^2) makes shedding three cost 45, so it sheds one (5 USD).
@@ -368,3 +426,29 @@ def test_70b_fp8_on_one_h100_is_credited_a_few_hundred_tokens() -> None:
         w, offering("p5", 50.0, accelerator="H100-80GB", gpu_mem=80, gpus=8), 1
     )
     assert 0 < credit.per_class["all"] < 600  # the measured 2,679 needs a larger KV cache
+
+
+@pytest.mark.parametrize("pools", [1, 2, 3, 5])
+def test_balanced_twins_pay_the_least_sum_of_squares(pools: int) -> None:
+    from sizing.optimize import _balanced, _spread_squares
+
+    rng = random.Random(pools)
+    totals = [rng.randrange(0, 12) for _ in range(8)]
+    split = _balanced(totals, pools)
+    previous = [0] * pools
+    for total, nodes in zip(totals, split, strict=True):
+        assert sum(nodes) == total and min(nodes) >= 0 and max(nodes) - min(nodes) <= 1
+        d = total - sum(previous)
+        paid = sum((n - p) ** 2 for n, p in zip(nodes, previous, strict=True))
+        # The even spread is the least any integer split of d can pay (checked by enumeration).
+        least = (
+            min(
+                sum(x * x for x in split_d)
+                for split_d in itertools.product(range(-12, 13), repeat=pools)
+                if sum(split_d) == d
+            )
+            if pools <= 3
+            else _spread_squares(abs(d), pools)
+        )
+        assert paid == _spread_squares(abs(d), pools) == least
+        previous = nodes
