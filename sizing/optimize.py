@@ -516,6 +516,7 @@ class _Build:
     members: dict[int, list[int]]
     zone_cols: list[tuple[int, int, tuple[ZoneKey, ...], ZoneKey, int]] = field(default_factory=list)
     route_groups: list[tuple[tuple[int, int, int], tuple[int, ...], int]] = field(default_factory=list)
+    splits: dict[tuple[int, int], dict[ZoneKey, int]] = field(default_factory=dict)  # survive: zone
 
 
 def _solve_kept(
@@ -559,7 +560,8 @@ def _solve_kept(
     build = _Build(_Model(), workloads, cands, members)
     x: list[list[int]] = []
     bounds = [
-        _upper_bounds(workloads, cands, period, lower, current, min_zones, cap_of) for period in demands
+        _upper_bounds(workloads, cands, period, lower, current, min_zones, cap_of, survive)
+        for period in demands
     ]
     if alpha > 0:
         # With the migration term a pool may keep nodes through a dip rather than pay to drop and
@@ -596,10 +598,10 @@ def _solve_kept(
                 _add_on_demand_floor(build, w_idx, x_t, floor * period[w_idx])
             if max_pools is not None:
                 _add_max_pools(build, w_idx, x_t, max_pools, period[w_idx], floor if w.spot else 0.0)
+            if survive is not None and period[w_idx] > 0:
+                _add_survival(build, t, w_idx, x_t, period[w_idx], survive)
             if min_zones > 1 and (period[w_idx] > 0 or w.min_replicas > 0):
                 _add_zone_spread(build, t, w_idx, x_t, min_zones)
-            if survive is not None and period[w_idx] > 0:
-                _add_survival(build, w_idx, x_t, period[w_idx], survive)
         _add_quota(build, x_t, cap_of)
     if churn > 0:
         _add_churn(build, x[0], current, churn)
@@ -619,15 +621,23 @@ def _solve_kept(
     for t, nodes in enumerate(by_period):
         period_routes = {(b, i): r for (tt, b, i), r in routes.items() if tt == t}
         _verify(workloads, cands, nodes, demands[t], cap_of, period_routes)
-    zone_nodes = (
-        _place_in_zones(
+    if survive == "zone":
+        # The split the survival rows were proven with (it also places the min_zones spread).
+        zone_nodes = {}
+        for i, n in enumerate(by_period[0]):
+            split = build.splits.get((0, i))
+            for zone, col in (split or {cands[i].zone_keys[0]: None}).items():
+                placed = n if col is None else round(values[col])
+                if placed:
+                    zone_nodes[(i, zone)] = placed
+    elif min_zones > 1:
+        zone_nodes = _place_in_zones(
             cands,
             by_period[0],
             [(w, zs, z) for t, w, zs, z, col in build.zone_cols if t == 0 and round(values[col])],
         )
-        if min_zones > 1
-        else {}
-    )
+    else:
+        zone_nodes = {}
     period_costs = tuple(
         sum(c.hourly * hours * n for c, n in zip(cands, nodes, strict=True)) for nodes in by_period
     )
@@ -675,10 +685,16 @@ def _upper_bounds(
     current: Sequence[int],
     min_zones: int,
     cap_of: Callable[[Offering], int | None],
+    survive: str | None = None,
 ) -> list[int]:
     """Per candidate, the most nodes an optimum can need in it (see the module docstring).
 
-    With request classes, the nodes needed to carry every class the candidate can serve.
+    With request classes, the nodes needed to carry every class the candidate can serve. With
+    ``survive: zone`` a candidate in ``k >= 2`` zones needs ``m = need + ceil(need / (k - 1))``
+    nodes to carry the demand alone with its fullest zone lost (``m - ceil(m / k) >= need``, and
+    ``m`` is the least such); cutting it to ``m`` nodes spread evenly keeps every constraint, so
+    no optimum needs more. (Bounding it by ``need`` alone made a plan that stacks one multi-zone
+    offering infeasible or dearer.)
     """
     uppers = []
     for i, c in enumerate(cands):
@@ -688,9 +704,11 @@ def _upper_bounds(
             for b, cap in zip(w.request_classes, c.class_caps, strict=True)
             if cap > 0
         )
-        need = max(
-            0 if served <= 0 else math.ceil(served - _TOL), _ceil_div(w.min_replicas, c.replicas_per_node)
-        )
+        alone = 0 if served <= 0 else math.ceil(served - _TOL)
+        spread = len(c.zone_keys) if survive == "zone" else 1
+        if spread > 1:
+            alone += -(-alone // (spread - 1))
+        need = max(alone, _ceil_div(w.min_replicas, c.replicas_per_node))
         upper = max(need, min_zones if need else 0, current[i], lower[i])
         cap = cap_of(c.offering)
         if cap is not None:
@@ -832,6 +850,10 @@ def _add_zone_spread(build: _Build, t: int, w_idx: int, x: Sequence[int], min_zo
             build.zone_cols.append((t, w_idx, zone_set, zone, col))
             placed.append(col)
             covers[zone].append(col)
+            in_zone = [build.splits[(t, i)][zone] for i in same if (t, i) in build.splits]
+            if in_zone and len(in_zone) == len(same):
+                # With survive: zone the node split is decided there; a zone counts only if it holds one.
+                model.row(((col, 1.0), *((z, -1.0) for z in in_zone)), -np.inf, 0.0)
         model.row((*((x[i], 1.0) for i in same), *((col, -1.0) for col in placed)), 0.0, np.inf)
     flags = []
     for cols in covers.values():
@@ -841,7 +863,7 @@ def _add_zone_spread(build: _Build, t: int, w_idx: int, x: Sequence[int], min_zo
     model.row(((flag, 1.0) for flag in flags), min_zones, np.inf)
 
 
-def _add_survival(build: _Build, w_idx: int, x: Sequence[int], demand: float, kind: str) -> None:
+def _add_survival(build: _Build, t: int, w_idx: int, x: Sequence[int], demand: float, kind: str) -> None:
     """Demand is still met with any one failure domain (zone, region, cloud) lost.
 
     For ``zone``, integer ``in_zone(o, z)`` split each candidate's nodes over its zones
@@ -860,6 +882,8 @@ def _add_survival(build: _Build, w_idx: int, x: Sequence[int], demand: float, ki
             continue
         split = [model.var(0.0, 0, model.upper[x[i]], True) for _ in domains]
         model.row(((x[i], 1.0), *((col, -1.0) for col in split)), 0.0, 0.0)
+        if kind == "zone":
+            build.splits[(t, i)] = dict(zip(domains, split, strict=True))
         for domain, col in zip(domains, split, strict=True):
             lost[domain][i] = col
     classes = build.workloads[w_idx].request_classes

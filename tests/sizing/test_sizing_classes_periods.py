@@ -351,6 +351,77 @@ def test_survive_zone_spreads_and_over_provisions_spot() -> None:
     assert nodes >= 4 and "survive" in robust.workloads[0].bound_by
 
 
+def test_survive_zone_lets_a_multi_zone_offering_carry_demand_alone() -> None:
+    # One offering in two zones: surviving a zone takes 3 nodes in each (the per-offering bound
+    # used to stop at the 3 nodes demand needs, which made this infeasible). With a dearer
+    # one-zone offering beside it, 2 + 2 plus 1 elsewhere (5.5 USD/h) beats 3 + 3 (6 USD/h).
+    w = Workload(
+        name="w",
+        model_mem_gib=20,
+        demand=300.0,
+        throughput={"L4": 100},
+        target_utilization=1.0,
+        min_replicas=0,
+    )
+    two = offering("a", 1.0, zones=("us-east-1a", "us-east-1b"))
+    alone = plan_for([w], Catalog([two]), SizingOptions(survive="zone"), explain=False)
+    assert alone.optimal and [p.nodes for p in alone.pools] == [6]
+    assert alone.workloads[0].zones == {"aws/us-east-1/us-east-1a": 3, "aws/us-east-1/us-east-1b": 3}
+    shared = plan_for(
+        [w],
+        Catalog([two, offering("b", 1.5, zones=("us-east-1c",))]),
+        SizingOptions(survive="zone"),
+        explain=False,
+    )
+    assert shared.optimal and shared.monthly_usd == pytest.approx(5.5 * 730)
+    assert sorted((p.instance_type, p.nodes) for p in shared.pools) == [("a", 4), ("b", 1)]
+
+
+def enumerate_survive_zone(offers: list[tuple[float, tuple[str, ...]]], nodes_needed: int) -> float:
+    """Cheapest nodes per (offering, zone), up to 4 each, with every one zone lost leaving enough."""
+    slots = [(price, zone) for price, zones in offers for zone in zones]
+    all_zones = {zone for _, zone in slots}
+    best = float("inf")
+    for counts in itertools.product(range(5), repeat=len(slots)):
+        total = sum(counts)
+        if all(
+            total - sum(n for n, (_, z) in zip(counts, slots, strict=True) if z == lost) >= nodes_needed
+            for lost in all_zones
+        ):
+            best = min(best, sum(n * price for n, (price, _) in zip(counts, slots, strict=True)))
+    return best
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_survive_zone_matches_enumeration_of_zone_placements(seed: int) -> None:
+    rng = random.Random(seed)
+    zones = ["us-east-1a", "us-east-1b", "us-east-1c"]
+    offers = [
+        (round(rng.uniform(1.0, 2.0), 2), tuple(sorted(rng.sample(zones, rng.choice([1, 2])))))
+        for _ in range(3)
+    ]
+    needed = rng.randrange(1, 5)
+    cat = Catalog([offering(f"o{k}", price, zones=zs) for k, (price, zs) in enumerate(offers)])
+    w = Workload(
+        name="w",
+        model_mem_gib=20,
+        demand=100.0 * needed,
+        throughput={"L4": 100},
+        target_utilization=1.0,
+        min_replicas=0,
+    )
+    plan = plan_for([w], cat, SizingOptions(survive="zone"), explain=False)
+    expected = enumerate_survive_zone(offers, needed)
+    if expected == float("inf"):
+        assert not plan.optimal
+        return
+    assert plan.optimal and plan.monthly_usd == pytest.approx(expected * 730), (offers, needed)
+    # The reported placement is the one survival was proven with.
+    placed = plan.workloads[0].zones
+    assert sum(placed.values()) == sum(p.nodes for p in plan.pools)
+    assert all(sum(placed.values()) - n >= needed for n in placed.values())
+
+
 def test_survive_region_needs_two_regions() -> None:
     w = Workload(name="w", model_mem_gib=20, demand=100, throughput={"L4": 100})
     plan = plan_for([w], Catalog([offering("a", 1.0)]), SizingOptions(survive="region"))
