@@ -101,6 +101,9 @@ def _workload(spec: StackSpec, name: str, endpoint: EndpointSpec, pool: GpuPoolS
         "clouds": (cloud,),
         "regions": (region_of(spec, cloud),),
         "spot": pool.capacity == "spot",
+        # The KV bound: one max_model_len sequence must fit, concurrency at the typical length.
+        "max_model_len": endpoint.max_model_len,
+        "typical_tokens": endpoint.typical_tokens,
     }
     if model is not None:
         fields["model"] = model
@@ -112,7 +115,12 @@ def _workload(spec: StackSpec, name: str, endpoint: EndpointSpec, pool: GpuPoolS
         fields["slo"] = endpoint.slo if isinstance(endpoint.slo, str) else endpoint.slo.model_dump()
     if endpoint.request_classes:
         fields["classes"] = [
-            {"name": c.name, "share": c.share, "throughput": {pool.accelerator: c.throughput_per_gpu}}
+            {
+                "name": c.name,
+                "share": c.share,
+                "throughput": {pool.accelerator: c.throughput_per_gpu},
+                "tokens": c.tokens,
+            }
             for c in endpoint.request_classes
         ]
     try:

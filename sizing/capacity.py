@@ -263,18 +263,25 @@ def _fit(workload: Any, gpu_mem_gib: float, gpus_per_replica_: int, max_model_le
 def kv_bound_per_gpu(
     workload: Any, gpu_mem_gib: float, gpus_per_replica_: int, bandwidth_tb_s: float | None
 ) -> float | None:
-    """Most output tokens/s per GPU a layout can serve with sequences of ``max_model_len`` tokens.
+    """Most output tokens/s per GPU a layout can serve, by what its KV cache holds.
 
-    The KV cache left after weights and overhead holds ``B`` full-length sequences
-    (:func:`sizing.memory.fit`, the arithmetic the endpoint spec's memory check uses); a decode
-    step reads at least the weights at full datasheet bandwidth, so a replica makes at most
-    ``B x g x bandwidth / weights`` tokens/s, ``B x bandwidth / weights`` per GPU. ``None`` when
-    the bound does not apply (unknown model, no ``max_model_len``, no bandwidth figure).
+    The layout must hold one ``max_model_len`` sequence (vLLM's start-up check, the endpoint
+    spec's :func:`sizing.memory.fit`); if not, it is credited nothing. Its KV cache then holds
+    ``B = kv_tokens // L`` sequences of the typical length ``L`` (:attr:`Workload.typical_len`:
+    prompt plus output of a typical request, capped at ``max_model_len``): bounding concurrency
+    by full-length sequences would assume every request uses the whole context, which credited
+    an A10G serving 8B at 16k context ~40 tokens/s. A decode step reads at least the weights at
+    full datasheet bandwidth, so a replica makes at most ``B x g x bandwidth / weights`` tokens/s,
+    ``B x bandwidth / weights`` per GPU. ``None`` when the bound does not apply (unknown model,
+    no ``max_model_len``, no bandwidth figure).
     """
     if workload.model not in MODELS or workload.max_model_len is None or bandwidth_tb_s is None:
         return None
     fit = _fit(workload, gpu_mem_gib, gpus_per_replica_, workload.max_model_len)
-    return fit.max_sequences * bandwidth_tb_s * 1e12 / (fit.weights_gib * GIB)
+    if fit.max_sequences < 1:
+        return 0.0
+    concurrent = fit.kv_tokens // workload.typical_len
+    return concurrent * bandwidth_tb_s * 1e12 / (fit.weights_gib * GIB)
 
 
 @dataclass(frozen=True)

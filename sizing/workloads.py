@@ -20,6 +20,7 @@ Every model rejects unknown keys. Units: demand and throughput in the same unit 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -73,6 +74,12 @@ class RequestClass(BaseModel):
     throughput: dict[str, float] = Field(
         description="Units/s one GPU serves of this class alone, per accelerator (canonical name or alias). "
         "The class can only be routed to pools whose accelerator is listed.",
+    )
+    tokens: int | None = Field(
+        default=None,
+        gt=0,
+        description="Prompt plus output tokens of this class's typical request; with max_model_len, the "
+        "share-weighted mean over the classes sets how many sequences a replica's KV cache holds at once.",
     )
 
     @field_validator("throughput", mode="before")
@@ -147,7 +154,15 @@ class Workload(BaseModel):
         default=None,
         gt=0,
         description="Longest sequence (prompt + output) a replica must hold, tokens; caps the capacity "
-        "credited to a layout by what its KV cache holds (known models).",
+        "credited to a layout by what its KV cache holds (known models): a layout must hold one sequence "
+        "this long, and is credited the concurrency its KV cache allows at the typical request length.",
+    )
+    typical_tokens: int | None = Field(
+        default=None,
+        gt=0,
+        description="Prompt plus output tokens of a typical request, for the KV bound on concurrency "
+        "(capped at max_model_len). Default: the classes' share-weighted `tokens` when every class gives "
+        "them, else the measured input + output lengths of the SLO's scenario, else 1,024 + 256.",
     )
     throughput: dict[str, float] = Field(
         description="Serving throughput of one GPU per accelerator, units/s per GPU. Keys are canonical "
@@ -284,6 +299,21 @@ class Workload(BaseModel):
         if self.classes:
             return self.classes
         return (RequestClass(name="all", share=1.0, throughput=self.throughput),)
+
+    @property
+    def typical_len(self) -> int:
+        """Tokens (prompt + output) of a typical request, at most ``max_model_len`` (see ``typical_tokens``)."""
+        from sizing import throughput
+
+        if self.typical_tokens is not None:
+            tokens = float(self.typical_tokens)
+        elif self.classes and all(c.tokens for c in self.classes):
+            tokens = sum(c.share * (c.tokens or 0) for c in self.classes)
+        else:
+            scenario = capacity.target(self)[0] if self.model in capacity.MODELS else None
+            tokens = float(sum(throughput.shape(self.model or "*", scenario or "interactive")))
+        length = max(1, math.ceil(tokens))
+        return length if self.max_model_len is None else min(length, self.max_model_len)
 
     def at_period(self, t: int) -> Workload:
         """This workload with period ``t``'s demand and peak as plain numbers (a single value holds

@@ -48,6 +48,12 @@ class RequestClassSpec(Model):
     throughput_per_gpu: float = Field(
         gt=0, description="Output tokens/s one GPU of the pool's accelerator serves of this class alone."
     )
+    tokens: int | None = Field(
+        default=None,
+        gt=0,
+        description="Prompt plus output tokens of this class's typical request (for the sizing plan's KV bound "
+        "on concurrency: the share-weighted mean over the classes, when every class gives it).",
+    )
 
 
 SCALE_OUT_AT = 0.8
@@ -295,6 +301,13 @@ class EndpointSpec(Model):
         default=None,
         description="Request-size classes for the sizing plan: each class's share of the demand and the output "
         "tokens/s one GPU of the pool's accelerator serves of it; the shares sum to 1.",
+    )
+    typical_tokens: int | None = Field(
+        default=None,
+        gt=0,
+        description="Prompt plus output tokens of a typical request, for the sizing plan: a layout is credited "
+        "at most the concurrency its KV cache holds at this length (capped at `max_model_len`; default: the "
+        "request classes' `tokens`, else the SLO scenario's measured lengths, else 1,024 + 256).",
     )
 
     @field_validator("image")

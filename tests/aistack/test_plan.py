@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -304,4 +305,39 @@ def test_the_plans_gpus_per_replica_must_hold_the_context():
     assert err.message.startswith("endpoint 'chat' does not fit 1 x A10G-24GB: weights 14.96 GiB (bf16)")
     assert err.message.endswith(
         "lower max_model_len to at most 25644, or raise gpus_per_replica or gpu_memory_utilization"
+    )
+
+
+def test_endpoint_context_reaches_the_kv_bound_at_the_typical_length():
+    # prod's chat: 8B BF16 on one A10G at max_model_len 16,384 keeps ~25,600 tokens of KV cache.
+    # At the default typical request (1,024 + 256 tokens) that is 20 sequences, a bound of ~747 tokens/s
+    # per GPU above the stated 486, so the plan keeps 10 nodes. If every request used the full context,
+    # one sequence would fit and the bound (~37 tokens/s) would need ~126 nodes: the length matters.
+    from sizing import capacity, load_catalog
+
+    spec, plan = _resolve(PROD)
+    (chat,) = plan.pools_for("chat")
+    assert chat.max_nodes == 10
+    config = copy.deepcopy(PROD)
+    config["aistack:endpoints"]["chat"]["typical_tokens"] = 16384
+    _, full = _resolve(config)
+    (long_chat,) = full.pools_for("chat")
+    a10g = spec.clusters["main"].gpu_pools["a10g"]
+    offer = next(o for o in load_catalog() if o.instance_type == a10g.instance_types[0])
+    bound = capacity.kv_bound_per_gpu(_chat_workload(config), offer.gpu_mem_gib, 1, 0.6)
+    assert bound is not None and 30 < bound < 45
+    assert long_chat.max_nodes == math.ceil(3000 / (bound * 0.8 * 0.8))
+
+
+def _chat_workload(config: dict):
+    from sizing.workloads import Workload
+
+    chat = config["aistack:endpoints"]["chat"]
+    return Workload(
+        name="chat",
+        model="llama-3.1-8b",
+        demand=0.0,
+        throughput={"A10G": chat["throughput_per_gpu"]},
+        max_model_len=chat["max_model_len"],
+        typical_tokens=chat.get("typical_tokens"),
     )

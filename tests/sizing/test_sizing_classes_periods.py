@@ -483,6 +483,39 @@ def test_credited_capacity_never_exceeds_the_kv_bound(model: str, slo: str) -> N
                 assert 0 < value <= bound + 1e-9
 
 
+def test_kv_bound_counts_typical_requests_and_needs_one_full_length_sequence() -> None:
+    # 8B BF16 on one A10G (22.35 GiB visible): ~25,866 tokens of KV cache at 16,384 tokens of context.
+    # A typical 1,280-token request gives 20 concurrent sequences; a layout that cannot hold one
+    # max_model_len sequence (131,072 tokens) is credited nothing.
+    from sizing import memory
+
+    a10g = offering("g5", 1.0, accelerator="A10G-24GB", gpu_mem=22.35)
+    base = {"name": "w", "model": "llama-3.1-8b", "demand": 1, "throughput": {"A10G": 486}}
+    fit = memory.fit("llama-3.1-8b", gpus=1, gpu_mem_gib=22.35, max_model_len=16_384)
+    per_sequence = 0.6e12 / (fit.weights_gib * 2**30)
+    typical = Workload(**base, max_model_len=16_384)
+    assert typical.typical_len == 1_280
+    assert capacity.kv_bound_per_gpu(typical, 22.35, 1, 0.6) == pytest.approx(
+        fit.kv_tokens // 1_280 * per_sequence
+    )
+    assert capacity.credited_throughput(typical, a10g, 1).per_class == {"all": 486}
+    full = Workload(**base, max_model_len=16_384, typical_tokens=50_000)  # capped at max_model_len
+    assert full.typical_len == 16_384
+    assert capacity.credited_throughput(full, a10g, 1).per_class["all"] == pytest.approx(per_sequence)
+    classes = Workload(
+        **{**base, "throughput": None},
+        max_model_len=16_384,
+        classes=[
+            {"name": "short", "share": 0.75, "throughput": {"A10G": 600}, "tokens": 1_000},
+            {"name": "long", "share": 0.25, "throughput": {"A10G": 200}, "tokens": 9_000},
+        ],
+    )
+    assert classes.typical_len == 3_000
+    too_long = Workload(**base, max_model_len=131_072)
+    assert capacity.kv_bound_per_gpu(too_long, 22.35, 1, 0.6) == 0
+    assert capacity.credited_throughput(too_long, a10g, 1).per_class == {}
+
+
 def test_70b_fp8_on_one_h100_is_credited_a_few_hundred_tokens() -> None:
     w = Workload(
         name="w",
