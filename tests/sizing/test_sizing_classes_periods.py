@@ -103,6 +103,40 @@ def test_melange_published_example_fractional_optimum_is_found_and_proven() -> N
     assert len(routes["b2"]) == 2  # the big class is split across both pools
 
 
+def test_explanations_say_where_each_class_went_and_what_slo_and_survival_cost() -> None:
+    # Melange: the explanation names each class's pools and the cheapest pool per unit of it.
+    plan = plan_for([classes_workload(MELANGE_RATES, MELANGE_SHARES, 30)], melange_catalog())
+    text = plan.to_text()
+    for klass in plan.workloads[0].classes:
+        assert f"class {klass.name} (" in text and klass.why and klass.why in text
+    b0 = next(k for k in plan.workloads[0].classes if k.name == "b0")
+    # b0 runs at 2/s on an A10G (1.01 USD/h) and 20/s on an A100 (3.67): the A100 is cheaper per unit.
+    assert "a100" in b0.why and "a100" in next(iter(b0.routes))
+    # The latency target's cost is the objective at the target minus the objective at offline figures:
+    # 90,000 tokens/s at 80% takes 3 nodes at H200's interactive 6,684/GPU, 2 at its offline 8,255.
+    w = Workload(
+        name="w", model="llama-3.1-8b", precision="fp8", demand=90_000, slo="interactive", min_replicas=0
+    )
+    h200 = Catalog([offering("h200x8", 60.0, accelerator="H200-141GB", gpu_mem=141, gpus=8)])
+    tight = plan_for([w], h200)
+    loose = plan_for([Workload(**{**w.model_dump(exclude={"throughput"}), "slo": "offline"})], h200)
+    assert tight.optimal and loose.optimal and loose.slo_cost_usd is None
+    assert tight.slo_cost_usd == pytest.approx(
+        tight.objective_usd - loose.objective_usd
+    ) and tight.slo_cost_usd == pytest.approx(60.0 * 730)
+    assert f"latency targets cost {tight.slo_cost_usd:,.2f} USD" in tight.to_text()
+    # Surviving a zone: the cost is the objective with survival minus the one without.
+    cat = Catalog([offering("z", 1.0, zones=["us-east-1a", "us-east-1b"])])
+    single = Workload(name="w", model_mem_gib=20, demand=300, throughput={"L4": 100}, target_utilization=1.0)
+    robust, plain = plan_for([single], cat, SizingOptions(survive="zone")), plan_for([single], cat)
+    assert (
+        robust.survive_cost_usd
+        == pytest.approx(robust.objective_usd - plain.objective_usd)
+        == pytest.approx(3 * 730)
+    )
+    assert "surviving the loss of one failure domain costs 2,190.00 USD" in robust.to_text()
+
+
 @pytest.mark.parametrize("seed", range(12))
 def test_random_class_instances_match_enumeration(seed: int) -> None:
     rng = random.Random(seed)
