@@ -24,8 +24,9 @@ Extensions (:class:`~sizing.workloads.SizingOptions`, each off by default):
 * ``autoscale``: after the base solve, a second solve per workload at ``peak_demand`` over the
   chosen pools (nodes >= base nodes, quota left by the other workloads) sets each pool's max.
 
-Every variable has an upper bound ``U = max(nodes the variable needs alone to meet its workload,
-min_zones, current nodes, lower bound)``, capped by ``max_nodes``; no optimal solution needs more
+Every variable has an upper bound ``U = max(nodes the variable needs alone to meet its workload
+(with ``survive: zone``, alone with its fullest zone lost), min_zones, current nodes, lower bound)``,
+capped by ``max_nodes``; no optimal solution needs more
 nodes in one variable, so the bound keeps the optimum while tightening the relaxation. Dominated
 choices are dropped before solving (see :func:`_prune`), which also keeps the optimum.
 """
