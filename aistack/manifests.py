@@ -20,14 +20,14 @@ from aistack import engine
 from aistack.errors import InputError
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """Whole-number floats (the wire format has only doubles) back to integers."""
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value
 
 
@@ -41,7 +41,7 @@ def objects(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
             continue
         if "apiVersion" not in inputs or "kind" not in inputs or inputs["kind"].endswith("Patch"):
             continue
-        body = _plain(inputs)
+        body = plain(inputs)
         metadata = dict(body.pop("metadata", None) or {})
         # Auto-named objects: the name the mock runtime gave them (deterministic per logical name).
         metadata.setdefault("name", engine._physical(resource["name"]))

@@ -210,7 +210,7 @@ ADDON_SERVICE_ACCOUNTS: dict[str, tuple[str, str]] = {
     "cluster-autoscaler": ("kube-system", "cluster-autoscaler"),
     # Launches and removes EC2 nodes for provisioning: auto GPU pools (Karpenter's chart defaults).
     "karpenter": ("kube-system", "karpenter"),
-    # Reads Google Cloud Managed Service for Prometheus for the HPA (the name Google's manifest uses).
-    "metrics-adapter": ("custom-metrics", "custom-metrics-stackdriver-adapter"),
+    # KEDA's operator queries Google Cloud Managed Service for Prometheus (the chart's names).
+    "keda-operator": ("keda", "keda-operator"),
 }
 """Add-on → (namespace, service account) whose cloud identity a family declares as an AddonIdentity."""

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.k8s import autoscaler, clouds, metrics, routing, runtime
+from components.k8s import autoscaler, clouds, keda, metrics, routing, runtime
 
 ADDON_IMAGES = (
     metrics.PROMETHEUS_IMAGE,
-    metrics.PROMETHEUS_ADAPTER_IMAGE,
-    metrics.STACKDRIVER_ADAPTER_IMAGE,
+    *keda.IMAGES,
     runtime.DEVICE_PLUGIN_IMAGE,
     routing.EPP_IMAGE,
     routing.ENVOY_IMAGE,

@@ -3,18 +3,26 @@
 Field names follow KServe where they fit (``min_replicas``, ``max_replicas``, ``scale_metric``,
 ``scale_target``, ``storage_uri``).
 
-Autoscaling: the HorizontalPodAutoscaler holds the per-replica average of ``scale_metric`` at
-its target, adding replicas above it. The target is ``scale_target`` when given; otherwise it is
-``SCALE_OUT_AT`` (0.8) × the per-replica capacity of the metric, so replicas are added once they
-run at 80% of what one replica can carry (the seed's "scale out at 80% of target"):
+Autoscaling: a KEDA ``ScaledObject`` per endpoint (``components/k8s/serving.py``) drives the
+HorizontalPodAutoscaler KEDA makes, with a Prometheus trigger per vLLM gauge holding its
+per-replica average (``metricType: AverageValue``) at a target; the HPA follows the trigger that
+asks for the most replicas. A gauge's target is ``scale_target`` when it is the ``scale_metric``
+and given; otherwise ``SCALE_OUT_AT`` (0.8) × the per-replica capacity of the gauge, so replicas are
+added once they run at 80% of what one replica can carry (the seed's "scale out at 80% of target"):
 
-- ``vllm:num_requests_waiting`` (queue, the default): a replica counts as full with 5 requests
-  waiting, the threshold at which vLLM's production-stack scales out (its KEDA autoscaling guide,
+- ``vllm:num_requests_waiting`` (queue): a replica counts as full with 5 requests waiting, the
+  threshold at which vLLM's production-stack scales out (its KEDA autoscaling guide,
   ``docs/source/use_cases/autoscaling-keda.rst``), so the target is 4 waiting requests per replica;
 - ``vllm:num_requests_running`` (concurrency): a replica is full at ``max_concurrency`` sequences,
   which the server enforces (``--max-num-seqs``), so the target is 0.8 × ``max_concurrency``;
-- ``cpu`` (fallback only; GPU servers are rarely CPU-bound): full at 100% of the CPU request,
-  so the target is 80% utilisation (also KServe's default for raw deployments).
+- ``cpu`` (fallback only; GPU servers are rarely CPU-bound): the only trigger, full at 100% of the
+  CPU request, so the target is 80% utilisation (also KServe's default for raw deployments).
+
+``min_replicas: 0`` lets KEDA remove the last replica when nothing is queued or running; the first
+one then comes back on the endpoint picker's flow-control queue (``docs/serving.md``, Autoscaling).
+
+Drain: ``max_request_s`` is the longest a request may take; a stopping replica stops taking
+requests and finishes those it runs within it (``terminationGracePeriodSeconds`` covers it).
 
 On a pool with explicit node counts, ``min_replicas``/``max_replicas`` and ``gpus_per_replica`` are
 the user's; on a sized pool the plan (``aistack/plan.py``) sets ``max_replicas`` and
@@ -61,6 +69,10 @@ SCALE_OUT_AT = 0.8
 
 QUEUE_FULL = 5
 """Waiting requests at which a vLLM replica counts as full (vLLM production-stack KEDA guide)."""
+
+DEFAULT_MAX_REQUEST_S = 300
+"""Default longest request, s: 8,192 output tokens at 35 ms each (a loaded 70B replica's inter-token
+latency) take under 5 minutes; llm-d's guides give 30 s to 300 s (llm-d/llm-d#1653)."""
 
 DEFAULT_IMAGE = "docker.io/vllm/vllm-openai:v0.11.0"
 """vLLM's OpenAI-compatible server, pinned by tag."""
@@ -178,7 +190,12 @@ class EndpointSpec(Model):
         default=1, ge=1, le=8, description="GPUs per replica (a power of two; vLLM's tensor-parallel size)."
     )
     min_replicas: int = Field(
-        default=1, ge=1, le=1000, description="Fewest replicas the autoscaler keeps (count)."
+        default=1,
+        ge=0,
+        le=1000,
+        description="Fewest replicas the autoscaler keeps (count). 0 scales the endpoint to zero when idle: "
+        "the endpoint picker holds the first requests in its flow-control queue while a replica loads "
+        "(`load_timeout_s` and more; docs/serving.md, Autoscaling).",
     )
     max_replicas: int = Field(
         default=1,
@@ -188,9 +205,9 @@ class EndpointSpec(Model):
     )
     scale_metric: ScaleMetric = Field(
         default="vllm:num_requests_waiting",
-        description="Per-replica signal the autoscaler follows: vLLM's request queue (default), its running "
-        "requests (concurrency), or `cpu` as a fallback. vLLM metrics reach the autoscaler as a Pods "
-        "metric through the cluster's custom-metrics adapter.",
+        description="Per-replica signal `scale_target` applies to: vLLM's request queue (default) or its running "
+        "requests (concurrency), both of which KEDA follows through the cluster's Prometheus (the other at its "
+        "default target); or `cpu`, a fallback that replaces both.",
     )
     scale_target: float | None = Field(
         default=None,
@@ -267,6 +284,15 @@ class EndpointSpec(Model):
         "with 0 replicas, so the first `pulumi up` creates the store and the serving objects without starting "
         "servers that would crash-loop on an empty store; set it to true after the upload and run "
         "`pulumi up` again to start the replicas.",
+    )
+    max_request_s: int = Field(
+        default=DEFAULT_MAX_REQUEST_S,
+        ge=10,
+        le=3600,
+        description="Longest a request may take, seconds (prompt and whole generation). A stopping replica "
+        "stops taking requests and lets those it runs finish for this long (vLLM `--shutdown-timeout`), within "
+        "its `terminationGracePeriodSeconds`. Above about 570 s a Cluster Autoscaler scale-down may cut it "
+        "short (it grants at most 600 s); voluntary drains wait for it.",
     )
     load_timeout_s: int = Field(
         default=900,
@@ -368,14 +394,18 @@ class EndpointSpec(Model):
         """The memory limit (the request when no limit is set)."""
         return self.memory_limit or self.memory_request
 
-    def replica_capacity(self) -> float:
-        """What one replica can carry in ``scale_metric``'s unit (see the module docs)."""
+    def replica_capacity(self, metric: str | None = None) -> float:
+        """What one replica can carry in ``metric``'s unit (default ``scale_metric``; see the module docs)."""
         return {
             "vllm:num_requests_waiting": float(QUEUE_FULL),
             "vllm:num_requests_running": float(self.max_concurrency),
             "cpu": 100.0,
-        }[self.scale_metric]
+        }[metric or self.scale_metric]
 
-    def hpa_target(self) -> float:
-        """The autoscaler's per-replica target: ``scale_target``, else 0.8 × the replica's capacity."""
-        return self.scale_target if self.scale_target is not None else SCALE_OUT_AT * self.replica_capacity()
+    def hpa_target(self, metric: str | None = None) -> float:
+        """The per-replica target of ``metric`` (default ``scale_metric``): ``scale_target`` for the
+        ``scale_metric`` when given, else 0.8 × the replica's capacity in that metric."""
+        metric = metric or self.scale_metric
+        if metric == self.scale_metric and self.scale_target is not None:
+            return self.scale_target
+        return SCALE_OUT_AT * self.replica_capacity(metric)

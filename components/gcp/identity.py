@@ -73,15 +73,16 @@ def workload_principal(project_number: str, workload_pool: str, namespace: str, 
 
 
 class MetricsReaderIdentity(contract.AddonIdentity):
-    """Read access to Cloud Monitoring for the Custom Metrics Stackdriver Adapter.
+    """Read access to Cloud Monitoring for KEDA's operator.
 
-    The adapter serves the vLLM gauges that Managed Service for Prometheus collects to the HPA; it
-    queries them from Cloud Monitoring. As GKE's documentation does, the role is granted to the
-    adapter's Kubernetes service account directly (Workload Identity Federation principal), with
-    no Google service account to impersonate.
+    KEDA's Prometheus triggers query the vLLM gauges and the endpoint pickers' queue that Managed
+    Service for Prometheus collects, through its Prometheus API. The role is granted to the KEDA
+    operator's Kubernetes service account directly (Workload Identity Federation principal), with
+    no Google service account to impersonate (Google's "Use KEDA" for Managed Service for Prometheus
+    grants ``roles/monitoring.viewer`` the same way).
 
     Children: ``-monitoring-viewer`` (``roles/monitoring.viewer`` on the project for exactly
-    ``custom-metrics/custom-metrics-stackdriver-adapter`` in the cluster's workload pool).
+    ``keda/keda-operator`` in the cluster's workload pool).
 
     Outputs: ``identity`` (the principal), ``namespace``, ``service_account``.
     """
@@ -99,7 +100,7 @@ class MetricsReaderIdentity(contract.AddonIdentity):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
-        namespace, service_account = contract.ADDON_SERVICE_ACCOUNTS["metrics-adapter"]
+        namespace, service_account = contract.ADDON_SERVICE_ACCOUNTS["keda-operator"]
         principal = workload_principal(project_number, cluster.workload_pool, namespace, service_account)
         gcp.projects.IAMMember(
             self.child("monitoring-viewer"),

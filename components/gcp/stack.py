@@ -120,8 +120,8 @@ def deploy(spec: StackSpec, provider: pulumi.ProviderResource, prefix: str) -> c
             opts=opts,
         )
         result.clusters[name] = cluster
-        # The HPA's queue metric comes from Managed Service for Prometheus through Cloud Monitoring.
-        result.addon_identities[(name, "metrics-adapter")] = MetricsReaderIdentity(
+        # KEDA reads vLLM's gauges and the pickers' queue from Managed Service for Prometheus.
+        result.addon_identities[(name, "keda-operator")] = MetricsReaderIdentity(
             f"{name}-metrics-reader",
             cluster=cluster,
             project=cloud.project,

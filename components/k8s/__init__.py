@@ -3,8 +3,8 @@
 Works on any cloud family: it reads the family's :class:`~components.contract.CloudStack` and the
 cloud's row in :mod:`components.k8s.clouds`, and talks to each cluster through one explicit
 Kubernetes provider built from that cluster's kubeconfig output. Each cluster gets what its cloud
-lacks: the NVIDIA device plugin, the Cluster Autoscaler (EKS), and the pipeline that serves vLLM's
-gauges to the serving HorizontalPodAutoscalers.
+lacks: the NVIDIA device plugin, the Cluster Autoscaler (EKS), and, where it serves endpoints, KEDA
+and the metrics pipeline KEDA's triggers query.
 """
 
 from __future__ import annotations
@@ -20,11 +20,12 @@ from components import contract
 from components.k8s import autoscaler
 from components.k8s.autoscaler import ClusterAutoscaler
 from components.k8s.clouds import CLOUDS, CloudServing
+from components.k8s.keda import Keda
 from components.k8s.metrics import MetricsPipeline
 from components.k8s.provisioning import GpuProvisioner
 from components.k8s.routing import ClusterRouting, EndpointRouter
 from components.k8s.runtime import GpuRuntime
-from components.k8s.serving import ServingEndpoint, ServingNamespace
+from components.k8s.serving import Scaling, ServingEndpoint, ServingNamespace
 
 __all__ = [
     "CLOUDS",
@@ -34,6 +35,7 @@ __all__ = [
     "EndpointRouter",
     "GpuProvisioner",
     "GpuRuntime",
+    "Keda",
     "MetricsPipeline",
     "ServingEndpoint",
     "ServingNamespace",
@@ -92,7 +94,8 @@ def deploy_serving(spec: StackSpec, deployed: contract.CloudStack) -> dict[str, 
     endpoints: dict[str, ServingEndpoint] = {}
     for cname, cluster in deployed.clusters.items():
         cspec = spec.clusters[cname]
-        proxy_only = getattr(spec.clouds.configured()[cspec.cloud], "proxy_only_cidr", None)
+        cloud = spec.clouds.configured()[cspec.cloud]
+        proxy_only = getattr(cloud, "proxy_only_cidr", None)
         endpoints |= serve_cluster(
             cname,
             cluster,
@@ -101,7 +104,8 @@ def deploy_serving(spec: StackSpec, deployed: contract.CloudStack) -> dict[str, 
             endpoints={name: e for name, e in spec.endpoints.items() if e.cluster == cname},
             accelerators={pool: p.accelerator for pool, p in cspec.gpu_pools.items()},
             deployed=deployed,
-            region=getattr(spec.clouds.configured()[cspec.cloud], "region", None),
+            region=getattr(cloud, "region", None),
+            project=getattr(cloud, "project", None),
             gateway_sources=(proxy_only,) if proxy_only else (),
         )
     return endpoints
@@ -118,6 +122,7 @@ def serve_cluster(
     deployed: contract.CloudStack,
     region: str | None = None,
     gateway_sources: tuple[str, ...] = (),
+    project: str | None = None,
 ) -> dict[str, ServingEndpoint]:
     """Declare one cluster's Kubernetes layer, all as children of the cluster component.
 
@@ -126,9 +131,9 @@ def serve_cluster(
     ``<name>-provisioner`` (:class:`GpuProvisioner`) when the family planned one for ``provisioning:
     auto`` pools and, when it
     serves endpoints, the ``<name>-serving`` namespace with one reader service account per store
-    those endpoints read, the ``<name>-pod-metrics`` pipeline when an endpoint scales on a vLLM
-    gauge, the ``<name>-routing`` APIs and inference Gateway (:class:`ClusterRouting`), then one
-    :class:`ServingEndpoint` per endpoint.
+    those endpoints read, ``<name>-keda``, the ``<name>-pod-metrics`` pipeline KEDA queries (unless
+    every endpoint scales on CPU and never to zero), the ``<name>-routing`` APIs and inference Gateway
+    (:class:`ClusterRouting`), then one :class:`ServingEndpoint` per endpoint.
 
     Args:
         name: The cluster's spec name.
@@ -142,6 +147,7 @@ def serve_cluster(
         region: The cloud's region, for the copy tools and the autoscaler that want it.
         gateway_sources: Address ranges the cloud's inference Gateway reaches pods from (GKE: the
             proxy-only subnetwork), admitted by the endpoints' NetworkPolicies where it routes them.
+        project: The cloud's project (Google Cloud), whose Managed Service for Prometheus KEDA queries.
     """
     provider = cluster_provider(name, cluster)
     opts = pulumi.ResourceOptions(parent=cluster, provider=provider)
@@ -179,7 +185,34 @@ def serve_cluster(
         },
         opts=opts,
     )
-    _pod_metrics(name, cloud, endpoints, namespace, deployed, opts)
+    reads_cloud = row.pod_metrics.reads_cloud
+    keda = Keda(
+        f"{name}-keda",
+        cloud=cloud,
+        serving_namespace=namespace.namespace,
+        identity=_addon_identity(deployed, name, "keda-operator") if reads_cloud else None,
+        opts=opts,
+    )
+    # CPU triggers read the resource metrics API: a pipeline only when a trigger queries Prometheus.
+    queried = any(e.scale_metric != "cpu" or e.min_replicas == 0 for e in endpoints.values())
+    pipeline = (
+        MetricsPipeline(
+            f"{name}-pod-metrics",
+            cloud=cloud,
+            serving_namespace=namespace.namespace,
+            project=project,
+            opts=opts,
+        )
+        if queried
+        else None
+    )
+    scaling = Scaling(
+        query_url=pipeline.query_url if pipeline else "",
+        keda=keda.release,
+        trigger_auth=keda.trigger_auth if reads_cloud else None,
+        # Managed Service for Prometheus holds every cluster of the project: select this one.
+        cluster=cluster.cluster_name if reads_cloud else None,
+    )
     routing = ClusterRouting(
         f"{name}-routing", cloud=cloud, namespace=namespace.namespace, endpoints=endpoints, opts=opts
     )
@@ -191,6 +224,7 @@ def serve_cluster(
             accelerator=accelerators[endpoint.pool],
             store=deployed.stores[endpoint.store],
             namespace=namespace.namespace,
+            scaling=scaling,
             region=region,
             cluster_routing=routing,
             gateway_sources=gateway_sources,
@@ -201,7 +235,7 @@ def serve_cluster(
                 provider=provider,
                 # Pods need their service account, GPUs advertised by the runtime, and the pool's nodes
                 # (its managed groups, or the provisioner objects that make them).
-                # Not the metrics pipeline: until it answers, the HPA holds min_replicas.
+                # Not the metrics pipeline: until it answers, KEDA's fallback holds at least one replica.
                 depends_on=[namespace, runtime, *_capacity(deployed, provisioner, name, endpoint.pool)],
             ),
         )
@@ -229,24 +263,3 @@ def _addon_identity(deployed: contract.CloudStack, cluster: str, addon: str) -> 
     if identity is None:
         raise KeyError(f"the family declared no {addon} AddonIdentity for cluster {cluster!r}")
     return identity
-
-
-def _pod_metrics(
-    name: str,
-    cloud: str,
-    endpoints: Mapping[str, EndpointSpec],
-    namespace: ServingNamespace,
-    deployed: contract.CloudStack,
-    opts: pulumi.ResourceOptions,
-) -> MetricsPipeline | None:
-    """The ``<name>-pod-metrics`` pipeline when an endpoint scales on a vLLM gauge (CPU needs none)."""
-    if all(e.scale_metric == "cpu" for e in endpoints.values()):
-        return None
-    reads_cloud = CLOUDS[cloud].pod_metrics.reads_cloud
-    return MetricsPipeline(
-        f"{name}-pod-metrics",
-        cloud=cloud,
-        serving_namespace=namespace.namespace,
-        identity=_addon_identity(deployed, name, "metrics-adapter") if reads_cloud else None,
-        opts=opts,
-    )

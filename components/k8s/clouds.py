@@ -4,7 +4,7 @@ Everything the serving layer does differently per cloud lives in :data:`CLOUDS`:
 assumes the store-reading identity, which node labels select an accelerator, whether the cluster
 needs the NVIDIA device plugin, how an internal load balancer is requested, which pinned image
 and command copy the weights from the cloud's object store, whether aistack must run the
-Kubernetes Cluster Autoscaler, and how the HPA's pods metrics reach the custom metrics API. The
+Kubernetes Cluster Autoscaler, and which Prometheus KEDA's triggers query. The
 components read the row of the cluster's cloud; they hold no ``if cloud == ...`` branches.
 """
 
@@ -43,31 +43,31 @@ class ClusterAutoscalerSettings:
     """Its ``--node-group-auto-discovery``; ``{cluster}`` stands for the cluster's physical name."""
 
 
+GMP_QUERY_URL = "https://monitoring.googleapis.com/v1/projects/{project}/location/global/prometheus"
+"""Managed Service for Prometheus' Prometheus-compatible query API (KEDA appends ``/api/v1/query``;
+Google's "Query using the Prometheus API" and KEDA's GCP Managed Prometheus docs use this base)."""
+
+
 @dataclass(frozen=True)
 class PodMetrics:
-    """How vLLM's gauges reach the custom metrics API that the HorizontalPodAutoscaler reads.
+    """Where KEDA's Prometheus triggers read vLLM's gauges and the endpoint picker's queue.
 
-    ``prometheus-adapter``: aistack runs a small Prometheus that scrapes only the serving pods and
-    prometheus-adapter, which serves each gauge under its own name. ``gke-managed-prometheus``:
-    GKE's Managed Service for Prometheus collects the gauges (a ``PodMonitoring``) and the Custom
-    Metrics Stackdriver Adapter serves them from Cloud Monitoring, named
-    ``prometheus.googleapis.com|<metric>|gauge``.
+    ``in-cluster-prometheus``: aistack runs a small Prometheus that scrapes only the serving pods
+    and the endpoint pickers; KEDA queries it over the cluster network, with no credentials.
+    ``gke-managed-prometheus``: GKE's Managed Service for Prometheus collects the same series (a
+    ``PodMonitoring``) and KEDA queries its Prometheus API as the KEDA operator's own Kubernetes
+    service account, granted ``roles/monitoring.viewer`` through workload identity (a
+    ``TriggerAuthentication`` with ``podIdentity.provider: gcp``).
     """
 
-    pipeline: Literal["prometheus-adapter", "gke-managed-prometheus"]
+    pipeline: Literal["in-cluster-prometheus", "gke-managed-prometheus"]
     reason: str
     """Why this pipeline on this cloud (documentation)."""
-    hpa_name_template: str = "{metric}"
-    """The custom metric name the HPA asks for, ``{metric}`` standing for vLLM's metric name."""
 
     @property
     def reads_cloud(self) -> bool:
-        """Whether the adapter reads the cloud's monitoring service (and needs its AddonIdentity)."""
+        """Whether KEDA reads the cloud's monitoring service (and needs its AddonIdentity)."""
         return self.pipeline == "gke-managed-prometheus"
-
-    def hpa_name(self, metric: str) -> str:
-        """The name under which the pipeline serves vLLM's ``metric`` to the HPA."""
-        return self.hpa_name_template.format(metric=metric)
 
 
 @dataclass(frozen=True)
@@ -190,10 +190,10 @@ CLOUDS: dict[str, CloudServing] = {
             discovery="asg:tag=k8s.io/cluster-autoscaler/enabled,k8s.io/cluster-autoscaler/{cluster}",
         ),
         pod_metrics=PodMetrics(
-            pipeline="prometheus-adapter",
-            reason="Amazon Managed Service for Prometheus answers queries only with SigV4-signed requests, which "
-            "prometheus-adapter cannot make; a Prometheus that scrapes just the serving pods is small, keeps the "
-            "signal seconds fresh and needs no cloud identity.",
+            pipeline="in-cluster-prometheus",
+            reason="Amazon Managed Service for Prometheus answers queries only with SigV4-signed requests and "
+            "ingests through a remote-write agent; a Prometheus that scrapes just the serving pods is small, keeps "
+            "the signal seconds fresh and needs no cloud identity.",
         ),
         routing=Routing(
             install_crds=True,
@@ -232,10 +232,10 @@ CLOUDS: dict[str, CloudServing] = {
         "min/max counts, and knows an empty pool's VM size, labels and taints from the pool's own definition.",
         cluster_autoscaler=None,
         pod_metrics=PodMetrics(
-            pipeline="prometheus-adapter",
-            reason="Azure Managed Prometheus answers queries only with short-lived Entra tokens, which "
-            "prometheus-adapter does not obtain, and Azure documents KEDA (which replaces the HPA) to autoscale "
-            "on it; the in-cluster pipeline serves the HPA as it is, with no cloud identity.",
+            pipeline="in-cluster-prometheus",
+            reason="Azure Managed Prometheus needs the Azure Monitor workspace and a data-collection rule the "
+            "stack does not declare, and Entra-token queries; the in-cluster Prometheus serves KEDA with no "
+            "cloud identity.",
         ),
         routing=Routing(
             install_crds=True,
@@ -270,9 +270,9 @@ CLOUDS: dict[str, CloudServing] = {
         pod_metrics=PodMetrics(
             pipeline="gke-managed-prometheus",
             reason="GKE clusters already run Managed Service for Prometheus collection (monitoring_config "
-            "managed_prometheus); GKE documents a PodMonitoring plus the Custom Metrics Stackdriver Adapter to "
-            "autoscale vLLM on its queue, so nothing is scraped or stored in the cluster.",
-            hpa_name_template="prometheus.googleapis.com|{metric}|gauge",
+            "managed_prometheus); Google documents KEDA's Prometheus scaler against its Prometheus API with "
+            "workload identity (Managed Service for Prometheus, 'Horizontal Pod autoscaling', Use KEDA), so "
+            "nothing is scraped or stored in the cluster.",
         ),
         routing=Routing(
             # GKE >= 1.34.0-gke.1626000 installs the GA Gateway API and InferencePool CRDs itself

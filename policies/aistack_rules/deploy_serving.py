@@ -11,7 +11,14 @@ What these rules prevent, each seen on a first real ``pulumi up``:
   ready endpoints (``provider/pkg/await/core_service.go``: ready once the Endpoints object lists a
   pod) while pods wait for a GPU node or load a large model, or while the Deployment is held at 0;
 - PodDisruptionBudgets that no eviction can satisfy, which block node drains (cluster
-  autoscaler scale-down, managed node upgrades).
+  autoscaler scale-down, managed node upgrades);
+- autoscaling that never happens or fights itself: a model server left to an autoscaler that no KEDA
+  ``ScaledObject`` scales, a ScaledObject whose target is not declared (KEDA reports it and does
+  nothing), two autoscalers on one workload (KEDA's webhook refuses the ScaledObject), or a scale-down
+  window shorter than a replica's load, which removes replicas that will be needed back before a new
+  one could be ready;
+- stopping replicas cutting generations short: a grace period shorter than the preStop plus the
+  longest request (the kubelet kills vLLM mid-stream).
 
 The memory figures come from the workload's ``aistack.io/gpu-memory`` annotation, written by the
 serving component from ``sizing/memory.py``; the rule re-does the sum and cross-checks the figures
@@ -57,6 +64,14 @@ STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
 REPLICATED = (DEPLOYMENT, STATEFUL_SET)
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
+MAX_REQUEST_ANNOTATION = "aistack.io/max-request-s"
+"""The longest request a model server's drain must cover, s (``components/k8s/serving.py``)."""
+HPA_TRANSFER = "scaledobject.keda.sh/transfer-hpa-ownership"
+DEFAULT_GRACE_S = 30
+"""Kubernetes' default ``terminationGracePeriodSeconds``."""
+DEFAULT_SCALE_DOWN_WINDOW_S = 300
+"""The HPA's default scale-down stabilisation window (Kubernetes HPA docs, "Default Behavior")."""
 
 _NOMINAL_GIB = re.compile(r"-(\d+)GB$")
 
@@ -326,12 +341,16 @@ def check_pdb_allows_eviction(subjects: Sequence[Subject], _cfg: Mapping[str, An
     """A PodDisruptionBudget lets at least one pod of its workload be evicted at its minimum size."""
     workloads = [s for s in subjects if s.type in REPLICATED]
     hpas = [s for s in subjects if s.type == HPA]
+    scaled = [s for s in subjects if s.type == SCALED_OBJECT]
 
     def smallest(workload: Subject) -> int:
         name = get(workload.inputs, "metadata.name", workload.name)
         for hpa in hpas:
             if get(hpa.inputs, "spec.scaleTargetRef.name") == name and _same_namespace(hpa, workload):
                 return int(get(hpa.inputs, "spec.minReplicas", 1))
+        for so in scaled:
+            if get(so.inputs, "spec.scaleTargetRef.name") == name and _same_namespace(so, workload):
+                return int(get(so.inputs, "spec.minReplicaCount", 0))
         replicas = _replicas(workload)
         return 1 if replicas is None else replicas
 
@@ -370,7 +389,135 @@ def check_pdb_allows_eviction(subjects: Sequence[Subject], _cfg: Mapping[str, An
         yield from each([lambda p=pdb: judge(p)], pdb.urn)
 
 
+# --------------------------------------------------------------------------- autoscaling happens, once, after loads
+
+
+def _kind(r: Subject) -> str:
+    return r.type.rsplit(":", 1)[-1]
+
+
+def _targets(so: Subject, workload: Subject) -> bool:
+    ref = get_known(so.inputs, "spec.scaleTargetRef", {})
+    return (
+        _same_namespace(so, workload)
+        and ref.get("name") == get(workload.inputs, "metadata.name", workload.name)
+        and ref.get("kind", "Deployment") == _kind(workload)
+    )
+
+
+def check_scaled_object_target(subjects: Sequence[Subject], _cfg: Mapping[str, Any]) -> Iterator[Any]:
+    """Autoscaled model servers have exactly one ScaledObject; every ScaledObject's target is declared."""
+    scaled = [s for s in subjects if s.type == SCALED_OBJECT]
+    workloads = [s for s in subjects if s.type in _SCALABLE]
+    hpas = [s for s in subjects if s.type == HPA]
+
+    def judge_workload(workload: Subject) -> Iterator[Any]:
+        if not servers(workload) or get(workload.inputs, "spec.replicas") is not None:
+            return
+        mine = [so for so in scaled if _targets(so, workload)]
+        if len(mine) != 1:
+            yield (
+                workload.urn,
+                f"model server {workload.name} leaves its replicas to an autoscaler but {len(mine)} ScaledObjects "
+                "scale it: "
+                + ("it stays at one replica" if not mine else "KEDA's webhook refuses all but the first"),
+            )
+            return
+        (so,) = mine
+        adopted = get(so.inputs, "spec.advanced.horizontalPodAutoscalerConfig.name")
+        transfer = str(_annotations(so).get(HPA_TRANSFER, "")).lower() == "true"
+        name = get(workload.inputs, "metadata.name", workload.name)
+        for hpa in hpas:
+            if not (_same_namespace(hpa, workload) and get(hpa.inputs, "spec.scaleTargetRef.name") == name):
+                continue
+            if transfer and get(hpa.inputs, "metadata.name", hpa.name) == adopted:
+                continue
+            yield (
+                workload.urn,
+                f"HorizontalPodAutoscaler {hpa.name} and ScaledObject {so.name} both scale {workload.name}: KEDA's "
+                f"webhook refuses the ScaledObject (unless it adopts the HPA: {HPA_TRANSFER} and its name)",
+            )
+
+    def judge_object(so: Subject) -> Iterator[Any]:
+        if not any(_targets(so, w) for w in workloads):
+            ref = get_known(so.inputs, "spec.scaleTargetRef", {})
+            yield (
+                so.urn,
+                f"ScaledObject {so.name} scales {ref.get('kind', 'Deployment')} {ref.get('name')}, which the stack "
+                "does not declare in its namespace: KEDA reports the target missing and scales nothing",
+            )
+
+    for workload in workloads:
+        yield from each([lambda w=workload: judge_workload(w)], workload.urn)
+    for so in scaled:
+        yield from each([lambda o=so: judge_object(o)], so.urn)
+
+
+def check_scale_down_after_load(subjects: Sequence[Subject], _cfg: Mapping[str, Any]) -> Iterator[Any]:
+    """A ScaledObject's scale-down window is at least its model server's startup budget."""
+    workloads = [s for s in subjects if s.type in _SCALABLE]
+
+    def judge(so: Subject) -> Iterator[Any]:
+        window = get(
+            so.inputs,
+            "spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown.stabilizationWindowSeconds",
+            DEFAULT_SCALE_DOWN_WINDOW_S,
+        )
+        for workload in (w for w in workloads if _targets(so, w)):
+            for path, container in servers(workload):
+                budget = _startup_budget_s(container, path)
+                if int(window) < budget:
+                    yield (
+                        so.urn,
+                        f"ScaledObject {so.name} scales {workload.name} down after {int(window)} s of lower demand, "
+                        f"but a replica may take {budget} s to load ({path}'s startup probe): replicas removed in a "
+                        "lull are needed back before new ones are ready; set advanced.horizontalPodAutoscalerConfig."
+                        "behavior.scaleDown.stabilizationWindowSeconds to at least the load time",
+                    )
+
+    for so in (s for s in subjects if s.type == SCALED_OBJECT):
+        yield from each([lambda o=so: judge(o)], so.urn)
+
+
+# --------------------------------------------------------------------------- stopping replicas finish their requests
+
+
+def check_drain_covers_requests(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[Any]:
+    """A model server's grace period covers its preStop and its longest request."""
+    found = servers(r)
+    if not found:
+        return
+    spec, where = _k8s.pod_spec(r)
+    grace = int(get(spec, "terminationGracePeriodSeconds", DEFAULT_GRACE_S, where=where))
+    declared = _annotations(r).get(MAX_REQUEST_ANNOTATION)
+    for path, container in found:
+        _, flags = _flags(get_known(container, "args", [], where=path))
+        drain = flags.get("--shutdown-timeout")
+        longest = declared if declared is not None else drain
+        if longest is None:
+            yield (
+                f"{path} serves requests of unknown length: annotate {MAX_REQUEST_ANNOTATION} (or pass vLLM "
+                "--shutdown-timeout) so the grace period can be checked to cover them"
+            )
+            continue
+        if drain is not None and int(drain) < int(longest):
+            yield (
+                f"{path}: vLLM --shutdown-timeout={drain} aborts requests that may run {int(longest)} s "
+                f"({MAX_REQUEST_ANNOTATION})"
+            )
+        pre_stop = int(get(container, "lifecycle.preStop.sleep.seconds", 0, where=path))
+        if grace < pre_stop + int(longest):
+            yield (
+                f"terminationGracePeriodSeconds ({grace}) is below {path}'s preStop ({pre_stop} s) plus its longest "
+                f"request ({int(longest)} s): the kubelet kills the server mid-generation when it stops"
+            )
+
+
 _SERVER_WORKLOADS = tuple(t for t in K8S_POD_SPEC_PATHS if t != "kubernetes:batch/v1:CronJob")
+
+_SCALABLE = REPLICATED
+"""Workloads whose ScaledObject is checked (a LeaderWorkerSet joins once its pod spec path is known to
+``tokens.K8S_POD_SPEC_PATHS``)."""
 
 RULES = (
     Rule(
@@ -411,8 +558,34 @@ RULES = (
         MANDATORY,
         "PodDisruptionBudgets allow at least one eviction at the workload's minimum size (stack: joins the "
         "workload and its autoscaler).",
-        (*REPLICATED, PDB, HPA),
+        (*REPLICATED, PDB, HPA, SCALED_OBJECT),
         check_pdb_allows_eviction,
         stack=True,
+    ),
+    Rule(
+        "deploy-scaledobject-target",
+        MANDATORY,
+        "A model server left to an autoscaler (no spec.replicas) is scaled by exactly one KEDA ScaledObject and "
+        "no other HPA; every ScaledObject's target is declared (stack: joins targets by kind, name, namespace).",
+        (*_SCALABLE, HPA, SCALED_OBJECT),
+        check_scaled_object_target,
+        stack=True,
+    ),
+    Rule(
+        "deploy-scale-down-after-load",
+        MANDATORY,
+        "A ScaledObject's scale-down stabilisation window is at least its model server's startup budget, so "
+        "replicas are not removed faster than one loads (stack: joins the ScaledObject and its target).",
+        (*_SCALABLE, SCALED_OBJECT),
+        check_scale_down_after_load,
+        stack=True,
+    ),
+    Rule(
+        "deploy-drain-covers-requests",
+        MANDATORY,
+        "A model server's terminationGracePeriodSeconds covers its preStop plus its longest request "
+        "(aistack.io/max-request-s, or vLLM --shutdown-timeout, which must cover it too).",
+        _SERVER_WORKLOADS,
+        check_drain_covers_requests,
     ),
 )

@@ -82,8 +82,9 @@ def test_preview_reports_the_plan_and_deploys_its_numbers(preview):
     assert h100["limits"] == {"nvidia.com/gpu": str(big["max_nodes"] * 8)}
     requirements = {r["key"]: r["values"] for r in h100["template"]["spec"]["requirements"]}
     assert requirements["node.kubernetes.io/instance-type"] == [big["instance_type"]]
-    hpa = next(r["inputs"] for r in report["resources"] if r["name"] == "chat-70b-autoscaler")
-    assert hpa["spec"]["maxReplicas"] == big["max_nodes"] * big["replicas_per_node"]
+    scaled = next(r["inputs"] for r in report["resources"] if r["name"] == "chat-70b-autoscaler")
+    assert scaled["kind"] == "ScaledObject"
+    assert scaled["spec"]["maxReplicaCount"] == big["max_nodes"] * big["replicas_per_node"]
     deployment = next(r["inputs"] for r in report["resources"] if r["name"] == "chat-70b-deployment")
     (server,) = [c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "server"]
     assert int(server["resources"]["limits"]["nvidia.com/gpu"]) == big["gpus_per_replica"] == 4

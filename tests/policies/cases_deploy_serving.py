@@ -11,6 +11,7 @@ from tests.policies.cases import DEPLOYMENT, GPU_TOLERATION, Case, container, re
 SERVICE = "kubernetes:core/v1:Service"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
 LABELS = {"app": "llm"}
 
 # Llama-3.1-8B BF16 on one L4 (sizing.memory.fit(..., gpu_mem_gib=22.32, max_model_len=16384)):
@@ -38,9 +39,14 @@ def server(
     timeout: str | None = "1800",
     deadline: Any = 1800,
     args: list[Any] | None = None,
+    longest: Any = "300",
+    grace: Any = 330,
 ) -> dict[str, Any]:
-    """A vLLM Deployment as the serving component declares it (startup budget 90 x 10 s = 900 s)."""
+    """A vLLM Deployment as the serving component declares it (startup budget 90 x 10 s = 900 s; a 15 s
+    preStop and a 300 s longest request in a 330 s grace period)."""
     annotations = {"aistack.io/gpu-memory": json.dumps(FIGURES if figures is None else figures)}
+    if longest is not None:
+        annotations["aistack.io/max-request-s"] = longest
     if weights is not None:
         annotations["aistack.io/weights"] = weights
     if timeout is not None:
@@ -54,6 +60,7 @@ def server(
             "periodSeconds": 10,
             "failureThreshold": 90,
         },
+        lifecycle={"preStop": {"sleep": {"seconds": 15}}},
     )
     spec: dict[str, Any] = {
         "selector": {"matchLabels": LABELS},
@@ -61,6 +68,7 @@ def server(
         "template": {
             "metadata": {"labels": LABELS},
             "spec": {
+                "terminationGracePeriodSeconds": grace,
                 "containers": [vllm],
                 "tolerations": [GPU_TOLERATION],
                 "nodeSelector": {"aistack.io/accelerator": "L4-24GB"},
@@ -107,6 +115,27 @@ def hpa(minimum: int) -> dict[str, Any]:
     )
 
 
+def scaled(
+    *, target: str = "llm", minimum: Any = 1, window: Any = 900, annotations: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """A KEDA ScaledObject as the serving component declares it."""
+    behavior = {"scaleDown": {"stabilizationWindowSeconds": window}}
+    return res(
+        SCALED_OBJECT,
+        "llm-autoscaler",
+        {
+            "metadata": {"name": "llm", "namespace": "serving", "annotations": annotations or {}},
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target},
+                "minReplicaCount": minimum,
+                "maxReplicaCount": 4,
+                "advanced": {"horizontalPodAutoscalerConfig": {"name": "llm", "behavior": behavior}},
+                "triggers": [],
+            },
+        },
+    )
+
+
 HELD = server(weights="pending", replicas=0)
 
 DEPLOY_SERVING_CASES: dict[str, Case] = {
@@ -144,5 +173,26 @@ DEPLOY_SERVING_CASES: dict[str, Case] = {
         message="keeps minAvailable 1 of llm, which may run only 1: no pod can be evicted",
         orphaned=[pdb(minAvailable=1)],
         orphan_passes=True,
+    ),
+    "deploy-scaledobject-target": Case(
+        compliant=[server(), scaled()],
+        violating=[server(), scaled(target="other")],
+        unknown=[server(), scaled(target=U)],
+        message="ScaledObject llm-autoscaler scales Deployment other, which the stack does not declare",
+        orphaned=[server()],
+    ),
+    "deploy-scale-down-after-load": Case(
+        compliant=[server(), scaled()],
+        violating=[server(), scaled(window=300)],
+        unknown=[server(), scaled(window=U)],
+        message="scales llm down after 300 s of lower demand, but a replica may take 900 s to load",
+        orphaned=[scaled()],
+        orphan_passes=True,
+    ),
+    "deploy-drain-covers-requests": Case(
+        compliant=[server()],
+        violating=[server(grace=60)],
+        unknown=[server(grace=U)],
+        message="terminationGracePeriodSeconds (60) is below spec.template.spec.containers.0's preStop (15 s) plus",
     ),
 }

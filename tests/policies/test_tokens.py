@@ -112,6 +112,7 @@ CUSTOM_RESOURCES = {
     "kubernetes:cloud.google.com/v1:ComputeClass": ("cloud.google.com/v1", "ComputeClass"),
     "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass": ("karpenter.k8s.aws/v1", "EC2NodeClass"),
     "kubernetes:karpenter.azure.com/v1beta1:AKSNodeClass": ("karpenter.azure.com/v1beta1", "AKSNodeClass"),
+    "kubernetes:keda.sh/v1alpha1:ScaledObject": ("keda.sh/v1alpha1", "ScaledObject"),
 }
 """Custom resources the rules read: pulumi_kubernetes' CustomResource registers ``kubernetes:<apiVersion>:<kind>``."""
 
@@ -124,7 +125,7 @@ def test_every_rule_token_is_listed() -> None:
 @pytest.mark.parametrize("token", sorted(CUSTOM_RESOURCES))
 def test_custom_resource_tokens_are_what_the_program_registers(token: str) -> None:
     from aistack import crds
-    from components.k8s import provisioning, routing
+    from components.k8s import keda, provisioning, routing
 
     api_version, kind = CUSTOM_RESOURCES[token]
     assert (api_version, kind) in crds.served()  # a vendored, served version of the kind
@@ -137,7 +138,7 @@ def test_custom_resource_tokens_are_what_the_program_registers(token: str) -> No
             provisioning.AKS_NODECLASS,
         )
     }
-    assert api_version in {routing.POOL_API, routing.GATEWAY_API} | provisioners
+    assert api_version in {routing.POOL_API, routing.GATEWAY_API, keda.API} | provisioners
     assert token == f"kubernetes:{api_version}:{kind}"
 
 

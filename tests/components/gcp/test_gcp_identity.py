@@ -49,8 +49,8 @@ def test_it_may_read_that_bucket_only(declared):
             "member": account.outputs["member"],
         }
     ]
-    # No project-wide grant to the reader: the project IAM members are the nodes' role and the metrics
-    # adapter's Cloud Monitoring read.
+    # No project-wide grant to the reader: the project IAM members are the nodes' role and KEDA's
+    # Cloud Monitoring read.
     project_grants = declared.of_type("gcp:projects/iAMMember:IAMMember")
     assert account.outputs["member"] not in {g.inputs["member"] for g in project_grants}
     assert sorted(g.name for g in project_grants) == [
@@ -59,11 +59,11 @@ def test_it_may_read_that_bucket_only(declared):
     ]
 
 
-def test_metrics_adapter_reads_monitoring_as_its_kubernetes_service_account(declared):
+def test_keda_reads_monitoring_as_its_operator_service_account(declared):
     identity = declared.named("main-metrics-reader")
     assert identity.type == "aistack:gcp:AddonIdentity"
     (grant,) = declared.children(identity)
-    namespace, account = contract.ADDON_SERVICE_ACCOUNTS["metrics-adapter"]
+    namespace, account = contract.ADDON_SERVICE_ACCOUNTS["keda-operator"]
     principal = (
         f"principal://iam.googleapis.com/projects/{PROJECT_NUMBER}/locations/global/workloadIdentityPools/"
         f"{PROJECT}.svc.id.goog/subject/ns/{namespace}/sa/{account}"
@@ -73,6 +73,7 @@ def test_metrics_adapter_reads_monitoring_as_its_kubernetes_service_account(decl
         "main-metrics-reader-monitoring-viewer",
     )
     assert grant.inputs == {"project": PROJECT, "role": "roles/monitoring.viewer", "member": principal}
+    assert (namespace, account) == ("keda", "keda-operator")
 
 
 def test_identity_output_is_the_service_account_email(declared):

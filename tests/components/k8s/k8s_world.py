@@ -12,11 +12,10 @@ import functools
 import json
 from typing import Any
 
-import jsonschema
 import kubernetes_validate
 import pulumi
 
-from aistack import crds, engine, preview
+from aistack import crds, engine, manifests, preview
 from aistack.preview import REPO
 from aistack.spec import load_stack_file, stack_file
 from components import contract
@@ -128,7 +127,7 @@ def stand_in_stack(
 ) -> contract.CloudStack:
     """A CloudStack of contract components for ``cloud`` with the contract's outputs and no resources.
 
-    It holds the add-on identities the cloud's row needs (the autoscaler's, the metrics adapter's),
+    It holds the add-on identities the cloud's row needs (the autoscaler's, KEDA's),
     as the cloud's family declares them.
     """
     sample = SAMPLES[cloud]
@@ -152,7 +151,7 @@ def stand_in_stack(
     row = CLOUDS[cloud]
     for addon, needed in (
         ("cluster-autoscaler", row.needs_cluster_autoscaler),
-        ("metrics-adapter", row.pod_metrics.reads_cloud),
+        ("keda-operator", row.pod_metrics.reads_cloud),
     ):
         if needed:
             namespace, account = contract.ADDON_SERVICE_ACCOUNTS[addon]
@@ -345,10 +344,14 @@ GCPBACKENDPOLICY_SCHEMA = _closed(
 """GKE's GCPBackendPolicy fields used here (same reference: backend service timeout)."""
 
 CUSTOM_RESOURCES = {
-    ("monitoring.googleapis.com/v1", "PodMonitoring"): PODMONITORING_SCHEMA,
     ("networking.gke.io/v1", "HealthCheckPolicy"): HEALTHCHECKPOLICY_SCHEMA,
     ("networking.gke.io/v1", "GCPBackendPolicy"): GCPBACKENDPOLICY_SCHEMA,
 }
+
+
+def manifest(resource: engine.Resource) -> dict[str, Any]:
+    """A declared Kubernetes object as its manifest (whole-number doubles back to integers)."""
+    return manifests.plain(dict(resource.inputs))
 
 
 def validate(manifest: dict[str, Any], version: str) -> None:

@@ -1,8 +1,8 @@
-"""The add-ons that make the serving layer's scaling real: node autoscaling and the pods metrics pipeline.
+"""The add-ons that make the serving layer's scaling real: node autoscaling, KEDA and its metrics pipeline.
 
 Each stack in ``stacks/`` is followed from what a user would notice back to what declares it:
 a pending GPU pod to the node group the autoscaler would grow, the autoscaler to the IAM it may
-use, the HPA's metric name to the adapter rule that serves it.
+use, a KEDA trigger's query to the scrape that collects its series.
 """
 
 from __future__ import annotations
@@ -30,8 +30,18 @@ from components.aws.autoscaler import (
 )
 from components.aws.gpupool import AUTOSCALER_GPU_LABEL, NODE_TEMPLATE_RESOURCE
 from components.gcp.identity import MetricsReaderIdentity
-from components.k8s import CLOUDS, ClusterAutoscaler, MetricsPipeline, autoscaler, metrics, serve_cluster
+from components.k8s import (
+    CLOUDS,
+    ClusterAutoscaler,
+    Keda,
+    MetricsPipeline,
+    autoscaler,
+    keda,
+    metrics,
+    serve_cluster,
+)
 from components.k8s import check as k8s_check
+from components.k8s import serving as serving_module
 from components.k8s.pod import SYSTEM_NODES
 from components.k8s.routing import ROUTER_LABEL
 from policies.aistack_rules import versions
@@ -56,7 +66,7 @@ EFFECT = {"NO_SCHEDULE": "NoSchedule"}
 
 # What each cloud's documentation says about node autoscaling and its managed Prometheus.
 NEEDS_CLUSTER_AUTOSCALER = {"aws": True, "azure": False, "gcp": False}
-PIPELINE = {"aws": "prometheus-adapter", "azure": "prometheus-adapter", "gcp": "gke-managed-prometheus"}
+PIPELINE = {"aws": "in-cluster-prometheus", "azure": "in-cluster-prometheus", "gcp": "gke-managed-prometheus"}
 
 
 def test_rows_say_who_scales_nodes_and_serves_pod_metrics():
@@ -255,122 +265,146 @@ def test_gpu_node_groups_let_the_autoscaler_scale_them_up_from_zero(stack):
 # --- The pods metrics pipeline ----------------------------------------------------------------------
 
 
-def exposed_by_rules(config_text: str) -> set[str]:
-    """Custom metric names prometheus-adapter serves for its rules (its naming: ``matches`` then ``as``)."""
-    names = set()
-    for rule in yaml.safe_load(config_text)["rules"]:
-        series = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)\{", rule["seriesQuery"])[1]
-        replacement = re.sub(r"\$\{(\d+)\}|\$(\d+)", lambda m: "\\" + (m[1] or m[2]), rule["name"]["as"])
-        names.add(re.sub(rule["name"]["matches"], replacement, series))
-        assert rule["resources"]["overrides"]["pod"] == {"resource": "pod"}
-    return names
+def _kept(regex: str, names: tuple[str, ...]) -> set[str]:
+    """Metric names a Prometheus keep rule (anchored) lets through."""
+    return {m for m in names if re.fullmatch(regex, m)}
 
 
-def test_rule_naming_has_teeth():
-    assert exposed_by_rules(metrics.adapter_config()) == set(metrics.POD_METRICS)
-    renamed = metrics.adapter_config().replace("as: ${1}", "as: vllm_num_requests_waiting", 1)
-    assert "vllm:num_requests_waiting" not in exposed_by_rules(renamed)
+QUERY = re.compile(
+    r'^sum\(([a-zA-Z_:][a-zA-Z0-9_:]*)\{namespace="([^"]+)",endpoint="([^"]+)"(,cluster="[^"]+")?\}\)$'
+)
 
 
-def _kept(regex: str) -> set[str]:
-    """vLLM gauges a Prometheus keep rule (anchored) lets through."""
-    return {m for m in metrics.POD_METRICS if re.fullmatch(regex, m)}
+def _asked(run, component) -> list[tuple[str, str, dict]]:
+    """(metric, endpoint, trigger) of every Prometheus trigger of the cluster's ScaledObjects."""
+    found = []
+    for so in _on_cluster(run, component, "ScaledObject"):
+        for trigger in so.inputs["spec"]["triggers"]:
+            if trigger["type"] != "prometheus":
+                continue
+            match = QUERY.match(trigger["metadata"]["query"])
+            assert match, trigger["metadata"]["query"]
+            assert match[2] == contract.READER_NAMESPACE
+            # Each ScaledObject asks for its own endpoint's series.
+            assert match[3] == so.inputs["metadata"]["name"]
+            found.append((match[1], match[3], trigger))
+    return found
 
 
-def _hpa_metric_names(run, component) -> set[str]:
-    return {
-        m["pods"]["metric"]["name"]
-        for h in _on_cluster(run, component, "HorizontalPodAutoscaler")
-        for m in h.inputs["spec"]["metrics"]
-        if m["type"] == "Pods"
-    }
+def _pods_labelled(run, component, label: str) -> list[dict]:
+    """Pod templates on the cluster's serving namespace carrying ``label``."""
+    return [
+        d.inputs["spec"]["template"]
+        for d in serving(run.resources, "Deployment")
+        if cluster_of(run, d).urn == component.urn
+        and label in d.inputs["spec"]["template"]["metadata"]["labels"]
+    ]
 
 
-def _serving_pods_expose_the_scraped_port(run, component, port_name: str) -> None:
-    for deployment in serving(run.resources, "Deployment"):
-        if cluster_of(run, deployment).urn != component.urn:
-            continue
-        template = deployment.inputs["spec"]["template"]
-        assert "aistack.io/endpoint" in template["metadata"]["labels"]
-        ports = {p["name"] for c in template["spec"]["containers"] for p in c.get("ports", [])}
-        assert port_name in ports
-
-
-def _served_names_in_cluster(run, component) -> set[str]:
-    """Follow Prometheus' scrape, its keep rule and the adapter's rules (a prometheus-adapter cluster)."""
+def _collected_in_cluster(run, component) -> dict[str, set[str]]:
+    """Follow Prometheus' jobs: pod label that becomes ``endpoint`` → metric names kept."""
     config_maps = {c.inputs["metadata"]["name"]: c for c in _on_cluster(run, component, "ConfigMap")}
     prometheus = yaml.safe_load(config_maps["prometheus"].inputs["data"]["prometheus.yml"])
-    (job,) = prometheus["scrape_configs"]
-    assert job["kubernetes_sd_configs"] == [
-        {"role": "pod", "namespaces": {"names": [contract.READER_NAMESPACE]}}
-    ]
-    keeps = {
-        tuple(r["source_labels"]): r["regex"] for r in job["relabel_configs"] if r.get("action") == "keep"
-    }
-    assert keeps[("__meta_kubernetes_pod_label_aistack_io_endpoint",)] == ".+"
-    _serving_pods_expose_the_scraped_port(
-        run, component, keeps[("__meta_kubernetes_pod_container_port_name",)]
-    )
-    (metric_keep,) = job["metric_relabel_configs"]
-    collected = _kept(metric_keep["regex"])
-    served = exposed_by_rules(config_maps["prometheus-adapter"].inputs["data"]["config.yaml"])
-    return served & collected
+    collected: dict[str, set[str]] = {}
+    for job in prometheus["scrape_configs"]:
+        assert job["kubernetes_sd_configs"] == [
+            {"role": "pod", "namespaces": {"names": [contract.READER_NAMESPACE]}}
+        ]
+        (label_keep,) = [r for r in job["relabel_configs"] if r.get("regex") == ".+"]
+        (to_endpoint,) = [r for r in job["relabel_configs"] if r.get("target_label") == "endpoint"]
+        assert to_endpoint["source_labels"] == label_keep["source_labels"]
+        label = {
+            "__meta_kubernetes_pod_label_aistack_io_endpoint": serving_module.ENDPOINT_LABEL,
+            "__meta_kubernetes_pod_label_aistack_io_epp": serving_module.EPP_LABEL,
+        }[label_keep["source_labels"][0]]
+        (metric_keep,) = job["metric_relabel_configs"]
+        collected[label] = _kept(metric_keep["regex"], (*metrics.POD_METRICS, *metrics.EPP_METRICS))
+        if label == serving_module.ENDPOINT_LABEL:
+            (port_keep,) = [
+                r
+                for r in job["relabel_configs"]
+                if r["source_labels"] == ["__meta_kubernetes_pod_container_port_name"]
+            ]
+            for template in _pods_labelled(run, component, label):
+                ports = {p["name"] for c in template["spec"]["containers"] for p in c.get("ports", [])}
+                assert port_keep["regex"] in ports
+        else:
+            # The pickers authorize the scraper's token for GET /metrics.
+            assert job["authorization"]["credentials_file"].endswith("serviceaccount/token")
+    return collected
 
 
-def _served_names_gke(run, component) -> set[str]:
-    """Follow the PodMonitoring's selection and keep rule to the Stackdriver adapter's names."""
-    (monitoring,) = _on_cluster(run, component, "PodMonitoring")
-    spec = monitoring.inputs["spec"]
-    assert monitoring.inputs["metadata"]["namespace"] == contract.READER_NAMESPACE
-    assert spec["selector"] == {"matchExpressions": [{"key": "aistack.io/endpoint", "operator": "Exists"}]}
-    (endpoint,) = spec["endpoints"]
-    _serving_pods_expose_the_scraped_port(run, component, endpoint["port"])
-    assert "pod" in spec["targetLabels"]["metadata"]
-    (keep,) = endpoint["metricRelabeling"]
-    assert (keep["action"], keep["sourceLabels"]) == ("keep", ["__name__"])
-    return {f"prometheus.googleapis.com|{m}|gauge" for m in _kept(keep["regex"])}
+def _collected_gke(run, component) -> dict[str, set[str]]:
+    """Follow the PodMonitorings: pod label that becomes ``endpoint`` → metric names kept."""
+    collected: dict[str, set[str]] = {}
+    for monitoring in _on_cluster(run, component, "PodMonitoring"):
+        spec = monitoring.inputs["spec"]
+        assert monitoring.inputs["metadata"]["namespace"] == contract.READER_NAMESPACE
+        ((expression,),) = [spec["selector"]["matchExpressions"]]
+        assert expression["operator"] == "Exists"
+        assert spec["targetLabels"]["fromPod"] == [{"from": expression["key"], "to": "endpoint"}]
+        (endpoint,) = spec["endpoints"]
+        (keep,) = endpoint["metricRelabeling"]
+        assert (keep["action"], keep["sourceLabels"]) == ("keep", ["__name__"])
+        collected[expression["key"]] = _kept(keep["regex"], (*metrics.POD_METRICS, *metrics.EPP_METRICS))
+        if expression["key"] == serving_module.EPP_LABEL:
+            secret = endpoint["authorization"]["credentials"]["secret"]["name"]
+            (token,) = [
+                s for s in _on_cluster(run, component, "Secret") if s.inputs["metadata"]["name"] == secret
+            ]
+            assert token.inputs["type"] == "kubernetes.io/service-account-token"
+        else:
+            for template in _pods_labelled(run, component, expression["key"]):
+                ports = {p["name"] for c in template["spec"]["containers"] for p in c.get("ports", [])}
+                assert endpoint["port"] in ports
+    return collected
 
 
-SERVED = {"prometheus-adapter": _served_names_in_cluster, "gke-managed-prometheus": _served_names_gke}
+COLLECTED = {"in-cluster-prometheus": _collected_in_cluster, "gke-managed-prometheus": _collected_gke}
+SOURCE = {metric: serving_module.ENDPOINT_LABEL for metric in metrics.POD_METRICS} | {
+    serving_module.EPP_QUEUE_METRIC: serving_module.EPP_LABEL
+}
+"""Which pods export each series: the model servers, or the endpoint's picker."""
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_pipeline_serves_every_metric_the_hpas_ask_for(stack):
+def test_pipeline_collects_every_series_the_triggers_query(stack):
     spec, run = stack_run(stack)
     clusters = {r.name: r for r in run.resources if r.type.endswith(":Cluster") and not r.custom}
     for name, cspec in spec.clusters.items():
         component = clusters[name]
-        asked = _hpa_metric_names(run, component)
+        asked = _asked(run, component)
         if not asked:
             continue
         pipeline = CLOUDS[cspec.cloud].pod_metrics.pipeline
-        assert asked <= SERVED[pipeline](run, component), f"{name}: {asked}"
-        # The adapter is registered for custom.metrics.k8s.io and reachable through its Service.
-        services = {
-            (s.inputs["metadata"]["namespace"], s.inputs["metadata"]["name"]): s
-            for s in _on_cluster(run, component, "Service")
-        }
-        registrations = _on_cluster(run, component, "APIService")
-        assert registrations and {a.inputs["spec"]["group"] for a in registrations} == {
-            "custom.metrics.k8s.io"
-        }
-        for api in registrations:
-            target = api.inputs["spec"]["service"]
-            service = services[(target["namespace"], target["name"])]
-            assert [p["port"] for p in service.inputs["spec"]["ports"]] == [target["port"]]
-            adapters = [
-                d
-                for d in _on_cluster(run, component, "Deployment")
-                if d.inputs["spec"]["template"]["metadata"]["labels"].items()
-                >= service.inputs["spec"]["selector"].items()
+        collected = COLLECTED[pipeline](run, component)
+        for metric, _endpoint, _trigger in asked:
+            assert metric in collected[SOURCE[metric]], (name, metric)
+        urls = {t["metadata"]["serverAddress"] for _, _, t in asked}
+        if pipeline == "in-cluster-prometheus":
+            (service,) = [
+                s
+                for s in _on_cluster(run, component, "Service")
+                if s.inputs["metadata"]["name"] == "prometheus"
             ]
-            assert len(adapters) == 1
+            port = int(service.inputs["spec"]["ports"][0]["port"])
+            assert urls == {f"http://prometheus.{metrics.NAMESPACE}.svc:{port}"}
+            assert all("authenticationRef" not in t for _, _, t in asked)
+        else:
+            assert urls == {
+                f"https://monitoring.googleapis.com/v1/projects/{spec.clouds.gcp.project}/location/global/prometheus"
+            }
+            (auth,) = _on_cluster(run, component, "TriggerAuthentication")
+            assert auth.inputs["spec"] == {"podIdentity": {"provider": "gcp"}}
+            assert all(
+                t["authenticationRef"] == {"name": auth.inputs["metadata"]["name"]} for _, _, t in asked
+            )
 
 
-def test_gke_adapter_reads_cloud_monitoring_as_exactly_its_service_account():
+def test_keda_reads_cloud_monitoring_as_exactly_its_operator_service_account():
     spec, run = stack_run("multicloud")
     gcp = spec.clouds.gcp
-    namespace, account = contract.ADDON_SERVICE_ACCOUNTS["metrics-adapter"]
+    namespace, account = contract.ADDON_SERVICE_ACCOUNTS["keda-operator"]
     principal = (
         f"principal://iam.googleapis.com/projects/{gcp.project_number}/locations/global/workloadIdentityPools/"
         f"{gcp.project}.svc.id.goog/subject/ns/{namespace}/sa/{account}"
@@ -379,16 +413,40 @@ def test_gke_adapter_reads_cloud_monitoring_as_exactly_its_service_account():
     assert [(g.type, g.inputs["role"], g.inputs["project"]) for g in grants] == [
         ("gcp:projects/iAMMember:IAMMember", "roles/monitoring.viewer", gcp.project)
     ]
-    (adapter_account,) = [
-        a
-        for a in of_kind(run.resources, "ServiceAccount")
-        if (a.inputs["metadata"]["namespace"], a.inputs["metadata"]["name"]) == (namespace, account)
+    # The chart names the operator's service account keda-operator in the release's namespace.
+    (release,) = [
+        r
+        for r in run.resources
+        if r.type == "kubernetes:helm.sh/v3:Release"
+        and r.inputs["namespace"] == namespace
+        and spec.clusters[cluster_of(run, r).name].cloud == "gcp"
     ]
-    assert spec.clusters[cluster_of(run, adapter_account).name].cloud == "gcp"
-    # A direct principal grant: no Google service account to impersonate, so no annotation.
-    assert not adapter_account.inputs["metadata"].get("annotations")
-    (adapter,) = [d for d in of_kind(run.resources, "Deployment") if d.inputs["metadata"]["name"] == account]
-    assert pod_spec(adapter)["serviceAccountName"] == account
+    assert (release.inputs["chart"], release.inputs["name"]) == (
+        "keda",
+        "keda",
+    ) and account == "keda-operator"
+    # The grant exists before KEDA first queries.
+    (grant,) = grants
+    assert grant.urn in release.dependencies
+
+
+def test_keda_values_restricted_on_the_system_pool_and_reachable_on_443():
+    values = keda.values()
+    assert values["nodeSelector"] == SYSTEM_NODES
+    for component in ("operator", "metricServer", "webhooks"):
+        pod = values["podSecurityContext"][component]
+        assert pod["runAsNonRoot"] is True and pod["runAsUser"] == keda.UID
+        assert pod["seccompProfile"] == {"type": "RuntimeDefault"}
+        # A drain may move each single copy: a budget, never a blocking one.
+        assert values["podDisruptionBudget"][component] == {"maxUnavailable": 1}
+    # The control plane reaches the metrics API server and the webhook on 443 (GKE private clusters
+    # admit only 443 and 10250), bound as non-root through the namespaced sysctl.
+    assert values["service"]["portHttpsTarget"] == values["webhooks"]["port"] == 443
+    for component in ("metricServer", "webhooks"):
+        assert values["podSecurityContext"][component]["sysctls"] == [
+            {"name": "net.ipv4.ip_unprivileged_port_start", "value": "443"}
+        ]
+    assert keda.CHART.version in keda.CHART.source
 
 
 # --- Every add-on pod ----------------------------------------------------------------------------------
@@ -405,9 +463,11 @@ def _addon_workloads(run):
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_addons_run_non_root_read_only_pinned_on_the_system_pool(stack):
-    _, run = stack_run(stack)
+    spec, run = stack_run(stack)
     addons = _addon_workloads(run)
-    assert addons
+    # Every add-on aistack declares itself; on GKE there is none (KEDA is a chart: its values are
+    # checked in test_keda_values_restricted_on_the_system_pool_and_reachable_on_443).
+    assert bool(addons) is any(c.cloud != "gcp" for c in spec.clusters.values())
     for workload in addons:
         pod = pod_spec(workload)
         name = workload.name
@@ -435,8 +495,7 @@ def test_add_on_images_are_pinned():
     for image in (
         *autoscaler.IMAGES.values(),
         metrics.PROMETHEUS_IMAGE,
-        metrics.PROMETHEUS_ADAPTER_IMAGE,
-        metrics.STACKDRIVER_ADAPTER_IMAGE,
+        *keda.IMAGES,
     ):
         check_image(image)
     assert autoscaler.image("1.33").endswith(":v1.33.5")
@@ -480,11 +539,13 @@ def test_cpu_scaled_endpoints_need_no_pipeline(declare):
             endpoints={"chat": cpu},
             accelerators={"gpu": "L4-24GB"},
             deployed=stack,
+            project="aistack-test",
         )
 
     declared = declare(body)
     assert not declared.of_type("aistack:k8s:MetricsPipeline")
-    assert not of_kind(declared.resources, "APIService")
+    (scaled,) = of_kind(declared.resources, "ScaledObject")
+    assert [t["type"] for t in scaled.inputs["spec"]["triggers"]] == ["cpu"]
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -569,31 +630,30 @@ KARPENTER_IDENTITY_CHILDREN = {
         for e in ("health", "spot", "rebalance", "state", "reservation")
     ),
 }
-ADAPTER_CHILDREN = {
-    ("ServiceAccount", "adapter-account"),
-    ("ClusterRoleBinding", "auth-delegator"),
-    ("RoleBinding", "auth-reader"),
-    ("ClusterRole", "resource-reader"),
-    ("ClusterRoleBinding", "resource-reader-binding"),
-    ("Deployment", "adapter"),
-    ("Service", "adapter-service"),
-    ("APIService", "api-v1beta1"),
-}
 PIPELINE_CHILDREN = {
-    "prometheus-adapter": ADAPTER_CHILDREN
-    | {
+    "in-cluster-prometheus": {
+        ("ClusterRole", "metrics-reader"),
         ("Namespace", "namespace"),
         ("ServiceAccount", "prometheus-account"),
         ("Role", "prometheus-role"),
         ("RoleBinding", "prometheus-role-binding"),
+        ("ClusterRoleBinding", "prometheus-reader"),
         ("ConfigMap", "prometheus-config"),
         ("Deployment", "prometheus"),
         ("Service", "prometheus-service"),
-        ("ConfigMap", "adapter-config"),
     },
-    "gke-managed-prometheus": ADAPTER_CHILDREN
-    | {("PodMonitoring", "pod-monitoring"), ("Namespace", "namespace"), ("APIService", "api-v1beta2")},
+    "gke-managed-prometheus": {
+        ("ClusterRole", "metrics-reader"),
+        ("PodMonitoring", "pod-monitoring"),
+        ("PodMonitoring", "epp-monitoring"),
+        ("ServiceAccount", "epp-reader-account"),
+        ("Secret", "epp-reader-token"),
+        ("ClusterRoleBinding", "epp-reader"),
+        ("Role", "collector-secrets"),
+        ("RoleBinding", "collector-secrets-binding"),
+    },
 }
+KEDA_CHILDREN = {("Namespace", "namespace"), ("Release", "release")}
 
 
 def _children(run, component) -> set[tuple[str, str]]:
@@ -619,13 +679,18 @@ def test_addon_components_have_exactly_their_children(stack):
             expected = PIPELINE_CHILDREN[
                 CLOUDS[spec.clusters[component.name.removesuffix("-pod-metrics")].cloud].pod_metrics.pipeline
             ]
+        if component.type == "aistack:k8s:Keda":
+            reads_cloud = CLOUDS[
+                spec.clusters[component.name.removesuffix("-keda")].cloud
+            ].pod_metrics.reads_cloud
+            expected = KEDA_CHILDREN | ({("TriggerAuthentication", "trigger-auth")} if reads_cloud else set())
         if expected is None:
             continue
         seen.add(component.type)
         assert _children(run, component) == expected, component.name
     clouds = {c.cloud for c in spec.clusters.values()}
     assert ("aistack:k8s:ClusterAutoscaler" in seen) is ("aws" in clouds)
-    assert "aistack:k8s:MetricsPipeline" in seen
+    assert {"aistack:k8s:MetricsPipeline", "aistack:k8s:Keda"} <= seen
 
 
 @pytest.mark.parametrize(
@@ -635,6 +700,7 @@ def test_addon_components_have_exactly_their_children(stack):
         (MetricsReaderIdentity, "aistack:gcp:AddonIdentity"),
         (ClusterAutoscaler, "aistack:k8s:ClusterAutoscaler"),
         (MetricsPipeline, "aistack:k8s:MetricsPipeline"),
+        (Keda, "aistack:k8s:Keda"),
     ],
 )
 def test_addon_components_follow_the_contract(cls, token):

@@ -12,7 +12,7 @@ import subprocess
 import pytest
 import yaml
 
-from aistack import engine, manifests
+from aistack import crds, engine, manifests
 from aistack.preview import report
 from aistack.spec.endpoints import EndpointSpec, check_image
 from components import gpu
@@ -22,6 +22,7 @@ from tests.components.k8s.k8s_world import (
     GPU,
     SAMPLES,
     kind,
+    manifest,
     of_kind,
     pod_spec,
     serving,
@@ -62,12 +63,16 @@ SA_ANNOTATION = {
 POD_LABELS = {"aws": {}, "azure": {"azure.workload.identity/use": "true"}, "gcp": {}}
 CLOUD_SELECTOR = {"aws": {}, "azure": {}, "gcp": {"cloud.google.com/gke-accelerator": "nvidia-l4"}}
 COPY_TOOL = {"aws": "aws s3 sync", "azure": "az storage blob download-batch", "gcp": "gcloud storage rsync"}
-# The queue metric as each cloud's metrics pipeline serves it (GKE: the Stackdriver adapter's naming
-# of Managed Service for Prometheus series, as GKE's vLLM autoscaling tutorial uses it).
-QUEUE_METRIC = {
-    "aws": "vllm:num_requests_waiting",
-    "azure": "vllm:num_requests_waiting",
-    "gcp": "prometheus.googleapis.com|vllm:num_requests_waiting|gauge",
+# Where KEDA queries the series: the in-cluster Prometheus, or (GKE) Managed Service for Prometheus' API as
+# the KEDA operator's workload identity, selecting this cluster among the project's.
+QUERY = {
+    "aws": ("http://prometheus.aistack-metrics.svc:9090", None, ""),
+    "azure": ("http://prometheus.aistack-metrics.svc:9090", None, ""),
+    "gcp": (
+        "https://monitoring.googleapis.com/v1/projects/aistack-test/location/global/prometheus",
+        {"name": "aistack-gcp-monitoring"},
+        ',cluster="aistack-test-main"',
+    ),
 }
 INTERNAL_LB = {
     "aws": {
@@ -100,6 +105,7 @@ def world(request, declare):
             accelerators={"gpu": accelerator},
             deployed=stack,
             region="region-1",
+            project="aistack-test",
         )
 
     return cloud, declare(body)
@@ -141,7 +147,12 @@ def test_device_plugin_only_where_the_cloud_lacks_one(world):
 
 def test_service_account_carries_the_clouds_identity_binding(world):
     cloud, declared = world
-    (account,) = serving(declared.resources, "ServiceAccount")
+    # The store readers (on GKE the namespace also holds the pickers' metrics reader).
+    (account,) = [
+        a
+        for a in serving(declared.resources, "ServiceAccount")
+        if "aistack.io/store" in a.inputs["metadata"]["labels"]
+    ]
     meta = account.inputs["metadata"]
     assert (meta["namespace"], meta["name"]) == ("aistack-serving", "models-reader")
     expected = {SA_ANNOTATION[cloud]: SAMPLES[cloud]["identity"]} if SA_ANNOTATION[cloud] else {}
@@ -208,33 +219,53 @@ def test_exposure_internal_lb_and_tls_ingress(world):
 
 def test_autoscalers_and_disruption_budgets(world):
     cloud, declared = world
-    hpas = {
-        r.inputs["metadata"]["name"]: r.inputs["spec"]
-        for r in of_kind(declared.resources, "HorizontalPodAutoscaler")
-    }
-    assert hpas["chat"]["metrics"] == [
-        {
-            "type": "Pods",
-            "pods": {
-                "metric": {"name": QUEUE_METRIC[cloud]},
-                "target": {"type": "AverageValue", "averageValue": "4"},
-            },
-        }
+    scaled = {r.inputs["metadata"]["name"]: r for r in of_kind(declared.resources, "ScaledObject")}
+    assert set(scaled) == {"chat", "exposed"}
+    for so in scaled.values():
+        crds.validate(manifest(so))
+        # ScaledObjects need KEDA's CRDs and webhook: they wait for its release.
+        assert any(d.endswith("main-keda-release") for d in so.dependencies)
+    chat = scaled["chat"].inputs["spec"]
+    url, auth, cluster = QUERY[cloud]
+    selector = f'namespace="aistack-serving",endpoint="chat"{cluster}'
+    assert [(t["name"], t["metadata"]["query"], t["metadata"]["threshold"]) for t in chat["triggers"]] == [
+        ("queue", f"sum(vllm:num_requests_waiting{{{selector}}})", "4"),
+        ("running", f"sum(vllm:num_requests_running{{{selector}}})", "204.8"),
     ]
-    assert hpas["exposed"]["metrics"] == [
-        {
-            "type": "Resource",
-            "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}},
-        }
+    for trigger in chat["triggers"]:
+        assert trigger["type"] == "prometheus" and trigger["metricType"] == "AverageValue"
+        assert trigger["metadata"]["serverAddress"] == url
+        assert trigger.get("authenticationRef") == auth
+    assert chat["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "chat"}
+    assert (chat["minReplicaCount"], chat["maxReplicaCount"]) == (BASIC.min_replicas, BASIC.max_replicas)
+    # The CPU fallback is the only trigger, and KEDA refuses `fallback` next to it.
+    exposed = scaled["exposed"].inputs["spec"]
+    assert exposed["triggers"] == [
+        {"type": "cpu", "name": "cpu", "metricType": "Utilization", "metadata": {"value": "80"}}
     ]
-    assert hpas["chat"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "chat"}
+    assert "fallback" not in exposed and chat["fallback"] == {"failureThreshold": 3, "replicas": 1}
     pdbs = {
         r.inputs["metadata"]["name"]: r.inputs["spec"]
         for r in of_kind(declared.resources, "PodDisruptionBudget")
+        if r.inputs["metadata"]["namespace"] == "aistack-serving"
     }
     assert pdbs["chat"] == {"maxUnavailable": 1, "selector": {"matchLabels": {"aistack.io/endpoint": "chat"}}}
-    # The autoscaler owns the replica count.
+    # KEDA owns the replica count.
     assert "replicas" not in deployment(declared, "chat").inputs["spec"]
+
+
+def test_stopping_replicas_drain_and_node_autoscalers_leave_them(world):
+    _, declared = world
+    chat = deployment(declared, "chat").inputs
+    pod = chat["spec"]["template"]
+    annotations = pod["metadata"]["annotations"]
+    assert annotations["cluster-autoscaler.kubernetes.io/safe-to-evict"] == "false"
+    assert annotations["karpenter.sh/do-not-disrupt"] == "true"
+    (server,) = pod["spec"]["containers"]
+    # 15 s preStop while endpoints drop the pod, then the longest request, then the engine's exit.
+    assert server["lifecycle"] == {"preStop": {"sleep": {"seconds": 15}}}
+    assert pod["spec"]["terminationGracePeriodSeconds"] == 15 + BASIC.max_request_s + 15
+    assert chat["metadata"]["annotations"]["aistack.io/max-request-s"] == str(BASIC.max_request_s)
 
 
 def test_every_rows_objects_validate_against_the_kubernetes_schema(world, tmp_path):

@@ -1,4 +1,4 @@
-"""The endpoint spec: pinned images, bounds, cross-field rules, and how scale_target maps to the HPA."""
+"""The endpoint spec: pinned images, bounds, cross-field rules, and how scale_target maps to KEDA's triggers."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ from aistack.errors import InputError
 from aistack.preview import REPO
 from aistack.spec import read_stack_config, spec_from_config
 from aistack.spec.endpoints import EndpointSpec, check_image, cpu_cores, memory_bytes
-from components.k8s.clouds import CLOUDS
-from components.k8s.serving import metric, quantity
+from components.k8s.serving import number, triggers
 
 DEV = REPO / "stacks" / "Pulumi.dev.yaml"
 
@@ -201,82 +200,82 @@ def endpoint(**fields) -> EndpointSpec:
     )
 
 
+URL = "http://prometheus.aistack-metrics.svc:9090"
+
+
+def thresholds(**fields) -> dict[str, str]:
+    """Trigger name → threshold of the endpoint's ScaledObject (CPU: its utilisation value)."""
+    found = triggers(
+        "chat",
+        endpoint(**fields),
+        namespace="aistack-serving",
+        query_url=URL,
+        cluster=None,
+        trigger_auth=None,
+    )
+    return {t["name"]: t["metadata"].get("threshold", t["metadata"].get("value")) for t in found}
+
+
 @pytest.mark.parametrize(
     ("fields", "expected"),
     [
-        # Queue: a replica is full at 5 waiting requests; scale out at 80% of that.
+        # Queue: a replica is full at 5 waiting requests; scale out at 80% of that. Concurrency: full at
+        # max_concurrency (the server's --max-num-seqs), 0.8 x 256.
+        ({}, {"queue": "4", "running": "204.8"}),
+        ({"max_concurrency": 64}, {"queue": "4", "running": "51.2"}),
+        # A given scale_target is the target of the scale_metric; the other gauge keeps its default.
+        ({"scale_target": 2.5}, {"queue": "2.5", "running": "204.8"}),
         (
-            {},
-            {
-                "type": "Pods",
-                "pods": {
-                    "metric": {"name": "vllm:num_requests_waiting"},
-                    "target": {"type": "AverageValue", "average_value": "4"},
-                },
-            },
+            {"scale_metric": "vllm:num_requests_running", "scale_target": 100},
+            {"queue": "4", "running": "100"},
         ),
-        # Concurrency: full at max_concurrency (the server's --max-num-seqs).
-        (
-            {"scale_metric": "vllm:num_requests_running"},
-            {
-                "type": "Pods",
-                "pods": {
-                    "metric": {"name": "vllm:num_requests_running"},
-                    "target": {"type": "AverageValue", "average_value": "204800m"},
-                },
-            },
-        ),
-        (
-            {"scale_metric": "vllm:num_requests_running", "max_concurrency": 64},
-            {
-                "type": "Pods",
-                "pods": {
-                    "metric": {"name": "vllm:num_requests_running"},
-                    "target": {"type": "AverageValue", "average_value": "51200m"},
-                },
-            },
-        ),
-        # CPU fallback: full at 100% of the request.
-        (
-            {"scale_metric": "cpu"},
-            {
-                "type": "Resource",
-                "resource": {"name": "cpu", "target": {"type": "Utilization", "average_utilization": 80}},
-            },
-        ),
-        # A given scale_target is the HPA target itself.
-        (
-            {"scale_target": 2.5},
-            {
-                "type": "Pods",
-                "pods": {
-                    "metric": {"name": "vllm:num_requests_waiting"},
-                    "target": {"type": "AverageValue", "average_value": "2500m"},
-                },
-            },
-        ),
-        (
-            {"scale_metric": "cpu", "scale_target": 60},
-            {
-                "type": "Resource",
-                "resource": {"name": "cpu", "target": {"type": "Utilization", "average_utilization": 60}},
-            },
-        ),
+        # CPU fallback: the only trigger, full at 100% of the request.
+        ({"scale_metric": "cpu"}, {"cpu": "80"}),
+        ({"scale_metric": "cpu", "scale_target": 60}, {"cpu": "60"}),
+        # Scale to zero adds the picker's queue, at the queue's per-replica target.
+        ({"min_replicas": 0}, {"queue": "4", "running": "204.8", "epp-queue": "4"}),
+        ({"min_replicas": 0, "scale_metric": "cpu"}, {"cpu": "80", "epp-queue": "4"}),
     ],
 )
-def test_scale_target_maps_to_the_hpa_target(fields, expected):
-    # On EKS the gauges keep vLLM's own names (prometheus-adapter).
-    assert metric(endpoint(**fields), CLOUDS["aws"]) == expected
+def test_scale_target_maps_to_the_trigger_thresholds(fields, expected):
+    assert thresholds(**fields) == expected
 
 
-def test_gke_asks_for_the_gauge_under_the_stackdriver_adapters_name():
-    pods = metric(endpoint(), CLOUDS["gcp"])["pods"]
-    assert pods["metric"] == {"name": "prometheus.googleapis.com|vllm:num_requests_waiting|gauge"}
-    assert metric(endpoint(scale_metric="cpu"), CLOUDS["gcp"])["type"] == "Resource"
+def test_triggers_select_the_endpoint_and_on_gke_the_cluster():
+    gke = triggers(
+        "chat",
+        endpoint(min_replicas=0),
+        namespace="aistack-serving",
+        query_url="https://monitoring.googleapis.com/v1/projects/p/location/global/prometheus",
+        cluster="aistack-main",
+        trigger_auth="aistack-gcp-monitoring",
+    )
+    selector = 'namespace="aistack-serving",endpoint="chat",cluster="aistack-main"'
+    assert [t["metadata"]["query"] for t in gke] == [
+        f"sum(vllm:num_requests_waiting{{{selector}}})",
+        f"sum(vllm:num_requests_running{{{selector}}})",
+        f"sum(llm_d_epp_flow_control_queue_size{{{selector}}})",
+    ]
+    assert all(t["authenticationRef"] == {"name": "aistack-gcp-monitoring"} for t in gke)
+    # Any request held by the picker wakes the first replica.
+    assert gke[-1]["metadata"]["activationThreshold"] == "0"
+    eks = triggers(
+        "chat", endpoint(), namespace="aistack-serving", query_url=URL, cluster=None, trigger_auth=None
+    )
+    assert all("authenticationRef" not in t and "cluster=" not in t["metadata"]["query"] for t in eks)
 
 
-def test_quantity_format():
-    assert quantity(4.0) == "4" and quantity(204.8) == "204800m" and quantity(0.5) == "500m"
+def test_number_format():
+    assert (
+        number(4.0) == "4" and number(204.8) == "204.8" and number(0.5) == "0.5" and number(2 / 3) == "0.667"
+    )
+
+
+def test_min_replicas_zero_is_allowed_and_max_request_bounded():
+    assert endpoint(min_replicas=0).min_replicas == 0
+    assert endpoint().max_request_s == 300
+    with pytest.raises(ValueError, match="max_request_s"):
+        endpoint(max_request_s=7200)
 
 
 def test_cli_exits_2_naming_the_key(tmp_path):

@@ -22,29 +22,22 @@ SERVING_KINDS = {
     "ServiceAccount",
     "Deployment",
     "Service",
-    "HorizontalPodAutoscaler",
+    "ScaledObject",
     "PodDisruptionBudget",
 }
-# What serves the HPA's pods metrics, per pipeline.
+# Where KEDA's triggers read the series, per pipeline.
 METRICS_KINDS = {
-    "prometheus-adapter": {
-        "ConfigMap",
-        "APIService",
+    "in-cluster-prometheus": {"ConfigMap", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"},
+    "gke-managed-prometheus": {
+        "PodMonitoring",
+        "Secret",
         "ClusterRole",
         "ClusterRoleBinding",
         "Role",
         "RoleBinding",
-    },
-    "gke-managed-prometheus": {
-        "PodMonitoring",
-        "APIService",
-        "ClusterRole",
-        "ClusterRoleBinding",
-        "RoleBinding",
+        "TriggerAuthentication",
     },
 }
-
-
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 
 
@@ -114,7 +107,7 @@ def test_manifest_shape(tmp_path):
         "main-k8s/serviceaccount-aistack-serving-models-reader.yaml",
         "main-k8s/deployment-aistack-serving-chat.yaml",
         "main-k8s/service-aistack-serving-chat.yaml",
-        "main-k8s/horizontalpodautoscaler-aistack-serving-chat.yaml",
+        "main-k8s/scaledobject-aistack-serving-chat.yaml",
         "main-k8s/poddisruptionbudget-aistack-serving-chat.yaml",
         # Routing: the InferencePool API, the pool, its endpoint picker and the model servers' NetworkPolicy.
         "main-k8s/customresourcedefinition-inferencepools.inference.networking.k8s.io.yaml",
@@ -126,7 +119,10 @@ def test_manifest_shape(tmp_path):
         "main-k8s/configmap-aistack-serving-chat-epp.yaml",
         "main-k8s/deployment-aistack-serving-chat-epp.yaml",
         "main-k8s/service-aistack-serving-chat-epp.yaml",
-        # The pods metrics pipeline: Prometheus and prometheus-adapter.
+        # KEDA (its chart is a Helm release, no manifest) and the Prometheus its triggers query.
+        "main-k8s/namespace-keda.yaml",
+        "main-k8s/clusterrole-aistack-metrics-reader.yaml",
+        "main-k8s/clusterrolebinding-aistack-metrics-reader-prometheus-reader.yaml",
         "main-k8s/namespace-aistack-metrics.yaml",
         "main-k8s/serviceaccount-aistack-metrics-prometheus.yaml",
         "main-k8s/role-aistack-serving-aistack-prometheus.yaml",
@@ -134,15 +130,6 @@ def test_manifest_shape(tmp_path):
         "main-k8s/configmap-aistack-metrics-prometheus.yaml",
         "main-k8s/deployment-aistack-metrics-prometheus.yaml",
         "main-k8s/service-aistack-metrics-prometheus.yaml",
-        "main-k8s/configmap-aistack-metrics-prometheus-adapter.yaml",
-        "main-k8s/serviceaccount-aistack-metrics-prometheus-adapter.yaml",
-        "main-k8s/clusterrolebinding-aistack-metrics-adapter-auth-delegator.yaml",
-        "main-k8s/rolebinding-kube-system-aistack-metrics-adapter-auth-reader.yaml",
-        "main-k8s/clusterrole-aistack-metrics-adapter-resource-reader.yaml",
-        "main-k8s/clusterrolebinding-aistack-metrics-adapter-resource-reader.yaml",
-        "main-k8s/deployment-aistack-metrics-prometheus-adapter.yaml",
-        "main-k8s/service-aistack-metrics-prometheus-adapter.yaml",
-        "main-k8s/apiservice-v1beta1.custom.metrics.k8s.io.yaml",
     }
     deployment = load(files["main-k8s/deployment-aistack-serving-chat.yaml"])
     assert list(deployment)[:3] == ["apiVersion", "kind", "metadata"]

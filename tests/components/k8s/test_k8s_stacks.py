@@ -54,7 +54,7 @@ def test_complete_serving_path_on_every_cloud_used(stack):
             "ServiceAccount",
             "Deployment",
             "Service",
-            "HorizontalPodAutoscaler",
+            "ScaledObject",
             "PodDisruptionBudget",
         } <= kinds
     for name, endpoint in spec.endpoints.items():
@@ -62,7 +62,7 @@ def test_complete_serving_path_on_every_cloud_used(stack):
         assert {kind(r) for r in objects} >= {
             "Deployment",
             "Service",
-            "HorizontalPodAutoscaler",
+            "ScaledObject",
             "PodDisruptionBudget",
         }
         assert {r.cloud for r in objects} == {spec.clusters[endpoint.cluster].cloud}
