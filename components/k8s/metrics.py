@@ -18,12 +18,10 @@ Every series carries an ``endpoint`` label (the endpoint's name, from the pod's
 :data:`~components.k8s.serving.ENDPOINT_LABEL` or :data:`EPP_LABEL`), so a trigger's query selects
 one endpoint by name, whatever its pods are called.
 
-The endpoint picker (the ``<endpoint>-epp`` Deployment of the routing layer) protects its metrics
-port with Kubernetes authentication and authorization (its ``--metrics-endpoint-auth`` flag,
-default on: a TokenReview and a SubjectAccessReview for ``get`` on the non-resource URL
-``/metrics``, as the Gateway API Inference Extension's metrics guide documents). The scrapers
-present a service-account token bound to :data:`METRICS_READER_ROLE`: Prometheus its own, GKE's
-collectors that of ``epp-metrics-reader`` from a token Secret they may read.
+The endpoint picker (the ``<endpoint>-epp`` Deployment of the routing layer,
+``components/k8s/routing.py``) serves its metrics on port :data:`EPP_METRICS_PORT` without token
+review (``--metrics-endpoint-auth=false``: no cluster-wide RBAC for it; the series stay inside the
+cluster), so both scrapers read it like the model servers.
 
 Everything runs on the system pool, tolerates nothing and is non-root with a read-only root
 filesystem.
@@ -41,15 +39,15 @@ from aistack.spec.endpoints import ScaleMetric
 from components import contract
 from components.k8s import clouds
 from components.k8s.pod import NOBODY, SYSTEM_NODES, checksum, container_security, pod_security
+from components.k8s.routing import METRICS_PORT
 from components.k8s.serving import ENDPOINT_LABEL, EPP_LABEL, EPP_QUEUE_METRIC, PORT_NAME
 
 POD_METRICS = tuple(m for m in get_args(ScaleMetric) if m != "cpu")
 """vLLM's gauges KEDA scales an endpoint on (``EndpointSpec.scale_metric`` other than ``cpu``)."""
 EPP_METRICS = (EPP_QUEUE_METRIC,)
 """The endpoint picker's series KEDA reads (the scale-from-zero trigger)."""
-EPP_METRICS_PORT = 9090
-"""The endpoint picker's metrics port (its ``--metrics-port`` default, Gateway API Inference
-Extension ``cmd/epp/runner``; llm-d's KEDA guide port-forwards ``service/<name>-epp 9090``)."""
+EPP_METRICS_PORT = METRICS_PORT
+"""The endpoint picker's metrics port (its ``--metrics-port`` default 9090, as the routing layer runs it)."""
 
 PROMETHEUS_IMAGE = "quay.io/prometheus/prometheus:v3.13.2"
 """Prometheus 3.13, the current long-term-support release (supported until July 2027); 3.5, the LTS
@@ -62,20 +60,10 @@ PROMETHEUS_PORT = 9090
 SCRAPE_INTERVAL = "15s"
 RETENTION = "2h"
 """KEDA reads the latest sample; two hours are enough to look back at a scaling decision."""
-METRICS_READER_ROLE = "aistack-metrics-reader"
-"""ClusterRole allowing ``get`` on the non-resource URL ``/metrics`` (what the picker's metrics
-endpoint authorizes)."""
-EPP_READER = "epp-metrics-reader"
-"""Service account (and its token Secret) GKE's managed collectors present to the pickers."""
-GMP_COLLECTOR = ("gmp-system", "collector")
-"""Namespace and service account of GKE's managed collectors, which read a PodMonitoring's
-authorization Secret (Managed Service for Prometheus, "Configure target scraping": the collector
-needs ``get``, ``list`` and ``watch`` on the Secret in the PodMonitoring's namespace)."""
 RESTRICTED = {
     "pod-security.kubernetes.io/enforce": "restricted",
     "pod-security.kubernetes.io/warn": "restricted",
 }
-SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 
 
 def keep(metrics: tuple[str, ...]) -> str:
@@ -114,8 +102,7 @@ def prometheus_config(serving_namespace: str, metrics: tuple[str, ...] = POD_MET
     """Prometheus' configuration: the serving pods' server port and the pickers' metrics port.
 
     Serving pods are scraped on the server's named port, keeping ``metrics``; the pickers on
-    :data:`EPP_METRICS_PORT` with Prometheus' own service-account token (their metrics endpoint
-    authorizes it), keeping :data:`EPP_METRICS`.
+    :data:`EPP_METRICS_PORT`, keeping :data:`EPP_METRICS`.
     """
     server_port = {
         "source_labels": ["__meta_kubernetes_pod_container_port_name"],
@@ -128,7 +115,6 @@ def prometheus_config(serving_namespace: str, metrics: tuple[str, ...] = POD_MET
         "action": "keep",
     }
     epp = _job("aistack-epp", serving_namespace, EPP_LABEL, epp_port, EPP_METRICS)
-    epp["authorization"] = {"type": "Bearer", "credentials_file": SERVICE_ACCOUNT_TOKEN}
     config = {
         "global": {"scrape_interval": SCRAPE_INTERVAL, "scrape_timeout": "10s"},
         "scrape_configs": [
@@ -164,45 +150,19 @@ def pod_monitoring_spec(metrics: tuple[str, ...] = POD_METRICS) -> dict[str, Any
     return _monitoring(ENDPOINT_LABEL, PORT_NAME, metrics)
 
 
-def epp_monitoring_spec(secret: str) -> dict[str, Any]:
-    """The pickers' PodMonitoring spec: their metrics port, with the reader's token from ``secret``."""
-    credentials = {"secret": {"name": secret, "key": "token"}}
-    return _monitoring(
-        EPP_LABEL, EPP_METRICS_PORT, EPP_METRICS, authorization={"type": "Bearer", "credentials": credentials}
-    )
-
-
-def _bind_reader(
-    owner: contract.Component, suffix: str, subject: dict[str, Any], role: k8s.rbac.v1.ClusterRole
-) -> k8s.rbac.v1.ClusterRoleBinding:
-    return k8s.rbac.v1.ClusterRoleBinding(
-        owner.child(suffix),
-        metadata={
-            "name": f"{METRICS_READER_ROLE}-{suffix}",
-            "labels": {"app.kubernetes.io/managed-by": "aistack"},
-        },
-        role_ref={
-            "api_group": "rbac.authorization.k8s.io",
-            "kind": "ClusterRole",
-            "name": role.metadata.name,
-        },
-        subjects=[subject],
-        opts=owner.opts(),
-    )
+def epp_monitoring_spec() -> dict[str, Any]:
+    """The pickers' PodMonitoring spec: their metrics port, keeping their queue."""
+    return _monitoring(EPP_LABEL, EPP_METRICS_PORT, EPP_METRICS)
 
 
 class MetricsPipeline(contract.Component):
     """Where KEDA's triggers read vLLM's gauges and the pickers' queue (see the module docstring).
 
-    Children, both pipelines: ``-metrics-reader`` (ClusterRole: ``get`` on ``/metrics``).
-    ``in-cluster-prometheus``: ``-namespace`` (``aistack-metrics``, restricted),
+    Children, ``in-cluster-prometheus``: ``-namespace`` (``aistack-metrics``, restricted),
     ``-prometheus-account``, ``-prometheus-role`` and ``-prometheus-role-binding`` (read pods in
-    the serving namespace only), ``-prometheus-reader`` (binds the metrics reader),
-    ``-prometheus-config``, ``-prometheus`` (Deployment), ``-prometheus-service``.
-    ``gke-managed-prometheus``: ``-pod-monitoring`` and ``-epp-monitoring`` (in the serving
-    namespace), ``-epp-reader-account``, ``-epp-reader-token`` (its token Secret),
-    ``-epp-reader`` (binds the metrics reader), ``-collector-secrets`` and
-    ``-collector-secrets-binding`` (the managed collectors read that Secret, and no other).
+    the serving namespace only), ``-prometheus-config``, ``-prometheus`` (Deployment),
+    ``-prometheus-service``. ``gke-managed-prometheus``: ``-pod-monitoring`` and
+    ``-epp-monitoring`` (in the serving namespace).
 
     Outputs: ``metrics`` (the series the triggers may query), ``query_url`` (the Prometheus API KEDA
     queries).
@@ -225,20 +185,14 @@ class MetricsPipeline(contract.Component):
         Prometheus KEDA queries (GKE only)."""
         super().__init__(name, opts)
         row = clouds.row(cloud)
-        reader = k8s.rbac.v1.ClusterRole(
-            self.child("metrics-reader"),
-            metadata={"name": METRICS_READER_ROLE, "labels": {"app.kubernetes.io/managed-by": "aistack"}},
-            rules=[{"non_resource_urls": ["/metrics"], "verbs": ["get"]}],
-            opts=self.opts(),
-        )
         if row.pod_metrics.pipeline == "in-cluster-prometheus":
-            url = self._in_cluster(serving_namespace, reader)
+            url = self._in_cluster(serving_namespace)
         else:
             if not project:
                 raise ValueError(
                     "KEDA queries Managed Service for Prometheus in a project: project is required"
                 )
-            self._gke_managed(serving_namespace, reader)
+            self._gke_managed(serving_namespace)
             url = pulumi.Output.from_input(clouds.GMP_QUERY_URL.format(project=project))
         self.finish(metrics=[*POD_METRICS, *EPP_METRICS], query_url=url)
 
@@ -249,9 +203,7 @@ class MetricsPipeline(contract.Component):
             opts=self.opts(),
         )
 
-    def _in_cluster(
-        self, serving_namespace: pulumi.Input[str], reader: k8s.rbac.v1.ClusterRole
-    ) -> pulumi.Output[str]:
+    def _in_cluster(self, serving_namespace: pulumi.Input[str]) -> pulumi.Output[str]:
         """Prometheus in ``aistack-metrics``; returns its query URL."""
         namespace = self._namespace(NAMESPACE).metadata.name
         labels = {"app.kubernetes.io/name": PROMETHEUS, "app.kubernetes.io/managed-by": "aistack"}
@@ -276,8 +228,6 @@ class MetricsPipeline(contract.Component):
             subjects=[subject],
             opts=self.opts(),
         )
-        # The pickers' metrics endpoint authorizes Prometheus' token for GET /metrics.
-        _bind_reader(self, "prometheus-reader", subject, reader)
         config_text = prometheus_config(contract.READER_NAMESPACE)
         config = k8s.core.v1.ConfigMap(
             self.child("prometheus-config"),
@@ -352,69 +302,21 @@ class MetricsPipeline(contract.Component):
             "http://", service.metadata.name, ".", namespace, f".svc:{PROMETHEUS_PORT}"
         )
 
-    def _gke_managed(self, serving_namespace: pulumi.Input[str], reader: k8s.rbac.v1.ClusterRole) -> None:
-        """PodMonitorings for GKE's managed collectors, and the token they present to the pickers."""
+    def _gke_managed(self, serving_namespace: pulumi.Input[str]) -> None:
+        """PodMonitorings for GKE's managed collectors: the model servers and the pickers."""
         labels = {"app.kubernetes.io/managed-by": "aistack"}
-        k8s.apiextensions.CustomResource(
-            self.child("pod-monitoring"),
-            api_version="monitoring.googleapis.com/v1",
-            kind="PodMonitoring",
-            metadata={"name": "aistack-serving", "namespace": serving_namespace, "labels": labels},
-            spec=pod_monitoring_spec(),
-            opts=self.opts(),
-        )
-        account = k8s.core.v1.ServiceAccount(
-            self.child("epp-reader-account"),
-            metadata={"name": EPP_READER, "namespace": serving_namespace, "labels": labels},
-            automount_service_account_token=False,
-            opts=self.opts(),
-        )
-        # A long-lived token Secret: the collectors read a static credential (Kubernetes fills it in).
-        token = k8s.core.v1.Secret(
-            self.child("epp-reader-token"),
-            metadata={
-                "name": EPP_READER,
-                "namespace": serving_namespace,
-                "labels": labels,
-                "annotations": {"kubernetes.io/service-account.name": account.metadata.name},
-            },
-            type="kubernetes.io/service-account-token",
-            opts=self.opts(depends_on=[account]),
-        )
-        subject = {"kind": "ServiceAccount", "name": account.metadata.name, "namespace": serving_namespace}
-        _bind_reader(self, "epp-reader", subject, reader)
-        secrets = k8s.rbac.v1.Role(
-            self.child("collector-secrets"),
-            metadata={"name": "gmp-collector-epp-reader", "namespace": serving_namespace, "labels": labels},
-            rules=[
-                {
-                    "api_groups": [""],
-                    "resources": ["secrets"],
-                    "resource_names": [EPP_READER],
-                    "verbs": ["get", "list", "watch"],
-                }
-            ],
-            opts=self.opts(),
-        )
-        k8s.rbac.v1.RoleBinding(
-            self.child("collector-secrets-binding"),
-            metadata={"name": "gmp-collector-epp-reader", "namespace": serving_namespace, "labels": labels},
-            role_ref={
-                "api_group": "rbac.authorization.k8s.io",
-                "kind": "Role",
-                "name": secrets.metadata.name,
-            },
-            subjects=[{"kind": "ServiceAccount", "name": GMP_COLLECTOR[1], "namespace": GMP_COLLECTOR[0]}],
-            opts=self.opts(),
-        )
-        k8s.apiextensions.CustomResource(
-            self.child("epp-monitoring"),
-            api_version="monitoring.googleapis.com/v1",
-            kind="PodMonitoring",
-            metadata={"name": "aistack-epp", "namespace": serving_namespace, "labels": labels},
-            spec=epp_monitoring_spec(EPP_READER),
-            opts=self.opts(depends_on=[token]),
-        )
+        for suffix, name, spec in (
+            ("pod-monitoring", "aistack-serving", pod_monitoring_spec()),
+            ("epp-monitoring", "aistack-epp", epp_monitoring_spec()),
+        ):
+            k8s.apiextensions.CustomResource(
+                self.child(suffix),
+                api_version="monitoring.googleapis.com/v1",
+                kind="PodMonitoring",
+                metadata={"name": name, "namespace": serving_namespace, "labels": labels},
+                spec=spec,
+                opts=self.opts(),
+            )
 
 
 def _cluster_service(

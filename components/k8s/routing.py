@@ -77,15 +77,21 @@ CRD_FILE = (
 """The InferencePool CRD, vendored byte for byte from GIE v1.6.0 (schemas/crds/SOURCES.md)."""
 
 
-def picker_config() -> str:
+def picker_config(flow_control: bool = False) -> str:
     """The picker's ``EndpointPickerConfig`` (``llm-d.ai/v1alpha1``): scrape vLLM's gauges, score, pick.
 
     ``metrics-data-source`` and ``core-metrics-extractor`` read each model server's ``/metrics``
     (queue length, KV-cache usage); the three scorers rank the pods and the default picker takes the best.
+    ``flow_control`` (an endpoint that may scale to zero) turns on the ``flowControl`` feature gate
+    (llm-d-router ``pkg/epp/flowcontrol``: ``FeatureGate = "flowControl"``): the picker holds requests
+    in its queue while the pool has no ready server and exports the queue as
+    ``llm_d_epp_flow_control_queue_size``, KEDA's scale-from-zero trigger (llm-d's KEDA guide enables it
+    the same way; ``components/k8s/serving.py``).
     """
     config = {
         "apiVersion": "llm-d.ai/v1alpha1",
         "kind": "EndpointPickerConfig",
+        **({"featureGates": ["flowControl"]} if flow_control else {}),
         "plugins": [
             *({"type": scorer} for scorer in SCORERS),
             {"type": "metrics-data-source", "parameters": {"scheme": "http", "path": "/metrics"}},
@@ -416,7 +422,7 @@ class EndpointRouter(contract.Component):
             subjects=[{"kind": "ServiceAccount", "name": account.metadata.name, "namespace": namespace}],
             opts=self.opts(),
         )
-        files = {CONFIG_FILE: picker_config(), "envoy.yaml": envoy_config()}
+        files = {CONFIG_FILE: picker_config(spec.min_replicas == 0), "envoy.yaml": envoy_config()}
         config = k8s.core.v1.ConfigMap(self.child("config"), metadata=metadata, data=files, opts=self.opts())
         pool = k8s.apiextensions.CustomResource(
             self.child("pool"),

@@ -12,6 +12,7 @@ import functools
 import json
 from typing import Any
 
+import jsonschema
 import kubernetes_validate
 import pulumi
 
@@ -163,119 +164,6 @@ def stand_in_stack(
     stack.identities[(cluster, store)] = i
     stack.pools[(cluster, pool)] = p
     return stack
-
-
-_STRINGS = {"type": "array", "items": {"type": "string"}}
-_LABEL_SELECTOR = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "matchLabels": {"type": "object", "additionalProperties": {"type": "string"}},
-        "matchExpressions": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["key", "operator"],
-                "properties": {
-                    "key": {"type": "string"},
-                    "operator": {"enum": ["In", "NotIn", "Exists", "DoesNotExist"]},
-                    "values": _STRINGS,
-                },
-            },
-        },
-    },
-}
-_RELABELING_RULE = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "sourceLabels": _STRINGS,
-        "separator": {"type": "string"},
-        "targetLabel": {"type": "string"},
-        "regex": {"type": "string"},
-        "modulus": {"type": "integer", "minimum": 0},
-        "replacement": {"type": "string"},
-        "action": {
-            "enum": [
-                "replace",
-                "lowercase",
-                "uppercase",
-                "keep",
-                "drop",
-                "keepequal",
-                "dropequal",
-                "hashmod",
-                "labeldrop",
-                "labelkeep",
-            ]
-        },
-    },
-}
-PODMONITORING_SCHEMA = {
-    "type": "object",
-    "required": ["apiVersion", "kind", "metadata", "spec"],
-    "properties": {
-        "apiVersion": {"const": "monitoring.googleapis.com/v1"},
-        "kind": {"const": "PodMonitoring"},
-        "metadata": {"type": "object", "required": ["name", "namespace"]},
-        "spec": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["selector", "endpoints"],
-            "properties": {
-                "selector": _LABEL_SELECTOR,
-                "endpoints": {
-                    "type": "array",
-                    "minItems": 1,
-                    "items": {
-                        "type": "object",
-                        "additionalProperties": False,
-                        "required": ["port"],
-                        "properties": {
-                            "port": {"type": ["string", "integer"]},
-                            "scheme": {"enum": ["http", "https"]},
-                            "path": {"type": "string"},
-                            "params": {"type": "object"},
-                            "interval": {"type": "string", "pattern": "^[0-9]+(ms|s|m|h)$"},
-                            "timeout": {"type": "string", "pattern": "^[0-9]+(ms|s|m|h)$"},
-                            "metricRelabeling": {"type": "array", "items": _RELABELING_RULE},
-                            # HTTPClientConfig, embedded.
-                            "authorization": {"type": "object"},
-                            "basicAuth": {"type": "object"},
-                            "oauth2": {"type": "object"},
-                            "tls": {"type": "object"},
-                            "proxyUrl": {"type": "string"},
-                        },
-                    },
-                },
-                "targetLabels": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {
-                        "metadata": {
-                            "type": "array",
-                            "items": {
-                                "enum": [
-                                    "pod",
-                                    "container",
-                                    "node",
-                                    "top_level_controller_name",
-                                    "top_level_controller_type",
-                                ]
-                            },
-                        },
-                        "fromPod": {"type": "array", "items": {"type": "object"}},
-                    },
-                },
-                "limits": {"type": "object"},
-                "filterRunning": {"type": "boolean"},
-            },
-        },
-    },
-}
-"""The PodMonitoring fields of GMP's API reference (GoogleCloudPlatform/prometheus-engine
-``doc/api.md``: PodMonitoringSpec, ScrapeEndpoint, RelabelingRule, TargetLabels), unknown fields refused."""
 
 
 def _closed(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:

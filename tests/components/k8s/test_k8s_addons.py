@@ -38,6 +38,7 @@ from components.k8s import (
     autoscaler,
     keda,
     metrics,
+    routing,
     serve_cluster,
 )
 from components.k8s import check as k8s_check
@@ -315,7 +316,7 @@ def _collected_in_cluster(run, component) -> dict[str, set[str]]:
         assert to_endpoint["source_labels"] == label_keep["source_labels"]
         label = {
             "__meta_kubernetes_pod_label_aistack_io_endpoint": serving_module.ENDPOINT_LABEL,
-            "__meta_kubernetes_pod_label_aistack_io_epp": serving_module.EPP_LABEL,
+            "__meta_kubernetes_pod_label_aistack_io_router": serving_module.EPP_LABEL,
         }[label_keep["source_labels"][0]]
         (metric_keep,) = job["metric_relabel_configs"]
         collected[label] = _kept(metric_keep["regex"], (*metrics.POD_METRICS, *metrics.EPP_METRICS))
@@ -329,8 +330,12 @@ def _collected_in_cluster(run, component) -> dict[str, set[str]]:
                 ports = {p["name"] for c in template["spec"]["containers"] for p in c.get("ports", [])}
                 assert port_keep["regex"] in ports
         else:
-            # The pickers authorize the scraper's token for GET /metrics.
-            assert job["authorization"]["credentials_file"].endswith("serviceaccount/token")
+            (port_keep,) = [
+                r
+                for r in job["relabel_configs"]
+                if r["source_labels"] == ["__meta_kubernetes_pod_container_port_number"]
+            ]
+            assert port_keep["regex"] == str(routing.METRICS_PORT)
     return collected
 
 
@@ -348,11 +353,7 @@ def _collected_gke(run, component) -> dict[str, set[str]]:
         assert (keep["action"], keep["sourceLabels"]) == ("keep", ["__name__"])
         collected[expression["key"]] = _kept(keep["regex"], (*metrics.POD_METRICS, *metrics.EPP_METRICS))
         if expression["key"] == serving_module.EPP_LABEL:
-            secret = endpoint["authorization"]["credentials"]["secret"]["name"]
-            (token,) = [
-                s for s in _on_cluster(run, component, "Secret") if s.inputs["metadata"]["name"] == secret
-            ]
-            assert token.inputs["type"] == "kubernetes.io/service-account-token"
+            assert endpoint["port"] == routing.METRICS_PORT
         else:
             for template in _pods_labelled(run, component, expression["key"]):
                 ports = {p["name"] for c in template["spec"]["containers"] for p in c.get("ports", [])}
@@ -632,26 +633,15 @@ KARPENTER_IDENTITY_CHILDREN = {
 }
 PIPELINE_CHILDREN = {
     "in-cluster-prometheus": {
-        ("ClusterRole", "metrics-reader"),
         ("Namespace", "namespace"),
         ("ServiceAccount", "prometheus-account"),
         ("Role", "prometheus-role"),
         ("RoleBinding", "prometheus-role-binding"),
-        ("ClusterRoleBinding", "prometheus-reader"),
         ("ConfigMap", "prometheus-config"),
         ("Deployment", "prometheus"),
         ("Service", "prometheus-service"),
     },
-    "gke-managed-prometheus": {
-        ("ClusterRole", "metrics-reader"),
-        ("PodMonitoring", "pod-monitoring"),
-        ("PodMonitoring", "epp-monitoring"),
-        ("ServiceAccount", "epp-reader-account"),
-        ("Secret", "epp-reader-token"),
-        ("ClusterRoleBinding", "epp-reader"),
-        ("Role", "collector-secrets"),
-        ("RoleBinding", "collector-secrets-binding"),
-    },
+    "gke-managed-prometheus": {("PodMonitoring", "pod-monitoring"), ("PodMonitoring", "epp-monitoring")},
 }
 KEDA_CHILDREN = {("Namespace", "namespace"), ("Release", "release")}
 

@@ -27,16 +27,8 @@ SERVING_KINDS = {
 }
 # Where KEDA's triggers read the series, per pipeline.
 METRICS_KINDS = {
-    "in-cluster-prometheus": {"ConfigMap", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"},
-    "gke-managed-prometheus": {
-        "PodMonitoring",
-        "Secret",
-        "ClusterRole",
-        "ClusterRoleBinding",
-        "Role",
-        "RoleBinding",
-        "TriggerAuthentication",
-    },
+    "in-cluster-prometheus": {"ConfigMap", "Role", "RoleBinding"},
+    "gke-managed-prometheus": {"PodMonitoring", "TriggerAuthentication"},
 }
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 
@@ -121,8 +113,6 @@ def test_manifest_shape(tmp_path):
         "main-k8s/service-aistack-serving-chat-epp.yaml",
         # KEDA (its chart is a Helm release, no manifest) and the Prometheus its triggers query.
         "main-k8s/namespace-keda.yaml",
-        "main-k8s/clusterrole-aistack-metrics-reader.yaml",
-        "main-k8s/clusterrolebinding-aistack-metrics-reader-prometheus-reader.yaml",
         "main-k8s/namespace-aistack-metrics.yaml",
         "main-k8s/serviceaccount-aistack-metrics-prometheus.yaml",
         "main-k8s/role-aistack-serving-aistack-prometheus.yaml",
@@ -163,10 +153,11 @@ def test_cli_writes_manifests(tmp_path):
         if r["type"].startswith("kubernetes:") and r["custom"] and r["type"] != HELM_RELEASE
     ]
     files = sorted(out.rglob("*.yaml"))
-    # 38 serving, routing and add-on objects, and Karpenter's EC2NodeClass and two NodePools
-    # (provisioning: auto); Helm releases are not API objects and are not written.
-    assert len(files) == len(objects) == 41
-    assert done.stderr.strip() == f"wrote 41 Kubernetes manifests under {out}"
+    # 30 serving, routing and add-on objects (KEDA and its Prometheus included), and Karpenter's EC2NodeClass
+    # and two NodePools (provisioning: auto); Helm releases (KEDA, Karpenter) are not API objects and are not
+    # written.
+    assert len(files) == len(objects) == 33
+    assert done.stderr.strip() == f"wrote 33 Kubernetes manifests under {out}"
     for path in files:
         validate(load(path), "1.33")
 
