@@ -310,6 +310,10 @@ class StackSpec(Model):
                 f"{hint}, or raise gpus_per_replica or gpu_memory_utilization",
             )
 
+    def served_by(self, cluster: str) -> list[str]:
+        """The endpoints a cluster serves, in spec order."""
+        return [name for name, e in self.endpoints.items() if e.cluster == cluster]
+
     def readers(self, store: str) -> list[str]:
         """Clusters allowed to read a store (its readers, or every cluster on its cloud)."""
         spec = self.stores[store]

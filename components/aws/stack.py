@@ -9,6 +9,7 @@ from aistack.spec import StackSpec
 from components import contract
 from components.aws import cluster as cluster_mod
 from components.aws import karpenter
+from components.aws.apikeys import ApiKeys
 from components.aws.audit import AuditLog
 from components.aws.autoscaler import ClusterAutoscalerIdentity
 from components.aws.gpupool import GpuNodePool
@@ -87,6 +88,16 @@ def deploy(spec: StackSpec, provider: pulumi.ProviderResource, prefix: str) -> c
                 continue
             result.pools[(name, pool_name)] = GpuNodePool(
                 f"{name}-{pool_name}", pool, pool=pool_name, cluster=cluster, region=cloud.region, opts=opts
+            )
+        if served := spec.served_by(name):
+            result.api_keys[name] = ApiKeys(
+                f"{name}-api-keys",
+                cluster=cluster,
+                endpoints=served,
+                region=cloud.region,
+                key_administrators=cloud.key_administrators,
+                protect=spec.protected,
+                opts=opts,
             )
     for name, sspec in spec.stores.items():
         if sspec.cloud != "aws":

@@ -8,6 +8,7 @@ import pulumiverse_time
 from aistack.spec import StackSpec
 from components import contract, naming
 from components.azure import gpupool
+from components.azure.apikeys import ApiKeys
 from components.azure.audit import AuditLog
 from components.azure.cluster import Cluster
 from components.azure.gpupool import GpuNodePool
@@ -69,6 +70,17 @@ def deploy(spec: StackSpec, provider: Provider, prefix: str) -> contract.CloudSt
                 encryption_at_host=cloud.encryption_at_host,
                 tags=tags,
                 after=last.last_agent_pool if last else None,
+                opts=opts,
+            )
+        if served := spec.served_by(name):
+            result.api_keys[name] = ApiKeys(
+                f"{name}-api-keys",
+                cluster=cluster,
+                endpoints=served,
+                cloud=cloud,
+                prefix=prefix,
+                tags=tags,
+                protect=spec.protected,
                 opts=opts,
             )
     # Blob access logs of the stores (who read or replaced weights), only where there are stores.

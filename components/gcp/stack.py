@@ -12,6 +12,7 @@ from components import contract, images, naming
 from components.gcp import gpupool
 from components.gcp.accelerators import guest_accelerator
 from components.gcp.admission import ImageAdmission
+from components.gcp.apikeys import ApiKeys
 from components.gcp.audit import AuditLog
 from components.gcp.cluster import Cluster
 from components.gcp.gpupool import GpuNodePool
@@ -146,6 +147,18 @@ def deploy(spec: StackSpec, provider: pulumi.ProviderResource, prefix: str) -> c
                 floors[pool_name] = result.pools[(name, pool_name)]
         if auto:
             result.provisioning[name] = gpupool.provisioning(name, auto, cluster=cluster, floors=floors)
+        if served := spec.served_by(name):
+            result.api_keys[name] = ApiKeys(
+                f"{name}-api-keys",
+                cluster=cluster,
+                endpoints=served,
+                project=cloud.project,
+                project_number=cloud.project_number,
+                region=cloud.region,
+                prefix=prefix,
+                protect=spec.protected,
+                opts=opts,
+            )
     for name, sspec in spec.stores.items():
         if sspec.cloud != "gcp":
             continue

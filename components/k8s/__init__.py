@@ -17,14 +17,16 @@ import pulumi_kubernetes as k8s
 from aistack.errors import InputError
 from aistack.spec import EndpointSpec, StackSpec
 from components import contract
-from components.k8s import autoscaler
+from components.k8s import autoscaler, observability
 from components.k8s.autoscaler import ClusterAutoscaler
 from components.k8s.clouds import CLOUDS, CloudServing
 from components.k8s.keda import Keda
 from components.k8s.metrics import MetricsPipeline
+from components.k8s.observability import DcgmExporter
 from components.k8s.provisioning import GpuProvisioner
 from components.k8s.routing import ClusterRouting, EndpointRouter
 from components.k8s.runtime import GpuRuntime
+from components.k8s.secrets import ApiKeySync
 from components.k8s.serving import Scaling, ServingEndpoint, ServingNamespace
 
 __all__ = [
@@ -153,6 +155,8 @@ def serve_cluster(
     opts = pulumi.ResourceOptions(parent=cluster, provider=provider)
     row = CLOUDS[cloud]
     runtime = GpuRuntime(f"{name}-gpu-runtime", cloud=cloud, opts=opts)
+    # GPU metrics where the cloud has no managed DCGM (GKE's is enabled on the cluster itself).
+    dcgm = DcgmExporter(f"{name}-dcgm", cloud=cloud, opts=opts) if row.device_plugin else None
     plan = deployed.provisioning.get(name)
     provisioner = (
         GpuProvisioner(
@@ -201,6 +205,7 @@ def serve_cluster(
             cloud=cloud,
             serving_namespace=namespace.namespace,
             project=project,
+            gpu_namespace=observability.NAMESPACE if dcgm else None,
             opts=opts,
         )
         if queried
@@ -216,6 +221,13 @@ def serve_cluster(
     routing = ClusterRouting(
         f"{name}-routing", cloud=cloud, namespace=namespace.namespace, endpoints=endpoints, opts=opts
     )
+    keys = ApiKeySync(
+        f"{name}-api-keys-sync",
+        cloud=cloud,
+        keys=deployed.api_keys[name],
+        serving_namespace=namespace.namespace,
+        opts=opts,
+    )
     return {
         ename: ServingEndpoint(
             ename,
@@ -230,6 +242,8 @@ def serve_cluster(
             gateway_sources=gateway_sources,
             node_selector=plan.selectors.get(endpoint.pool, {}) if plan else {},
             tolerations=plan.tolerations.get(endpoint.pool, []) if plan else [],
+            # The synced ExternalSecret's name (a data dependency): the pod waits for ESO's sync.
+            api_key_secret=keys.synced[ename].metadata["name"],
             opts=pulumi.ResourceOptions(
                 parent=cluster,
                 provider=provider,

@@ -37,13 +37,16 @@ import yaml
 
 from aistack.spec.endpoints import ScaleMetric
 from components import contract
-from components.k8s import clouds
+from components.k8s import clouds, observability
 from components.k8s.pod import NOBODY, SYSTEM_NODES, checksum, container_security, pod_security
 from components.k8s.routing import METRICS_PORT
 from components.k8s.serving import ENDPOINT_LABEL, EPP_LABEL, EPP_QUEUE_METRIC, PORT_NAME
 
 POD_METRICS = tuple(m for m in get_args(ScaleMetric) if m != "cpu")
 """vLLM's gauges KEDA scales an endpoint on (``EndpointSpec.scale_metric`` other than ``cpu``)."""
+KEPT = tuple(dict.fromkeys(POD_METRICS + observability.vllm_series()))
+"""What is kept of the serving pods' metrics: the scaling gauges and the series the dashboards and
+alerts read (``dashboards/``)."""
 EPP_METRICS = (EPP_QUEUE_METRIC,)
 """The endpoint picker's series KEDA reads (the scale-from-zero trigger)."""
 EPP_METRICS_PORT = METRICS_PORT
@@ -98,11 +101,14 @@ def _job(
     }
 
 
-def prometheus_config(serving_namespace: str, metrics: tuple[str, ...] = POD_METRICS) -> str:
+def prometheus_config(
+    serving_namespace: str, metrics: tuple[str, ...] = POD_METRICS, gpu_namespace: str | None = None
+) -> str:
     """Prometheus' configuration: the serving pods' server port and the pickers' metrics port.
 
     Serving pods are scraped on the server's named port, keeping ``metrics``; the pickers on
-    :data:`EPP_METRICS_PORT`, keeping :data:`EPP_METRICS`.
+    :data:`EPP_METRICS_PORT`, keeping :data:`EPP_METRICS`. With ``gpu_namespace``, also the DCGM
+    exporter's pods there (job ``dcgm-exporter``, keeping the series the dashboards use).
     """
     server_port = {
         "source_labels": ["__meta_kubernetes_pod_container_port_name"],
@@ -122,6 +128,8 @@ def prometheus_config(serving_namespace: str, metrics: tuple[str, ...] = POD_MET
             epp,
         ],
     }
+    if gpu_namespace:
+        config["scrape_configs"].append(observability.scrape_job(gpu_namespace))
     return yaml.safe_dump(config, sort_keys=False)
 
 
@@ -179,14 +187,15 @@ class MetricsPipeline(contract.Component):
         cloud: str,
         serving_namespace: pulumi.Input[str],
         project: str | None = None,
+        gpu_namespace: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """Args besides the usual: ``project``, the Google Cloud project whose Managed Service for
-        Prometheus KEDA queries (GKE only)."""
+        Prometheus KEDA queries (GKE only); ``gpu_namespace``, where the DCGM exporter runs (EKS, AKS)."""
         super().__init__(name, opts)
         row = clouds.row(cloud)
         if row.pod_metrics.pipeline == "in-cluster-prometheus":
-            url = self._in_cluster(serving_namespace)
+            url = self._in_cluster(serving_namespace, gpu_namespace)
         else:
             if not project:
                 raise ValueError(
@@ -203,8 +212,10 @@ class MetricsPipeline(contract.Component):
             opts=self.opts(),
         )
 
-    def _in_cluster(self, serving_namespace: pulumi.Input[str]) -> pulumi.Output[str]:
-        """Prometheus in ``aistack-metrics``; returns its query URL."""
+    def _in_cluster(
+        self, serving_namespace: pulumi.Input[str], gpu_namespace: str | None = None
+    ) -> pulumi.Output[str]:
+        """Prometheus in ``aistack-metrics`` (and the DCGM exporter's scrape); returns its query URL."""
         namespace = self._namespace(NAMESPACE).metadata.name
         labels = {"app.kubernetes.io/name": PROMETHEUS, "app.kubernetes.io/managed-by": "aistack"}
         account = k8s.core.v1.ServiceAccount(
@@ -228,7 +239,27 @@ class MetricsPipeline(contract.Component):
             subjects=[subject],
             opts=self.opts(),
         )
-        config_text = prometheus_config(contract.READER_NAMESPACE)
+        if gpu_namespace:
+            # Pod discovery in the DCGM exporter's namespace too, again a Role there only.
+            gpu_meta = {"name": "aistack-prometheus", "namespace": gpu_namespace, "labels": labels}
+            gpu_role = k8s.rbac.v1.Role(
+                self.child("prometheus-gpu-role"),
+                metadata=gpu_meta,
+                rules=[{"api_groups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}],
+                opts=self.opts(),
+            )
+            k8s.rbac.v1.RoleBinding(
+                self.child("prometheus-gpu-role-binding"),
+                metadata=gpu_meta,
+                role_ref={
+                    "api_group": "rbac.authorization.k8s.io",
+                    "kind": "Role",
+                    "name": gpu_role.metadata.name,
+                },
+                subjects=[subject],
+                opts=self.opts(),
+            )
+        config_text = prometheus_config(contract.READER_NAMESPACE, KEPT, gpu_namespace)
         config = k8s.core.v1.ConfigMap(
             self.child("prometheus-config"),
             metadata={"name": PROMETHEUS, "namespace": namespace, "labels": labels},
@@ -306,7 +337,7 @@ class MetricsPipeline(contract.Component):
         """PodMonitorings for GKE's managed collectors: the model servers and the pickers."""
         labels = {"app.kubernetes.io/managed-by": "aistack"}
         for suffix, name, spec in (
-            ("pod-monitoring", "aistack-serving", pod_monitoring_spec()),
+            ("pod-monitoring", "aistack-serving", pod_monitoring_spec(KEPT)),
             ("epp-monitoring", "aistack-epp", epp_monitoring_spec()),
         ):
             k8s.apiextensions.CustomResource(

@@ -196,6 +196,7 @@ class ServingEndpoint(contract.Component):
         node_selector: Mapping[str, str] | None = None,
         tolerations: Sequence[Mapping[str, str]] = (),
         target: tuple[str, str] = ("apps/v1", "Deployment"),
+        api_key_secret: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """Args besides the spec: ``scaling``, where KEDA reads the signals; ``target``, the
@@ -253,7 +254,16 @@ class ServingEndpoint(contract.Component):
                             DO_NOT_DISRUPT: "true",
                         },
                     },
-                    "spec": pod_spec(name, spec, row, accelerator, store.bucket_uri, region, **placement),
+                    "spec": pod_spec(
+                        name,
+                        spec,
+                        row,
+                        accelerator,
+                        store.bucket_uri,
+                        region,
+                        api_key_secret=api_key_secret,
+                        **placement,
+                    ),
                 },
             },
             opts=self.opts(
@@ -610,11 +620,14 @@ def pod_spec(
     region: str | None,
     node_selector: Mapping[str, str] | None = None,
     tolerations: Sequence[Mapping[str, str]] = (),
+    api_key_secret: pulumi.Input[str] | None = None,
 ) -> dict:
     """The serving pod: copy the weights, then serve them from the cache on the pool's GPUs.
 
     ``node_selector`` and ``tolerations`` add what a pool's node provisioner needs (GKE: the
-    ComputeClass label, and its taint on the pool's on-demand floor).
+    ComputeClass label, and its taint on the pool's on-demand floor). ``api_key_secret`` names the
+    Secret holding the endpoint's API key; passed as the synced ExternalSecret's name output, it makes
+    the pod wait for ESO's sync (default: the name alone).
     """
     model_dir = f"{MODEL_ROOT}/{spec.storage_uri}"
     gpus = str(spec.gpus_per_replica)
@@ -689,6 +702,17 @@ def pod_spec(
                     {"name": "HF_HUB_OFFLINE", "value": "1"},
                     {"name": "VLLM_NO_USAGE_STATS", "value": "1"},
                     {"name": "DO_NOT_TRACK", "value": "1"},
+                    # vLLM refuses /v1 requests without `Authorization: Bearer <key>` when VLLM_API_KEY is
+                    # set; the key comes from the Secret ESO syncs, never a plain value (components/k8s/secrets.py).
+                    {
+                        "name": "VLLM_API_KEY",
+                        "value_from": {
+                            "secret_key_ref": {
+                                "name": api_key_secret or contract.api_key_secret(name),
+                                "key": contract.API_KEY_FIELD,
+                            }
+                        },
+                    },
                 ],
                 "ports": [{"name": PORT_NAME, "container_port": spec.port, "protocol": "TCP"}],
                 "resources": {

@@ -36,6 +36,15 @@ def containers(spec: Mapping[str, Any], where: str) -> list[tuple[str, Mapping[s
     return found
 
 
+def is_vllm(container: Mapping[str, Any], path: str) -> bool:
+    """A vLLM server: ``vllm`` as the command, or a vLLM image run with its default entrypoint."""
+    command = get_known(container, "command", [], where=path)
+    if command:
+        return str(command[0]).rsplit("/", 1)[-1] == "vllm"
+    image = str(get(container, "image", "", where=path)).split("@")[0]
+    return "vllm" in image.rsplit("/", 1)[-1].split(":")[0]
+
+
 def gpu_quantity(container: Mapping[str, Any], kind: str, where: str) -> Any:
     """The container's ``nvidia.com/gpu`` in ``limits`` or ``requests`` (``None`` if absent)."""
     section = get(container, f"resources.{kind}", {}, where=where)

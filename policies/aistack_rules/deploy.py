@@ -27,6 +27,7 @@ from .tokens import (
     GCP_PROJECT_IAM_MEMBER,
     GCP_SA_IAM_BINDING,
     GCP_SA_IAM_MEMBER,
+    GCP_SECRET,
     GCS_BUCKET,
     GKE_CLUSTER,
     GKE_NODE_POOL,
@@ -46,6 +47,7 @@ VERSION_INPUT = {
 EKS_CORE_ADDONS = ("vpc-cni", "coredns")
 
 GCS_SERVICE_AGENT = "@gs-project-accounts.iam.gserviceaccount.com"
+SECRET_MANAGER_AGENT = "@gcp-sa-secretmanager.iam.gserviceaccount.com"
 WORKLOAD_POOL_MARKERS = (".svc.id.goog[", "/workloadIdentityPools/")
 
 
@@ -221,6 +223,33 @@ def check_gcs_cmek_after_grant(subjects: Sequence[Subject], _cfg: Mapping[str, A
         )
 
 
+def check_secret_cmek_after_grant(subjects: Sequence[Subject], _cfg: Mapping[str, Any]) -> Iterator[Any]:
+    """A Secret Manager secret with customer-managed keys is created after the Secret Manager agent's key grant.
+
+    Secret Manager encrypts with the service agent's permission; a secret naming a key the agent may not
+    use yet is refused (cloud.google.com/secret-manager/docs/cmek).
+    """
+    graph = Graph(subjects)
+    for secret in (s for s in subjects if s.type == GCP_SECRET):
+        replicas = get(secret.inputs, "replication.userManaged.replicas", [])
+        keys = [get(r, "customerManagedEncryption.kmsKeyName") for r in replicas]
+        keys.append(get(secret.inputs, "replication.auto.customerManagedEncryption.kmsKeyName"))
+        if not any(keys):
+            continue
+        grants = graph.of_type(graph.before(secret.urn), GCP_KMS_KEY_IAM_MEMBER)
+        members = [g.inputs.get("member") for g in grants]
+        if any(isinstance(m, str) and m.endswith(SECRET_MANAGER_AGENT) for m in members):
+            continue
+        if any(is_unknown(m) for m in members):
+            yield Indeterminate("member", next(g.urn for g in grants if is_unknown(g.inputs.get("member"))))
+            continue
+        yield (
+            secret.urn,
+            "names a customer-managed key but does not wait for a grant of the key to the Secret Manager "
+            "service agent (service-<project number>@gcp-sa-secretmanager): secret creation fails",
+        )
+
+
 _DURATION_UNITS = {"h": 3600, "m": 60, "s": 1}
 
 
@@ -377,6 +406,15 @@ RULES = (
         "service agent (else bucket creation is refused).",
         (GCS_BUCKET, GCP_KMS_KEY_IAM_MEMBER),
         check_gcs_cmek_after_grant,
+        stack=True,
+    ),
+    Rule(
+        "deploy-secret-cmek-after-grant",
+        MANDATORY,
+        "A Secret Manager secret encrypted with a customer-managed key depends on the key's grant to the "
+        "Secret Manager service agent (else secret creation is refused).",
+        (GCP_SECRET, GCP_KMS_KEY_IAM_MEMBER),
+        check_secret_cmek_after_grant,
         stack=True,
     ),
     Rule(

@@ -109,21 +109,13 @@ def _flags(args: Sequence[Any]) -> tuple[list[str], dict[str, str]]:
     return positional, flags
 
 
-def _is_vllm(container: Mapping[str, Any], path: str) -> bool:
-    command = get_known(container, "command", [], where=path)
-    if command:
-        return str(command[0]).rsplit("/", 1)[-1] == "vllm"
-    image = str(get(container, "image", "", where=path)).split("@")[0]
-    return "vllm" in image.rsplit("/", 1)[-1].split(":")[0]
-
-
 def servers(r: Subject) -> list[tuple[str, Mapping[str, Any]]]:
     """``(path, container)`` of every vLLM container that is given GPUs."""
     spec, where = _k8s.pod_spec(r)
     return [
         (path, c)
         for path, c in _k8s.containers(spec, where)
-        if _is_vllm(c, path) and _k8s.gpu_quantity(c, "limits", path) is not None
+        if _k8s.is_vllm(c, path) and _k8s.gpu_quantity(c, "limits", path) is not None
     ]
 
 

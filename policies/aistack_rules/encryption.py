@@ -28,12 +28,14 @@ from .tokens import (
     EC2_LAUNCH_TEMPLATE,
     EKS_CLUSTER,
     GCP_LOG_BUCKET,
+    GCP_SECRET,
     GCS_BUCKET,
     GKE_CLUSTER,
     KMS_KEY,
     LOG_GROUP,
     S3_BUCKET,
     S3_SSE,
+    SECRETSMANAGER_SECRET,
 )
 
 _KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
@@ -260,6 +262,26 @@ def check_gke_secrets_encryption(r: Subject, _cfg: Mapping[str, Any]) -> Iterato
         yield "databaseEncryption.keyName is not set"
 
 
+def check_secret_manager_cmk(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[str]:
+    """Secret-manager secrets are encrypted with a customer-managed key (AWS KMS, Cloud KMS per replica)."""
+    if r.type == SECRETSMANAGER_SECRET:
+        if not get(r.inputs, "kmsKeyId"):
+            yield "kmsKeyId is not set; the secret uses the AWS-managed aws/secretsmanager key"
+        return
+    if get(r.inputs, "replication.auto") is not None:
+        if not get(r.inputs, "replication.auto.customerManagedEncryption.kmsKeyName"):
+            yield "replication.auto has no customerManagedEncryption.kmsKeyName; Google-managed keys are used"
+        return
+    replicas = get(r.inputs, "replication.userManaged.replicas", [])
+    if not replicas:
+        yield "declares no replication with a customer-managed key"
+    for i, replica in enumerate(replicas):
+        if not get(
+            replica, "customerManagedEncryption.kmsKeyName", where=f"replication.userManaged.replicas.{i}"
+        ):
+            yield f"replication.userManaged.replicas.{i} has no customerManagedEncryption.kmsKeyName"
+
+
 def check_gcs_cmek(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[str]:
     """GCS buckets encrypt with a customer-managed Cloud KMS key."""
     if not get(r.inputs, "encryption.defaultKmsKeyName"):
@@ -345,6 +367,13 @@ RULES = (
         "GKE clusters encrypt secrets at the application layer with a Cloud KMS key.",
         (GKE_CLUSTER,),
         check_gke_secrets_encryption,
+    ),
+    Rule(
+        "secret-manager-cmk",
+        MANDATORY,
+        "AWS Secrets Manager and GCP Secret Manager secrets are encrypted with a customer-managed key.",
+        (SECRETSMANAGER_SECRET, GCP_SECRET),
+        check_secret_manager_cmk,
     ),
     Rule(
         "gcp-gcs-cmek",

@@ -22,6 +22,33 @@ def _per_container(r: Subject, judge: Any) -> Iterator[Any]:
     yield from each([lambda p=p, c=c: judge(p, c, spec, where) for p, c in _k8s.containers(spec, where)])
 
 
+API_KEY_ENV = "VLLM_API_KEY"
+"""The environment variable vLLM's OpenAI-compatible server reads its API key from (``--api-key`` otherwise)."""
+
+
+def check_serving_api_key(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[Any]:
+    """vLLM servers require an API key, taken from a Secret (``secretKeyRef``), never a plain value."""
+
+    def judge(path: str, container: Mapping[str, Any], _spec: Any, _where: str) -> Iterator[str]:
+        if not _k8s.is_vllm(container, path):
+            return
+        args = [str(a) for a in get_known(container, "args", [], where=path)]
+        if any(a == "--api-key" or a.startswith("--api-key=") for a in args):
+            yield f"{path} passes --api-key in its arguments: visible in the pod spec; use {API_KEY_ENV} from a secretKeyRef"
+        env = {str(get(e, "name", where=path)): e for e in get_known(container, "env", [], where=path)}
+        key = env.get(API_KEY_ENV)
+        if key is None:
+            yield f"{path} serves without an API key: set {API_KEY_ENV} from a secretKeyRef"
+        elif get(key, "value") is not None:
+            yield f"{path} sets {API_KEY_ENV} as a plain value; take it from a secretKeyRef"
+        elif not get(key, "valueFrom.secretKeyRef.name", where=path) or not get(
+            key, "valueFrom.secretKeyRef.key", where=path
+        ):
+            yield f"{path} takes {API_KEY_ENV} from somewhere other than a Secret (valueFrom.secretKeyRef)"
+
+    yield from _per_container(r, judge)
+
+
 def check_no_privileged(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[Any]:
     """No privileged containers and no SYS_ADMIN/ALL capabilities."""
 
@@ -179,6 +206,13 @@ def _workload_rule(rule_id: str, level: str, description: str, check: Any) -> Ru
 
 
 RULES = (
+    Rule(
+        "k8s-serving-api-key",
+        MANDATORY,
+        "vLLM servers require an API key (VLLM_API_KEY) taken from a Secret through secretKeyRef, never a plain value or argument.",
+        K8S_WORKLOADS,
+        check_serving_api_key,
+    ),
     _workload_rule(
         "k8s-no-privileged",
         MANDATORY,

@@ -1122,3 +1122,8 @@ CASES.update(DEPLOY_ROUTING_CASES)
 from tests.policies.cases_deploy_capacity import DEPLOY_CAPACITY_CASES  # noqa: E402
 
 CASES.update(DEPLOY_CAPACITY_CASES)
+
+# The guarded-endpoint rules (API key from a Secret, secret managers with customer-managed keys).
+from tests.policies.cases_guard import GUARD_CASES  # noqa: E402
+
+CASES |= GUARD_CASES

@@ -45,6 +45,28 @@ CMEK_BUCKET = res(
 )
 
 
+SM_AGENT = "serviceAccount:service-123456789012@gcp-sa-secretmanager.iam.gserviceaccount.com"
+CMEK_SECRET = res(
+    "gcp:secretmanager/secret:Secret",
+    "chat-key",
+    {
+        "secretId": "chat",
+        "replication": {
+            "userManaged": {
+                "replicas": [
+                    {
+                        "location": "us-central1",
+                        "customerManagedEncryption": {
+                            "kmsKeyName": "projects/p/locations/l/keyRings/r/cryptoKeys/k"
+                        },
+                    }
+                ]
+            }
+        },
+    },
+)
+
+
 def key_grant(member: Any = GCS_AGENT) -> dict[str, Any]:
     return res(
         KEY_GRANT, "key-agent", {"role": "roles/cloudkms.cryptoKeyEncrypterDecrypter", "member": member}
@@ -127,6 +149,14 @@ DEPLOY_CASES: dict[str, Case] = {
         unknown=[key_grant(member=U), after(CMEK_BUCKET, key_grant())],
         orphaned=[CMEK_BUCKET],
         message="does not wait for a grant of the key to the Cloud Storage service agent",
+    ),
+    "deploy-secret-cmek-after-grant": Case(
+        compliant=[key_grant(SM_AGENT), after(CMEK_SECRET, key_grant(SM_AGENT))],
+        # The grant is to another agent (Cloud Storage's): the Secret Manager agent still may not use the key.
+        violating=[CMEK_SECRET, key_grant()],
+        unknown=[key_grant(member=U), after(CMEK_SECRET, key_grant(member=U))],
+        orphaned=[CMEK_SECRET],
+        message="does not wait for a grant of the key to the Secret Manager service agent",
     ),
     "deploy-eks-scaling-bounds": Case(
         compliant=[autoscaled(), scaling(autoscaled())],

@@ -34,6 +34,8 @@ SDK_CLASSES = {
     "aws:ec2/securityGroupRule:SecurityGroupRule": "pulumi_aws.ec2.SecurityGroupRule",
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "pulumi_aws.vpc.SecurityGroupIngressRule",
     "aws:kms/key:Key": "pulumi_aws.kms.Key",
+    "aws:secretsmanager/secret:Secret": "pulumi_aws.secretsmanager.Secret",
+    "gcp:secretmanager/secret:Secret": "pulumi_gcp.secretmanager.Secret",
     "aws:cloudwatch/logGroup:LogGroup": "pulumi_aws.cloudwatch.LogGroup",
     "aws:cloudtrail/trail:Trail": "pulumi_aws.cloudtrail.Trail",
     "aws:s3/bucketLogging:BucketLogging": "pulumi_aws.s3.BucketLogging",

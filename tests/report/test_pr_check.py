@@ -82,8 +82,13 @@ def test_deleting_the_bucket_fails_the_check_unless_allowed(check):
 
     code, text = check(drop_store)
     assert code == 1
-    # The store's bucket and key, and the bucket of its access trail (the audit logs go with it).
-    assert "⛔ **3 forbidden change(s)** (the check fails):" in text
+    # The store's bucket and key, the bucket of its access trail (the audit logs go with it), and the
+    # key encrypting the endpoint's API key (the endpoint goes, so does its key).
+    assert "⛔ **4 forbidden change(s)** (the check fails):" in text
+    assert (
+        "- Key `main-api-keys-secrets-key`: KMS key 'main-api-keys-secrets-key' would be deleted. "
+        "To allow it, add 'main-api-keys' to aistack:allow_replace." in text
+    )
     assert (
         "- Bucket `models-bucket`: S3 bucket 'models-bucket' would be deleted. "
         "To allow it, add 'models' to aistack:allow_replace." in text
@@ -95,7 +100,7 @@ def test_deleting_the_bucket_fails_the_check_unless_allowed(check):
 
     def drop_and_allow(config: dict) -> None:
         drop_store(config)
-        config["aistack:allow_replace"] = ["models", "aws-audit"]
+        config["aistack:allow_replace"] = ["models", "aws-audit", "main-api-keys"]
 
     code, text = check(drop_and_allow)
     assert code == 0

@@ -18,6 +18,7 @@ AZURE_DEV = {
     "aistack:azure:ObjectStore": 1,
     "aistack:azure:WorkloadIdentity": 1,
     "aistack:azure:AuditLog": 1,
+    "aistack:azure:ApiKeys": 1,
     "pulumi:providers:azure-native": 1,
     "azure-native:resources:ResourceGroup": 1,
     "azure-native:network:VirtualNetwork": 1,
@@ -27,10 +28,12 @@ AZURE_DEV = {
     "azure-native:network:NetworkSecurityGroup": 1,
     "azure-native:privatedns:PrivateZone": 1,
     "azure-native:privatedns:VirtualNetworkLink": 1,
-    "azure-native:managedidentity:UserAssignedIdentity": 3,
-    # subnet, KMS vault, store reader, and RBAC Cluster Admin for the admin group.
-    "azure-native:authorization:RoleAssignment": 5,
-    "azure-native:keyvault:Vault": 2,
+    "azure-native:managedidentity:UserAssignedIdentity": 4,
+    # subnet, KMS vault, store reader, RBAC Cluster Admin for the admin group, and ESO's read of the API keys.
+    "azure-native:authorization:RoleAssignment": 6,
+    # KMS, store key, API keys.
+    "azure-native:keyvault:Vault": 3,
+    "azure-native:keyvault:Secret": 1,
     "azure-native:keyvault:Key": 2,
     "azure-native:operationalinsights:Workspace": 2,
     "azure-native:containerservice:ManagedCluster": 1,
@@ -42,7 +45,7 @@ AZURE_DEV = {
     "azure-native:storage:BlobContainer": 1,
     "azure-native:network:PrivateEndpoint": 1,
     "azure-native:network:PrivateDnsZoneGroup": 1,
-    "azure-native:managedidentity:FederatedIdentityCredential": 1,
+    "azure-native:managedidentity:FederatedIdentityCredential": 2,
 }
 
 

@@ -21,7 +21,15 @@ def report(preview):
 
 # Cloud-neutral utilities a family may use beside its cloud's provider (Azure waits for role
 # assignments; EKS node groups apply changed bounds with a local command).
-UTILITY = ("pulumi:providers:time", "time:", "pulumi:providers:command", "command:")
+UTILITY = (
+    "pulumi:providers:time",
+    "time:",
+    "pulumi:providers:command",
+    "command:",
+    # The API keys' generator (components/apikey.py): one per ApiKeys component, local to the engine.
+    "pulumi:providers:random",
+    "random:",
+)
 
 
 def test_each_cloud_has_one_provider_of_its_own_package(report):

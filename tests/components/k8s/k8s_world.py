@@ -109,27 +109,36 @@ SAMPLES = {
         "bucket_uri": "s3://aistack-models",
         "identity": "arn:aws:iam::111122223333:role/main-models-reader",
         "accelerator": "A10G-24GB",
+        "store_provider": {"aws": {"service": "SecretsManager", "region": "us-east-1"}},
     },
     "azure": {
         "bucket_uri": "https://aistackmodels.blob.core.windows.net/models",
         "identity": "2f1c7c5e-0000-4000-8000-00000000c11d",
         "accelerator": "A100-80GB",
+        "store_provider": {
+            "azurekv": {"authType": "WorkloadIdentity", "vaultUrl": "https://main-keys.vault.azure.net/"}
+        },
     },
     "gcp": {
         "bucket_uri": "gs://aistack-models",
         "identity": "models-reader@aistack-dev.iam.gserviceaccount.com",
         "accelerator": "L4-24GB",
+        "store_provider": {"gcpsm": {"projectID": "aistack-dev"}},
     },
 }
 
 
 def stand_in_stack(
-    cloud: str, cluster: str = "main", store: str = "models", pool: str = "gpu"
+    cloud: str,
+    cluster: str = "main",
+    store: str = "models",
+    pool: str = "gpu",
+    endpoints: tuple[str, ...] = ("chat", "exposed"),
 ) -> contract.CloudStack:
     """A CloudStack of contract components for ``cloud`` with the contract's outputs and no resources.
 
     It holds the add-on identities the cloud's row needs (the autoscaler's, KEDA's),
-    as the cloud's family declares them.
+    as the cloud's family declares them, and the API keys of ``endpoints``.
     """
     sample = SAMPLES[cloud]
 
@@ -159,6 +168,14 @@ def stand_in_stack(
             a = concept(contract.AddonIdentity)(f"{cluster}-{addon}-identity")
             a.finish(identity=f"{addon}-identity", namespace=namespace, service_account=account)
             stack.addon_identities[(cluster, addon)] = a
+    k = concept(contract.ApiKeys)(f"{cluster}-api-keys")
+    k.finish(
+        secrets={e: f"{cluster}-{e}-api-key" for e in endpoints},
+        secret_ids={e: f"{cluster}-{e}-api-key-id" for e in endpoints},
+        store_provider=sample["store_provider"],
+        identity=f"external-secrets-identity-{cloud}",
+    )
+    stack.api_keys[cluster] = k
     stack.clusters[cluster] = c
     stack.stores[store] = s
     stack.identities[(cluster, store)] = i

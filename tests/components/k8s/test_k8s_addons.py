@@ -308,6 +308,9 @@ def _collected_in_cluster(run, component) -> dict[str, set[str]]:
     prometheus = yaml.safe_load(config_maps["prometheus"].inputs["data"]["prometheus.yml"])
     collected: dict[str, set[str]] = {}
     for job in prometheus["scrape_configs"]:
+        if job["job_name"] == "dcgm-exporter":
+            # GPU metrics, not a trigger's (tests/components/k8s/test_k8s_observability.py).
+            continue
         assert job["kubernetes_sd_configs"] == [
             {"role": "pod", "namespaces": {"names": [contract.READER_NAMESPACE]}}
         ]
@@ -640,6 +643,9 @@ PIPELINE_CHILDREN = {
         ("ConfigMap", "prometheus-config"),
         ("Deployment", "prometheus"),
         ("Service", "prometheus-service"),
+        # Pod discovery in the DCGM exporter's namespace (EKS, AKS).
+        ("Role", "prometheus-gpu-role"),
+        ("RoleBinding", "prometheus-gpu-role-binding"),
     },
     "gke-managed-prometheus": {("PodMonitoring", "pod-monitoring"), ("PodMonitoring", "epp-monitoring")},
 }

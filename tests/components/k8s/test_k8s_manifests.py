@@ -87,6 +87,8 @@ def test_manifest_shape(tmp_path):
     files = {p.relative_to(tmp_path).as_posix(): p for p in manifests.write(report(run), tmp_path)}
     assert set(files) == {
         "main-k8s/daemonset-kube-system-nvidia-device-plugin.yaml",
+        # The DCGM exporter's namespace (its chart is a Helm Release).
+        "main-k8s/namespace-aistack-gpu-metrics.yaml",
         # The Cluster Autoscaler (EKS).
         "main-k8s/serviceaccount-kube-system-cluster-autoscaler.yaml",
         "main-k8s/clusterrole-cluster-autoscaler.yaml",
@@ -111,12 +113,18 @@ def test_manifest_shape(tmp_path):
         "main-k8s/configmap-aistack-serving-chat-epp.yaml",
         "main-k8s/deployment-aistack-serving-chat-epp.yaml",
         "main-k8s/service-aistack-serving-chat-epp.yaml",
+        # The API key: ESO's namespace (its chart is a Helm Release, not a manifest), the store, the sync.
+        "main-k8s/namespace-external-secrets.yaml",
+        "main-k8s/secretstore-aistack-serving-aistack-api-keys.yaml",
+        "main-k8s/externalsecret-aistack-serving-chat-api-key.yaml",
         # KEDA (its chart is a Helm release, no manifest) and the Prometheus its triggers query.
         "main-k8s/namespace-keda.yaml",
         "main-k8s/namespace-aistack-metrics.yaml",
         "main-k8s/serviceaccount-aistack-metrics-prometheus.yaml",
         "main-k8s/role-aistack-serving-aistack-prometheus.yaml",
         "main-k8s/rolebinding-aistack-serving-aistack-prometheus.yaml",
+        "main-k8s/role-aistack-gpu-metrics-aistack-prometheus.yaml",
+        "main-k8s/rolebinding-aistack-gpu-metrics-aistack-prometheus.yaml",
         "main-k8s/configmap-aistack-metrics-prometheus.yaml",
         "main-k8s/deployment-aistack-metrics-prometheus.yaml",
         "main-k8s/service-aistack-metrics-prometheus.yaml",
@@ -153,11 +161,12 @@ def test_cli_writes_manifests(tmp_path):
         if r["type"].startswith("kubernetes:") and r["custom"] and r["type"] != HELM_RELEASE
     ]
     files = sorted(out.rglob("*.yaml"))
-    # 30 serving, routing and add-on objects (KEDA and its Prometheus included), and Karpenter's EC2NodeClass
+    # 30 serving, routing and add-on objects (KEDA and its Prometheus included), 6 of the API keys (ESO's
+    # namespace, store, sync) and DCGM (its namespace, Prometheus' Role and binding there), and Karpenter's EC2NodeClass
     # and two NodePools (provisioning: auto); Helm releases (KEDA, Karpenter) are not API objects and are not
     # written.
-    assert len(files) == len(objects) == 33
-    assert done.stderr.strip() == f"wrote 33 Kubernetes manifests under {out}"
+    assert len(files) == len(objects) == 39
+    assert done.stderr.strip() == f"wrote 39 Kubernetes manifests under {out}"
     for path in files:
         validate(load(path), "1.33")
 
