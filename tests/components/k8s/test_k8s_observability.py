@@ -141,6 +141,11 @@ def test_gke_uses_its_managed_dcgm_and_keeps_the_dashboards_vllm_series():
     (cluster,) = [r for r in run.resources if r.type == "gcp:container/cluster:Cluster"]
     monitoring = cluster.inputs["monitoringConfig"]
     assert "DCGM" in monitoring["enableComponents"] and monitoring["managedPrometheus"]["enabled"] is True
-    (pod_monitoring,) = [r for r in run.resources if r.type.endswith(":PodMonitoring")]
+    # The model servers' PodMonitoring (the pickers have their own).
+    (pod_monitoring,) = [
+        r
+        for r in run.resources
+        if r.type.endswith(":PodMonitoring") and r.inputs["metadata"]["name"] == "aistack-serving"
+    ]
     kept = set(pod_monitoring.inputs["spec"]["endpoints"][0]["metricRelabeling"][0]["regex"].split("|"))
     assert kept == set(metrics.POD_METRICS) | set(observability.vllm_series())
