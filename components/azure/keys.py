@@ -27,6 +27,7 @@ def vault(
     firewall: bool,
     tags: dict[str, str],
     protect: bool,
+    private: bool = False,
 ) -> azure_native.keyvault.Vault:
     """A Key Vault that grants access through Azure RBAC only (no access policies).
 
@@ -37,8 +38,15 @@ def vault(
         firewall: Deny every network except trusted Azure services (Storage CMK works through
             that bypass). AKS KMS with a public-mode vault cannot pass a vault firewall, so its
             vault relies on RBAC alone.
+        private: No public network access at all: the vault is reached through a private endpoint
+            (the caller declares it). Secrets written through Azure Resource Manager
+            (``Microsoft.KeyVault/vaults/secrets``) still pass: ARM writes through the resource
+            provider, not the vault's network (MicrosoftDocs/azure-docs#68668).
     """
-    acls: dict[str, Any] = {"default_action": "Deny" if firewall else "Allow", "bypass": "AzureServices"}
+    acls: dict[str, Any] = {
+        "default_action": "Deny" if firewall or private else "Allow",
+        "bypass": "None" if private else "AzureServices",
+    }
     return azure_native.keyvault.Vault(
         owner.child(suffix),
         vault_name=vault_name,
@@ -54,7 +62,7 @@ def vault(
             "enabled_for_deployment": False,
             "enabled_for_disk_encryption": False,
             "enabled_for_template_deployment": False,
-            "public_network_access": "Enabled",
+            "public_network_access": "Disabled" if private else "Enabled",
             "network_acls": acls,
         },
         tags=tags,

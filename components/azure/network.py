@@ -12,6 +12,9 @@ from components import contract
 
 BLOB_PRIVATE_DNS_ZONE = "privatelink.blob.core.windows.net"
 """The private DNS zone blob private endpoints register in (Azure public cloud)."""
+VAULT_PRIVATE_DNS_ZONE = "privatelink.vaultcore.azure.net"
+"""The private DNS zone Key Vault private endpoints register in (Azure public cloud; learn.microsoft.com
+/azure/private-link/private-endpoint-dns, "Security": Key Vault, group ``vault``)."""
 
 
 def subnet_blocks(cidr: str) -> tuple[str, str]:
@@ -56,10 +59,12 @@ class Network(contract.Network):
     (Standard static public IP) and ``-nat`` (NAT gateway, in the first zone), ``-nsg`` (no
     inbound allow from the internet), ``-nodes`` (node subnet: NAT egress, NSG, no default
     outbound access), ``-endpoints`` (private endpoint subnet, NSG enforced on endpoints),
-    ``-blob-dns`` (private DNS zone for blob endpoints) and ``-blob-dns-link`` (linked to the VNet).
+    ``-blob-dns`` (private DNS zone for blob endpoints) and ``-blob-dns-link`` (linked to the VNet),
+    ``-vault-dns`` and ``-vault-dns-link`` (the same for Key Vault endpoints).
 
     Outputs: ``network_id`` (VNet id), ``node_subnet_ids`` (zone → node subnet id; the one node
-    subnet spans every zone), ``resource_group_name``, ``endpoint_subnet_id``, ``blob_dns_zone_id``.
+    subnet spans every zone), ``resource_group_name``, ``endpoint_subnet_id``, ``blob_dns_zone_id``,
+    ``vault_dns_zone_id``.
     """
 
     CLOUD = "azure"
@@ -69,6 +74,7 @@ class Network(contract.Network):
         "resource_group_name",
         "endpoint_subnet_id",
         "blob_dns_zone_id",
+        "vault_dns_zone_id",
     )
 
     def __init__(
@@ -147,16 +153,39 @@ class Network(contract.Network):
             # Azure rejects concurrent writes to two subnets of one VNet.
             opts=self.opts(depends_on=[nodes]),
         )
-        zone = azure_native.privatedns.PrivateZone(
-            self.child("blob-dns"),
+        zones = {
+            kind: self._private_zone(kind, zone_name, rg=rg, vnet=vnet, tags=tags)
+            for kind, zone_name in (("blob", BLOB_PRIVATE_DNS_ZONE), ("vault", VAULT_PRIVATE_DNS_ZONE))
+        }
+        self.finish(
+            network_id=vnet.id,
+            node_subnet_ids={z: nodes.id for z in sorted(spec.zones, key=zone_index)},
             resource_group_name=rg,
-            private_zone_name=BLOB_PRIVATE_DNS_ZONE,
+            endpoint_subnet_id=endpoints.id,
+            blob_dns_zone_id=zones["blob"].id,
+            vault_dns_zone_id=zones["vault"].id,
+        )
+
+    def _private_zone(
+        self,
+        kind: str,
+        zone_name: str,
+        *,
+        rg: pulumi.Input[str],
+        vnet: azure_native.network.VirtualNetwork,
+        tags: dict[str, str],
+    ) -> azure_native.privatedns.PrivateZone:
+        """``-<kind>-dns``: the private DNS zone ``zone_name``, linked to the VNet (``-<kind>-dns-link``)."""
+        zone = azure_native.privatedns.PrivateZone(
+            self.child(f"{kind}-dns"),
+            resource_group_name=rg,
+            private_zone_name=zone_name,
             location="global",
             tags=tags,
             opts=self.opts(),
         )
         azure_native.privatedns.VirtualNetworkLink(
-            self.child("blob-dns-link"),
+            self.child(f"{kind}-dns-link"),
             resource_group_name=rg,
             private_zone_name=zone.name,
             virtual_network={"id": vnet.id},
@@ -165,10 +194,4 @@ class Network(contract.Network):
             tags=tags,
             opts=self.opts(),
         )
-        self.finish(
-            network_id=vnet.id,
-            node_subnet_ids={z: nodes.id for z in sorted(spec.zones, key=zone_index)},
-            resource_group_name=rg,
-            endpoint_subnet_id=endpoints.id,
-            blob_dns_zone_id=zone.id,
-        )
+        return zone

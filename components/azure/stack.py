@@ -76,6 +76,7 @@ def deploy(spec: StackSpec, provider: Provider, prefix: str) -> contract.CloudSt
             result.api_keys[name] = ApiKeys(
                 f"{name}-api-keys",
                 cluster=cluster,
+                network=network,
                 endpoints=served,
                 cloud=cloud,
                 prefix=prefix,

@@ -157,3 +157,24 @@ def test_azure_keys_live_in_an_rbac_purge_protected_vault_read_after_propagation
     assert read.urn in wait.dependencies
     store = one(run, "kubernetes:external-secrets.io/v1:SecretStore", "main-api-keys-sync-store")
     assert store.inputs["spec"]["provider"]["azurekv"]["authType"] == "WorkloadIdentity"
+
+
+def test_azure_key_vault_is_private_and_eso_starts_once_its_name_resolves_inside_the_vnet():
+    _, run = stack_run("azure-dev")
+    vault = one(run, "azure-native:keyvault:Vault", "main-api-keys-vault")
+    props = vault.inputs["properties"]
+    assert props["publicNetworkAccess"] == "Disabled"
+    assert props["networkAcls"] == {"defaultAction": "Deny", "bypass": "None"}
+    endpoint = one(run, "azure-native:network:PrivateEndpoint", "main-api-keys-vault-endpoint")
+    assert endpoint.inputs["subnet"] == {
+        "id": one(run, "azure-native:network:Subnet", "azure-endpoints").outputs["id"]
+    }
+    (connection,) = endpoint.inputs["privateLinkServiceConnections"]
+    assert connection["privateLinkServiceId"] == vault.outputs["id"] and connection["groupIds"] == ["vault"]
+    dns = one(run, "azure-native:network:PrivateDnsZoneGroup", "main-api-keys-vault-endpoint-dns")
+    zone = one(run, "azure-native:privatedns:PrivateZone", "azure-vault-dns")
+    assert zone.inputs["privateZoneName"] == "privatelink.vaultcore.azure.net"
+    assert dns.inputs["privateDnsZoneConfigs"] == [{"name": "vault", "privateDnsZoneId": zone.outputs["id"]}]
+    # ESO's first sync needs the private record: its release waits for it.
+    release = one(run, "kubernetes:helm.sh/v3:Release", "main-api-keys-sync-release")
+    assert dns.urn in release.dependencies

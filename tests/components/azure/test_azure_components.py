@@ -46,6 +46,8 @@ def test_network_children_and_private_subnets(azure):
         "azure-nodes",
         "azure-nsg",
         "azure-rg",
+        "azure-vault-dns",
+        "azure-vault-dns-link",
         "azure-vnet",
     ]
     nodes, endpoints = d.named("azure-nodes").inputs, d.named("azure-endpoints").inputs
@@ -80,10 +82,14 @@ def test_single_nat_gateway_in_the_first_zone(azure):
     assert nat["publicIpAddresses"] == [{"id": d.named("azure-nat-ip").outputs["id"]}]
 
 
-def test_blob_private_dns_zone_is_linked_to_the_vnet(azure):
+@pytest.mark.parametrize(
+    ("kind", "zone"),
+    [("blob", "privatelink.blob.core.windows.net"), ("vault", "privatelink.vaultcore.azure.net")],
+)
+def test_private_dns_zones_are_linked_to_the_vnet(azure, kind, zone):
     d = azure()
-    assert d.named("azure-blob-dns").inputs["privateZoneName"] == "privatelink.blob.core.windows.net"
-    link = d.named("azure-blob-dns-link").inputs
+    assert d.named(f"azure-{kind}-dns").inputs["privateZoneName"] == zone
+    link = d.named(f"azure-{kind}-dns-link").inputs
     assert link["virtualNetwork"] == {"id": d.named("azure-vnet").outputs["id"]}
     assert link["registrationEnabled"] is False
 

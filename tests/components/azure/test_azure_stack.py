@@ -26,8 +26,8 @@ AZURE_DEV = {
     "azure-native:network:PublicIPAddress": 1,
     "azure-native:network:NatGateway": 1,
     "azure-native:network:NetworkSecurityGroup": 1,
-    "azure-native:privatedns:PrivateZone": 1,
-    "azure-native:privatedns:VirtualNetworkLink": 1,
+    "azure-native:privatedns:PrivateZone": 2,
+    "azure-native:privatedns:VirtualNetworkLink": 2,
     "azure-native:managedidentity:UserAssignedIdentity": 4,
     # subnet, KMS vault, store reader, RBAC Cluster Admin for the admin group, and ESO's read of the API keys.
     "azure-native:authorization:RoleAssignment": 6,
@@ -43,8 +43,8 @@ AZURE_DEV = {
     "azure-native:storage:BlobServiceProperties": 1,
     "azure-native:storage:ManagementPolicy": 1,
     "azure-native:storage:BlobContainer": 1,
-    "azure-native:network:PrivateEndpoint": 1,
-    "azure-native:network:PrivateDnsZoneGroup": 1,
+    "azure-native:network:PrivateEndpoint": 2,
+    "azure-native:network:PrivateDnsZoneGroup": 2,
     "azure-native:managedidentity:FederatedIdentityCredential": 2,
 }
 
