@@ -9,6 +9,8 @@ from . import _aws, _gcp
 from .core import MANDATORY, CannotCheck, Indeterminate, Rule, Subject, as_bool, as_list, each, get, get_known
 from .tokens import (
     AZ_BLOB_CONTAINER,
+    AZ_KEY_VAULT,
+    AZ_KEY_VAULT_SECRET,
     AZ_NSG,
     AZ_SECURITY_RULE,
     AZ_STORAGE_ACCOUNT,
@@ -171,6 +173,37 @@ def check_azure_storage_no_public(r: Subject, _cfg: Mapping[str, Any]) -> Iterat
             )
 
     yield from each([blobs, network])
+
+
+def check_azure_secret_vault_private(subjects: Sequence[Subject], _cfg: Mapping[str, Any]) -> Iterator[Any]:
+    """A Key Vault holding secrets (endpoint API keys) is reachable through private endpoints only.
+
+    Joins each ``keyvault:Secret`` to its vault by ``vaultName`` (the vault's ``vaultName`` input, or
+    its ``name`` output). Key-only vaults (AKS KMS, storage CMK) are left alone: AKS KMS cannot
+    reach a vault behind a firewall without API server VNet integration.
+    """
+    vaults = [s for s in subjects if s.type == AZ_KEY_VAULT]
+    for secret in (s for s in subjects if s.type == AZ_KEY_VAULT_SECRET):
+
+        def judge(secret: Subject = secret) -> Iterator[Any]:
+            name = get(secret.inputs, "vaultName")
+            holders = [
+                v for v in vaults if name in (get_known(v.inputs, "vaultName", None), v.outputs.get("name"))
+            ]
+            if not holders:
+                yield (
+                    secret.urn,
+                    f"secret {secret.name} names vault {name!r}, which the stack does not declare",
+                )
+            for vault in holders:
+                if get(vault.inputs, "properties.publicNetworkAccess", "Enabled") != "Disabled":
+                    yield (
+                        vault.urn,
+                        f"Key Vault {vault.name} holds secrets but answers on its public endpoint: set "
+                        "properties.publicNetworkAccess='Disabled' and reach it through a private endpoint",
+                    )
+
+        yield from each([judge], secret.urn)
 
 
 def check_gcs_no_public(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[Any]:
@@ -349,6 +382,15 @@ RULES = (
         "Storage accounts disallow anonymous blob access and open network access; containers are not public.",
         (AZ_STORAGE_ACCOUNT, AZ_BLOB_CONTAINER),
         check_azure_storage_no_public,
+    ),
+    Rule(
+        "azure-secret-vault-private",
+        MANDATORY,
+        "Key Vaults holding secrets (endpoint API keys) disable public network access "
+        "(stack: joins secrets to vaults by vaultName).",
+        (AZ_KEY_VAULT, AZ_KEY_VAULT_SECRET),
+        check_azure_secret_vault_private,
+        stack=True,
     ),
     Rule(
         "gcp-gcs-no-public",

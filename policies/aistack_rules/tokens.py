@@ -53,6 +53,8 @@ LB_LISTENER = ("aws:lb/listener:Listener", "aws:alb/listener:Listener")
 
 # Azure (azure-native v3).
 AZ_STORAGE_ACCOUNT = "azure-native:storage:StorageAccount"
+AZ_KEY_VAULT = "azure-native:keyvault:Vault"
+AZ_KEY_VAULT_SECRET = "azure-native:keyvault:Secret"
 AZ_BLOB_CONTAINER = "azure-native:storage:BlobContainer"
 AZ_MANAGED_CLUSTER = "azure-native:containerservice:ManagedCluster"
 AZ_AGENT_POOL = "azure-native:containerservice:AgentPool"

@@ -72,6 +72,8 @@ EKS = "aws:eks/cluster:Cluster"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 AKS = "azure-native:containerservice:ManagedCluster"
 AGENT_POOL = "azure-native:containerservice:AgentPool"
+VAULT = "azure-native:keyvault:Vault"
+VAULT_SECRET = "azure-native:keyvault:Secret"
 STORAGE = "azure-native:storage:StorageAccount"
 GKE = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"
@@ -537,6 +539,24 @@ CASES: dict[str, Case] = {
         ],
         unknown=[res(STORAGE, "sa", {"allowBlobPublicAccess": U, "publicNetworkAccess": "Disabled"})],
         message="publicAccess is 'Blob'",
+    ),
+    "azure-secret-vault-private": Case(
+        compliant=[
+            res(VAULT, "keys-vault", {"vaultName": "kv1", "properties": {"publicNetworkAccess": "Disabled"}}),
+            res(VAULT_SECRET, "chat", {"vaultName": "kv1"}),
+            # A key-only vault (AKS KMS) may stay public.
+            res(VAULT, "kms-vault", {"vaultName": "kv2", "properties": {"publicNetworkAccess": "Enabled"}}),
+        ],
+        violating=[
+            res(VAULT, "keys-vault", {"vaultName": "kv1", "properties": {"publicNetworkAccess": "Enabled"}}),
+            res(VAULT_SECRET, "chat", {"vaultName": "kv1"}),
+        ],
+        unknown=[
+            res(VAULT, "keys-vault", {"vaultName": "kv1", "properties": {"publicNetworkAccess": U}}),
+            res(VAULT_SECRET, "chat", {"vaultName": "kv1"}),
+        ],
+        orphaned=[res(VAULT_SECRET, "chat", {"vaultName": "kv1"})],
+        message="holds secrets but answers on its public endpoint",
     ),
     "gcp-gcs-no-public": Case(
         compliant=[res(GCS, "g", {"publicAccessPrevention": "enforced", "uniformBucketLevelAccess": True})],

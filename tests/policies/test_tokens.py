@@ -53,6 +53,8 @@ SDK_CLASSES = {
     "aws:lb/listener:Listener": "pulumi_aws.lb.Listener",
     "aws:alb/listener:Listener": "pulumi_aws.alb.Listener",
     "azure-native:storage:StorageAccount": "pulumi_azure_native.storage.StorageAccount",
+    "azure-native:keyvault:Vault": "pulumi_azure_native.keyvault.Vault",
+    "azure-native:keyvault:Secret": "pulumi_azure_native.keyvault.Secret",
     "azure-native:storage:BlobContainer": "pulumi_azure_native.storage.BlobContainer",
     "azure-native:containerservice:ManagedCluster": "pulumi_azure_native.containerservice.ManagedCluster",
     "azure-native:containerservice:AgentPool": "pulumi_azure_native.containerservice.AgentPool",
