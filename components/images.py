@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.k8s import autoscaler, clouds, keda, metrics, routing, runtime
+from components.k8s import autoscaler, keda, metrics, multinode, routing, runtime
 
 ADDON_IMAGES = (
     metrics.PROMETHEUS_IMAGE,
@@ -37,10 +37,10 @@ def registry(image: str) -> str:
 
 
 def declared(spec: Any) -> list[str]:
-    """Every image the program may run for ``spec``: add-ons, weight copiers, autoscalers, servers."""
+    """Every image the program may run for ``spec``: add-ons, autoscalers, the LWS controller, servers."""
     images = set(ADDON_IMAGES)
-    used_clouds = {c.cloud for c in spec.clusters.values()}
-    images |= {clouds.row(cloud).copy.image for cloud in used_clouds}
+    if any(e.multi_node for e in spec.endpoints.values()):
+        images.add(multinode.CONTROLLER_IMAGE)
     images |= {
         autoscaler.IMAGES[c.kubernetes_version]
         for c in spec.clusters.values()

@@ -310,6 +310,7 @@ def fit(
     precision: str = "bf16",
     kv_dtype: str = "bf16",
     overhead_gib: float | None = None,
+    tensor_parallel: int | None = None,
 ) -> Fit:
     """Check that one replica's weights plus the KV cache of a ``max_model_len`` sequence fit.
 
@@ -324,6 +325,10 @@ def fit(
             16-bit type, ``fp8`` halves it).
         overhead_gib: Memory per GPU outside weights and KV cache, GiB; ``None`` for
             :func:`overhead_gib_per_gpu`.
+        tensor_parallel: GPUs one layer is split over (``None``: all ``gpus``). A multi-node
+            replica is tensor parallel within a node and pipeline parallel across nodes: each stage
+            holds its layers' KV heads, replicated to at least one per GPU of the stage, so the
+            replication follows the tensor-parallel size, not the replica's GPU count.
 
     Returns:
         The :class:`Fit` with every figure; ``fit(...).fits`` is the verdict.
@@ -344,7 +349,7 @@ def fit(
     weights = weight_bytes(arch, precision) / GIB
     overhead = gpus * per_gpu
     kv_gib = usable - weights - overhead
-    per_token = kv_bytes_per_token(arch, kv_dtype, gpus)
+    per_token = kv_bytes_per_token(arch, kv_dtype, tensor_parallel or gpus)
     kv_tokens = max(0, int(kv_gib * GIB // per_token))
     return Fit(
         model=arch.name,
@@ -374,6 +379,7 @@ def max_model_len_that_fits(
     precision: str = "bf16",
     kv_dtype: str = "bf16",
     overhead_gib: float | None = None,
+    tensor_parallel: int | None = None,
 ) -> int:
     """The longest ``max_model_len`` (tokens) for which :func:`fit` holds one sequence; 0 if none.
 
@@ -388,6 +394,7 @@ def max_model_len_that_fits(
         precision=precision,
         kv_dtype=kv_dtype,
         overhead_gib=overhead_gib,
+        tensor_parallel=tensor_parallel,
     )
     arch = ARCHITECTURES[probe.model]
     return min(probe.kv_tokens, arch.max_position_embeddings)

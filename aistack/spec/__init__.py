@@ -242,12 +242,13 @@ class StackSpec(Model):
                 "internal-lb on GKE is the inference Gateway, a regional internal Application Load Balancer, "
                 "which needs a proxy-only subnetwork: set clouds.gcp.proxy_only_cidr (e.g. 10.129.0.0/23)",
             )
-        if endpoint.cache_gib >= pool.disk_gib:
+        if endpoint.node_cache_gib is not None and endpoint.node_cache_gib >= pool.disk_gib:
             raise _Located(
-                f"{where}.cache_gib",
-                f"the model cache ({endpoint.cache_gib} GiB) does not fit on the {pool.disk_gib} GiB disk "
+                f"{where}.node_cache_gib",
+                f"the weight cache ({endpoint.node_cache_gib} GiB) does not fit on the {pool.disk_gib} GiB disk "
                 f"of pool {endpoint.pool!r}, which also holds images",
             )
+        self._check_nodes(where, endpoint, cluster.cloud, pool)
         if not pool.sized and endpoint.min_replicas > endpoint.max_replicas:
             raise _Located(
                 where,
@@ -264,6 +265,64 @@ class StackSpec(Model):
 
         if not pool.sized:
             self._check_fits(where, endpoint, pool.accelerator)
+
+    @staticmethod
+    def _check_nodes(where: str, endpoint: EndpointSpec, cloud: str, pool: Any) -> None:
+        """A replica fits one node of its pool, or spans whole nodes of it (a LeaderWorkerSet group).
+
+        GPUs per node come from the pool's instance types (``sizing/catalog.py``). A multi-node replica
+        needs them named and all alike (each pod takes one whole node), and explicit node counts: the
+        sizing plan places replicas within one node.
+        """
+        from sizing.catalog import expected_gpus
+
+        name = where.rsplit(".", 1)[-1]
+        per_node = {t: expected_gpus(cloud, t) for t in pool.instance_types or ()}
+        known = {t: g for t, g in per_node.items() if g is not None}
+        if not endpoint.multi_node:
+            if pool.sized:  # the plan picks instance types that hold its GPUs per replica
+                return
+            smaller = sorted(t for t, g in known.items() if g < endpoint.gpus_per_replica)
+            if smaller:
+                raise _Located(
+                    f"{where}.gpus_per_replica",
+                    f"endpoint {name!r} needs {endpoint.gpus_per_replica} GPUs per replica but {', '.join(smaller)} "
+                    f"in pool {endpoint.pool!r} has only {known[smaller[0]]}; set nodes_per_replica to span "
+                    "several nodes, or use larger instance types",
+                )
+            return
+        if pool.sized:
+            raise _Located(
+                f"{where}.nodes_per_replica",
+                f"endpoint {name!r} spans {endpoint.nodes_per_replica} nodes: its pool {endpoint.pool!r} needs "
+                "explicit min_nodes/max_nodes (the sizing plan places a replica within one node)",
+            )
+        if (
+            not pool.instance_types
+            or len(known) < len(per_node)
+            or set(known.values()) != {endpoint.gpus_per_pod}
+        ):
+            have = (
+                ", ".join(f"{t}: {g if g is not None else 'unknown'}" for t, g in per_node.items())
+                or "none named"
+            )
+            raise _Located(
+                f"clusters.{endpoint.cluster}.gpu_pools.{endpoint.pool}.instance_types",
+                f"endpoint {name!r} runs {endpoint.gpus_per_pod} GPUs on each of {endpoint.nodes_per_replica} "
+                f"nodes, so every instance type of the pool must have exactly {endpoint.gpus_per_pod} GPUs "
+                f"(GPUs per node: {have})",
+            )
+        for key, replicas in (
+            ("min_replicas", endpoint.min_replicas),
+            ("max_replicas", endpoint.max_replicas),
+        ):
+            nodes = replicas * endpoint.nodes_per_replica
+            if nodes > pool.max_nodes:
+                raise _Located(
+                    f"{where}.{key}",
+                    f"endpoint {name!r}: {replicas} replicas x {endpoint.nodes_per_replica} nodes = {nodes} nodes, "
+                    f"more than pool {endpoint.pool!r} may have (max_nodes {pool.max_nodes})",
+                )
 
     @staticmethod
     def _check_fits(where: str, endpoint: EndpointSpec, accelerator: str) -> None:
@@ -290,6 +349,7 @@ class StackSpec(Model):
             max_model_len=endpoint.max_model_len,
             gpu_memory_utilization=endpoint.gpu_memory_utilization,
             precision=endpoint.precision,
+            tensor_parallel=endpoint.gpus_per_pod,
         )
         if not fit.fits:
             longest = memory.max_model_len_that_fits(
@@ -298,6 +358,7 @@ class StackSpec(Model):
                 gpu_mem_gib=fit.gpu_mem_gib,
                 gpu_memory_utilization=endpoint.gpu_memory_utilization,
                 precision=endpoint.precision,
+                tensor_parallel=endpoint.gpus_per_pod,
             )
             hint = (
                 f"lower max_model_len to at most {longest}"

@@ -74,8 +74,26 @@ DEFAULT_MAX_REQUEST_S = 300
 """Default longest request, s: 8,192 output tokens at 35 ms each (a loaded 70B replica's inter-token
 latency) take under 5 minutes; llm-d's guides give 30 s to 300 s (llm-d/llm-d#1653)."""
 
-DEFAULT_IMAGE = "docker.io/vllm/vllm-openai:v0.11.0"
-"""vLLM's OpenAI-compatible server, pinned by tag."""
+DEFAULT_IMAGE = "docker.io/vllm/vllm-openai:v0.34.0"
+"""vLLM's OpenAI-compatible server, pinned by tag.
+
+v0.34.0 is the newest vLLM release (PyPI ``vllm`` 0.34.0, uploaded 2026-11-16; checked 2026-12-04),
+the same tag on Docker Hub. Why this version and not an older one: aistack relies on what its source
+at that tag provides (read from the 0.34.0 wheel): the Run:ai streamer loader reading ``s3://``,
+``gs://`` and ``az://`` (``vllm/transformers_utils/runai_utils.py`` ``SUPPORTED_SCHEMES``; config and
+tokenizer files pulled into ``$VLLM_ASSETS_CACHE/model_streamer``), its ``model_loader_extra_config``
+keys ``distributed``/``concurrency``/``memory_limit`` (``model_executor/model_loader/runai_streamer_loader.py``;
+the image ships ``runai-model-streamer[s3,gcs,azure]`` >= 0.17.1), and multi-node serving without Ray:
+``--nnodes``/``--node-rank``/``--master-addr`` with ``--headless`` workers on the multiprocessing backend
+(``vllm/config/parallel.py``, ``vllm/entrypoints/cli/serve.py``). The flags aistack passes
+(``--max-num-seqs``, ``--max-model-len``, ``--gpu-memory-utilization``, ``--tensor-parallel-size``,
+``--pipeline-parallel-size``, ``--load-format``, ``--model-loader-extra-config``) all exist in
+``vllm/engine/arg_utils.py`` at 0.34.0. The anchors of late 2026 run v0.19 to v0.20
+(``../shared/research/serving_anchors.md``); v0.11.0, the previous pin, predates all of the above but the
+streamer's S3 support."""
+
+GPUS_PER_NODE_MAX = 8
+"""Most GPUs one node (one pod) offers: the 8-GPU instance types (p5.48xlarge, ND H100 v5, a3-highgpu-8g)."""
 
 ScaleMetric = Literal["vllm:num_requests_waiting", "vllm:num_requests_running", "cpu"]
 
@@ -174,7 +192,8 @@ class EndpointSpec(Model):
         pattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$",
         max_length=1024,
         description="Path of the model's weights inside the store (no scheme, no leading slash), "
-        "e.g. `llama-3.1-8b-instruct`; copied to the replica's model cache before the server starts.",
+        "e.g. `llama-3.1-8b-instruct`: safetensors files plus config and tokenizer files, which the server "
+        "streams straight from the store (vLLM `--load-format runai_streamer`).",
     )
     cluster: Name = Field(description="Cluster that serves the model (a key of `aistack:clusters`).")
     pool: Name = Field(description="GPU pool of that cluster the replicas run on.")
@@ -187,7 +206,20 @@ class EndpointSpec(Model):
         "images are refused). The container arguments are vLLM's.",
     )
     gpus_per_replica: int = Field(
-        default=1, ge=1, le=8, description="GPUs per replica (a power of two; vLLM's tensor-parallel size)."
+        default=1,
+        ge=1,
+        le=64,
+        description="GPUs per replica, over all its nodes (a power of two). On one node it is vLLM's tensor-parallel "
+        "size (at most 8); a replica larger than one node sets `nodes_per_replica`.",
+    )
+    nodes_per_replica: int = Field(
+        default=1,
+        ge=1,
+        le=8,
+        description="Nodes one replica spans (count). Above 1 the endpoint is served by a LeaderWorkerSet: "
+        "tensor parallel over the `gpus_per_replica / nodes_per_replica` GPUs of each node, pipeline parallel "
+        "across the nodes. Each node's share must be all GPUs of one node of the pool (checked against the pool's "
+        "instance types).",
     )
     min_replicas: int = Field(
         default=1,
@@ -223,11 +255,15 @@ class EndpointSpec(Model):
         description="Sequences one replica runs at once (vLLM `--max-num-seqs`; 256 is vLLM's long-standing "
         "default, set explicitly so the autoscaler's capacity and the server agree).",
     )
-    cpu_request: str = Field(description="CPU request per replica (cores, e.g. `3` or `3500m`).")
+    cpu_request: str = Field(
+        description="CPU request per server pod (one per replica, one per node of a multi-node replica; cores, e.g. `3` or `3500m`)."
+    )
     cpu_limit: str | None = Field(
         default=None, description="CPU limit per replica; omit to equal the request (Guaranteed QoS)."
     )
-    memory_request: str = Field(description="Memory request per replica (e.g. `12Gi`); includes `/dev/shm`.")
+    memory_request: str = Field(
+        description="Memory request per server pod (e.g. `12Gi`); includes `/dev/shm` and the streamer's read buffers (half of what is left beyond `/dev/shm`, see docs/serving.md)."
+    )
     memory_limit: str | None = Field(
         default=None, description="Memory limit per replica; omit to equal the request (Guaranteed QoS)."
     )
@@ -238,11 +274,14 @@ class EndpointSpec(Model):
         description="Size of `/dev/shm`, a memory-backed volume counted in the memory limit (GiB); vLLM uses "
         "it between tensor-parallel workers (vLLM's Kubernetes guide uses 2 GiB).",
     )
-    cache_gib: int = Field(
+    node_cache_gib: int | None = Field(
+        default=None,
         ge=1,
         le=16384,
-        description="Size of the model cache the weights are copied into (GiB, on the node's disk); at least "
-        "the weights' size. Requested as ephemeral storage so replicas land on nodes with room.",
+        description="Opt-in local cache of the streamed weights (GiB, at least the weights' size): the Run:ai "
+        "streamer writes what it reads to it (`RUNAI_STREAMER_CACHE_DIR`), so a restarted server reads the node's "
+        "disk instead of the store. Worth it where the pool's ephemeral storage is local NVMe (docs/serving.md, "
+        "Weights); omit to stream from the store on every start, with no copy kept.",
     )
     port: int = Field(
         default=8000, ge=1024, le=65535, description="Port the server listens on (unprivileged)."
@@ -299,8 +338,8 @@ class EndpointSpec(Model):
         ge=60,
         le=14400,
         description="Seconds a replica may take to load its weights and become ready (the startup probe's "
-        "budget); the Deployment's progress deadline, and how long `pulumi up` waits for the rollout, is twice "
-        "this, covering the image pull and the copy from the store too.",
+        "budget, streaming from the store included); the rollout's progress deadline, and how long `pulumi up` "
+        "waits for it, is twice this, covering the GPU node scale-up and the image pull too.",
     )
     demand_tokens_per_s: float | None = Field(
         default=None, ge=0, description="Expected output tokens per second at peak (for the sizing plan)."
@@ -352,7 +391,7 @@ class EndpointSpec(Model):
     @classmethod
     def _power_of_two(cls, gpus: int) -> int:
         if gpus & (gpus - 1):
-            raise ValueError(f"gpus_per_replica must be a power of two (1, 2, 4 or 8), got {gpus}")
+            raise ValueError(f"gpus_per_replica must be a power of two (1, 2, 4, 8, 16, ...), got {gpus}")
         return gpus
 
     @field_validator("cpu_request", "cpu_limit")
@@ -371,6 +410,16 @@ class EndpointSpec(Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> EndpointSpec:
+        if self.gpus_per_replica % self.nodes_per_replica:
+            raise ValueError(
+                f"gpus_per_replica ({self.gpus_per_replica}) must split evenly over nodes_per_replica "
+                f"({self.nodes_per_replica})"
+            )
+        if self.gpus_per_pod > GPUS_PER_NODE_MAX:
+            raise ValueError(
+                f"gpus_per_replica ({self.gpus_per_replica}) over {self.nodes_per_replica} node(s) is "
+                f"{self.gpus_per_pod} GPUs per node, more than a node has ({GPUS_PER_NODE_MAX}); raise nodes_per_replica"
+            )
         # min_replicas <= max_replicas is checked by the stack: on a sized pool the plan sets the max.
         if cpu_cores(self.cpu) < cpu_cores(self.cpu_request):
             raise ValueError(f"cpu_limit ({self.cpu_limit}) is below cpu_request ({self.cpu_request})")
@@ -383,6 +432,16 @@ class EndpointSpec(Model):
                 f"shm_gib ({self.shm_gib}) must be below the memory limit ({self.memory}), which counts it"
             )
         return self
+
+    @property
+    def gpus_per_pod(self) -> int:
+        """GPUs of one pod (one node's share of a replica): vLLM's tensor-parallel size."""
+        return self.gpus_per_replica // self.nodes_per_replica
+
+    @property
+    def multi_node(self) -> bool:
+        """Whether a replica spans several nodes (served by a LeaderWorkerSet)."""
+        return self.nodes_per_replica > 1
 
     @property
     def cpu(self) -> str:

@@ -17,7 +17,7 @@ import pulumi_kubernetes as k8s
 from aistack.errors import InputError
 from aistack.spec import EndpointSpec, StackSpec
 from components import contract
-from components.k8s import autoscaler, observability
+from components.k8s import autoscaler, multinode, observability
 from components.k8s.autoscaler import ClusterAutoscaler
 from components.k8s.clouds import CLOUDS, CloudServing
 from components.k8s.keda import Keda
@@ -131,8 +131,8 @@ def serve_cluster(
     Children of ``cluster``: its Kubernetes provider ``<name>-k8s``, the ``<name>-gpu-runtime``, the
     ``<name>-cluster-autoscaler`` where the cloud does not scale node pools itself, the
     ``<name>-provisioner`` (:class:`GpuProvisioner`) when the family planned one for ``provisioning:
-    auto`` pools and, when it
-    serves endpoints, the ``<name>-serving`` namespace with one reader service account per store
+    auto`` pools and, when it serves endpoints, the ``<name>-lws`` controller when one of them spans
+    several nodes, the ``<name>-serving`` namespace with one reader service account per store
     those endpoints read, ``<name>-keda``, the ``<name>-pod-metrics`` pipeline KEDA queries (unless
     every endpoint scales on CPU and never to zero), the ``<name>-routing`` APIs and inference Gateway
     (:class:`ClusterRouting`), then one :class:`ServingEndpoint` per endpoint.
@@ -146,7 +146,7 @@ def serve_cluster(
         accelerators: The cluster's GPU pools → canonical accelerator.
         deployed: The family's stores, identities (by ``(cluster, store)``), add-on identities (by
             ``(cluster, add-on)``) and pools.
-        region: The cloud's region, for the copy tools and the autoscaler that want it.
+        region: The cloud's region, for the weight streamer and the autoscaler that want it.
         gateway_sources: Address ranges the cloud's inference Gateway reaches pods from (GKE: the
             proxy-only subnetwork), admitted by the endpoints' NetworkPolicies where it routes them.
         project: The cloud's project (Google Cloud), whose Managed Service for Prometheus KEDA queries.
@@ -228,6 +228,12 @@ def serve_cluster(
         serving_namespace=namespace.namespace,
         opts=opts,
     )
+    # Multi-node endpoints are LeaderWorkerSets: the cluster runs the LWS controller only when one needs it.
+    lws = (
+        multinode.controller(f"{name}-lws", opts=opts)
+        if any(e.multi_node for e in endpoints.values())
+        else None
+    )
     return {
         ename: ServingEndpoint(
             ename,
@@ -244,6 +250,7 @@ def serve_cluster(
             tolerations=plan.tolerations.get(endpoint.pool, []) if plan else [],
             # The synced ExternalSecret's name (a data dependency): the pod waits for ESO's sync.
             api_key_secret=keys.synced[ename].metadata["name"],
+            lws_controller=lws if endpoint.multi_node else None,
             opts=pulumi.ResourceOptions(
                 parent=cluster,
                 provider=provider,

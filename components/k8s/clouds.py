@@ -2,8 +2,8 @@
 
 Everything the serving layer does differently per cloud lives in :data:`CLOUDS`: how a pod
 assumes the store-reading identity, which node labels select an accelerator, whether the cluster
-needs the NVIDIA device plugin, how an internal load balancer is requested, which pinned image
-and command copy the weights from the cloud's object store, whether aistack must run the
+needs the NVIDIA device plugin, how an internal load balancer is requested, how vLLM's model
+streamer reads the cloud's object store, whether aistack must run the
 Kubernetes Cluster Autoscaler, and which Prometheus KEDA's triggers query. The
 components read the row of the cluster's cloud; they hold no ``if cloud == ...`` branches.
 """
@@ -18,19 +18,26 @@ from components import gpu
 
 
 @dataclass(frozen=True)
-class WeightCopy:
-    """The init container that copies a model's weights from the store into the model cache.
+class WeightStream:
+    """How vLLM's Run:ai model streamer reads a store on this cloud (``--load-format runai_streamer``).
 
-    ``script`` runs under ``/bin/sh -c`` with ``STORE_URI`` (the store's ``bucket_uri``),
-    ``MODEL_PATH`` (the endpoint's ``storage_uri``) and ``MODEL_DIR`` (``/models/<storage_uri>``)
-    set, authenticated by the pod's workload identity. It leaves the weights in ``MODEL_DIR``, and
-    a restarted copy only fetches what is missing where the tool can sync. It fails, naming the
-    store path, when no ``config.json`` arrived (nothing uploaded yet).
+    The server's model argument is ``<scheme>://<store output root>/<storage_uri>``; vLLM pulls the
+    config and tokenizer files from there into its assets cache and streams the safetensors straight
+    to the GPUs (vLLM 0.34.0 ``transformers_utils/runai_utils.py``: ``s3://``, ``gs://``, ``az://``).
+    Credentials come from the pod's workload identity through the cloud SDK inside the streamer:
+    ``credentials`` says which (the streamer's ``docs/src/usage.md`` and ``env-vars.md``).
     """
 
-    image: str
-    script: str
+    scheme: Literal["s3", "gs", "az"]
+    root: Literal["bucket_name", "container"]
+    """What follows ``<scheme>://``: the store's ``bucket_name`` (the bucket), or ``container``: the last path
+    segment of its ``bucket_uri`` (Azure's container URL ``https://<account>.blob.core.windows.net/<container>``)."""
+    credentials: str
+    """How the streamer authenticates as the pod's identity (documentation)."""
+    account_env: str | None = None
+    """Environment variable that receives the store's ``bucket_name`` (Azure: the storage account)."""
     env: Mapping[str, str] = field(default_factory=dict)
+    """Fixed environment the streamer needs on this cloud."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +118,7 @@ class CloudServing:
     """Why, in terms of the cloud's GPU pool driver settings."""
     internal_lb_annotations: Mapping[str, str]
     """Service annotations that keep a LoadBalancer inside the network."""
-    copy: WeightCopy
+    stream: WeightStream
     node_autoscaling: str
     """Who scales the node pools for pending pods, and how an empty GPU pool is known (documentation)."""
     cluster_autoscaler: ClusterAutoscalerSettings | None
@@ -119,7 +126,7 @@ class CloudServing:
     pod_metrics: PodMetrics
     routing: Routing
     region_env: str | None = None
-    """Environment variable naming the region for the copy tool and the autoscaler (from the cloud's placement)."""
+    """Environment variable naming the region for the streamer's SDK and the autoscaler (from the cloud's placement)."""
     gpu_tolerations: tuple[Mapping[str, str], ...] = ()
     """Tolerations GPU pods and the device plugin need besides aistack's GPU taint: taints the cloud
     itself puts on GPU nodes."""
@@ -146,14 +153,6 @@ class CloudServing:
 _METRICS_NAMESPACE = "aistack-metrics"
 """The in-cluster metrics pipeline's namespace (``components/k8s/metrics.py`` NAMESPACE)."""
 
-_SYNC_PREAMBLE = 'set -eu\nmkdir -p "$MODEL_DIR"\n'
-# A sync from an empty prefix succeeds with nothing copied, and vLLM then crash-loops on an empty directory
-# with an error about the model path. Fail here instead, saying what is missing and where it should be.
-_CHECK_WEIGHTS = (
-    'test -f "$MODEL_DIR/config.json" || { echo "no weights at $STORE_URI/$MODEL_PATH (no config.json): '
-    'upload them first (docs/first-deploy.md, How weights get in)" >&2; exit 1; }\n'
-)
-
 CLOUDS: dict[str, CloudServing] = {
     "aws": CloudServing(
         identity="EKS Pod Identity: the association names the namespace and service account, and the "
@@ -175,11 +174,13 @@ CLOUDS: dict[str, CloudServing] = {
             # it lands in the private subnets tagged kubernetes.io/role/internal-elb (components/aws/network.py).
             "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
         },
-        copy=WeightCopy(
-            image="docker.io/amazon/aws-cli:2.27.50",
-            script=_SYNC_PREAMBLE
-            + 'aws s3 sync "$STORE_URI/$MODEL_PATH" "$MODEL_DIR" --only-show-errors --no-progress\n'
-            + _CHECK_WEIGHTS,
+        stream=WeightStream(
+            scheme="s3",
+            root="bucket_name",
+            # The streamer takes its S3 credentials from a boto3 session (usage.md, "S3 authentication"); boto3's
+            # container credential provider reads the AWS_CONTAINER_CREDENTIALS_FULL_URI and token file that the EKS
+            # Pod Identity webhook injects (EKS user guide, "Pod Identity: supported SDK versions").
+            credentials="EKS Pod Identity credentials through boto3's container credential provider.",
         ),
         node_autoscaling="EKS managed node groups do not scale themselves: aistack runs the Kubernetes Cluster "
         "Autoscaler, which finds them by the tags EKS puts on their Auto Scaling groups and models an empty "
@@ -207,7 +208,7 @@ CLOUDS: dict[str, CloudServing] = {
     ),
     "azure": CloudServing(
         identity="Azure workload identity: the service account names the managed identity's client ID and "
-        "the pod carries the webhook label, which projects a federated token the copy exchanges.",
+        "the pod carries the webhook label, which projects a federated token the streamer exchanges.",
         service_account_annotation="azure.workload.identity/client-id",
         pod_labels={"azure.workload.identity/use": "true"},
         accelerator_label=None,
@@ -218,15 +219,15 @@ CLOUDS: dict[str, CloudServing] = {
         internal_lb_annotations={"service.beta.kubernetes.io/azure-load-balancer-internal": "true"},
         # AKS taints every spot node itself (components/azure/gpupool.py declares the same taint).
         gpu_tolerations=(gpu.AKS_SPOT_TOLERATION,),
-        copy=WeightCopy(
-            image="mcr.microsoft.com/azure-cli:2.70.0",
-            # STORE_URI is the container URL (https://<account>.blob.core.windows.net/<container>).
-            script=_SYNC_PREAMBLE
-            + 'az login --service-principal --username "$AZURE_CLIENT_ID" --tenant "$AZURE_TENANT_ID" '
-            '--federated-token "$(cat "$AZURE_FEDERATED_TOKEN_FILE")" --allow-no-subscriptions --output none\n'
-            'az storage blob download-batch --source "$STORE_URI" --pattern "$MODEL_PATH/*" '
-            "--destination /models --auth-mode login --output none\n" + _CHECK_WEIGHTS,
-            env={"AZURE_CONFIG_DIR": "/tmp/azure"},
+        stream=WeightStream(
+            scheme="az",
+            root="container",
+            # az://<container>/<path> with the account in AZURE_STORAGE_ACCOUNT_NAME; the streamer authenticates with
+            # DefaultAzureCredential (env-vars.md, usage.md "Azure Authentication"), whose chain includes the
+            # workload identity credential fed by the webhook's AZURE_CLIENT_ID, AZURE_TENANT_ID and
+            # AZURE_FEDERATED_TOKEN_FILE (Azure SDK docs, DefaultAzureCredential; AKS workload identity overview).
+            credentials="Azure workload identity: DefaultAzureCredential exchanges the projected federated token.",
+            account_env="AZURE_STORAGE_ACCOUNT_NAME",
         ),
         node_autoscaling="AKS runs the cluster autoscaler itself for agent pools with enable_auto_scaling and "
         "min/max counts, and knows an empty pool's VM size, labels and taints from the pool's own definition.",
@@ -257,12 +258,13 @@ CLOUDS: dict[str, CloudServing] = {
         device_plugin_reason="GKE installs the driver (guest_accelerators gpu_driver_installation_config) and "
         "runs its own device plugin on GPU nodes.",
         internal_lb_annotations={"networking.gke.io/load-balancer-type": "Internal"},
-        copy=WeightCopy(
-            image="gcr.io/google.com/cloudsdktool/google-cloud-cli:525.0.0-slim",
-            script=_SYNC_PREAMBLE
-            + 'gcloud storage rsync --recursive "$STORE_URI/$MODEL_PATH" "$MODEL_DIR"\n'
-            + _CHECK_WEIGHTS,
-            env={"CLOUDSDK_CONFIG": "/tmp/gcloud"},
+        stream=WeightStream(
+            scheme="gs",
+            root="bucket_name",
+            # Without RUNAI_STREAMER_GCS_CREDENTIAL_FILE or GOOGLE_APPLICATION_CREDENTIALS the streamer's
+            # google-cloud-cpp client asks the metadata server (usage.md, "Streaming from Google cloud storage"),
+            # which on GKE answers as the Google service account the Kubernetes service account is bound to.
+            credentials="GKE Workload Identity through the GKE metadata server (Application Default Credentials).",
         ),
         node_autoscaling="GKE's cluster autoscaler scales node pools with autoscaling limits, from zero too: it "
         "knows each pool's machine type, accelerators, labels and taints from the pool's definition.",

@@ -400,6 +400,7 @@ class EndpointRouter(contract.Component):
         server_selector: Mapping[str, str],
         cluster_routing: ClusterRouting | None = None,
         gateway_sources: tuple[str, ...] = (),
+        group_selector: Mapping[str, str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
@@ -524,6 +525,7 @@ class EndpointRouter(contract.Component):
                 scrape_namespaces=row.scrape_namespaces,
                 # The cloud Gateway's proxies and health checks, only where it routes this endpoint.
                 source_ranges=(*gateway_sources, *row.gateway_source_ranges) if routed else (),
+                group=group_selector,
             ),
             opts=self.opts(),
         )
@@ -673,9 +675,15 @@ def network_policy(
     *,
     scrape_namespaces: tuple[str, ...],
     source_ranges: tuple[str, ...] = (),
+    group: Mapping[str, str] | None = None,
 ) -> dict:
     """The model servers' ingress: their port only, only from the picker's pod, the cloud's Gateway
     proxies and the metrics pipeline's namespace. Egress is left open (the store, DNS, the API).
+
+    ``group``: the pods of a multi-node endpoint (leaders and workers of its LeaderWorkerSet). The
+    policy then covers them all, and admits any port between them: the workers join the leader's
+    torch.distributed store (``--master-port``, 29501) and the ranks exchange NCCL traffic on ports
+    they pick at run time (vLLM 0.34.0 ``vllm/config/parallel.py``).
 
     Kubelet probes come from the node itself, which Cilium (AKS, GKE Dataplane V2) and the VPC CNI's
     network policy agent (EKS) admit whatever the policy says.
@@ -686,10 +694,11 @@ def network_policy(
         for ns in scrape_namespaces
     ]
     peers += [{"ip_block": {"cidr": cidr}} for cidr in source_ranges]
+    within = [{"from": [{"pod_selector": {"match_labels": dict(group)}}]}] if group else []
     return {
-        "pod_selector": {"match_labels": dict(servers)},
+        "pod_selector": {"match_labels": dict(group or servers)},
         "policy_types": ["Ingress"],
-        "ingress": [{"from": peers, "ports": [{"port": port, "protocol": "TCP"}]}],
+        "ingress": [{"from": peers, "ports": [{"port": port, "protocol": "TCP"}]}, *within],
     }
 
 

@@ -1,11 +1,12 @@
 """Serving endpoints: an autoscaled, GPU-scheduled OpenAI-compatible server per model.
 
 Each endpoint runs in the cluster's serving namespace under the service account its store's
-WorkloadIdentity trusts, copies its weights from the store into a per-replica cache with an init
-container, and is reached through a ClusterIP Service (an internal load balancer or a TLS Ingress
+WorkloadIdentity trusts, streams its weights straight from the store to the GPUs with vLLM's Run:ai
+model streamer (no copy step, no Hugging Face token), and is reached through a ClusterIP Service (an internal load balancer or a TLS Ingress
 only when asked). KEDA scales it (a ``ScaledObject``, see :func:`scaled_object_spec`); a stopping
 replica drains (see :func:`drain`). Per-cloud differences come from the cloud's row in
-``components/k8s/clouds.py``.
+``components/k8s/clouds.py``. A replica larger than one node is a LeaderWorkerSet group
+(``components/k8s/multinode.py``).
 """
 
 from __future__ import annotations
@@ -15,19 +16,30 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from aistack.spec.endpoints import QUEUE_FULL, SCALE_OUT_AT, EndpointSpec, accelerator_gib
+from aistack.spec.endpoints import QUEUE_FULL, SCALE_OUT_AT, EndpointSpec, accelerator_gib, memory_bytes
 from components import contract, gpu
-from components.k8s import clouds, keda, routing
+from components.k8s import clouds, keda, multinode, routing
 from components.k8s.pod import container_security, pod_security
 
 UID = 1000
 """Numeric user and group the serving containers run as (any non-zero id; images need no user entry)."""
 
-MODEL_ROOT = "/models"
+SCRATCH_ROOT = "/tmp"
+SCRATCH_GIB = 10
+"""Size of the writable scratch volume (``/tmp``, GiB): home, vLLM's assets cache with the config and
+tokenizer files the streamer pulls from the store (MiBs), and the torch.compile/Triton caches."""
+CACHE_ROOT = "/cache"
+"""Mount point of the opt-in node-local weight cache (``node_cache_gib``)."""
+ASSETS_CACHE = f"{SCRATCH_ROOT}/vllm-assets"
+"""``VLLM_ASSETS_CACHE``: vLLM pulls a remote model's ``*.json``, ``*.model`` and ``*.py`` files (config,
+tokenizer) into ``<this>/model_streamer/<hash>`` before streaming the weights (vLLM 0.34.0
+``config/model.py`` ``maybe_pull_model_tokenizer_for_runai``); it must be writable under the read-only root."""
+LOAD_FORMAT = "runai_streamer"
 ENDPOINT_LABEL = "aistack.io/endpoint"
 GPU_RESOURCE = "nvidia.com/gpu"
 PROBE_PERIOD_S = 10
@@ -35,11 +47,11 @@ PORT_NAME = "http"
 """Name of the server's port: the Service, probes and the metrics scrape address it by name."""
 
 WEIGHTS_ANNOTATION = "aistack.io/weights"
-"""Deployment annotation: ``uploaded`` (the store holds the weights) or ``pending`` (held at 0 replicas)."""
+"""Workload annotation: ``uploaded`` (the store holds the weights) or ``pending`` (held at 0 replicas)."""
 MEMORY_ANNOTATION = "aistack.io/gpu-memory"
-"""Deployment annotation: the memory arithmetic behind ``--max-model-len`` (JSON, see :func:`memory_figures`)."""
+"""Workload annotation: the memory arithmetic behind ``--max-model-len`` (JSON, see :func:`memory_figures`)."""
 MAX_REQUEST_ANNOTATION = "aistack.io/max-request-s"
-"""Deployment annotation: the endpoint's longest request, s (``max_request_s``), which the drain covers."""
+"""Workload annotation: the endpoint's longest request, s (``max_request_s``), which the drain covers."""
 SKIP_AWAIT = "pulumi.com/skipAwait"
 TIMEOUT_SECONDS = "pulumi.com/timeoutSeconds"
 
@@ -155,11 +167,12 @@ class ServingEndpoint(contract.Component):
       - ``-deployment``: the server (vLLM's OpenAI-compatible server by default) with
         ``nvidia.com/gpu`` = ``gpus_per_replica``, CPU/memory requests and limits, the GPU taint's
         toleration, a node selector for the pool and accelerator (plus the cloud's own accelerator
-        label), ``/dev/shm`` as a memory volume, a model cache filled by the ``copy-weights`` init
-        container from the store, startup/readiness/liveness probes and a progress deadline sized by
+        label), ``/dev/shm`` as a memory volume, the weights streamed from the store URI
+        (``--load-format runai_streamer``, the opt-in ``node_cache_gib`` cache), startup/readiness/liveness probes and a progress deadline sized by
         ``load_timeout_s``, non-root with a read-only root filesystem, no privilege escalation, no
         capabilities and the runtime's seccomp profile, a drain covering ``max_request_s``
         (:func:`drain`) and do-not-evict annotations for node autoscalers. Replicas are left to KEDA.
+        A multi-node endpoint has ``-leaderworkerset`` instead (``components/k8s/multinode.py``).
       - ``-router``: the endpoint's InferencePool, endpoint picker and its proxy, NetworkPolicy and,
         on GKE for ``internal-lb``, the HTTPRoute from the inference Gateway
         (:class:`components.k8s.routing.EndpointRouter`).
@@ -197,6 +210,7 @@ class ServingEndpoint(contract.Component):
         tolerations: Sequence[Mapping[str, str]] = (),
         target: tuple[str, str] = ("apps/v1", "Deployment"),
         api_key_secret: pulumi.Input[str] | None = None,
+        lws_controller: pulumi.Resource | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """Args besides the spec: ``scaling``, where KEDA reads the signals; ``target``, the
@@ -213,73 +227,82 @@ class ServingEndpoint(contract.Component):
         metadata = {"name": name, "namespace": namespace, "labels": labels}
         deadline = rollout_seconds(spec)
         figures = memory_figures(spec, accelerator)
-        deployment = k8s.apps.v1.Deployment(
-            self.child("deployment"),
-            metadata={
-                **metadata,
-                "annotations": {
-                    WEIGHTS_ANNOTATION: "uploaded" if spec.weights_uploaded else "pending",
-                    MAX_REQUEST_ANNOTATION: str(spec.max_request_s),
-                    # Await the rollout (a crash loop fails the update) for as long as Kubernetes itself
-                    # gives it before marking it ProgressDeadlineExceeded; the annotation makes the bound
-                    # visible to the deploy policies (customTimeouts below say the same to the engine).
-                    TIMEOUT_SECONDS: str(deadline),
-                    **({MEMORY_ANNOTATION: json.dumps(figures, sort_keys=True)} if figures else {}),
-                },
+        annotations = {
+            WEIGHTS_ANNOTATION: "uploaded" if spec.weights_uploaded else "pending",
+            MAX_REQUEST_ANNOTATION: str(spec.max_request_s),
+            # Await the rollout (a crash loop fails the update) for as long as Kubernetes itself
+            # gives it before marking it ProgressDeadlineExceeded; the annotation makes the bound
+            # visible to the deploy policies (customTimeouts below say the same to the engine).
+            TIMEOUT_SECONDS: str(deadline),
+            **({MEMORY_ANNOTATION: json.dumps(figures, sort_keys=True)} if figures else {}),
+        }
+        template_metadata = {
+            "labels": {**labels, **row.pod_labels},
+            "annotations": {
+                "prometheus.io/scrape": "true",
+                "prometheus.io/port": str(spec.port),
+                "prometheus.io/path": "/metrics",
+                # Replicas come and go by KEDA only; drains (node upgrades) still evict
+                # through the PodDisruptionBudget, one at a time.
+                SAFE_TO_EVICT: "false",
+                DO_NOT_DISRUPT: "true",
             },
-            spec={
-                # No `replicas` once the weights are in: the autoscaler owns the count, and applying one
-                # would reset it. Before that, 0: nothing starts that could only crash-loop on an empty store,
-                # and the autoscaler leaves a target at 0 alone (Kubernetes HPA docs, "Implicit
-                # maintenance-mode deactivation"). Dropping the field later lets the API default it to 1,
-                # from which the autoscaler scales to min_replicas.
-                **({} if spec.weights_uploaded else {"replicas": 0}),
-                "selector": {"match_labels": selector},
-                "progress_deadline_seconds": deadline,
-                # Keep serving capacity during updates: a new replica is ready before an old one goes.
-                "strategy": {
-                    "type": "RollingUpdate",
-                    "rolling_update": {"max_surge": 1, "max_unavailable": 0},
-                },
-                "template": {
-                    "metadata": {
-                        "labels": {**labels, **row.pod_labels},
-                        "annotations": {
-                            "prometheus.io/scrape": "true",
-                            "prometheus.io/port": str(spec.port),
-                            "prometheus.io/path": "/metrics",
-                            # Replicas come and go by KEDA only; drains (node upgrades) still evict
-                            # through the PodDisruptionBudget, one at a time.
-                            SAFE_TO_EVICT: "false",
-                            DO_NOT_DISRUPT: "true",
-                        },
+        }
+        model_uri, stream_env = weight_source(row, store, spec, region)
+        serve = (name, spec, row, accelerator, model_uri, stream_env, placement, api_key_secret)
+        timeouts = pulumi.CustomTimeouts(create=f"{deadline}s", update=f"{deadline}s")
+        if spec.multi_node:
+            if lws_controller is None:
+                raise ValueError(
+                    f"endpoint {name} spans {spec.nodes_per_replica} nodes: the LWS controller is required"
+                )
+            target = (multinode.API_VERSION, multinode.KIND)
+            workload = multinode.leader_worker_set(
+                self.child("leaderworkerset"),
+                spec,
+                metadata={**metadata, "annotations": annotations},
+                template_metadata=template_metadata,
+                leader=pod_spec(*serve, extra_args=tuple(multinode.parallel_args(spec, leader=True))),
+                worker=pod_spec(
+                    *serve, extra_args=tuple(multinode.parallel_args(spec, leader=False)), serves=False
+                ),
+                # The kind exists once the chart installed its CRD.
+                opts=self.opts(depends_on=[lws_controller]),
+            )
+        else:
+            workload = k8s.apps.v1.Deployment(
+                self.child("deployment"),
+                metadata={**metadata, "annotations": annotations},
+                spec={
+                    # No `replicas` once the weights are in: the autoscaler owns the count, and applying one
+                    # would reset it. Before that, 0: nothing starts that could only crash-loop on an empty
+                    # store, and the autoscaler leaves a target at 0 alone (Kubernetes HPA docs, "Implicit
+                    # maintenance-mode deactivation"). Dropping the field later lets the API default it to 1,
+                    # from which the autoscaler scales to min_replicas.
+                    **({} if spec.weights_uploaded else {"replicas": 0}),
+                    "selector": {"match_labels": selector},
+                    "progress_deadline_seconds": deadline,
+                    # Keep serving capacity during updates: a new replica is ready before an old one goes.
+                    "strategy": {
+                        "type": "RollingUpdate",
+                        "rolling_update": {"max_surge": 1, "max_unavailable": 0},
                     },
-                    "spec": pod_spec(
-                        name,
-                        spec,
-                        row,
-                        accelerator,
-                        store.bucket_uri,
-                        region,
-                        api_key_secret=api_key_secret,
-                        **placement,
-                    ),
+                    "template": {"metadata": template_metadata, "spec": pod_spec(*serve)},
                 },
-            },
-            opts=self.opts(
-                custom_timeouts=pulumi.CustomTimeouts(create=f"{deadline}s", update=f"{deadline}s")
-            ),
-        )
-        # Requests reach the model servers through the endpoint's InferencePool and picker only.
+                opts=self.opts(custom_timeouts=timeouts),
+            )
+        # Requests reach the model servers through the endpoint's InferencePool and picker only; a multi-node
+        # endpoint's servers are its groups' leaders (the workers serve no port).
         router = routing.EndpointRouter(
             self.child("router"),
             spec,
             endpoint=name,
             cloud=cloud,
             namespace=namespace,
-            server_selector=selector,
+            server_selector=serving_selector(name, spec),
             cluster_routing=cluster_routing,
             gateway_sources=gateway_sources,
+            group_selector=selector if spec.multi_node else None,
             opts=self.opts(),
         )
         # internal-lb: the cloud's inference Gateway where it has one (GKE), else an internal L4 load balancer.
@@ -305,10 +328,7 @@ class ServingEndpoint(contract.Component):
             # (provider/pkg/await/core_service.go). Its pods are the picker's (system pool, ready in seconds);
             # ordering it after the servers' rollout keeps the endpoint's URL from being published before a
             # server can answer it.
-            opts=self.opts(
-                depends_on=[deployment],
-                custom_timeouts=pulumi.CustomTimeouts(create=f"{deadline}s", update=f"{deadline}s"),
-            ),
+            opts=self.opts(depends_on=[workload], custom_timeouts=timeouts),
         )
         k8s.apiextensions.CustomResource(
             self.child("autoscaler"),
@@ -381,12 +401,23 @@ class ServingEndpoint(contract.Component):
         self.finish(endpoint_url=url, service_name=service.metadata.name, namespace=namespace)
 
 
+def serving_selector(name: str, spec: EndpointSpec) -> dict[str, str]:
+    """Labels of the pods that serve the endpoint's port: all its pods, or a multi-node replica's leaders only.
+
+    Every server pod carries ``aistack.io/endpoint``; the headless workers of a LeaderWorkerSet group
+    listen on no port, so whatever routes requests must also select LWS's leader index.
+    """
+    return {ENDPOINT_LABEL: name, **({multinode.WORKER_INDEX_LABEL: "0"} if spec.multi_node else {})}
+
+
 def rollout_seconds(spec: EndpointSpec) -> int:
     """How long a rollout may make no progress before it fails, s: the Deployment's progress deadline.
 
-    Twice the startup probe's budget (``load_timeout_s``): the image pull (vLLM's image is over 10 GB)
-    and the copy from the store come before the server starts loading. ``pulumi up`` waits exactly as
-    long, so a replica that cannot start fails the update when Kubernetes gives up on it, not later.
+    Twice the startup probe's budget (``load_timeout_s``, which covers streaming the weights from the
+    store: there is no copy phase before the server starts): a GPU node scale-up and the image pull
+    (vLLM's image is over 10 GB) come before it, and take about as long again on a fresh node.
+    ``pulumi up`` waits exactly as long, so a replica that cannot start fails the update when
+    Kubernetes gives up on it, not later.
     """
     return 2 * spec.load_timeout_s
 
@@ -407,6 +438,7 @@ def memory_figures(spec: EndpointSpec, accelerator: str) -> dict[str, float | in
     """The memory arithmetic behind ``--max-model-len`` for the deploy policies, or ``None`` for unknown models.
 
     camelCase, units in the keys: GiB for memory, bytes per token for the KV cache, tokens for lengths.
+    ``gpus`` counts the whole replica: ``nodes`` pods of ``gpus / nodes`` GPUs each.
     The policy recomputes ``weightsGib + overheadGib + maxModelLen x kvBytesPerToken`` against
     ``gpus x gpuMemGib x gpuMemoryUtilization`` and cross-checks these figures with the container's
     arguments, GPU limit and accelerator selector.
@@ -423,11 +455,13 @@ def memory_figures(spec: EndpointSpec, accelerator: str) -> dict[str, float | in
         max_model_len=spec.max_model_len,
         gpu_memory_utilization=spec.gpu_memory_utilization,
         precision=spec.precision,
+        tensor_parallel=spec.gpus_per_pod,
     )
     return {
         "model": fit.model,
         "precision": fit.precision,
         "gpus": fit.gpus,
+        "nodes": spec.nodes_per_replica,
         "gpuMemGib": fit.gpu_mem_gib,
         "gpuMemoryUtilization": fit.gpu_memory_utilization,
         "maxModelLen": fit.max_model_len,
@@ -611,50 +645,124 @@ def drain(spec: EndpointSpec) -> tuple[int, dict, list[str]]:
     return grace, {"pre_stop": {"sleep": {"seconds": PRESTOP_S}}}, flags
 
 
+def weight_source(
+    row: clouds.CloudServing, store: contract.ObjectStore, spec: EndpointSpec, region: str | None
+) -> tuple[pulumi.Output[str], list[dict]]:
+    """Where the server streams the weights from, and the environment the streamer needs for it.
+
+    Returns:
+        ``<scheme>://<bucket or container>/<storage_uri>`` and the cloud's streamer environment (the
+        Azure storage account, the AWS region).
+    """
+    stream = row.stream
+    root = (
+        store.bucket_name
+        if stream.root == "bucket_name"
+        else pulumi.Output.from_input(store.bucket_uri).apply(lambda url: url.rstrip("/").rsplit("/", 1)[-1])
+    )
+    uri = pulumi.Output.concat(f"{stream.scheme}://", root, f"/{spec.storage_uri}")
+    env = [
+        *({"name": k, "value": v} for k, v in stream.env.items()),
+        *([{"name": stream.account_env, "value": store.bucket_name}] if stream.account_env else []),
+        *([{"name": row.region_env, "value": region}] if row.region_env and region else []),
+    ]
+    return uri, env
+
+
+def streamer_buffer_bytes(spec: EndpointSpec) -> int:
+    """CPU memory each GPU process of a pod may hold in the streamer's read buffer, bytes.
+
+    The streamer's default is unbounded with distributed streaming and 40 GB otherwise (its
+    ``docs/src/env-vars.md``, ``RUNAI_STREAMER_MEMORY_LIMIT``): either can outgrow the pod's memory limit
+    and get the server OOM-killed while it loads. Half of the memory beyond ``/dev/shm`` is shared
+    among the pod's GPU processes (one per GPU); the rest stays for vLLM itself. The buffer must hold
+    the largest tensor (Llama-3.1-405B's embedding: 4.2 GB), which the spec's memory sizes leave room for.
+    """
+    spare = memory_bytes(spec.memory) - spec.shm_gib * 2**30
+    return spare // 2 // spec.gpus_per_pod
+
+
+def server_args(spec: EndpointSpec, model_uri: pulumi.Input[str]) -> list:
+    """``vllm serve`` arguments every server pod of the endpoint shares (leader and workers alike)."""
+    loader = {"distributed": spec.gpus_per_replica > 1, "memory_limit": streamer_buffer_bytes(spec)}
+    return [
+        model_uri,
+        f"--served-model-name={spec.model}",
+        f"--port={spec.port}",
+        f"--tensor-parallel-size={spec.gpus_per_pod}",
+        f"--max-num-seqs={spec.max_concurrency}",
+        # Always explicit: vLLM's defaults (the model's full context, 0.9) are what the offline
+        # memory check (sizing/memory.py) must agree with.
+        f"--max-model-len={spec.max_model_len}",
+        f"--gpu-memory-utilization={spec.gpu_memory_utilization}",
+        # Stream the safetensors from the store to the GPUs; with several GPUs each process reads its share
+        # and broadcasts it to the others (the streamer's "distributed streaming").
+        f"--load-format={LOAD_FORMAT}",
+        f"--model-loader-extra-config={json.dumps(loader, sort_keys=True)}",
+    ]
+
+
 def pod_spec(
     name: str,
     spec: EndpointSpec,
     row: clouds.CloudServing,
     accelerator: str,
-    bucket_uri: pulumi.Input[str],
-    region: str | None,
-    node_selector: Mapping[str, str] | None = None,
-    tolerations: Sequence[Mapping[str, str]] = (),
+    model_uri: pulumi.Input[str],
+    stream_env: list[dict],
+    placement: Mapping[str, Any] | None = None,
     api_key_secret: pulumi.Input[str] | None = None,
+    *,
+    extra_args: tuple[str, ...] = (),
+    serves: bool = True,
 ) -> dict:
-    """The serving pod: copy the weights, then serve them from the cache on the pool's GPUs.
+    """A server pod: stream the weights from the store onto the pool's GPUs and serve them.
 
-    ``node_selector`` and ``tolerations`` add what a pool's node provisioner needs (GKE: the
-    ComputeClass label, and its taint on the pool's on-demand floor). ``api_key_secret`` names the
-    Secret holding the endpoint's API key; passed as the synced ExternalSecret's name output, it makes
-    the pod wait for ESO's sync (default: the name alone).
+    Args:
+        name: The endpoint's name (its pods' ``aistack.io/endpoint`` label).
+        spec: The endpoint.
+        row: The cloud's serving row.
+        accelerator: The pool's canonical accelerator.
+        model_uri: The store URI the weights stream from (:func:`weight_source`).
+        stream_env: The streamer's environment (:func:`weight_source`).
+        placement: ``node_selector`` and ``tolerations`` a pool's node provisioner adds (GKE: the
+            ComputeClass label, and its taint on the pool's on-demand floor), on top of the row's.
+        api_key_secret: The Secret holding the endpoint's API key; passed as the synced ExternalSecret's
+            name output, it makes the pod wait for ESO's sync (default: the name alone).
+        extra_args: Further ``vllm serve`` arguments (a multi-node pod's rank and leader).
+        serves: Whether the pod runs the API server (``False`` for the headless workers of a
+            multi-node replica: no port, no HTTP probes).
     """
-    model_dir = f"{MODEL_ROOT}/{spec.storage_uri}"
-    gpus = str(spec.gpus_per_replica)
+    gpus = str(spec.gpus_per_pod)
     cpu_memory = {
         "requests": {"cpu": spec.cpu_request, "memory": spec.memory_request},
         "limits": {"cpu": spec.cpu, "memory": spec.memory},
     }
-    # Home and caches on the writable scratch volume; the root filesystem is read-only.
-    common_env = [{"name": "HOME", "value": "/tmp"}, {"name": "USER", "value": "serving"}]
-    copy_env = [
-        {"name": "STORE_URI", "value": bucket_uri},
-        {"name": "MODEL_PATH", "value": spec.storage_uri},
-        {"name": "MODEL_DIR", "value": model_dir},
-        *common_env,
-        *({"name": k, "value": v} for k, v in row.copy.env.items()),
-        *([{"name": row.region_env, "value": region}] if row.region_env and region else []),
-    ]
-    http_get = {"path": "/health", "port": PORT_NAME}
+    cache = spec.node_cache_gib
     grace, lifecycle, drain_flags = drain(spec)
-    return {
-        "termination_grace_period_seconds": grace,
-        "service_account_name": contract.reader_service_account(spec.store),
-        "automount_service_account_token": False,
-        "enable_service_links": False,
-        "security_context": pod_security(UID),
-        "node_selector": {**row.node_selector(spec.pool, accelerator), **(node_selector or {})},
-        "tolerations": [dict(gpu.GPU_TOLERATION), *map(dict, row.gpu_tolerations), *map(dict, tolerations)],
+    extra = placement or {}
+    http_get = {"path": "/health", "port": PORT_NAME}
+    probes = {
+        # Streaming and loading the weights can take many minutes: liveness and readiness wait for it.
+        "startup_probe": {
+            "http_get": http_get,
+            "period_seconds": PROBE_PERIOD_S,
+            "timeout_seconds": 5,
+            "failure_threshold": math.ceil(spec.load_timeout_s / PROBE_PERIOD_S),
+        },
+        "readiness_probe": {
+            "http_get": http_get,
+            "period_seconds": PROBE_PERIOD_S,
+            "timeout_seconds": 5,
+            "failure_threshold": 3,
+        },
+        "liveness_probe": {
+            "http_get": http_get,
+            "period_seconds": 30,
+            "timeout_seconds": 10,
+            "failure_threshold": 3,
+        },
+    }
+    spread = {
         "topology_spread_constraints": [
             {
                 "max_skew": 1,
@@ -662,43 +770,39 @@ def pod_spec(
                 "when_unsatisfiable": "ScheduleAnyway",
                 "label_selector": {"match_labels": {ENDPOINT_LABEL: name}},
             }
+        ]
+    }
+    return {
+        "termination_grace_period_seconds": grace,
+        "service_account_name": contract.reader_service_account(spec.store),
+        "automount_service_account_token": False,
+        "enable_service_links": False,
+        "security_context": pod_security(UID),
+        "node_selector": {
+            **row.node_selector(spec.pool, accelerator),
+            **dict(extra.get("node_selector") or {}),
+        },
+        "tolerations": [
+            dict(gpu.GPU_TOLERATION),
+            *map(dict, row.gpu_tolerations),
+            *map(dict, extra.get("tolerations") or ()),
         ],
-        "init_containers": [
-            {
-                "name": "copy-weights",
-                "image": row.copy.image,
-                "command": ["/bin/sh", "-c", row.copy.script],
-                "env": copy_env,
-                # The pod's request is the larger of init and app containers: matching the server costs nothing.
-                "resources": cpu_memory,
-                "security_context": container_security(UID),
-                "volume_mounts": [
-                    {"name": "models", "mount_path": MODEL_ROOT},
-                    {"name": "tmp", "mount_path": "/tmp"},
-                ],
-            }
-        ],
+        # Replicas spread over zones; the pods of one multi-node replica stay together instead.
+        **(multinode.same_group_zone({ENDPOINT_LABEL: name}) if spec.multi_node else spread),
         "containers": [
             {
                 "name": "server",
                 "image": spec.image,
                 "command": ["vllm", "serve"],
-                "args": [
-                    model_dir,
-                    f"--served-model-name={spec.model}",
-                    f"--port={spec.port}",
-                    f"--tensor-parallel-size={spec.gpus_per_replica}",
-                    f"--max-num-seqs={spec.max_concurrency}",
-                    # Always explicit: vLLM's defaults (the model's full context, 0.9) are what the offline
-                    # memory check (sizing/memory.py) must agree with.
-                    f"--max-model-len={spec.max_model_len}",
-                    f"--gpu-memory-utilization={spec.gpu_memory_utilization}",
-                    *drain_flags,
-                ],
+                # The API server drains on SIGTERM (the leader); headless workers have no requests of their own.
+                "args": [*server_args(spec, model_uri), *extra_args, *(drain_flags if serves else [])],
                 "lifecycle": lifecycle,
                 "env": [
-                    *common_env,
-                    # Weights come from the cache only; no hub downloads, no usage reporting.
+                    # Home and caches on the writable scratch volume; the root filesystem is read-only.
+                    {"name": "HOME", "value": SCRATCH_ROOT},
+                    {"name": "USER", "value": "serving"},
+                    {"name": "VLLM_ASSETS_CACHE", "value": ASSETS_CACHE},
+                    # Config, tokenizer and weights all come from the store: never from the hub, no token.
                     {"name": "HF_HUB_OFFLINE", "value": "1"},
                     {"name": "VLLM_NO_USAGE_STATS", "value": "1"},
                     {"name": "DO_NOT_TRACK", "value": "1"},
@@ -713,46 +817,34 @@ def pod_spec(
                             }
                         },
                     },
+                    *stream_env,
+                    *([{"name": "RUNAI_STREAMER_CACHE_DIR", "value": CACHE_ROOT}] if cache else []),
                 ],
-                "ports": [{"name": PORT_NAME, "container_port": spec.port, "protocol": "TCP"}],
+                **(
+                    {"ports": [{"name": PORT_NAME, "container_port": spec.port, "protocol": "TCP"}], **probes}
+                    if serves
+                    else {}
+                ),
                 "resources": {
                     "requests": {
                         **cpu_memory["requests"],
                         GPU_RESOURCE: gpus,
-                        "ephemeral-storage": f"{spec.cache_gib}Gi",
+                        "ephemeral-storage": f"{SCRATCH_GIB + (cache or 0)}Gi",
                     },
                     "limits": {**cpu_memory["limits"], GPU_RESOURCE: gpus},
                 },
                 "security_context": container_security(UID),
-                # Loading weights into GPU memory can take many minutes: liveness and readiness wait for it.
-                "startup_probe": {
-                    "http_get": http_get,
-                    "period_seconds": PROBE_PERIOD_S,
-                    "timeout_seconds": 5,
-                    "failure_threshold": math.ceil(spec.load_timeout_s / PROBE_PERIOD_S),
-                },
-                "readiness_probe": {
-                    "http_get": http_get,
-                    "period_seconds": PROBE_PERIOD_S,
-                    "timeout_seconds": 5,
-                    "failure_threshold": 3,
-                },
-                "liveness_probe": {
-                    "http_get": http_get,
-                    "period_seconds": 30,
-                    "timeout_seconds": 10,
-                    "failure_threshold": 3,
-                },
                 "volume_mounts": [
-                    {"name": "models", "mount_path": MODEL_ROOT, "read_only": True},
                     {"name": "shm", "mount_path": "/dev/shm"},
-                    {"name": "tmp", "mount_path": "/tmp"},
+                    {"name": "tmp", "mount_path": SCRATCH_ROOT},
+                    *([{"name": "cache", "mount_path": CACHE_ROOT}] if cache else []),
                 ],
             }
         ],
         "volumes": [
-            {"name": "models", "empty_dir": {"size_limit": f"{spec.cache_gib}Gi"}},
             {"name": "shm", "empty_dir": {"medium": "Memory", "size_limit": f"{spec.shm_gib}Gi"}},
-            {"name": "tmp", "empty_dir": {}},
+            {"name": "tmp", "empty_dir": {"size_limit": f"{SCRATCH_GIB}Gi"}},
+            # On the node's ephemeral storage: local NVMe where the pool's nodes put the kubelet's disk there.
+            *([{"name": "cache", "empty_dir": {"size_limit": f"{cache}Gi"}}] if cache else []),
         ],
     }

@@ -7,7 +7,7 @@ from typing import Any
 
 from .conventions import GPU_RESOURCE, GPU_TAINT_KEY, GPU_TAINT_VALUE, K8S_TAINT_EFFECT
 from .core import CannotCheck, Indeterminate, Subject, get, get_known
-from .tokens import K8S_POD_SPEC_PATHS
+from .tokens import K8S_LWS, K8S_POD_SPEC_PATHS, LWS_WORKER_SPEC
 
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 
@@ -24,7 +24,15 @@ EXEMPT_NAMESPACES_SCHEMA = {
 def pod_spec(r: Subject) -> tuple[Mapping[str, Any], str]:
     """The pod spec of a workload and its path (``{}`` when absent)."""
     path = K8S_POD_SPEC_PATHS[r.type]
+    if r.type == K8S_LWS and get(r.inputs, "spec.leaderWorkerTemplate.leaderTemplate") is None:
+        path = LWS_WORKER_SPEC  # no leader template: LWS starts the leader from the workers'
     return get(r.inputs, path, {}), path
+
+
+def template_labels(r: Subject) -> Mapping[str, Any]:
+    """The labels of the workload's pods (of the pod spec :func:`pod_spec` returns)."""
+    _, path = pod_spec(r)
+    return get_known(r.inputs, f"{path.removesuffix('.spec')}.metadata.labels", {})
 
 
 def containers(spec: Mapping[str, Any], where: str) -> list[tuple[str, Mapping[str, Any]]]:

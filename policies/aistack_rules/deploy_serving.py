@@ -6,6 +6,14 @@ What these rules prevent, each seen on a first real ``pulumi up``:
   to the weights (without ``--max-model-len`` it takes the model's whole context, 131,072 tokens
   for Llama 3.1, whose KV cache alone outgrows a 24 GB GPU after 8B weights);
 - servers crash-looping on an empty model store created in the same update;
+- a streamed model that vLLM cannot read: an object-store URI without the streamer load format, a
+  scheme the streamer does not know, an Azure container without its account or the pod without the
+  workload identity webhook's label, a pod on the namespace's default service account that no store
+  identity trusts;
+- a streaming server whose service account the stack does not declare (its pods are refused);
+- a multi-node group whose pods do not add up to the replica vLLM is told to build (tensor x
+  pipeline parallel = LWS size x GPUs per pod, ``--nnodes`` = size), whose workers differ from the
+  leader, or which waits for a leader that can only be ready once its workers joined;
 - ``pulumi up`` waiting for an hour on such a crash loop, or reporting success over one;
 - Services and Ingresses failing the update after 10 minutes because pulumi-kubernetes waits for
   ready endpoints (``provider/pkg/await/core_service.go``: ready once the Endpoints object lists a
@@ -45,7 +53,9 @@ from .core import (
     get_known,
     parse_json_document,
 )
-from .tokens import K8S_INGRESS, K8S_POD_SPEC_PATHS, K8S_SERVICE
+from .tokens import K8S_INGRESS, K8S_LWS, K8S_POD_SPEC_PATHS, K8S_SERVICE, LWS_WORKER_SPEC
+
+K8S_SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
 
 GIB = 2**30
 MEMORY_ANNOTATION = "aistack.io/gpu-memory"
@@ -62,6 +72,13 @@ DEFAULT_PROGRESS_DEADLINE_S = 600
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
 REPLICATED = (DEPLOYMENT, STATEFUL_SET)
+SERVED = (*REPLICATED, K8S_LWS)
+"""Workloads a Service fronts and the weights rule covers (a LeaderWorkerSet counts its groups in spec.replicas)."""
+STREAM_SCHEMES = ("s3", "gs", "az")
+"""What vLLM's Run:ai streamer reads (vLLM 0.34.0 ``transformers_utils/runai_utils.py`` ``SUPPORTED_SCHEMES``)."""
+AZURE_ACCOUNT_ENV = ("AZURE_STORAGE_ACCOUNT_NAME", "AZURE_STORAGE_ENDPOINT")
+AZURE_IDENTITY_LABEL = "azure.workload.identity/use"
+_SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*)://")
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
@@ -125,6 +142,11 @@ def _replicas(r: Subject) -> int | None:
     return None if value is None else int(value)
 
 
+def _group_size(r: Subject) -> int:
+    """Pods per replica: a LeaderWorkerSet's group size (default 1, as the CRD's), else 1."""
+    return int(get_known(r.inputs, "spec.leaderWorkerTemplate.size", 1)) if r.type == K8S_LWS else 1
+
+
 def _startup_budget_s(container: Mapping[str, Any], path: str) -> int:
     """Seconds the probes give the server to start: the startup probe's budget (else the readiness delay)."""
     probe = get(container, "startupProbe", where=path)
@@ -162,7 +184,8 @@ def check_model_fits_gpus(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[Any]:
             )
             return
         figures = parse_json_document(raw, f"metadata.annotations.{MEMORY_ANNOTATION}")
-        gpus = int(_k8s.gpu_quantity(container, "limits", path))
+        # A LeaderWorkerSet's replica is its whole group: size pods of this many GPUs each.
+        gpus = int(_k8s.gpu_quantity(container, "limits", path)) * _group_size(r)
         said = {
             "maxModelLen": (int(length), int(figures["maxModelLen"])),
             "gpuMemoryUtilization": (float(utilisation), float(figures["gpuMemoryUtilization"])),
@@ -193,16 +216,22 @@ def check_model_fits_gpus(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[Any]:
 # --------------------------------------------------------------------------- the weights get in
 
 
-def _reads_local_weights(container: Mapping[str, Any], path: str) -> bool:
-    """Whether vLLM serves a model directory (filled from a store) rather than a hub id it downloads."""
+def _model(container: Mapping[str, Any], path: str) -> str:
+    """The model vLLM serves: ``--model`` or the first positional argument."""
     positional, flags = _flags(get_known(container, "args", [], where=path))
-    model = flags.get("--model") or next((a for a in positional if a != "serve"), "")
-    return model.startswith("/")
+    return flags.get("--model") or next((a for a in positional if a != "serve"), "")
+
+
+def _reads_store_weights(container: Mapping[str, Any], path: str) -> bool:
+    """Whether vLLM serves weights from a store (a directory filled from one, or an object-store URI)
+    rather than a hub id it downloads."""
+    model = _model(container, path)
+    return model.startswith("/") or bool(_SCHEME.match(model))
 
 
 def check_weights_way_in(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[Any]:
     """A server reading weights from a store starts only once the store holds them."""
-    if not any(_reads_local_weights(c, p) for p, c in servers(r)):
+    if not any(_reads_store_weights(c, p) for p, c in servers(r)):
         return
     state = _annotations(r).get(WEIGHTS_ANNOTATION)
     if state == "uploaded":
@@ -216,7 +245,7 @@ def check_weights_way_in(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[Any]:
             )
         return
     yield (
-        f"serves weights copied from a store but says nothing of how they get there: annotate "
+        f"serves weights from a store but says nothing of how they get there: annotate "
         f"{WEIGHTS_ANNOTATION}=uploaded once the store holds them, or {WEIGHTS_ANNOTATION}=pending with "
         "spec.replicas 0 until then"
     )
@@ -257,8 +286,16 @@ def _same_namespace(a: Subject, b: Subject) -> bool:
 
 
 def _selects(selector: Mapping[str, Any], workload: Subject) -> bool:
-    labels = get_known(workload.inputs, "spec.template.metadata.labels", {})
+    labels = _k8s.template_labels(workload)
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+def _rollout_s(workload: Subject) -> int:
+    """How long the workload's rollout may take, s: the Deployment's progress deadline; a LeaderWorkerSet has
+    none, and nothing awaits it but the Service in front, so its own await bound (the annotation) says it."""
+    if workload.type == K8S_LWS:
+        return _await_s(workload)
+    return int(get(workload.inputs, "spec.progressDeadlineSeconds", DEFAULT_PROGRESS_DEADLINE_S))
 
 
 def _backend_services(ingress: Subject) -> set[str]:
@@ -276,7 +313,7 @@ def _backend_services(ingress: Subject) -> set[str]:
 
 def check_service_await(subjects: Sequence[Subject], _cfg: Mapping[str, Any]) -> Iterator[Any]:
     """Services and Ingresses of model servers neither wait for pods that never come nor give up early."""
-    workloads = [s for s in subjects if s.type in REPLICATED and servers(s)]
+    workloads = [s for s in subjects if s.type in SERVED and servers(s)]
     services = [s for s in subjects if s.type == K8S_SERVICE]
 
     def targets(service: Subject) -> list[Subject]:
@@ -296,7 +333,7 @@ def check_service_await(subjects: Sequence[Subject], _cfg: Mapping[str, Any]) ->
         if kind == "Ingress":
             # An Ingress names its Service, so it comes after it; only the controller's address is awaited.
             return
-        deadline = int(get(workload.inputs, "spec.progressDeadlineSeconds", DEFAULT_PROGRESS_DEADLINE_S))
+        deadline = _rollout_s(workload)
         if _await_s(front) < deadline:
             yield (
                 front.urn,
@@ -505,11 +542,131 @@ def check_drain_covers_requests(r: Subject, _cfg: Mapping[str, Any]) -> Iterator
             )
 
 
+# --------------------------------------------------------------------------- streamed weights are readable
+
+
+def check_streamer_source(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[Any]:
+    """A server streaming from an object store uses the streamer, a scheme it reads, and the pod's store identity."""
+    spec, where = _k8s.pod_spec(r)
+
+    def judge(path: str, container: Mapping[str, Any]) -> Iterator[Any]:
+        model = _model(container, path)
+        match = _SCHEME.match(model)
+        if not match:
+            return
+        scheme = match[1]
+        _, flags = _flags(get_known(container, "args", [], where=path))
+        if scheme not in STREAM_SCHEMES:
+            yield (
+                f"{path} serves {model}: vLLM's model streamer reads {', '.join(s + '://' for s in STREAM_SCHEMES)} "
+                "only, so the server fails to load it"
+            )
+            return
+        if flags.get("--load-format") != "runai_streamer":
+            yield (
+                f"{path} serves {model} without --load-format runai_streamer: vLLM pulls only the config and "
+                "tokenizer from the store and finds no weights to load"
+            )
+        account = get_known(spec, "serviceAccountName", "default", where=where)
+        if account in ("", "default"):
+            yield (
+                f"{where} streams from {scheme}:// as the namespace's default service account, which no store "
+                "identity trusts: name the store's reader service account"
+            )
+        if scheme == "az":
+            env = {e.get("name") for e in get_known(container, "env", [], where=path)}
+            if not env & set(AZURE_ACCOUNT_ENV):
+                yield (
+                    f"{path} streams from {model} without {AZURE_ACCOUNT_ENV[0]} (or {AZURE_ACCOUNT_ENV[1]}): "
+                    "az:// names only the container, and the streamer cannot tell which storage account holds it"
+                )
+            if str(_k8s.template_labels(r).get(AZURE_IDENTITY_LABEL, "")).lower() != "true":
+                yield (
+                    f"{where} streams from Azure without the pod label {AZURE_IDENTITY_LABEL}=true: the workload "
+                    "identity webhook injects no federated token, and DefaultAzureCredential finds no credential"
+                )
+
+    yield from each([lambda p=p, c=c: judge(p, c) for p, c in servers(r)])
+
+
+def check_streamer_identity(subjects: Sequence[Subject], _cfg: Mapping[str, Any]) -> Iterator[Any]:
+    """The service account a streaming server runs as is declared in the stack, in the pod's namespace."""
+    accounts = set()
+    for account in (s for s in subjects if s.type == K8S_SERVICE_ACCOUNT):
+        try:
+            meta = get_known(account.inputs, "metadata", {})
+            accounts.add((meta.get("namespace", "default"), meta.get("name", account.name)))
+        except CannotCheck as exc:
+            yield Indeterminate(exc.path, account.urn)
+
+    def judge(workload: Subject) -> Iterator[Any]:
+        spec, where = _k8s.pod_spec(workload)
+        streams = [p for p, c in servers(workload) if _SCHEME.match(_model(c, p))]
+        if not streams:
+            return
+        namespace = get_known(workload.inputs, "metadata.namespace", "default")
+        name = get_known(spec, "serviceAccountName", "default", where=where)
+        if (namespace, name) not in accounts:
+            yield (
+                workload.urn,
+                f"{workload.name} streams its weights as service account {namespace}/{name}, which the stack does "
+                "not declare: the API server refuses its pods (serviceaccount not found), and no store identity "
+                "is bound to it",
+            )
+
+    for workload in (s for s in subjects if s.type in _SERVER_WORKLOADS):
+        yield from each([lambda w=workload: judge(w)], workload.urn)
+
+
+# --------------------------------------------------------------------------- multi-node groups add up
+
+
+def check_lws_group(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[Any]:
+    """A LeaderWorkerSet of vLLM pods builds exactly the replica its arguments describe, with like workers."""
+    found = servers(r)
+    if not found:
+        return
+    size = _group_size(r)
+    policy = get_known(r.inputs, "spec.startupPolicy", "LeaderCreated")
+    if policy == "LeaderReady":
+        yield (
+            "spec.startupPolicy LeaderReady: the workers start only once the leader is ready, and a multi-node "
+            "vLLM leader is ready only once its workers joined: the group never starts"
+        )
+    workers = get_known(r.inputs, LWS_WORKER_SPEC, {})
+    worker_servers = [(p, c) for p, c in _k8s.containers(workers, LWS_WORKER_SPEC) if _k8s.is_vllm(c, p)]
+    for path, container in found:
+        _, flags = _flags(get_known(container, "args", [], where=path))
+        per_pod = int(_k8s.gpu_quantity(container, "limits", path))
+        tensor = int(flags.get("--tensor-parallel-size", 1))
+        pipeline = int(flags.get("--pipeline-parallel-size", 1))
+        if tensor * pipeline != size * per_pod:
+            yield (
+                f"{path}: tensor parallel {tensor} x pipeline parallel {pipeline} = {tensor * pipeline} GPUs, but the "
+                f"group has {size} pods x {per_pod} GPUs = {size * per_pod}: vLLM waits for ranks that never come "
+                "or leaves GPUs idle"
+            )
+        nodes = int(flags.get("--nnodes", 1))
+        if nodes != size:
+            yield f"{path}: --nnodes {nodes} but the group has {size} pods (spec.leaderWorkerTemplate.size)"
+        for wpath, worker in worker_servers:
+            wgpus = _k8s.gpu_quantity(worker, "limits", wpath)
+            if str(wgpus) != str(_k8s.gpu_quantity(container, "limits", path)) or worker.get(
+                "image"
+            ) != container.get("image"):
+                yield f"{wpath}: the workers run another image or GPU count than the leader ({path})"
+    lead_account = get_known(_k8s.pod_spec(r)[0], "serviceAccountName", "default")
+    if size > 1 and get_known(workers, "serviceAccountName", "default") != lead_account:
+        yield (
+            f"{LWS_WORKER_SPEC}.serviceAccountName differs from the leader's ({lead_account}): the workers stream "
+            "their share of the weights with an identity the store may not trust"
+        )
+
+
 _SERVER_WORKLOADS = tuple(t for t in K8S_POD_SPEC_PATHS if t != "kubernetes:batch/v1:CronJob")
 
-_SCALABLE = REPLICATED
-"""Workloads whose ScaledObject is checked (a LeaderWorkerSet joins once its pod spec path is known to
-``tokens.K8S_POD_SPEC_PATHS``)."""
+_SCALABLE = SERVED
+"""Workloads whose ScaledObject is checked (a LeaderWorkerSet scales by groups through its scale subresource)."""
 
 RULES = (
     Rule(
@@ -523,10 +680,36 @@ RULES = (
     Rule(
         "deploy-weights-way-in",
         MANDATORY,
-        "A model server that serves weights copied from a store runs only once the store holds them "
+        "A model server that serves weights from a store runs only once the store holds them "
         "(aistack.io/weights=uploaded, or pending at 0 replicas).",
-        REPLICATED,
+        SERVED,
         check_weights_way_in,
+    ),
+    Rule(
+        "deploy-streamer-source",
+        MANDATORY,
+        "A vLLM server serving an object-store URI streams it (--load-format runai_streamer) from a scheme the "
+        "streamer reads (s3, gs, az) as a named service account; az:// also needs the storage account and the "
+        "workload identity label.",
+        _SERVER_WORKLOADS,
+        check_streamer_source,
+    ),
+    Rule(
+        "deploy-streamer-identity",
+        MANDATORY,
+        "A vLLM server streaming from an object store runs as a service account the stack declares in its namespace "
+        "(stack: joins workloads and service accounts).",
+        (*_SERVER_WORKLOADS, K8S_SERVICE_ACCOUNT),
+        check_streamer_identity,
+        stack=True,
+    ),
+    Rule(
+        "deploy-lws-group",
+        MANDATORY,
+        "A LeaderWorkerSet of vLLM pods adds up: tensor x pipeline parallel = size x GPUs per pod, --nnodes = size, "
+        "workers like the leader (image, GPUs, service account), and no LeaderReady startup.",
+        (K8S_LWS,),
+        check_lws_group,
     ),
     Rule(
         "deploy-rollout-await",
@@ -541,7 +724,7 @@ RULES = (
         MANDATORY,
         "Services and Ingresses in front of model servers skip the await while the servers are held at 0; "
         "Services otherwise wait at least the servers' progress deadline (stack: joins selectors and backends).",
-        (*REPLICATED, K8S_SERVICE, K8S_INGRESS),
+        (*SERVED, K8S_SERVICE, K8S_INGRESS),
         check_service_await,
         stack=True,
     ),

@@ -88,7 +88,12 @@ K8S_POD_SPEC_PATHS = {
     "kubernetes:core/v1:ReplicationController": "spec.template.spec",
     "kubernetes:batch/v1:Job": "spec.template.spec",
     "kubernetes:batch/v1:CronJob": "spec.jobTemplate.spec.template.spec",
+    # A LeaderWorkerSet's leader: the pod that serves (the worker template is checked against it by
+    # deploy-lws-group; without a leaderTemplate LWS uses the worker template for the leader too).
+    "kubernetes:leaderworkerset.x-k8s.io/v1:LeaderWorkerSet": "spec.leaderWorkerTemplate.leaderTemplate.spec",
 }
+K8S_LWS = "kubernetes:leaderworkerset.x-k8s.io/v1:LeaderWorkerSet"
+LWS_WORKER_SPEC = "spec.leaderWorkerTemplate.workerTemplate.spec"
 K8S_WORKLOADS = tuple(K8S_POD_SPEC_PATHS)
 K8S_SERVICE = "kubernetes:core/v1:Service"
 K8S_INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"

@@ -138,6 +138,87 @@ def scaled(
 
 HELD = server(weights="pending", replicas=0)
 
+LWS = "kubernetes:leaderworkerset.x-k8s.io/v1:LeaderWorkerSet"
+STREAM_ARGS = [
+    "s3://models-bucket/llama",
+    "--max-model-len=16384",
+    "--gpu-memory-utilization=0.9",
+    "--load-format=runai_streamer",
+]
+
+
+def streaming(
+    uri: Any = "s3://models-bucket/llama",
+    *,
+    extra: list[Any] | None = None,
+    env: Any = None,
+    labels: dict[str, str] | None = None,
+    account: Any = "models-reader",
+) -> dict[str, Any]:
+    """A Deployment streaming its weights from an object store, as the serving component declares it."""
+    args = [uri, *(STREAM_ARGS[1:] if extra is None else extra)]
+    deployment = server(args=args)
+    pod = deployment["inputs"]["spec"]["template"]
+    if account is not None:
+        pod["spec"]["serviceAccountName"] = account
+    if env is not None:
+        pod["spec"]["containers"][0]["env"] = env
+    if labels is not None:
+        pod["metadata"]["labels"] = {**LABELS, **labels}
+    return deployment
+
+
+ACCOUNT = res(
+    "kubernetes:core/v1:ServiceAccount",
+    "models-reader",
+    {"metadata": {"name": "models-reader", "namespace": "serving"}, "automountServiceAccountToken": False},
+)
+
+
+def lws(
+    *,
+    size: Any = 2,
+    gpus: str = "8",
+    tensor: int = 8,
+    pipeline: int = 2,
+    nodes: int | None = None,
+    worker_gpus: str | None = None,
+    startup: str = "LeaderCreated",
+    worker_account: str = "models-reader",
+) -> dict[str, Any]:
+    """A LeaderWorkerSet of vLLM pods: tensor parallel within a node, pipeline parallel across nodes."""
+    nodes = size if nodes is None else nodes
+
+    def template(rank: Any, gpu: str, account: str) -> dict[str, Any]:
+        vllm = container(
+            command=["vllm", "serve"],
+            args=[
+                *STREAM_ARGS,
+                f"--tensor-parallel-size={tensor}",
+                f"--pipeline-parallel-size={pipeline}",
+                f"--nnodes={nodes}",
+                f"--node-rank={rank}",
+            ],
+            resources={"limits": {"memory": "1Ti", "nvidia.com/gpu": gpu}},
+        )
+        spec = {"containers": [vllm], "serviceAccountName": account, "tolerations": [GPU_TOLERATION]}
+        return {"metadata": {"labels": LABELS}, "spec": spec}
+
+    annotations = {"aistack.io/weights": "uploaded", "pulumi.com/timeoutSeconds": "7200"}
+    group = {
+        "size": size,
+        "restartPolicy": "RecreateGroupOnPodRestart",
+        "leaderTemplate": template(0, gpus, "models-reader"),
+        "workerTemplate": template("$(LWS_WORKER_INDEX)", worker_gpus or gpus, worker_account),
+    }
+    spec = {"startupPolicy": startup, "leaderWorkerTemplate": group}
+    return res(
+        LWS,
+        "llm",
+        {"metadata": {"name": "llm", "namespace": "serving", "annotations": annotations}, "spec": spec},
+    )
+
+
 DEPLOY_SERVING_CASES: dict[str, Case] = {
     "deploy-model-fits-gpus": Case(
         compliant=[server()],
@@ -151,6 +232,27 @@ DEPLOY_SERVING_CASES: dict[str, Case] = {
         violating=[server(weights="pending")],
         unknown=[server(weights="pending", replicas=U)],
         message="servers would crash-loop on an empty store",
+    ),
+    "deploy-streamer-source": Case(
+        compliant=[streaming()],
+        # Without the streamer, vLLM pulls only config and tokenizer files and finds no weights.
+        violating=[streaming(extra=STREAM_ARGS[1:3])],
+        unknown=[streaming(uri=U)],
+        message="without --load-format runai_streamer: vLLM pulls only the config and tokenizer",
+    ),
+    "deploy-streamer-identity": Case(
+        compliant=[streaming(), ACCOUNT],
+        violating=[streaming(account="weights-reader"), ACCOUNT],
+        unknown=[streaming(account=U), ACCOUNT],
+        message="streams its weights as service account serving/weights-reader, which the stack does not declare",
+        orphaned=[streaming()],
+    ),
+    "deploy-lws-group": Case(
+        compliant=[lws()],
+        # Two pods of 8 GPUs told to build a 4 x 2 replica: ranks 8..15 have nothing to do.
+        violating=[lws(tensor=4)],
+        unknown=[lws(size=U)],
+        message="tensor parallel 4 x pipeline parallel 2 = 8 GPUs, but the group has 2 pods x 8 GPUs = 16",
     ),
     "deploy-rollout-await": Case(
         compliant=[server()],

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 from policies.aistack_rules import RULES_BY_ID
 from policies.aistack_rules.core import Indeterminate
 from tests.policies.cases import res
-from tests.policies.cases_deploy_serving import FIGURES, HELD, hpa, pdb, server, service
+from tests.policies.cases_deploy_serving import FIGURES, HELD, hpa, lws, pdb, server, service, streaming
 from tests.policies.test_rules import direct
 
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
@@ -59,7 +61,7 @@ def test_an_unknown_architecture_cannot_be_checked_offline():
 
 def test_weights_from_a_store_need_a_declared_way_in():
     assert messages("deploy-weights-way-in", [server(weights=None)]) == [
-        "serves weights copied from a store but says nothing of how they get there: annotate "
+        "serves weights from a store but says nothing of how they get there: annotate "
         "aistack.io/weights=uploaded once the store holds them, or aistack.io/weights=pending with "
         "spec.replicas 0 until then"
     ]
@@ -107,3 +109,76 @@ def test_budgets_that_allow_no_eviction_block_drains():
     assert messages("deploy-pdb-allows-eviction", [server(), pdb(minAvailable=1)])
     assert messages("deploy-pdb-allows-eviction", [server(), hpa(3), pdb(minAvailable=2)]) == []
     assert messages("deploy-pdb-allows-eviction", [server(), pdb(maxUnavailable=1)]) == []
+
+
+def test_streamed_weights_must_be_readable():
+    assert messages("deploy-streamer-source", [streaming(uri="hdfs://cluster/llama")]) == [
+        "spec.template.spec.containers.0 serves hdfs://cluster/llama: vLLM's model streamer reads s3://, gs://, "
+        "az:// only, so the server fails to load it"
+    ]
+    (default,) = messages("deploy-streamer-source", [streaming(account=None)])
+    assert "as the namespace's default service account, which no store identity trusts" in default
+    # az:// names the container only; the account and the identity webhook's label must come with it.
+    bare = messages("deploy-streamer-source", [streaming(uri="az://models/llama")])
+    assert len(bare) == 2
+    assert "without AZURE_STORAGE_ACCOUNT_NAME (or AZURE_STORAGE_ENDPOINT)" in bare[0]
+    assert "without the pod label azure.workload.identity/use=true" in bare[1]
+    azure = streaming(
+        uri="az://models/llama",
+        env=[{"name": "AZURE_STORAGE_ACCOUNT_NAME", "value": "aistmodels"}],
+        labels={"azure.workload.identity/use": "true"},
+    )
+    assert messages("deploy-streamer-source", [azure]) == []
+    # A local directory or a hub id is not streamed: nothing to check.
+    assert messages("deploy-streamer-source", [server()]) == []
+
+
+def test_streamed_weights_need_a_declared_way_in():
+    held = streaming()
+    held["inputs"]["metadata"]["annotations"]["aistack.io/weights"] = "pending"
+    (found,) = messages("deploy-weights-way-in", [held])
+    assert "servers would crash-loop on an empty store" in found
+    group = lws()
+    group["inputs"]["metadata"]["annotations"]["aistack.io/weights"] = "pending"
+    (found,) = messages("deploy-weights-way-in", [group])
+    assert "servers would crash-loop on an empty store" in found
+    group["inputs"]["spec"]["replicas"] = 0
+    assert messages("deploy-weights-way-in", [group]) == []
+
+
+def test_a_multi_node_group_must_add_up():
+    assert messages("deploy-lws-group", [lws(nodes=3)]) == [
+        "spec.leaderWorkerTemplate.leaderTemplate.spec.containers.0: --nnodes 3 but the group has 2 pods "
+        "(spec.leaderWorkerTemplate.size)"
+    ]
+    (deadlock,) = messages("deploy-lws-group", [lws(startup="LeaderReady")])
+    assert "the group never starts" in deadlock
+    (unlike,) = messages("deploy-lws-group", [lws(worker_gpus="4")])
+    assert unlike.startswith(
+        "spec.leaderWorkerTemplate.workerTemplate.spec.containers.0: the workers run another"
+    )
+    (account,) = messages("deploy-lws-group", [lws(worker_account="default")])
+    assert "the workers stream their share of the weights with an identity the store may not trust" in account
+
+
+def test_a_multi_node_replica_fits_its_whole_group():
+    # Llama-3.1-8B figures said for 16 GPUs: the group of 2 x 8 GPUs is the replica the figures describe.
+    group = lws()
+    group["inputs"]["metadata"]["annotations"]["aistack.io/gpu-memory"] = json.dumps(FIGURES | {"gpus": 16})
+    assert messages("deploy-model-fits-gpus", [group]) == []
+    group["inputs"]["metadata"]["annotations"]["aistack.io/gpu-memory"] = json.dumps(FIGURES | {"gpus": 8})
+    assert messages("deploy-model-fits-gpus", [group]) == [
+        "spec.leaderWorkerTemplate.leaderTemplate.spec.containers.0: aistack.io/gpu-memory gpus is 8 but the pod "
+        "runs with 16"
+    ]
+
+
+def test_a_service_in_front_of_a_held_group_skips_the_await():
+    group = lws()
+    group["inputs"]["spec"]["replicas"] = 0
+    (found,) = messages("deploy-service-await", [group, service({})])
+    assert "which is held at 0 replicas" in found
+    # Running, the Service waits as long as the group's own await bound (no progress deadline on an LWS).
+    (short,) = messages("deploy-service-await", [lws(), service({})])
+    assert "whose rollout may take 7200 s" in short
+    assert messages("deploy-service-await", [lws(), service({"pulumi.com/timeoutSeconds": "7200"})]) == []

@@ -86,6 +86,7 @@ SDK_CLASSES = {
     "kubernetes:batch/v1:Job": "pulumi_kubernetes.batch.v1.Job",
     "kubernetes:batch/v1:CronJob": "pulumi_kubernetes.batch.v1.CronJob",
     "kubernetes:core/v1:Service": "pulumi_kubernetes.core.v1.Service",
+    "kubernetes:core/v1:ServiceAccount": "pulumi_kubernetes.core.v1.ServiceAccount",
     "kubernetes:networking.k8s.io/v1:Ingress": "pulumi_kubernetes.networking.v1.Ingress",
     "kubernetes:networking.k8s.io/v1:NetworkPolicy": "pulumi_kubernetes.networking.v1.NetworkPolicy",
     "kubernetes:policy/v1:PodDisruptionBudget": "pulumi_kubernetes.policy.v1.PodDisruptionBudget",
@@ -117,6 +118,7 @@ CUSTOM_RESOURCES = {
     "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass": ("karpenter.k8s.aws/v1", "EC2NodeClass"),
     "kubernetes:karpenter.azure.com/v1beta1:AKSNodeClass": ("karpenter.azure.com/v1beta1", "AKSNodeClass"),
     "kubernetes:keda.sh/v1alpha1:ScaledObject": ("keda.sh/v1alpha1", "ScaledObject"),
+    "kubernetes:leaderworkerset.x-k8s.io/v1:LeaderWorkerSet": ("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet"),
 }
 """Custom resources the rules read: pulumi_kubernetes' CustomResource registers ``kubernetes:<apiVersion>:<kind>``."""
 
@@ -129,7 +131,7 @@ def test_every_rule_token_is_listed() -> None:
 @pytest.mark.parametrize("token", sorted(CUSTOM_RESOURCES))
 def test_custom_resource_tokens_are_what_the_program_registers(token: str) -> None:
     from aistack import crds
-    from components.k8s import keda, provisioning, routing
+    from components.k8s import keda, multinode, provisioning, routing
 
     api_version, kind = CUSTOM_RESOURCES[token]
     assert (api_version, kind) in crds.served()  # a vendored, served version of the kind
@@ -142,7 +144,7 @@ def test_custom_resource_tokens_are_what_the_program_registers(token: str) -> No
             provisioning.AKS_NODECLASS,
         )
     }
-    assert api_version in {routing.POOL_API, routing.GATEWAY_API, keda.API} | provisioners
+    assert api_version in {routing.POOL_API, routing.GATEWAY_API, keda.API, multinode.API_VERSION} | provisioners
     assert token == f"kubernetes:{api_version}:{kind}"
 
 

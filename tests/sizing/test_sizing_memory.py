@@ -140,3 +140,20 @@ def test_fit_is_frozen_plain_data() -> None:
     result = memory.fit("llama-3.1-8b", gpus=1, gpu_mem_gib=22.35, max_model_len=1024)
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.gpus = 2  # type: ignore[misc]
+
+
+def test_pipeline_parallel_replicates_kv_heads_within_a_stage_only():
+    # Llama-3.1-405B over 2 nodes x 8 GPUs: each stage splits its 8 KV heads over 8 GPUs, no replication.
+    two_nodes = memory.fit(
+        "meta-llama/Llama-3.1-405B-Instruct",
+        gpus=16,
+        gpu_mem_gib=74.4,
+        max_model_len=32768,
+        tensor_parallel=8,
+    )
+    assert two_nodes.kv_bytes_per_token == 2 * 126 * 8 * 128 * 2
+    # Tensor parallel over all 16 GPUs would replicate every KV head twice.
+    flat = memory.fit("meta-llama/Llama-3.1-405B-Instruct", gpus=16, gpu_mem_gib=74.4, max_model_len=32768)
+    assert flat.kv_bytes_per_token == 2 * two_nodes.kv_bytes_per_token
+    assert two_nodes.fits and two_nodes.max_sequences == 14
+    assert two_nodes.kv_tokens >= 2 * flat.kv_tokens

@@ -24,7 +24,16 @@ from components.k8s import CLOUDS
 from components.k8s.routing import ROUTER_LABEL
 
 GPU = "nvidia.com/gpu"
-WORKLOAD_KINDS = ("Deployment", "DaemonSet", "StatefulSet", "Job", "CronJob", "ReplicaSet", "Pod")
+WORKLOAD_KINDS = (
+    "Deployment",
+    "DaemonSet",
+    "StatefulSet",
+    "Job",
+    "CronJob",
+    "ReplicaSet",
+    "Pod",
+    "LeaderWorkerSet",
+)
 
 
 @functools.cache
@@ -71,9 +80,27 @@ def routers(resources: list[engine.Resource], wanted: str) -> list[engine.Resour
     ]
 
 
+def pod_templates(resource: engine.Resource) -> list[dict[str, Any]]:
+    """The pod templates of a workload object: a LeaderWorkerSet's leader then worker template, else its one."""
+    if kind(resource) == "LeaderWorkerSet":
+        group = resource.inputs["spec"]["leaderWorkerTemplate"]
+        return [group["leaderTemplate"], group["workerTemplate"]]
+    return [resource.inputs["spec"]["template"]]
+
+
+def pod_template(resource: engine.Resource) -> dict[str, Any]:
+    """The pod template of a workload object (a LeaderWorkerSet's: its leader's, which serves the port)."""
+    return pod_templates(resource)[0]
+
+
 def pod_spec(resource: engine.Resource) -> dict[str, Any]:
-    """The pod template spec of a workload object."""
-    return resource.inputs["spec"]["template"]["spec"]
+    """The pod template spec of a workload object (a LeaderWorkerSet's: its leader's)."""
+    return pod_template(resource)["spec"]
+
+
+def pod_specs(resource: engine.Resource) -> list[dict[str, Any]]:
+    """Every pod template spec of a workload object (leader and workers of a LeaderWorkerSet)."""
+    return [t["spec"] for t in pod_templates(resource)]
 
 
 def workloads(resources: list[engine.Resource]) -> list[engine.Resource]:
@@ -106,12 +133,14 @@ def cluster_of(run: engine.ProgramRun, resource: engine.Resource) -> engine.Reso
 # Per-cloud stand-in values in the shape each cloud's family outputs.
 SAMPLES = {
     "aws": {
+        "bucket_name": "aistack-models",
         "bucket_uri": "s3://aistack-models",
         "identity": "arn:aws:iam::111122223333:role/main-models-reader",
         "accelerator": "A10G-24GB",
         "store_provider": {"aws": {"service": "SecretsManager", "region": "us-east-1"}},
     },
     "azure": {
+        "bucket_name": "aistackmodels",
         "bucket_uri": "https://aistackmodels.blob.core.windows.net/models",
         "identity": "2f1c7c5e-0000-4000-8000-00000000c11d",
         "accelerator": "A100-80GB",
@@ -120,6 +149,7 @@ SAMPLES = {
         },
     },
     "gcp": {
+        "bucket_name": "aistack-models",
         "bucket_uri": "gs://aistack-models",
         "identity": "models-reader@aistack-dev.iam.gserviceaccount.com",
         "accelerator": "L4-24GB",
@@ -149,7 +179,7 @@ def stand_in_stack(
     c = concept(contract.Cluster)(cluster)
     c.finish(cluster_name=f"aistack-test-{cluster}", kubeconfig=pulumi.Output.secret("{}"))
     s = concept(contract.ObjectStore)(store)
-    s.finish(bucket_name=store, bucket_uri=sample["bucket_uri"])
+    s.finish(bucket_name=sample["bucket_name"], bucket_uri=sample["bucket_uri"])
     i = concept(contract.WorkloadIdentity)(f"{cluster}-{store}-reader")
     i.finish(
         identity=sample["identity"],

@@ -7,14 +7,13 @@ Each cloud's Kubernetes layer is declared against stand-in contract components o
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 import yaml
 
 from aistack import crds, engine, manifests
 from aistack.preview import report
-from aistack.spec.endpoints import EndpointSpec, check_image
+from aistack.spec.endpoints import EndpointSpec
 from components import gpu
 from components.k8s import CLOUDS, serve_cluster
 from policies.aistack_rules import deploy_serving
@@ -39,7 +38,6 @@ BASIC = EndpointSpec(
     store="models",
     cpu_request="3",
     memory_request="12Gi",
-    cache_gib=20,
     max_model_len=16384,
     weights_uploaded=True,
 )
@@ -62,7 +60,29 @@ SA_ANNOTATION = {
 }
 POD_LABELS = {"aws": {}, "azure": {"azure.workload.identity/use": "true"}, "gcp": {}}
 CLOUD_SELECTOR = {"aws": {}, "azure": {}, "gcp": {"cloud.google.com/gke-accelerator": "nvidia-l4"}}
-COPY_TOOL = {"aws": "aws s3 sync", "azure": "az storage blob download-batch", "gcp": "gcloud storage rsync"}
+# Where each cloud's streamer reads the BASIC endpoint's weights (the stand-in store's outputs), and the
+# environment it needs for it (the streamer's docs/src/env-vars.md and usage.md).
+STREAM_URI = {
+    "aws": "s3://aistack-models/llama-3.1-8b-instruct",
+    "azure": "az://models/llama-3.1-8b-instruct",
+    "gcp": "gs://aistack-models/llama-3.1-8b-instruct",
+}
+STREAM_ENV = {
+    "aws": {"AWS_REGION": "region-1"},
+    "azure": {"AZURE_STORAGE_ACCOUNT_NAME": "aistackmodels"},
+    "gcp": {},
+}
+# A replica over two 8-GPU nodes: a LeaderWorkerSet group on every cloud.
+BIG = EndpointSpec.model_validate(
+    {
+        **BASIC.model_dump(),
+        "gpus_per_replica": 16,
+        "nodes_per_replica": 2,
+        "memory_request": "512Gi",
+        "shm_gib": 16,
+        "node_cache_gib": 100,
+    }
+)
 # Where KEDA queries the series: the in-cluster Prometheus, or (GKE) Managed Service for Prometheus' API as
 # the KEDA operator's workload identity, selecting this cluster among the project's.
 QUERY = {
@@ -101,7 +121,7 @@ def world(request, declare):
             stack.clusters["main"],
             cloud=cloud,
             kubernetes_version="1.33",
-            endpoints={"chat": BASIC, "exposed": EXPOSED},
+            endpoints={"chat": BASIC, "exposed": EXPOSED, "big": BIG},
             accelerators={"gpu": accelerator},
             deployed=stack,
             region="region-1",
@@ -181,18 +201,80 @@ def test_gpu_pods_tolerate_the_taint_and_select_the_accelerator(world):
         assert f"--tensor-parallel-size={gpus}" in server["args"]
 
 
-def test_weights_are_copied_with_the_clouds_pinned_tool(world):
+def test_weights_stream_from_the_clouds_store(world):
     cloud, declared = world
-    spec = pod_spec(deployment(declared, "chat"))
-    (copy,) = spec["initContainers"]
-    check_image(copy["image"])
-    assert COPY_TOOL[cloud] in copy["command"][-1]
-    env = {e["name"]: e["value"] for e in copy["env"]}
-    assert env["STORE_URI"] == SAMPLES[cloud]["bucket_uri"]
-    assert env["MODEL_DIR"] == "/models/llama-3.1-8b-instruct"
-    assert ("AWS_REGION" in env) is (cloud == "aws")
-    mounts = {m["name"]: m for m in spec["containers"][0]["volumeMounts"]}
-    assert mounts["models"]["readOnly"] is True and mounts["models"]["mountPath"] == "/models"
+    (server,) = pod_spec(deployment(declared, "chat"))["containers"]
+    assert "initContainers" not in pod_spec(deployment(declared, "chat"))
+    assert server["args"][0] == STREAM_URI[cloud]
+    assert "--load-format=runai_streamer" in server["args"]
+    # One GPU: nothing to distribute; the read buffer is bounded by the pod's memory, not the streamer's 40 GB.
+    (extra,) = [a for a in server["args"] if a.startswith("--model-loader-extra-config=")]
+    assert json.loads(extra.partition("=")[2]) == {"distributed": False, "memory_limit": 5 * 2**30}
+    env = {e["name"]: e["value"] for e in server["env"]}
+    assert STREAM_ENV[cloud].items() <= env.items()
+    assert ("AZURE_STORAGE_ACCOUNT_NAME" in env) is (cloud == "azure")
+    # Config and tokenizer land in a writable cache; nothing comes from the hub, and no token is needed.
+    assert env["VLLM_ASSETS_CACHE"].startswith("/tmp/") and env["HF_HUB_OFFLINE"] == "1"
+    assert not any("TOKEN" in key for key in env)
+    mounts = {m["mountPath"] for m in server["volumeMounts"]}
+    assert mounts == {"/dev/shm", "/tmp"}
+    assert server["resources"]["requests"]["ephemeral-storage"] == "10Gi"
+
+
+def test_multi_node_endpoint_is_a_leader_worker_set_on_every_cloud(world):
+    cloud, declared = world
+    (lws,) = serving(declared.resources, "LeaderWorkerSet")
+    assert lws.inputs["metadata"]["name"] == "big"
+    assert deploy_serving.servers(lws)  # the policy pack sees its vLLM server
+    group = lws.inputs["spec"]["leaderWorkerTemplate"]
+    assert group["size"] == 2
+    for template in (group["leaderTemplate"], group["workerTemplate"]):
+        (server,) = template["spec"]["containers"]
+        assert server["resources"]["limits"][GPU] == "8"
+        assert "--tensor-parallel-size=8" in server["args"] and "--pipeline-parallel-size=2" in server["args"]
+        assert server["args"][0] == STREAM_URI[cloud]
+        assert POD_LABELS[cloud].items() <= template["metadata"]["labels"].items()
+        # The opt-in cache: the streamer writes what it reads to the node's disk.
+        env = {e["name"]: e["value"] for e in server["env"]}
+        assert env["RUNAI_STREAMER_CACHE_DIR"] == "/cache"
+        assert {"name": "cache", "emptyDir": {"sizeLimit": "100Gi"}} in template["spec"]["volumes"]
+        assert server["resources"]["requests"]["ephemeral-storage"] == "110Gi"
+        assert (
+            crds.problems(
+                {**{k: lws.inputs[k] for k in ("apiVersion", "kind", "metadata")}, "spec": lws.inputs["spec"]}
+            )
+            == []
+        )
+    scaled = next(
+        r for r in of_kind(declared.resources, "ScaledObject") if r.inputs["metadata"]["name"] == "big"
+    )
+    assert scaled.inputs["spec"]["scaleTargetRef"] == {
+        "apiVersion": "leaderworkerset.x-k8s.io/v1",
+        "kind": "LeaderWorkerSet",
+        "name": "big",
+    }
+    release = declared.named("main-lws")
+    assert release.inputs["version"] == "1.0.0" and release.urn in lws.dependencies
+
+
+def test_no_lws_controller_without_a_multi_node_endpoint(declare):
+    def body():
+        stack = stand_in_stack("aws")
+        serve_cluster(
+            "main",
+            stack.clusters["main"],
+            cloud="aws",
+            kubernetes_version="1.33",
+            endpoints={"chat": BASIC},
+            accelerators={"gpu": SAMPLES["aws"]["accelerator"]},
+            deployed=stack,
+            region="region-1",
+        )
+
+    declared = declare(body)
+    releases = [r.name for r in declared.resources if r.type == "kubernetes:helm.sh/v3:Release"]
+    assert "main-lws" not in releases and releases  # KEDA's release only
+    assert not serving(declared.resources, "LeaderWorkerSet")
 
 
 def test_exposure_internal_lb_and_tls_ingress(world):
@@ -220,7 +302,7 @@ def test_exposure_internal_lb_and_tls_ingress(world):
 def test_autoscalers_and_disruption_budgets(world):
     cloud, declared = world
     scaled = {r.inputs["metadata"]["name"]: r for r in of_kind(declared.resources, "ScaledObject")}
-    assert set(scaled) == {"chat", "exposed"}
+    assert set(scaled) == {"chat", "exposed", "big"}
     for so in scaled.values():
         crds.validate(manifest(so))
         # ScaledObjects need KEDA's CRDs and webhook: they wait for its release.
@@ -274,80 +356,6 @@ def test_every_rows_objects_validate_against_the_kubernetes_schema(world, tmp_pa
     assert {yaml.safe_load(p.read_text())["kind"] for p in written} >= {"Deployment", "Service", "Ingress"}
     for path in written:
         validate(yaml.safe_load(path.read_text()), "1.33")
-
-
-@pytest.mark.parametrize("cloud", sorted(CLOUDS))
-def test_copy_script_runs_and_passes_source_and_destination(cloud, tmp_path):
-    """Run each row's script under /bin/sh with the cloud's CLI replaced by a recorder."""
-    row = CLOUDS[cloud]
-    tool = {"aws": "aws", "azure": "az", "gcp": "gcloud"}[cloud]
-    log = tmp_path / "calls"
-    fake = tmp_path / "bin" / tool
-    fake.parent.mkdir()
-    # The recorder "copies" a config.json, as a real sync of uploaded weights would.
-    fake.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> {log}\ntouch "$MODEL_DIR/config.json"\n')
-    fake.chmod(0o755)
-    token = tmp_path / "token"
-    token.write_text("federated-token")
-    model_dir = tmp_path / "models" / "llama"
-    env = {
-        "PATH": f"{fake.parent}:/usr/bin:/bin",
-        "STORE_URI": SAMPLES[cloud]["bucket_uri"],
-        "MODEL_PATH": "llama",
-        "MODEL_DIR": str(model_dir),
-        "AZURE_CLIENT_ID": "client",
-        "AZURE_TENANT_ID": "tenant",
-        "AZURE_FEDERATED_TOKEN_FILE": str(token),
-    }
-    subprocess.run(["/bin/sh", "-c", row.copy.script], env=env, check=True, timeout=30)
-    assert model_dir.is_dir()
-    calls = log.read_text().splitlines()
-    source = f"{SAMPLES[cloud]['bucket_uri']}/llama"
-    if cloud == "aws":
-        assert calls == [f"s3 sync {source} {model_dir} --only-show-errors --no-progress"]
-    elif cloud == "gcp":
-        assert calls == [f"storage rsync --recursive {source} {model_dir}"]
-    else:
-        assert calls[0].startswith("login --service-principal --username client --tenant tenant")
-        assert "--federated-token federated-token" in calls[0]
-        assert calls[1] == (
-            f"storage blob download-batch --source {SAMPLES[cloud]['bucket_uri']} --pattern llama/* "
-            "--destination /models --auth-mode login --output none"
-        )
-
-
-@pytest.mark.parametrize("cloud", sorted(CLOUDS))
-def test_copy_script_fails_clearly_on_an_empty_store(cloud, tmp_path):
-    """A sync of an empty prefix copies nothing: the init container fails naming the store path."""
-    tool = {"aws": "aws", "azure": "az", "gcp": "gcloud"}[cloud]
-    fake = tmp_path / "bin" / tool
-    fake.parent.mkdir()
-    fake.write_text("#!/bin/sh\nexit 0\n")
-    fake.chmod(0o755)
-    token = tmp_path / "token"
-    token.write_text("federated-token")
-    env = {
-        "PATH": f"{fake.parent}:/usr/bin:/bin",
-        "STORE_URI": SAMPLES[cloud]["bucket_uri"],
-        "MODEL_PATH": "llama",
-        "MODEL_DIR": str(tmp_path / "models" / "llama"),
-        "AZURE_CLIENT_ID": "client",
-        "AZURE_TENANT_ID": "tenant",
-        "AZURE_FEDERATED_TOKEN_FILE": str(token),
-    }
-    run = subprocess.run(
-        ["/bin/sh", "-c", CLOUDS[cloud].copy.script], env=env, capture_output=True, text=True
-    )
-    assert run.returncode == 1
-    assert run.stderr == (
-        f"no weights at {SAMPLES[cloud]['bucket_uri']}/llama (no config.json): upload them first "
-        "(docs/first-deploy.md, How weights get in)\n"
-    )
-
-
-def test_copy_images_are_pinned():
-    for row in CLOUDS.values():
-        check_image(row.copy.image)
 
 
 def test_gke_names_every_accelerator_it_offers():

@@ -50,7 +50,7 @@ def error(cfg) -> InputError:
         (
             {"gpus_per_replica": 3},
             "endpoints.chat.gpus_per_replica",
-            "must be a power of two (1, 2, 4 or 8), got 3",
+            "must be a power of two (1, 2, 4, 8, 16, ...), got 3",
         ),
         ({"image": "vllm/vllm-openai:latest"}, "endpoints.chat.image", "is not pinned: `latest` moves"),
         ({"image": "vllm/vllm-openai"}, "endpoints.chat.image", "is not pinned: add a version tag"),
@@ -60,7 +60,36 @@ def error(cfg) -> InputError:
             "endpoints.chat.image",
             "a digest is sha256: followed by 64",
         ),
-        ({"cache_gib": 200}, "endpoints.chat.cache_gib", "does not fit on the 200 GiB disk of pool 'l4'"),
+        (
+            {"node_cache_gib": 200},
+            "endpoints.chat.node_cache_gib",
+            "the weight cache (200 GiB) does not fit on the 200 GiB disk of pool 'l4'",
+        ),
+        (
+            {"gpus_per_replica": 2},
+            "endpoints.chat.gpus_per_replica",
+            "needs 2 GPUs per replica but g6.2xlarge, g6.xlarge in pool 'l4' has only 1; set nodes_per_replica",
+        ),
+        (
+            {"gpus_per_replica": 16},
+            "endpoints.chat",
+            "is 16 GPUs per node, more than a node has (8); raise nodes_per_replica",
+        ),
+        (
+            {"gpus_per_replica": 4, "nodes_per_replica": 3},
+            "endpoints.chat",
+            "gpus_per_replica (4) must split evenly over nodes_per_replica (3)",
+        ),
+        (
+            {"gpus_per_replica": 4, "nodes_per_replica": 2},
+            "clusters.main.gpu_pools.l4.instance_types",
+            "every instance type of the pool must have exactly 2 GPUs (GPUs per node: g6.xlarge: 1, g6.2xlarge: 1)",
+        ),
+        (
+            {"gpus_per_replica": 2, "nodes_per_replica": 2},
+            "endpoints.chat.max_replicas",
+            "2 replicas x 2 nodes = 4 nodes, more than pool 'l4' may have (max_nodes 2)",
+        ),
         (
             {"model_mem_gib": 30},
             "endpoints.chat.model_mem_gib",
@@ -80,7 +109,6 @@ def error(cfg) -> InputError:
         ({"port": 80}, "endpoints.chat.port", "greater than or equal to 1024"),
         ({"expose": "public"}, "endpoints.chat.expose", "'cluster' or 'internal-lb'"),
         ({"scale_metric": "gpu_utilization"}, "endpoints.chat.scale_metric", "vllm:num_requests_waiting"),
-        ({"cache_gib": None}, "endpoints.chat.cache_gib", "required key is missing"),
         ({"max_model_len": None}, "endpoints.chat.max_model_len", "required key is missing"),
         (
             {"gpu_memory_utilization": 0.99},
@@ -145,6 +173,7 @@ def test_fit_follows_context_utilisation_and_precision(changes, fits):
 def test_a_context_beyond_the_model_is_refused():
     cfg = config(max_model_len=262144, gpus_per_replica=8)
     cfg["aistack:clusters"]["main"]["gpu_pools"]["l4"]["accelerator"] = "H100-80GB"
+    cfg["aistack:clusters"]["main"]["gpu_pools"]["l4"]["instance_types"] = ["p5.48xlarge"]
     err = error(cfg)
     assert err.message == (
         "endpoint 'chat': 262144 tokens is beyond meta-llama/Llama-3.1-8B-Instruct's context of 131072 "
@@ -161,7 +190,7 @@ def test_the_stacks_endpoints_validate():
     spec = spec_from_config(read_stack_config(DEV), str(DEV))
     chat = spec.endpoints["chat"]
     assert (chat.cluster, chat.pool, chat.store, chat.gpus_per_replica) == ("main", "l4", "models", 1)
-    assert chat.image == "docker.io/vllm/vllm-openai:v0.11.0"
+    assert chat.image == "docker.io/vllm/vllm-openai:v0.34.0"
 
 
 @pytest.mark.parametrize(
@@ -193,7 +222,6 @@ def endpoint(**fields) -> EndpointSpec:
             **base,
             "cpu_request": "1",
             "memory_request": "4Gi",
-            "cache_gib": 10,
             "max_model_len": 4096,
             **fields,
         }

@@ -20,7 +20,6 @@ STACKS = stack_names()
 SERVING_KINDS = {
     "Namespace",
     "ServiceAccount",
-    "Deployment",
     "Service",
     "ScaledObject",
     "PodDisruptionBudget",
@@ -62,8 +61,12 @@ def test_manifests_validate_against_the_clusters_kubernetes_version(stack, tmp_p
             o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "cluster-autoscaler"
         ]
         assert len(autoscalers) == row.needs_cluster_autoscaler
-        if any(e.cluster == cluster for e in spec.endpoints.values()):
+        served = [e for e in spec.endpoints.values() if e.cluster == cluster]
+        if served:
             assert kinds >= SERVING_KINDS | METRICS_KINDS[row.pod_metrics.pipeline]
+            # A Deployment per one-node endpoint, a LeaderWorkerSet per multi-node one.
+            workloads = {"LeaderWorkerSet" if e.multi_node else "Deployment" for e in served}
+            assert kinds >= workloads
 
 
 def test_a_broken_manifest_fails_validation(tmp_path):

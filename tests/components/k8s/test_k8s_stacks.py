@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from aistack import crds
 from aistack.spec.endpoints import check_image
 from components import contract, gpu
 from tests.components.k8s.k8s_world import (
@@ -16,6 +17,8 @@ from tests.components.k8s.k8s_world import (
     of_kind,
     pod_identity_role,
     pod_spec,
+    pod_specs,
+    pod_template,
     serving,
     stack_names,
     stack_run,
@@ -29,10 +32,18 @@ EFFECT = {"NO_SCHEDULE": "NoSchedule", "NoSchedule": "NoSchedule"}
 
 
 def endpoint_deployments(stack):
-    """(endpoint name, endpoint spec, deployment) for every endpoint of a stack."""
+    """(endpoint name, endpoint spec, workload) for every endpoint of a stack.
+
+    The workload is the endpoint's Deployment, or its LeaderWorkerSet when a replica spans several nodes.
+    """
     spec, run = stack_run(stack)
-    found = {r.inputs["metadata"]["name"]: r for r in serving(run.resources, "Deployment")}
-    assert set(found) == set(spec.endpoints), "one Deployment per endpoint, named after it"
+    found = {
+        r.inputs["metadata"]["name"]: r
+        for r in [*serving(run.resources, "Deployment"), *serving(run.resources, "LeaderWorkerSet")]
+    }
+    assert set(found) == set(spec.endpoints), "one Deployment or LeaderWorkerSet per endpoint, named after it"
+    for name, endpoint in spec.endpoints.items():
+        assert kind(found[name]) == ("LeaderWorkerSet" if endpoint.multi_node else "Deployment"), name
     return [(name, spec.endpoints[name], found[name]) for name in spec.endpoints]
 
 
@@ -52,7 +63,6 @@ def test_complete_serving_path_on_every_cloud_used(stack):
         kinds = {kind(r) for r in mine}
         assert {
             "ServiceAccount",
-            "Deployment",
             "Service",
             "ScaledObject",
             "PodDisruptionBudget",
@@ -60,7 +70,7 @@ def test_complete_serving_path_on_every_cloud_used(stack):
     for name, endpoint in spec.endpoints.items():
         objects = [r for r in run.resources if kind(r) and r.inputs.get("metadata", {}).get("name") == name]
         assert {kind(r) for r in objects} >= {
-            "Deployment",
+            "LeaderWorkerSet" if endpoint.multi_node else "Deployment",
             "Service",
             "ScaledObject",
             "PodDisruptionBudget",
@@ -152,28 +162,34 @@ def test_gpu_pods_tolerate_their_pools_taint_and_select_its_nodes(stack):
         auto = spec.clusters[endpoint.cluster].gpu_pools[endpoint.pool].provisioning == "auto"
         assert any(r.type in PROVISIONED for r in raw_pools) is auto, name
         assert raw_pools, f"{name}: pool {endpoint.pool} has no node pools"
-        pod = pod_spec(deployment)
-        for raw in raw_pools:
-            taints, labels = {**NODE_POOLS, **PROVISIONED}[raw.type](raw)
-            assert taints, f"{raw.name} is not tainted"
-            for taint in taints:
-                assert tolerates(
-                    pod["tolerations"], taint["key"], taint.get("value", ""), EFFECT[taint["effect"]]
-                ), name
-            assert pod["nodeSelector"].items() <= labels.items(), name
-        accelerator = spec.clusters[endpoint.cluster].gpu_pools[endpoint.pool].accelerator
-        assert pod["nodeSelector"][gpu.ACCELERATOR_LABEL] == accelerator
+        for pod in pod_specs(deployment):
+            for raw in raw_pools:
+                taints, labels = {**NODE_POOLS, **PROVISIONED}[raw.type](raw)
+                assert taints, f"{raw.name} is not tainted"
+                for taint in taints:
+                    assert tolerates(
+                        pod["tolerations"], taint["key"], taint.get("value", ""), EFFECT[taint["effect"]]
+                    ), name
+                assert pod["nodeSelector"].items() <= labels.items(), name
+            accelerator = spec.clusters[endpoint.cluster].gpu_pools[endpoint.pool].accelerator
+            assert pod["nodeSelector"][gpu.ACCELERATOR_LABEL] == accelerator
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_gpu_limits_match_gpus_per_replica(stack):
     for name, endpoint, deployment in endpoint_deployments(stack):
-        (server,) = pod_spec(deployment)["containers"]
-        resources = server["resources"]
-        assert resources["limits"][GPU] == resources["requests"][GPU] == str(endpoint.gpus_per_replica), name
-        assert {"cpu", "memory"} <= resources["limits"].keys() and {"cpu", "memory"} <= resources[
-            "requests"
-        ].keys()
+        pods = pod_specs(deployment)
+        # One pod per node of a replica: together they hold the replica's GPUs.
+        size = deployment.inputs["spec"]["leaderWorkerTemplate"]["size"] if endpoint.multi_node else 1
+        assert size == endpoint.nodes_per_replica, name
+        for pod in pods:
+            (server,) = pod["containers"]
+            resources = server["resources"]
+            assert resources["limits"][GPU] == resources["requests"][GPU] == str(endpoint.gpus_per_pod), name
+            assert int(resources["limits"][GPU]) * size == endpoint.gpus_per_replica, name
+            assert {"cpu", "memory"} <= resources["limits"].keys() and {"cpu", "memory"} <= resources[
+                "requests"
+            ].keys()
 
 
 def _service_account(run, deployment):
@@ -220,12 +236,12 @@ def _aws_readable(run, deployment):
 
 
 def _aws_store(run, store):
-    """The bucket ARN, key ARNs and URI of an AWS store component."""
+    """The bucket ARN, key ARNs, streamer URI root and streamer environment of an AWS store component."""
     component = next(r for r in run.resources if r.type == "aistack:aws:ObjectStore" and r.name == store)
     children = [r for r in run.resources if r.parent == component.urn]
     bucket = next(r for r in children if r.type == "aws:s3/bucket:Bucket")
     keys = {r.outputs["arn"] for r in children if r.type == "aws:kms/key:Key"}
-    return bucket.outputs["arn"], keys, f"s3://{bucket.outputs['bucket']}"
+    return bucket.outputs["arn"], keys, f"s3://{bucket.outputs['bucket']}", {}
 
 
 def _gcp_readable(run, deployment):
@@ -269,7 +285,7 @@ def _gcp_store(run, store):
     bucket = next(
         r for r in run.resources if r.parent == component.urn and r.type == "gcp:storage/bucket:Bucket"
     )
-    return bucket.outputs["name"], set(), f"gs://{bucket.outputs['name']}"
+    return bucket.outputs["name"], set(), f"gs://{bucket.outputs['name']}", {}
 
 
 def _azure_readable(run, deployment):
@@ -280,9 +296,7 @@ def _azure_readable(run, deployment):
     → every role assignment to it (only Storage Blob Data Reader) → the containers they scope.
     """
     namespace, account, k8s_account = _service_account(run, deployment)
-    assert (
-        deployment.inputs["spec"]["template"]["metadata"]["labels"]["azure.workload.identity/use"] == "true"
-    )
+    assert pod_template(deployment)["metadata"]["labels"]["azure.workload.identity/use"] == "true"
     client_id = k8s_account.inputs["metadata"]["annotations"]["azure.workload.identity/client-id"]
     (identity,) = [
         r
@@ -323,8 +337,9 @@ def _azure_store(run, store):
     children = [r for r in run.resources if r.parent == component.urn]
     account = next(r for r in children if r.type == "azure-native:storage:StorageAccount")
     container = next(r for r in children if r.type == "azure-native:storage:BlobContainer")
-    uri = account.outputs["primaryEndpoints"]["blob"] + container.outputs["name"]
-    return container.outputs["id"], set(), uri
+    # The streamer names the container in the URI and the account in its environment.
+    uri = f"az://{container.outputs['name']}"
+    return container.outputs["id"], set(), uri, {"AZURE_STORAGE_ACCOUNT_NAME": account.outputs["name"]}
 
 
 # Per cloud: how to follow a deployment's service account to the stores its identity may read.
@@ -345,11 +360,19 @@ def test_service_account_reads_exactly_the_model_store(stack):
         assert pod_spec(deployment)["serviceAccountName"] == contract.reader_service_account(endpoint.store)
         assert deployment.inputs["metadata"]["namespace"] == contract.READER_NAMESPACE
         buckets, keys = readable(run, deployment)
-        bucket, store_keys, uri = store(run, endpoint.store)
+        bucket, store_keys, root, store_env = store(run, endpoint.store)
         assert buckets == {bucket}, f"{name} may read {buckets}, not just its store {bucket}"
         assert keys == store_keys
-        (copy,) = pod_spec(deployment)["initContainers"]
-        assert {e["name"]: e["value"] for e in copy["env"]}["STORE_URI"] == uri
+        # Every pod streams the endpoint's path of exactly that store, with no copy step before it.
+        for pod in pod_specs(deployment):
+            assert pod["serviceAccountName"] == contract.reader_service_account(endpoint.store)
+            assert "initContainers" not in pod, name
+            (server,) = pod["containers"]
+            assert server["args"][0] == f"{root}/{endpoint.storage_uri}", name
+            assert "--load-format=runai_streamer" in server["args"], name
+            env = {e["name"]: e.get("value") for e in server["env"]}
+            assert store_env.items() <= env.items(), name
+            assert env["HF_HUB_OFFLINE"] == "1" and not {"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"} & env.keys()
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -357,8 +380,7 @@ def test_nothing_privileged_root_or_on_host_namespaces(stack):
     _, run = stack_run(stack)
     pods = workloads(run.resources)
     assert pods
-    for workload in pods:
-        pod = pod_spec(workload)
+    for workload, pod in [(w, p) for w in pods for p in pod_specs(w)]:
         name = workload.name
         assert not any(pod.get(k) for k in ("hostNetwork", "hostPID", "hostIPC")), name
         for container in all_containers(pod):
@@ -388,8 +410,9 @@ def test_nothing_privileged_root_or_on_host_namespaces(stack):
 def test_every_image_is_pinned(stack):
     _, run = stack_run(stack)
     for workload in workloads(run.resources):
-        for container in all_containers(pod_spec(workload)):
-            check_image(container["image"])
+        for pod in pod_specs(workload):
+            for container in all_containers(pod):
+                check_image(container["image"])
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -398,7 +421,76 @@ def test_slow_loads_are_allowed_for(stack):
         (server,) = pod_spec(deployment)["containers"]
         startup = server["startupProbe"]
         assert startup["periodSeconds"] * startup["failureThreshold"] >= endpoint.load_timeout_s, name
-        assert deployment.inputs["spec"]["progressDeadlineSeconds"] == 2 * endpoint.load_timeout_s
-        volumes = {v["name"]: v for v in pod_spec(deployment)["volumes"]}
-        assert volumes["shm"]["emptyDir"] == {"medium": "Memory", "sizeLimit": f"{endpoint.shm_gib}Gi"}
-        assert volumes["models"]["emptyDir"] == {"sizeLimit": f"{endpoint.cache_gib}Gi"}
+        assert deployment.inputs["metadata"]["annotations"]["pulumi.com/timeoutSeconds"] == str(
+            2 * endpoint.load_timeout_s
+        )
+        if not endpoint.multi_node:
+            assert deployment.inputs["spec"]["progressDeadlineSeconds"] == 2 * endpoint.load_timeout_s
+        for pod in pod_specs(deployment):
+            volumes = {v["name"]: v for v in pod["volumes"]}
+            assert volumes["shm"]["emptyDir"] == {"medium": "Memory", "sizeLimit": f"{endpoint.shm_gib}Gi"}
+            # No model copy: the weights stream from the store; only the opt-in cache holds them on disk.
+            assert "models" not in volumes
+            assert ("cache" in volumes) is (endpoint.node_cache_gib is not None)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_leader_worker_sets_validate_against_the_vendored_crd(stack):
+    _, run = stack_run(stack)
+    for workload in serving(run.resources, "LeaderWorkerSet"):
+        inputs = workload.inputs
+        obj = {k: inputs[k] for k in ("apiVersion", "kind", "metadata", "spec")}
+        assert crds.problems(obj) == [], workload.name
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_multi_node_replicas_are_led_by_their_leader(stack):
+    """One group of nodes_per_replica pods per replica; only the leader serves, the workers join it by rank."""
+    spec, run = stack_run(stack)
+    pools = {r.inputs["metadata"]["name"]: r for r in serving(run.resources, "InferencePool")}
+    policies = {r.inputs["metadata"]["name"]: r for r in serving(run.resources, "NetworkPolicy")}
+    for name, endpoint, workload in endpoint_deployments(stack):
+        # The InferencePool picks among the pods that serve the port; the NetworkPolicy covers every server pod.
+        selector = pools[name].inputs["spec"]["selector"]["matchLabels"]
+        covered = policies[name].inputs["spec"]["podSelector"]["matchLabels"]
+        assert covered == {"aistack.io/endpoint": name}
+        if not endpoint.multi_node:
+            assert selector == {"aistack.io/endpoint": name}
+            continue
+        # Leaders only: the workers listen on no port. Between the pods of a group any port is open
+        # (torch.distributed store on the leader, NCCL on ports picked at run time).
+        assert selector == {"aistack.io/endpoint": name, "leaderworkerset.sigs.k8s.io/worker-index": "0"}
+        assert {"from": [{"podSelector": {"matchLabels": {"aistack.io/endpoint": name}}}]} in policies[
+            name
+        ].inputs["spec"]["ingress"]
+        group = workload.inputs["spec"]["leaderWorkerTemplate"]
+        assert group["restartPolicy"] == "RecreateGroupOnPodRestart"
+        assert workload.inputs["spec"]["startupPolicy"] == "LeaderCreated"
+        leader, worker = (
+            t["spec"]["containers"][0] for t in (group["leaderTemplate"], group["workerTemplate"])
+        )
+        for template in (group["leaderTemplate"], group["workerTemplate"]):
+            assert template["metadata"]["labels"]["aistack.io/endpoint"] == name
+            # Node autoscalers leave every pod of a group alone: losing one restarts the group.
+            assert (
+                template["metadata"]["annotations"]["cluster-autoscaler.kubernetes.io/safe-to-evict"]
+                == "false"
+            )
+            assert template["metadata"]["annotations"]["karpenter.sh/do-not-disrupt"] == "true"
+        assert "prometheus.io/scrape" not in group["workerTemplate"]["metadata"]["annotations"]
+        assert (
+            f"--nnodes={endpoint.nodes_per_replica}" in leader["args"] and "--node-rank=0" in leader["args"]
+        )
+        assert f"--pipeline-parallel-size={endpoint.nodes_per_replica}" in worker["args"]
+        assert "--node-rank=$(LWS_WORKER_INDEX)" in worker["args"] and "--headless" in worker["args"]
+        assert "--master-addr=$(LWS_LEADER_ADDRESS)" in worker["args"]
+        assert "ports" not in worker and "startupProbe" not in worker
+        assert leader["ports"] == [{"name": "http", "containerPort": endpoint.port, "protocol": "TCP"}]
+        # The custom resource waits for its CRD: the cluster's LWS release comes first.
+        release = next(
+            r
+            for r in run.resources
+            if r.type == "kubernetes:helm.sh/v3:Release" and r.name == f"{endpoint.cluster}-lws"
+        )
+        assert release.urn in workload.dependencies
+        assert release.inputs["chart"] == "oci://registry.k8s.io/lws/charts/lws"
