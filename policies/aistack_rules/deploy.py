@@ -202,6 +202,22 @@ def check_gke_wi_after_cluster(subjects: Sequence[Subject], _cfg: Mapping[str, A
             )
 
 
+def _after_agent_grant(graph: Graph, r: Subject, agent: str, problem: str) -> Iterator[Any]:
+    """``problem`` unless ``r`` is created after a Cloud KMS key grant to the service agent ``agent``.
+
+    GCP services encrypt with their service agent's permission on the key: a resource naming a key the
+    agent may not use yet is refused at creation. An unknown grantee cannot be judged yet.
+    """
+    grants = graph.of_type(graph.before(r.urn), GCP_KMS_KEY_IAM_MEMBER)
+    members = [g.inputs.get("member") for g in grants]
+    if any(isinstance(m, str) and m.endswith(agent) for m in members):
+        return
+    if any(is_unknown(m) for m in members):
+        yield Indeterminate("member", next(g.urn for g in grants if is_unknown(g.inputs.get("member"))))
+        return
+    yield (r.urn, problem)
+
+
 def check_gcs_cmek_after_grant(subjects: Sequence[Subject], _cfg: Mapping[str, Any]) -> Iterator[Any]:
     """A GCS bucket with a default KMS key is created after the Cloud Storage service agent's key grant."""
     graph = Graph(subjects)
@@ -209,15 +225,10 @@ def check_gcs_cmek_after_grant(subjects: Sequence[Subject], _cfg: Mapping[str, A
         key = get(bucket.inputs, "encryption.defaultKmsKeyName")
         if not key:
             continue
-        grants = graph.of_type(graph.before(bucket.urn), GCP_KMS_KEY_IAM_MEMBER)
-        members = [g.inputs.get("member") for g in grants]
-        if any(isinstance(m, str) and m.endswith(GCS_SERVICE_AGENT) for m in members):
-            continue
-        if any(is_unknown(m) for m in members):
-            yield Indeterminate("member", next(g.urn for g in grants if is_unknown(g.inputs.get("member"))))
-            continue
-        yield (
-            bucket.urn,
+        yield from _after_agent_grant(
+            graph,
+            bucket,
+            GCS_SERVICE_AGENT,
             "encryption.defaultKmsKeyName is set but the bucket does not wait for a grant of the key to the Cloud "
             "Storage service agent (service-<project number>@gs-project-accounts): bucket creation fails",
         )
@@ -236,15 +247,10 @@ def check_secret_cmek_after_grant(subjects: Sequence[Subject], _cfg: Mapping[str
         keys.append(get(secret.inputs, "replication.auto.customerManagedEncryption.kmsKeyName"))
         if not any(keys):
             continue
-        grants = graph.of_type(graph.before(secret.urn), GCP_KMS_KEY_IAM_MEMBER)
-        members = [g.inputs.get("member") for g in grants]
-        if any(isinstance(m, str) and m.endswith(SECRET_MANAGER_AGENT) for m in members):
-            continue
-        if any(is_unknown(m) for m in members):
-            yield Indeterminate("member", next(g.urn for g in grants if is_unknown(g.inputs.get("member"))))
-            continue
-        yield (
-            secret.urn,
+        yield from _after_agent_grant(
+            graph,
+            secret,
+            SECRET_MANAGER_AGENT,
             "names a customer-managed key but does not wait for a grant of the key to the Secret Manager "
             "service agent (service-<project number>@gcp-sa-secretmanager): secret creation fails",
         )
