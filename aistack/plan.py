@@ -11,6 +11,14 @@ After resolution every GPU pool has concrete ``instance_types``, ``min_nodes`` a
 
 Each workload gets one machine type (``max_pools_per_workload=1``): a node pool's autoscaler
 treats its machine types as interchangeable, so mixing sizes within one endpoint would mislead it.
+
+An endpoint whose replica spans ``k = nodes_per_replica`` nodes (a LeaderWorkerSet group) is planned
+in groups: each offering of the pool with exactly the endpoint's GPUs per pod becomes one *group
+offering* of ``k`` such nodes (``k`` x price, spot price, vCPUs, memory and GPUs; quota ``max_nodes // k``),
+solved as any offering, one replica per group, with the KV and pipeline arithmetic of ``k`` stages
+(``Workload.tensor_parallel``). The plan's pools are mapped back to nodes (node counts ``x k``, the
+underlying instance type, ``nodes_per_replica`` k). Such endpoints are solved apart from the one-node
+ones (a one-node workload must not land on a group offering), after them, on the quota they leave.
 Imports no Pulumi.
 """
 
@@ -18,7 +26,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +115,8 @@ def _workload(spec: StackSpec, name: str, endpoint: EndpointSpec, pool: GpuPoolS
         "max_model_len": endpoint.max_model_len,
         "typical_tokens": endpoint.typical_tokens,
     }
+    if endpoint.multi_node:  # tensor parallel within a node, a pipeline stage per node
+        fields["tensor_parallel"] = endpoint.gpus_per_pod
     if model is not None:
         fields["model"] = model
     if endpoint.model_mem_gib is not None:
@@ -173,20 +185,20 @@ def resolve(spec: StackSpec, file: str, base_dir: Path = Path(".")) -> tuple[Sta
         served = {n: e for n, e in spec.endpoints.items() if (e.cluster, e.pool) == (cname, pname)}
         if (cname, pname) in sized:
             planned = [p for name in served for p in plan.pools_for(name)]
-            low = max(sum(p.min_nodes for p in planned), pool.on_demand_floor)
+            # Multi-node replicas take whole groups: the bounds stay multiples of the group size.
+            step = math.lcm(*(e.nodes_per_replica for e in served.values()))
+            low = _round_up(max(sum(p.min_nodes for p in planned), pool.on_demand_floor), step)
             updated.update(
                 nodes=None,
                 min_nodes=low,
-                max_nodes=max(sum(p.max_nodes for p in planned), low, 1),
+                max_nodes=max(sum(p.max_nodes for p in planned), low, step),
                 instance_types=pool.instance_types or sorted({p.instance_type for p in planned}),
             )
             for name in served:
                 (chosen,) = plan.pools_for(name)
                 endpoints[name].update(
                     gpus_per_replica=chosen.gpus_per_replica,
-                    max_replicas=max(
-                        chosen.max_nodes * chosen.replicas_per_node, endpoints[name]["min_replicas"]
-                    ),
+                    max_replicas=max(chosen.max_replicas, endpoints[name]["min_replicas"]),
                 )
         elif not pool.instance_types:
             cloud = spec.clusters[cname].cloud
@@ -206,8 +218,13 @@ def resolve(spec: StackSpec, file: str, base_dir: Path = Path(".")) -> tuple[Sta
     return validate(resolved, file), plan
 
 
+def _round_up(n: int, step: int) -> int:
+    return -(-n // step) * step
+
+
 def _plan(spec: StackSpec, sized: set, pools: dict, catalog: Any, offered_zones: dict, file: str) -> Any:
-    """Solve every sized pool's workloads together (they may share offering quotas)."""
+    """Solve every sized pool's workloads: the one-node ones together (they may share offering quotas),
+    then each kind of multi-node group on the quota left (see the module docs)."""
     from sizing import Catalog, SizingOptions, plan_for
 
     def accepts(offer: Any, key: tuple[str, str]) -> bool:
@@ -222,23 +239,116 @@ def _plan(spec: StackSpec, sized: set, pools: dict, catalog: Any, offered_zones:
             and (offered is None or zones <= offered)
         )
 
-    workloads = [
-        _workload(spec, name, e, pools[(e.cluster, e.pool)], file)
-        for name, e in spec.endpoints.items()
-        if (e.cluster, e.pool) in sized
-    ]
-    offers = Catalog([o for o in catalog.offerings if any(accepts(o, key) for key in sized)])
+    served = {name: e for name, e in spec.endpoints.items() if (e.cluster, e.pool) in sized}
+    # (nodes per replica, GPUs per node) → endpoints; (1, 0) holds every one-node endpoint.
+    kinds: dict[tuple[int, int], list[str]] = {}
+    for name, e in served.items():
+        kinds.setdefault((e.nodes_per_replica, e.gpus_per_pod) if e.multi_node else (1, 0), []).append(name)
     options = SizingOptions(
         max_pools_per_workload=1,
         autoscale=True,
         time_limit_s=spec.sizing.time_limit_s,
         survive=spec.sizing.survive,
     )
-    plan = plan_for(workloads, offers, options)
-    if plan.status != "optimal":
-        reason = plan.reason
-        endpoint = spec.endpoints.get(reason.workload) if reason and reason.workload else None
-        cname, pname = (endpoint.cluster, endpoint.pool) if endpoint else sorted(sized)[0]
-        why = f"[{reason.code}] {reason.message}" if reason else plan.status
-        raise InputError(file, f"aistack:clusters.{cname}.gpu_pools.{pname}", f"cannot size the pool: {why}")
-    return plan
+    used: Counter = Counter()  # nodes of each offering earlier solves took (quotas are shared)
+    plans = []
+    for (k, per_node), names in sorted(kinds.items()):
+        keys = {(served[n].cluster, served[n].pool) for n in names}
+        offers = [o for o in catalog.offerings if any(accepts(o, key) for key in keys)]
+        if k > 1:
+            offers = [_group(o, k, used[o.key]) for o in offers if o.gpus == per_node]
+        workloads = [
+            _workload(spec, n, served[n], pools[(served[n].cluster, served[n].pool)], file) for n in names
+        ]
+        plan = plan_for(workloads, Catalog(offers), options)
+        if plan.status != "optimal":
+            reason = plan.reason
+            endpoint = served.get(reason.workload) if reason and reason.workload else None
+            cname, pname = (endpoint.cluster, endpoint.pool) if endpoint else sorted(keys)[0]
+            why = f"[{reason.code}] {reason.message}" if reason else plan.status
+            raise InputError(
+                file, f"aistack:clusters.{cname}.gpu_pools.{pname}", f"cannot size the pool: {why}"
+            )
+        if k > 1:
+            plan = _ungroup(plan, k, served, file)
+        for p in plan.pools:
+            used[(p.cloud, p.region, p.instance_type, p.accelerator, p.gpus_per_node)] += p.nodes
+        plans.append(plan)
+    return _merge(plans)
+
+
+def _group(offer: Any, k: int, used: int) -> Any:
+    """The offering of ``k`` nodes of ``offer`` taken together (one multi-node replica), on the quota left."""
+    return dataclasses.replace(
+        offer,
+        gpus=offer.gpus * k,
+        vcpus=offer.vcpus * k,
+        mem_gib=offer.mem_gib * k,
+        price_hr=offer.price_hr * k,
+        spot_price_hr=None if offer.spot_price_hr is None else offer.spot_price_hr * k,
+        max_nodes=None if offer.max_nodes is None else max(offer.max_nodes - used, 0) // k,
+    )
+
+
+def _ungroup(plan: Any, k: int, served: dict[str, EndpointSpec], file: str) -> Any:
+    """A plan over groups of ``k`` nodes as nodes: counts x k, GPUs per node / k, one replica per group."""
+
+    def nodes(pool: Any) -> Any:
+        return dataclasses.replace(
+            pool,
+            gpus_per_node=pool.gpus_per_node // k,
+            replicas_per_node=1,
+            nodes=pool.nodes * k,
+            min_nodes=pool.min_nodes * k,
+            max_nodes=pool.max_nodes * k,
+            nodes_per_replica=k,
+        )
+
+    for pool in plan.pools:
+        if pool.gpus_per_replica != pool.gpus_per_node:
+            per_node = pool.gpus_per_node // k
+            raise InputError(
+                file,
+                f"aistack:endpoints.{pool.workload}.nodes_per_replica",
+                f"endpoint {pool.workload!r} needs only {pool.gpus_per_replica} GPUs per replica, "
+                f"{max(pool.gpus_per_replica // per_node, 1)} node(s) of {pool.instance_type} "
+                f"({per_node} GPUs each), not {k}: lower nodes_per_replica",
+            )
+    return dataclasses.replace(
+        plan,
+        pools=tuple(nodes(p) for p in plan.pools),
+        periods=tuple(dataclasses.replace(t, pools=tuple(nodes(p) for p in t.pools)) for t in plan.periods),
+    )
+
+
+def _merge(plans: list[Any]) -> Any:
+    """One plan of several solved apart (disjoint workloads, the same periods)."""
+    first, *rest = plans
+    if not rest:
+        return first
+
+    def total(field: str) -> float | None:
+        values = [getattr(p, field) for p in plans if getattr(p, field) is not None]
+        return sum(values) if values else None
+
+    return dataclasses.replace(
+        first,
+        monthly_usd=total("monthly_usd"),
+        pools=tuple(q for p in plans for q in p.pools),
+        workloads=tuple(r for p in plans for r in p.workloads),
+        objective_usd=total("objective_usd"),
+        solve_seconds=total("solve_seconds"),
+        variables=total("variables"),
+        mip_gap=max(p.mip_gap for p in plans),
+        periods=tuple(
+            dataclasses.replace(
+                parts[0],
+                pools=tuple(q for t in parts for q in t.pools),
+                cost_usd=sum(t.cost_usd for t in parts),
+            )
+            for parts in zip(*(p.periods for p in plans), strict=True)
+        ),
+        migration_usd=total("migration_usd"),
+        survive_cost_usd=total("survive_cost_usd"),
+        slo_cost_usd=total("slo_cost_usd"),
+    )

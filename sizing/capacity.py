@@ -244,9 +244,21 @@ def node_throughput(gpus: int, gpus_per_replica_: int, per_gpu: float) -> float:
     return replicas_per_node(gpus, gpus_per_replica_) * gpus_per_replica_ * per_gpu
 
 
+def stages(workload: Any, gpus_per_replica_: int) -> int:
+    """Pipeline stages of a replica of ``gpus_per_replica_`` GPUs: 1 unless the workload's replica spans
+    several nodes (``tensor_parallel`` GPUs per stage, one stage per node)."""
+    tp = getattr(workload, "tensor_parallel", None)
+    return gpus_per_replica_ // tp if tp and gpus_per_replica_ > tp else 1
+
+
 def _fit(workload: Any, gpu_mem_gib: float, gpus_per_replica_: int, max_model_len: int) -> Any:
     """:func:`sizing.memory.fit` of a known model at the workload's precision (FP8 engines keep an
-    FP8 KV cache, as :func:`kv_cache_gib` assumes)."""
+    FP8 KV cache, as :func:`kv_cache_gib` assumes).
+
+    A multi-node replica is fitted per stage, as the endpoint check does (``tensor_parallel``: each
+    stage replicates KV heads up to its own tensor-parallel size, not the replica's GPU count;
+    Llama-3.1-405B over 2 x 8 H100 holds 504 KiB per token, not the 1,008 of one 16-way set).
+    """
     from sizing import memory
 
     return memory.fit(
@@ -257,6 +269,7 @@ def _fit(workload: Any, gpu_mem_gib: float, gpus_per_replica_: int, max_model_le
         gpu_memory_utilization=GPU_MEMORY_UTILIZATION,
         precision=workload.precision,
         kv_dtype="fp8" if workload.precision == "fp8" else "bf16",
+        tensor_parallel=gpus_per_replica_ // stages(workload, gpus_per_replica_),
     )
 
 
@@ -274,6 +287,10 @@ def kv_bound_per_gpu(
     full datasheet bandwidth, so a replica makes at most ``B x g x bandwidth / weights`` tokens/s,
     ``B x bandwidth / weights`` per GPU. ``None`` when the bound does not apply (unknown model,
     no ``max_model_len``, no bandwidth figure).
+
+    A pipeline of ``k`` stages (a multi-node replica) is ``k`` times below that: each stage reads its
+    ``1/k`` of the weights at one node's bandwidth once per micro-batch, so ``B`` sequences advance one
+    token per ``k`` stage steps of ``weights / (g x bandwidth)`` each.
     """
     if workload.model not in MODELS or workload.max_model_len is None or bandwidth_tb_s is None:
         return None
@@ -281,7 +298,7 @@ def kv_bound_per_gpu(
     if fit.max_sequences < 1:
         return 0.0
     concurrent = fit.kv_tokens // workload.typical_len
-    return concurrent * bandwidth_tb_s * 1e12 / (fit.weights_gib * GIB)
+    return concurrent * bandwidth_tb_s * 1e12 / (fit.weights_gib * GIB) / stages(workload, gpus_per_replica_)
 
 
 @dataclass(frozen=True)
@@ -319,15 +336,19 @@ def credited_throughput(workload: Any, offering: Any, gpus_per_replica_: int) ->
         scenario, tpot_s = target(workload)
         isl, osl = throughput.shape(workload.model, scenario or "interactive")
         fit = _fit(workload, offering.gpu_mem_gib, gpus_per_replica_, isl + osl)
+        # A pipeline of k stages runs k micro-batches of b sequences: k x b fit the KV cache, each
+        # advances one token per k stage steps, and a stage step is the tensor-parallel step t(b) of
+        # the whole replica; so it is the roofline at b with the KV budget and the TPOT bound / k.
+        k = stages(workload, gpus_per_replica_)
         estimate = throughput.roofline_per_gpu(
             weight_bytes=fit.weights_gib * GIB,
             kv_bytes_per_token=fit.kv_bytes_per_token,
-            kv_budget_bytes=max(fit.kv_cache_gib * GIB, 0.0),
+            kv_budget_bytes=max(fit.kv_cache_gib * GIB, 0.0) / k,
             gpus=gpus_per_replica_,
             bandwidth_tb_s=bandwidth or 0.0,
             input_tokens=isl,
             output_tokens=osl,
-            tpot_s=tpot_s,
+            tpot_s=None if tpot_s is None else tpot_s / k,
         )
         if estimate > 0:
             figures = {"all": estimate * throughput.ESTIMATE_MARGIN}

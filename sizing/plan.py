@@ -26,6 +26,7 @@ POOL_KEYS = (
     "max_nodes",
     "spot",
     "monthly_usd",
+    "nodes_per_replica",
 )
 """Keys of every pool dict, in order."""
 
@@ -48,6 +49,8 @@ class Pool:
         max_nodes: Autoscaler maximum.
         spot: Spot capacity.
         monthly_usd: Cost of ``nodes`` nodes for a month, USD.
+        nodes_per_replica: Nodes one replica spans (a LeaderWorkerSet group); above 1 the node counts
+            are whole groups of that many nodes, and ``replicas_per_node`` is 1 replica per group.
     """
 
     workload: str
@@ -63,6 +66,12 @@ class Pool:
     max_nodes: int
     spot: bool
     monthly_usd: float
+    nodes_per_replica: int = 1
+
+    @property
+    def max_replicas(self) -> int:
+        """Replicas the pool holds at ``max_nodes``."""
+        return self.max_nodes // self.nodes_per_replica * self.replicas_per_node
 
     def to_dict(self) -> dict[str, Any]:
         """The pool as a dict with exactly :data:`POOL_KEYS`."""
@@ -264,10 +273,22 @@ class Plan:
                 f"at target utilisation, {report.replicas} replica(s), {report.monthly_usd:,.2f} USD/month"
             )
             for p in self.pools_for(report.workload):
+                k = p.nodes_per_replica
+                per = (
+                    f"{p.replicas_per_node} replica(s)/node"
+                    if k == 1
+                    else f"nodes in groups of {k} (one replica per group: tensor parallel "
+                    f"{p.gpus_per_node} within a node, pipeline parallel {k} across)"
+                )
+                groups = (
+                    ""
+                    if k == 1
+                    else f" = {p.nodes // k} group(s) (min {p.min_nodes // k}, max {p.max_nodes // k})"
+                )
                 lines.append(
                     f"  {p.cloud} {p.region} {p.instance_type}: {p.gpus_per_node} x {p.accelerator}, "
-                    f"{p.gpus_per_replica} GPU(s)/replica, {p.replicas_per_node} replica(s)/node, "
-                    f"{p.nodes} node(s) (min {p.min_nodes}, max {p.max_nodes}), "
+                    f"{p.gpus_per_replica} GPU(s)/replica, {per}, "
+                    f"{p.nodes} node(s) (min {p.min_nodes}, max {p.max_nodes}){groups}, "
                     f"{'spot' if p.spot else 'on-demand'}, {p.monthly_usd:,.2f} USD/month"
                 )
             if report.runner_up is None:

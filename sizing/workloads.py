@@ -164,6 +164,14 @@ class Workload(BaseModel):
         "(capped at max_model_len). Default: the classes' share-weighted `tokens` when every class gives "
         "them, else the measured input + output lengths of the SLO's scenario, else 1,024 + 256.",
     )
+    tensor_parallel: int | None = Field(
+        default=None,
+        ge=1,
+        description="GPUs one layer is split over when a replica spans several nodes (the GPUs of one node): "
+        "tensor parallel within a node, pipeline parallel over `gpus_per_replica / tensor_parallel` stages. "
+        "Sets the KV-head replication and the pipeline's share of the capacity (sizing.capacity); "
+        "None = the replica is one tensor-parallel set.",
+    )
     throughput: dict[str, float] = Field(
         description="Serving throughput of one GPU per accelerator, units/s per GPU. Keys are canonical "
         "accelerator names or aliases. Only these accelerators are considered. Required unless model "
@@ -368,6 +376,7 @@ class DeployedPool(BaseModel):
     nodes: int = Field(ge=0, description="Nodes the pool runs now.")
     gpus_per_replica: int | None = Field(default=None, description="Ignored (accepted from a pasted plan).")
     replicas_per_node: int | None = Field(default=None, description="Ignored (accepted from a pasted plan).")
+    nodes_per_replica: int | None = Field(default=None, description="Ignored (accepted from a pasted plan).")
     min_nodes: int | None = Field(default=None, description="Ignored (accepted from a pasted plan).")
     max_nodes: int | None = Field(default=None, description="Ignored (accepted from a pasted plan).")
     monthly_usd: float | None = Field(default=None, description="Ignored (accepted from a pasted plan).")

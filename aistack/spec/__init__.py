@@ -192,7 +192,10 @@ class StackSpec(Model):
                 "give min_nodes and max_nodes, or add an endpoint with demand_tokens_per_s",
             )
         for name, endpoint in served.items():
-            for key in sorted({"max_replicas", "gpus_per_replica"} & endpoint.model_fields_set):
+            # A multi-node endpoint keeps its layout (GPUs per replica over nodes_per_replica nodes): the
+            # plan picks the instance type with exactly that many GPUs per node, and the node counts.
+            planned = {"max_replicas"} if endpoint.multi_node else {"max_replicas", "gpus_per_replica"}
+            for key in sorted(planned & endpoint.model_fields_set):
                 raise _Located(
                     f"endpoints.{name}.{key}",
                     f"set by the sizing plan: endpoint {name!r} runs on sized pool {cluster}.{pool}; remove it "
@@ -271,8 +274,9 @@ class StackSpec(Model):
         """A replica fits one node of its pool, or spans whole nodes of it (a LeaderWorkerSet group).
 
         GPUs per node come from the pool's instance types (``sizing/catalog.py``). A multi-node replica
-        needs them named and all alike (each pod takes one whole node), and explicit node counts: the
-        sizing plan places replicas within one node.
+        needs them all alike (each pod takes one whole node): named, or on a sized pool picked by the
+        plan among the offerings with exactly that many GPUs (``aistack/plan.py`` plans such a pool in
+        groups of ``nodes_per_replica`` nodes; the resolved spec is checked again here).
         """
         from sizing.catalog import expected_gpus
 
@@ -291,12 +295,8 @@ class StackSpec(Model):
                     "several nodes, or use larger instance types",
                 )
             return
-        if pool.sized:
-            raise _Located(
-                f"{where}.nodes_per_replica",
-                f"endpoint {name!r} spans {endpoint.nodes_per_replica} nodes: its pool {endpoint.pool!r} needs "
-                "explicit min_nodes/max_nodes (the sizing plan places a replica within one node)",
-            )
+        if pool.sized and not pool.instance_types:
+            return
         if (
             not pool.instance_types
             or len(known) < len(per_node)
@@ -312,6 +312,8 @@ class StackSpec(Model):
                 f"nodes, so every instance type of the pool must have exactly {endpoint.gpus_per_pod} GPUs "
                 f"(GPUs per node: {have})",
             )
+        if pool.sized:  # the plan sets the node counts, in whole groups
+            return
         for key, replicas in (
             ("min_replicas", endpoint.min_replicas),
             ("max_replicas", endpoint.max_replicas),
