@@ -139,3 +139,31 @@ def test_a_sized_multi_node_endpoint_with_max_replicas_is_one_line_exit_2(tmp_pa
         and "set by the sizing plan" in result.stderr
     )
     assert str(stack) in result.stderr
+
+
+def test_one_node_and_group_endpoints_share_an_offerings_quota(tmp_path: Path):
+    # A one-node 70B endpoint (2 replicas of 4 GPUs per node) on its own sized pool of the same p5.48xlarge:
+    # it is solved first, its base node comes off the 5-node quota, and the 405B groups get (5 - 1) // 2 = 2.
+    prod = yaml.safe_load((REPO / "stacks" / "Pulumi.prod.yaml").read_text())["config"]
+    (tmp_path / "quota.csv").write_text(
+        HEADER
+        + f"aws,us-east-1,p5.48xlarge,H100-80GB,8,80,192,2048,{P5_HOURLY},,,5,account quota (test),2026-11\n"
+    )
+    config = _config(3000, "quota.csv")
+    config["aistack:clusters"]["main"]["gpu_pools"]["h100-small"] = {
+        **prod["aistack:clusters"]["main"]["gpu_pools"]["h100"],
+        "provisioning": "groups",
+    }
+    config["aistack:endpoints"]["chat-70b"] = {
+        **prod["aistack:endpoints"]["chat-70b"],
+        "pool": "h100-small",
+        "demand_tokens_per_s": 100,
+    }
+    spec, plan = _resolve(config, tmp_path)
+    (small,) = plan.pools_for("chat-70b")
+    (group,) = plan.pools_for("chat-405b")
+    assert (small.nodes, small.nodes_per_replica, group.nodes_per_replica) == (1, 1, 2)
+    assert (group.min_nodes, group.max_nodes) == (2, 4)
+    assert {r.workload for r in plan.workloads} == {"chat-70b", "chat-405b"}
+    assert plan.monthly_usd == pytest.approx((1 + 2) * P5_HOURLY * 730)
+    assert spec.clusters["main"].gpu_pools["h100"].max_nodes == 4
