@@ -319,6 +319,8 @@ def _prune(
     domain: str | None = None,
     dominators: int = 1,
     protected_dominate: bool = True,
+    caps: Sequence[int | None] | None = None,
+    reach: int | None = None,
 ) -> list[bool]:
     """Which candidates to keep: drop those another candidate dominates (exact).
 
@@ -337,34 +339,53 @@ def _prune(
     deployed nowhere (``protected`` False) count as dominators: see :func:`_solve` for the
     number that keeps the optimum. ``protected_dominate=False`` keeps protected candidates out of
     the dominators with one dominator too (the migration term on protected pools only).
+
+    There the argument needs only that one dominator's offering is unused by every workload in
+    every period (:func:`_solve_with_migration`), so with ``dominators > 1`` and ``caps`` (quota
+    per candidate) a capped candidate also dominates when nothing is deployed or required on its
+    offering and its quota is at least the most nodes ``b`` can hold: ``b``'s quota, or ``reach``
+    (the most nodes any new pool holds in a plan that can be optimal).
     """
     keep = [True] * len(cands)
     exclude_protected = dominators > 1 or not protected_dominate
+    limits: list[float] = [math.inf if u else -math.inf for u in uncapped]
+    if dominators > 1 and caps is not None:
+        fixed = {c.offering.key for c, p in zip(cands, protected, strict=True) if p}
+        limits = [
+            math.inf if cap is None else (-math.inf if c.offering.key in fixed else cap)
+            for c, cap in zip(cands, caps, strict=True)
+        ]
     groups: dict[tuple[object, ...], list[int]] = defaultdict(list)
     for i, c in enumerate(cands):
         where = c.domains(domain) if domain in ("region", "cloud") else ()
         groups[(c.w, c.spot, where)].append(i)
     for members in groups.values():
         members.sort(key=lambda i: (cands[i].monthly, -cands[i].capacity, -cands[i].replicas_per_node, i))
-        # Capacity vectors so far per (zone set, replicas per node) among uncapped candidates.
-        best: dict[tuple[frozenset[ZoneKey], int], list[tuple[float, ...]]] = {}
+        # (capacity vector, quota) so far per (zone set, replicas per node) among dominators.
+        best: dict[tuple[frozenset[ZoneKey], int], list[tuple[tuple[float, ...], float]]] = {}
         for i in members:
             c = cands[i]
             zones = frozenset(c.zone_keys) if by_zones else frozenset()
-            caps = c.class_caps or (c.capacity,)
+            vector = c.class_caps or (c.capacity,)
+            most = min(math.inf if caps is None or caps[i] is None else caps[i], reach or math.inf)
             found = 0
             for (have, rpn), vectors in best.items():
                 if rpn >= c.replicas_per_node and have >= zones:
-                    found += sum(all(v >= x for v, x in zip(vec, caps, strict=True)) for vec in vectors)
+                    found += sum(
+                        limit >= most and all(v >= x for v, x in zip(vec, vector, strict=True))
+                        for vec, limit in vectors
+                    )
                 if found >= dominators:
                     break
             dominated = found >= dominators
             if dominated and not protected[i]:
                 keep[i] = False
             elif (
-                uncapped[i] and not (exclude_protected and protected[i]) and (dominators > 1 or not dominated)
+                limits[i] > 0
+                and not (exclude_protected and protected[i])
+                and (dominators > 1 or not dominated)
             ):
-                best.setdefault((zones, c.replicas_per_node), []).append(caps)
+                best.setdefault((zones, c.replicas_per_node), []).append((vector, limits[i]))
     return keep
 
 
@@ -405,10 +426,15 @@ def _solve(
     max_pools = options.max_pools_per_workload if switches.pools else None
     pool_twins = alpha > 0 and not by_zones and max_pools is None
 
+    quotas = [quota.get(c.offering.key, c.offering.max_nodes) for c in cands]
+
     def solve_pruned(dominators: int, squares: int | None = None) -> tuple[list[int], _Solution | None]:
-        keep = _prune(cands, protected, uncapped, by_zones, survive, dominators, switches.new_migration)
+        reach = None if squares is None else math.isqrt(len(demands) * squares)
+        keep = _prune(
+            cands, protected, uncapped, by_zones, survive, dominators, switches.new_migration, quotas, reach
+        )
         kept = [i for i in range(len(cands)) if keep[i]]
-        caps = [quota.get(cands[i].offering.key, cands[i].offering.max_nodes) for i in kept]
+        caps = [quotas[i] for i in kept]
         sharing: dict[tuple[str, str, str, str, int], int] = defaultdict(int)
         for i in kept:
             sharing[cands[i].offering.key] += 1
