@@ -434,25 +434,11 @@ def _solve(
             cands, protected, uncapped, by_zones, survive, dominators, switches.new_migration, quotas, reach
         )
         kept = [i for i in range(len(cands)) if keep[i]]
-        caps = [quotas[i] for i in kept]
-        sharing: dict[tuple[str, str, str, str, int], int] = defaultdict(int)
-        for i in kept:
-            sharing[cands[i].offering.key] += 1
         twins = (
-            _twin_groups(
-                [cands[i] for i in kept],
-                [protected[i] or (not uncapped[i] and sharing[cands[i].offering.key] > 1) for i in kept],
-                survive,
-                caps,
-            )
+            _twin_groups([cands[i] for i in kept], [protected[i] or not uncapped[i] for i in kept], survive)
             if pool_twins
             else [[pos] for pos in range(len(kept))]
         )
-        # K twins with quota q each (a quota no other kept candidate shares) are one column of quota K x q.
-        merged = dict(quota)
-        for same in twins:
-            if len(same) > 1 and caps[same[0]] is not None:
-                merged[cands[kept[same[0]]].offering.key] = len(same) * caps[same[0]]
         found = _solve_kept(
             workloads,
             [cands[kept[same[0]]] for same in twins],
@@ -460,7 +446,7 @@ def _solve(
             switches,
             demands=demands,
             lower=[lower[kept[same[0]]] for same in twins],
-            quota=merged,
+            quota=quota,
             current=[current[kept[same[0]]] for same in twins],
             multiplicity=[len(same) for same in twins],
             squares=squares,
@@ -527,8 +513,11 @@ def _solve_with_migration(
     dominators it kept, that solve is already exact; otherwise solve again keeping ``N``.
     """
     kept, trial = solve_pruned(_TRIAL_DOMINATORS)
-    if trial is None or not trial.proven:
-        return kept, trial  # infeasible (dropping dominated choices keeps feasibility) or out of time
+    if trial is None:
+        # Capped dominators can leave too little quota to be feasible: then keep everything.
+        return solve_pruned(len(cands) + 1)
+    if not trial.proven:
+        return kept, trial  # out of time
     alpha = options.migration_usd_per_node_sq
     floor = _solve(
         workloads,
@@ -981,36 +970,18 @@ def _break_twin_symmetry(
     ``sum_t nodes(a, t) >= sum_t nodes(b, t)`` for consecutive twins keeps the optimum. With the
     migration term the optimum spreads over identical copies (``d^2`` is convex), and without
     these rows the solver explores every permutation of them.
-
-    A quota is shared by every candidate of its offering, so capped candidates are ordered as whole
-    offerings: two offerings with the same quota whose candidates match one for one (same key as
-    above, none deployed or required) swap as a block (every workload's trajectory at once), which
-    maps every plan to a plan of the same cost, so ``sum over their candidates and periods of
-    nodes`` may be ordered the same way.
     """
-
-    def key(c: Candidate) -> tuple[object, ...]:
+    groups: dict[tuple[object, ...], list[int]] = defaultdict(list)
+    for i, c in enumerate(build.cands):
+        if lower[i] > 0 or current[i] > 0 or cap_of(c.offering) is not None:
+            continue
         zones = c.zone_keys if by_zones else ()
         where = c.domains(survive) if survive in ("region", "cloud") else ()
-        return (c.w, c.spot, c.hourly, c.class_caps or (c.capacity,), c.replicas_per_node, zones, where)
-
-    groups: dict[tuple[object, ...], list[list[int]]] = defaultdict(list)
-    offerings: dict[tuple[object, ...], list[int]] = defaultdict(list)
-    for i, c in enumerate(build.cands):
-        if cap_of(c.offering) is None:
-            if lower[i] == 0 and current[i] == 0:
-                groups[key(c)].append([i])
-        else:
-            offerings[c.offering.key].append(i)
-    for members in offerings.values():
-        if all(lower[i] == 0 and current[i] == 0 for i in members):
-            cap = cap_of(build.cands[members[0]].offering)
-            groups[("quota", cap, tuple(sorted(key(build.cands[i]) for i in members)))].append(members)
+        caps = c.class_caps or (c.capacity,)
+        groups[(c.w, c.spot, c.hourly, caps, c.replicas_per_node, zones, where)].append(i)
     for same in groups.values():
         for a, b in itertools.pairwise(same):
-            build.model.row(
-                (*((x_t[i], 1.0) for x_t in x for i in a), *((x_t[i], -1.0) for x_t in x for i in b)), 0.0, np.inf
-            )
+            build.model.row((*((x_t[a], 1.0) for x_t in x), *((x_t[b], -1.0) for x_t in x)), 0.0, np.inf)
 
 
 @dataclass(frozen=True)
@@ -1148,23 +1119,16 @@ def _spread_squares(d: int, pools: int) -> int:
     return pools * q * q + r * (2 * q + 1)
 
 
-def _twin_groups(
-    cands: Sequence[Candidate],
-    fixed: Sequence[bool],
-    survive: str | None,
-    caps: Sequence[int | None] | None = None,
-) -> list[list[int]]:
+def _twin_groups(cands: Sequence[Candidate], fixed: Sequence[bool], survive: str | None) -> list[list[int]]:
     """Candidates grouped into identical new pools (each other one alone), in first-seen order.
 
     Twins serve one workload on one capacity type at the same price, per-class capacity and
-    replicas per node (in the same region or cloud when that is the failure domain), with the same
-    quota ``caps[i]`` (none, or one no other candidate shares) and nothing deployed or required
-    (``fixed`` False). Every constraint without zone placement or a pool count sees twins only
-    through their total, and :func:`_unpool` shows that ``K`` twins whose total moves by ``d`` pay
-    at least ``h_K(d)`` (:func:`_spread_squares`) and can pay exactly that in every transition at
-    once, keeping the pools within one node of each other, so a total within ``K x q`` keeps every
-    pool within its quota ``q``. So one column per group, priced ``h_K`` (quota ``K x q``), has
-    the same optimum: the catalog's copies of one type across regions become one variable.
+    replicas per node (in the same region or cloud when that is the failure domain), with no quota
+    and nothing deployed or required (``fixed`` False). Every constraint without zone placement or
+    a pool count sees twins only through their total, and :func:`_unpool` shows that ``K`` twins
+    whose total moves by ``d`` pay at least ``h_K(d)`` (:func:`_spread_squares`) and can pay
+    exactly that in every transition at once. So one column per group, priced ``h_K``, has the
+    same optimum: the catalog's copies of one type across regions become one variable.
     """
     groups: dict[tuple[object, ...], list[int]] = {}
     for i, c in enumerate(cands):
@@ -1172,8 +1136,7 @@ def _twin_groups(
             groups[("fixed", i)] = [i]
             continue
         where = c.domains(survive) if survive in ("region", "cloud") else ()
-        cap = None if caps is None else caps[i]
-        key = (c.w, c.spot, c.hourly, c.class_caps or (c.capacity,), c.replicas_per_node, where, cap)
+        key = (c.w, c.spot, c.hourly, c.class_caps or (c.capacity,), c.replicas_per_node, where)
         groups.setdefault(key, []).append(i)
     return list(groups.values())
 

@@ -17,7 +17,7 @@ from scipy.optimize import linprog
 
 from aistack.errors import InputError
 from sizing import Catalog, capacity, plan_for, throughput
-from sizing.optimize import candidates
+from sizing.optimize import _prune, candidates
 from sizing.workloads import SizingOptions, Workload, load_workloads
 from tests.sizing.sizing_factories import cost_close, offering
 
@@ -279,9 +279,13 @@ def dp_periods(
     alpha: float,
     current: list[int],
     hours: float,
+    quotas: list[int] | None = None,
 ) -> float:
-    """Cheapest period costs plus alpha x squared changes over node vectors up to 5 per pool (DP)."""
+    """Cheapest period costs plus alpha x squared changes over node vectors up to 5 per pool (DP),
+    each pool within its quota when ``quotas`` is given."""
     states = np.array(list(itertools.product(range(6), repeat=len(prices))), dtype=float)
+    if quotas is not None:
+        states = states[(states <= np.array(quotas)).all(axis=1)]
     served, price = states @ np.array(caps), states @ np.array(prices) * hours
     best = alpha * ((states - np.array(current, dtype=float)) ** 2).sum(axis=1)
     moves = alpha * ((states[:, None, :] - states[None, :, :]) ** 2).sum(axis=2)
@@ -328,6 +332,71 @@ def test_three_periods_with_twin_pools_match_enumeration(seed: int) -> None:
     expected = dp_periods(prices, caps, demands, alpha, [deployed, 0, 0, 0, 0], 10)
     assert plan.optimal and cost_close(plan.objective_usd, expected), (demands, alpha, deployed)
     assert cost_close(sum(p.cost_usd for p in plan.periods) + plan.migration_usd, plan.objective_usd)
+
+
+def test_capped_offerings_dominate_under_migration_when_their_quota_holds_the_pool() -> None:
+    # With the migration term a candidate is dropped only when enough new pools dominate it (one
+    # of them is then unused in any optimum); a capped pool counts when its quota holds every node
+    # the dropped pool can hold. "p3" (quota 2) has two such dominators, "p4" (quota 5) only "p2"
+    # (the cheaper "p0*" hold one node each). The catalog lists offerings by name.
+    cat = Catalog(
+        [
+            offering("p0a", 0.9, max_nodes=1),
+            offering("p0b", 0.9, max_nodes=1),
+            offering("p1", 1.0, max_nodes=4),
+            offering("p2", 1.0, max_nodes=5),
+            offering("p3", 1.0, max_nodes=2),
+            offering("p4", 1.0, max_nodes=5),
+        ]
+    )
+    w = Workload(name="w", model_mem_gib=20, demand=500.0, throughput={"L4": 100}, target_utilization=1.0)
+    cands, _ = candidates([w], cat, SizingOptions())
+    names = [c.offering.instance_type for c in cands]
+    quotas = [c.offering.max_nodes for c in cands]
+    new = [False] * len(cands)
+    keep = _prune(cands, new, [q is None for q in quotas], False, None, 2, True, quotas)
+    assert [n for n, k in zip(names, keep, strict=True) if not k] == ["p3"]
+    assert all(_prune(cands, new, [q is None for q in quotas], False, None, 2, True))  # without quotas
+    # Deployed nodes on an offering take it out of the dominators.
+    deployed = [n == "p1" for n in names]
+    assert all(_prune(cands, deployed, [q is None for q in quotas], False, None, 2, True, quotas))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_three_periods_with_capped_pools_match_enumeration(seed: int) -> None:
+    rng = random.Random(seed)
+    names = ["deployed", "a", "c", "b"]
+    prices = [1.0] + [rng.choice([1.0, 1.0, 1.1]) for _ in names[1:]]
+    quotas = [5] + [rng.randrange(1, 6) for _ in names[1:]]
+    cat = Catalog([offering(n, p, max_nodes=q) for n, p, q in zip(names, prices, quotas, strict=True)])
+    demands = [float(rng.randrange(100, 100 * sum(quotas) + 1, 50)) for _ in range(3)]
+    alpha = rng.choice([2.0, 15.0, 60.0])
+    deployed = rng.randrange(0, 4)
+    w = Workload(
+        name="w",
+        model_mem_gib=20,
+        demand=tuple(demands),
+        throughput={"L4": 100},
+        target_utilization=1.0,
+        min_replicas=0,
+    )
+    current = [
+        {
+            "workload": "w",
+            "cloud": "aws",
+            "region": "us-east-1",
+            "instance_type": "deployed",
+            "nodes": deployed,
+        }
+    ]
+    options = SizingOptions(
+        migration_usd_per_node_sq=alpha, period_hours=10, current=current if deployed else []
+    )
+    plan = plan_for([w], cat, options, explain=False)
+    expected = dp_periods(prices, [100.0] * 4, demands, alpha, [deployed, 0, 0, 0], 10, quotas)
+    assert plan.optimal and cost_close(plan.objective_usd, expected), (prices, quotas, demands, alpha)
+    for period in plan.periods:
+        assert all(p.nodes <= quotas[names.index(p.instance_type)] for p in period.pools)
 
 
 def test_quadratic_and_linear_churn_give_different_plans() -> None:
