@@ -296,18 +296,8 @@ def dp_periods(
     return float(best.min())
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_three_periods_with_twin_pools_match_enumeration(seed: int) -> None:
-    # Twins (same price and capacity, nothing deployed) are solved as one column priced at the
-    # least sum of squares of an even spread; a deployed copy and a dearer copy stay apart.
-    rng = random.Random(seed)
-    names = ["deployed", "twin-a", "twin-b", "dearer", "big"]
-    prices = [1.0, 1.0, 1.0, 1.08, 3.5]
-    caps = [100.0, 100.0, 100.0, 100.0, 400.0]
-    cat = Catalog([offering(n, p, gpus=4 if n == "big" else 1) for n, p in zip(names, prices, strict=True)])
-    demands = [float(rng.randrange(100, 900, 50)) for _ in range(3)]
-    alpha = rng.choice([2.0, 15.0, 60.0])
-    deployed = rng.randrange(0, 4)
+def _three_periods(cat: Catalog, demands: list[float], alpha: float, deployed: int):
+    """Plan one L4 workload (100 units/s per node) over ``demands``, ``deployed`` nodes on "deployed" today."""
     w = Workload(
         name="w",
         model_mem_gib=20,
@@ -328,7 +318,22 @@ def test_three_periods_with_twin_pools_match_enumeration(seed: int) -> None:
     options = SizingOptions(
         migration_usd_per_node_sq=alpha, period_hours=10, current=current if deployed else []
     )
-    plan = plan_for([w], cat, options, explain=False)
+    return plan_for([w], cat, options, explain=False)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_three_periods_with_twin_pools_match_enumeration(seed: int) -> None:
+    # Twins (same price and capacity, nothing deployed) are solved as one column priced at the
+    # least sum of squares of an even spread; a deployed copy and a dearer copy stay apart.
+    rng = random.Random(seed)
+    names = ["deployed", "twin-a", "twin-b", "dearer", "big"]
+    prices = [1.0, 1.0, 1.0, 1.08, 3.5]
+    caps = [100.0, 100.0, 100.0, 100.0, 400.0]
+    cat = Catalog([offering(n, p, gpus=4 if n == "big" else 1) for n, p in zip(names, prices, strict=True)])
+    demands = [float(rng.randrange(100, 900, 50)) for _ in range(3)]
+    alpha = rng.choice([2.0, 15.0, 60.0])
+    deployed = rng.randrange(0, 4)
+    plan = _three_periods(cat, demands, alpha, deployed)
     expected = dp_periods(prices, caps, demands, alpha, [deployed, 0, 0, 0, 0], 10)
     assert plan.optimal and cost_close(plan.objective_usd, expected), (demands, alpha, deployed)
     assert cost_close(sum(p.cost_usd for p in plan.periods) + plan.migration_usd, plan.objective_usd)
@@ -372,27 +377,7 @@ def test_three_periods_with_capped_pools_match_enumeration(seed: int) -> None:
     demands = [float(rng.randrange(100, 100 * sum(quotas) + 1, 50)) for _ in range(3)]
     alpha = rng.choice([2.0, 15.0, 60.0])
     deployed = rng.randrange(0, 4)
-    w = Workload(
-        name="w",
-        model_mem_gib=20,
-        demand=tuple(demands),
-        throughput={"L4": 100},
-        target_utilization=1.0,
-        min_replicas=0,
-    )
-    current = [
-        {
-            "workload": "w",
-            "cloud": "aws",
-            "region": "us-east-1",
-            "instance_type": "deployed",
-            "nodes": deployed,
-        }
-    ]
-    options = SizingOptions(
-        migration_usd_per_node_sq=alpha, period_hours=10, current=current if deployed else []
-    )
-    plan = plan_for([w], cat, options, explain=False)
+    plan = _three_periods(cat, demands, alpha, deployed)
     expected = dp_periods(prices, [100.0] * 4, demands, alpha, [deployed, 0, 0, 0], 10, quotas)
     assert plan.optimal and cost_close(plan.objective_usd, expected), (prices, quotas, demands, alpha)
     for period in plan.periods:
