@@ -213,6 +213,36 @@ def stand_in_stack(
     return stack
 
 
+def serve_stand_in(
+    cloud: str,
+    endpoints: dict[str, Any],
+    *,
+    accelerator: str | None = None,
+    prepare: Any = None,
+    **kwargs: Any,
+) -> None:
+    """Declare ``serve_cluster`` for ``endpoints`` on a stand-in ``cloud`` stack (call inside a ``declare`` body).
+
+    ``accelerator`` defaults to the cloud's sample; ``prepare(stack)`` may alter the stand-in first;
+    other keyword arguments (``region``, ``project``) go to ``serve_cluster``.
+    """
+    from components.k8s import serve_cluster
+
+    stack = stand_in_stack(cloud, endpoints=tuple(endpoints))
+    if prepare is not None:
+        prepare(stack)
+    serve_cluster(
+        "main",
+        stack.clusters["main"],
+        cloud=cloud,
+        kubernetes_version="1.33",
+        endpoints=endpoints,
+        accelerators={"gpu": accelerator or SAMPLES[cloud]["accelerator"]},
+        deployed=stack,
+        **kwargs,
+    )
+
+
 def _closed(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
     return {
         "type": "object",

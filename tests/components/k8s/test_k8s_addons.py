@@ -39,7 +39,6 @@ from components.k8s import (
     keda,
     metrics,
     routing,
-    serve_cluster,
 )
 from components.k8s import check as k8s_check
 from components.k8s import serving as serving_module
@@ -52,10 +51,10 @@ from tests.components.k8s.k8s_world import (
     of_kind,
     pod_identity_role,
     pod_spec,
+    serve_stand_in,
     serving,
     stack_names,
     stack_run,
-    stand_in_stack,
     tolerates,
     validate,
     workloads,
@@ -512,17 +511,7 @@ def test_add_on_images_are_pinned():
 
 def test_a_family_that_declares_no_addon_identity_is_named(declare):
     def body():
-        stack = stand_in_stack("aws")
-        stack.addon_identities.clear()
-        serve_cluster(
-            "main",
-            stack.clusters["main"],
-            cloud="aws",
-            kubernetes_version="1.33",
-            endpoints={"chat": BASIC},
-            accelerators={"gpu": "A10G-24GB"},
-            deployed=stack,
-        )
+        serve_stand_in("aws", {"chat": BASIC}, prepare=lambda stack: stack.addon_identities.clear())
 
     with pytest.raises(
         InputError, match="the family declared no cluster-autoscaler AddonIdentity for cluster 'main'"
@@ -534,17 +523,7 @@ def test_cpu_scaled_endpoints_need_no_pipeline(declare):
     cpu = BASIC.model_copy(update={"scale_metric": "cpu"})
 
     def body():
-        stack = stand_in_stack("gcp")
-        serve_cluster(
-            "main",
-            stack.clusters["main"],
-            cloud="gcp",
-            kubernetes_version="1.33",
-            endpoints={"chat": cpu},
-            accelerators={"gpu": "L4-24GB"},
-            deployed=stack,
-            project="aistack-test",
-        )
+        serve_stand_in("gcp", {"chat": cpu}, project="aistack-test")
 
     declared = declare(body)
     assert not declared.of_type("aistack:k8s:MetricsPipeline")

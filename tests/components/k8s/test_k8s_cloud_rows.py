@@ -15,7 +15,7 @@ from aistack import crds, engine, manifests
 from aistack.preview import report
 from aistack.spec.endpoints import EndpointSpec
 from components import gpu
-from components.k8s import CLOUDS, serve_cluster
+from components.k8s import CLOUDS
 from policies.aistack_rules import deploy_serving
 from tests.components.k8s.k8s_world import (
     GPU,
@@ -24,8 +24,8 @@ from tests.components.k8s.k8s_world import (
     manifest,
     of_kind,
     pod_spec,
+    serve_stand_in,
     serving,
-    stand_in_stack,
     tolerates,
     validate,
 )
@@ -115,15 +115,10 @@ def world(request, declare):
     accelerator = SAMPLES[cloud]["accelerator"]
 
     def body():
-        stack = stand_in_stack(cloud, endpoints=("chat", "exposed", "big"))
-        serve_cluster(
-            "main",
-            stack.clusters["main"],
-            cloud=cloud,
-            kubernetes_version="1.33",
-            endpoints={"chat": BASIC, "exposed": EXPOSED, "big": BIG},
-            accelerators={"gpu": accelerator},
-            deployed=stack,
+        serve_stand_in(
+            cloud,
+            {"chat": BASIC, "exposed": EXPOSED, "big": BIG},
+            accelerator=accelerator,
             region="region-1",
             project="aistack-test",
         )
@@ -259,17 +254,7 @@ def test_multi_node_endpoint_is_a_leader_worker_set_on_every_cloud(world):
 
 def test_no_lws_controller_without_a_multi_node_endpoint(declare):
     def body():
-        stack = stand_in_stack("aws")
-        serve_cluster(
-            "main",
-            stack.clusters["main"],
-            cloud="aws",
-            kubernetes_version="1.33",
-            endpoints={"chat": BASIC},
-            accelerators={"gpu": SAMPLES["aws"]["accelerator"]},
-            deployed=stack,
-            region="region-1",
-        )
+        serve_stand_in("aws", {"chat": BASIC}, region="region-1")
 
     declared = declare(body)
     releases = [r.name for r in declared.resources if r.type == "kubernetes:helm.sh/v3:Release"]
@@ -404,17 +389,7 @@ def test_pending_weights_hold_the_endpoint_at_zero_and_skip_the_front_awaits(dec
     pending = EXPOSED.model_copy(update={"weights_uploaded": False})
 
     def body():
-        stack = stand_in_stack("aws")
-        serve_cluster(
-            "main",
-            stack.clusters["main"],
-            cloud="aws",
-            kubernetes_version="1.33",
-            endpoints={"exposed": pending},
-            accelerators={"gpu": SAMPLES["aws"]["accelerator"]},
-            deployed=stack,
-            region="region-1",
-        )
+        serve_stand_in("aws", {"exposed": pending}, region="region-1")
 
     declared = declare(body)
     held = deployment(declared, "exposed")
