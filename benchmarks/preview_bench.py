@@ -118,7 +118,11 @@ def main() -> int:
         print(
             f"{stack:<12} {r['preview_s']:>9.2f} {r['floor_s']:>8.2f} {r['ratio']:>6.2f} {r['cpu_ratio']:>9.2f}"
             f" {r['preview_mib']:>12.0f} {r['floor_mib']:>10.0f}"
-            + (f"  (floor without {r['dropped']} resources of packages it cannot import)" if r["dropped"] else "")
+            + (
+                f"  (floor without {r['dropped']} resources of packages it cannot import)"
+                if r["dropped"]
+                else ""
+            )
         )
     print(f"worst ratio {worst:.2f} (goal ≤ {GOAL})")
     return 0

@@ -118,7 +118,10 @@ CUSTOM_RESOURCES = {
     "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass": ("karpenter.k8s.aws/v1", "EC2NodeClass"),
     "kubernetes:karpenter.azure.com/v1beta1:AKSNodeClass": ("karpenter.azure.com/v1beta1", "AKSNodeClass"),
     "kubernetes:keda.sh/v1alpha1:ScaledObject": ("keda.sh/v1alpha1", "ScaledObject"),
-    "kubernetes:leaderworkerset.x-k8s.io/v1:LeaderWorkerSet": ("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet"),
+    "kubernetes:leaderworkerset.x-k8s.io/v1:LeaderWorkerSet": (
+        "leaderworkerset.x-k8s.io/v1",
+        "LeaderWorkerSet",
+    ),
 }
 """Custom resources the rules read: pulumi_kubernetes' CustomResource registers ``kubernetes:<apiVersion>:<kind>``."""
 
@@ -144,7 +147,9 @@ def test_custom_resource_tokens_are_what_the_program_registers(token: str) -> No
             provisioning.AKS_NODECLASS,
         )
     }
-    assert api_version in {routing.POOL_API, routing.GATEWAY_API, keda.API, multinode.API_VERSION} | provisioners
+    assert (
+        api_version in {routing.POOL_API, routing.GATEWAY_API, keda.API, multinode.API_VERSION} | provisioners
+    )
     assert token == f"kubernetes:{api_version}:{kind}"
 
 
