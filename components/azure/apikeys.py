@@ -25,7 +25,7 @@ import pulumi_azure_native as azure_native
 from components import apikey, contract, naming
 from components.azure import keys, rbac
 from components.azure.cluster import Cluster
-from components.azure.identity import TOKEN_AUDIENCE
+from components.azure.identity import federated_identity
 from components.azure.network import Network
 
 KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
@@ -119,21 +119,13 @@ class ApiKeys(contract.ApiKeys):
             names[endpoint] = secret.name
             ids[endpoint] = secret.id
         namespace, service_account = contract.ADDON_SERVICE_ACCOUNTS["external-secrets"]
-        identity = azure_native.managedidentity.UserAssignedIdentity(
-            self.child("identity"),
-            resource_group_name=rg,
+        identity, federation = federated_identity(
+            self,
+            cluster=cluster,
+            namespace=namespace,
+            service_account=service_account,
             location=cloud.location,
             tags=tags,
-            opts=self.opts(),
-        )
-        federation = azure_native.managedidentity.FederatedIdentityCredential(
-            self.child("federation"),
-            resource_group_name=rg,
-            resource_name_=identity.name,
-            issuer=cluster.oidc_issuer_url,
-            subject=f"system:serviceaccount:{namespace}:{service_account}",
-            audiences=[TOKEN_AUDIENCE],
-            opts=self.opts(),
         )
         read = rbac.grant(
             self,

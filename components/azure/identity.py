@@ -14,6 +14,39 @@ TOKEN_AUDIENCE = "api://AzureADTokenExchange"
 """The audience Entra ID requires on federated Kubernetes service-account tokens."""
 
 
+def federated_identity(
+    owner: contract.Component,
+    *,
+    cluster: Cluster,
+    namespace: str,
+    service_account: str,
+    location: str,
+    tags: dict[str, str],
+) -> tuple[
+    azure_native.managedidentity.UserAssignedIdentity,
+    azure_native.managedidentity.FederatedIdentityCredential,
+]:
+    """``-identity`` (a user-assigned managed identity) and ``-federation``, trusting only ``cluster``'s
+    OIDC issuer and ``system:serviceaccount:<namespace>:<service_account>`` (Entra workload identity)."""
+    identity = azure_native.managedidentity.UserAssignedIdentity(
+        owner.child("identity"),
+        resource_group_name=cluster.resource_group_name,
+        location=location,
+        tags=tags,
+        opts=owner.opts(),
+    )
+    federation = azure_native.managedidentity.FederatedIdentityCredential(
+        owner.child("federation"),
+        resource_group_name=cluster.resource_group_name,
+        resource_name_=identity.name,
+        issuer=cluster.oidc_issuer_url,
+        subject=f"system:serviceaccount:{namespace}:{service_account}",
+        audiences=[TOKEN_AUDIENCE],
+        opts=owner.opts(),
+    )
+    return identity, federation
+
+
 class WorkloadIdentity(contract.WorkloadIdentity):
     """Read-only access to one blob container for one service account in one cluster.
 
@@ -46,18 +79,13 @@ class WorkloadIdentity(contract.WorkloadIdentity):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
-        rg = cluster.resource_group_name
-        identity = azure_native.managedidentity.UserAssignedIdentity(
-            self.child("identity"), resource_group_name=rg, location=location, tags=tags, opts=self.opts()
-        )
-        azure_native.managedidentity.FederatedIdentityCredential(
-            self.child("federation"),
-            resource_group_name=rg,
-            resource_name_=identity.name,
-            issuer=cluster.oidc_issuer_url,
-            subject=f"system:serviceaccount:{namespace}:{service_account}",
-            audiences=[TOKEN_AUDIENCE],
-            opts=self.opts(),
+        identity, _ = federated_identity(
+            self,
+            cluster=cluster,
+            namespace=namespace,
+            service_account=service_account,
+            location=location,
+            tags=tags,
         )
         rbac.grant(
             self,
