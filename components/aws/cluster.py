@@ -83,6 +83,25 @@ def _principal_key(arn: str) -> str:
     return "".join(c if c.isalnum() or c == "-" else "-" for c in arn.rsplit("/", 1)[-1].lower())
 
 
+def node_role_with_policies(
+    owner: contract.Component, region: str
+) -> tuple[aws.iam.Role, list[aws.iam.RolePolicyAttachment]]:
+    """``-node-role`` (EC2 may assume it) with the managed policies EKS nodes need (``-node-<policy>``)."""
+    role = aws.iam.Role(
+        owner.child("node-role"), assume_role_policy=service_trust("ec2.amazonaws.com"), opts=owner.opts()
+    )
+    attachments = [
+        aws.iam.RolePolicyAttachment(
+            owner.child(f"node-{policy_name}"),
+            role=role.name,
+            policy_arn=managed_policy(region, policy_name),
+            opts=owner.opts(),
+        )
+        for policy_name in NODE_POLICIES
+    ]
+    return role, attachments
+
+
 class Cluster(contract.Cluster):
     """An EKS cluster secure by default.
 
@@ -211,20 +230,7 @@ class Cluster(contract.Cluster):
                 description="in-network pulumi up runner to the Kubernetes API",
                 opts=self.opts(),
             )
-        node_role = aws.iam.Role(
-            self.child("node-role"),
-            assume_role_policy=service_trust("ec2.amazonaws.com"),
-            opts=self.opts(),
-        )
-        attachments = [
-            aws.iam.RolePolicyAttachment(
-                self.child(f"node-{policy_name}"),
-                role=node_role.name,
-                policy_arn=managed_policy(region, policy_name),
-                opts=self.opts(),
-            )
-            for policy_name in NODE_POLICIES
-        ]
+        node_role, attachments = node_role_with_policies(self, region)
         early_addons = [
             aws.eks.Addon(
                 self.child(addon),

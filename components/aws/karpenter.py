@@ -31,8 +31,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import contract
-from components.aws.cluster import NODE_POLICIES, Cluster
-from components.aws.iam import managed_policy, service_trust
+from components.aws.cluster import Cluster, node_role_with_policies
 from components.aws.identity import associate, pod_identity_role
 
 INTERRUPTION_EVENTS = {
@@ -283,18 +282,7 @@ class KarpenterIdentity(contract.AddonIdentity):
                 target_id="KarpenterInterruptionQueueTarget",
                 opts=self.opts(),
             )
-        node_role = aws.iam.Role(
-            self.child("node-role"), assume_role_policy=service_trust("ec2.amazonaws.com"), opts=self.opts()
-        )
-        attachments = [
-            aws.iam.RolePolicyAttachment(
-                self.child(f"node-{policy_name}"),
-                role=node_role.name,
-                policy_arn=managed_policy(region, policy_name),
-                opts=self.opts(),
-            )
-            for policy_name in NODE_POLICIES
-        ]
+        node_role, attachments = node_role_with_policies(self, region)
         profile = aws.iam.InstanceProfile(self.child("node-profile"), role=node_role.name, opts=self.opts())
         access = aws.eks.AccessEntry(
             self.child("node-access"),
