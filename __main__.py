@@ -30,6 +30,7 @@ for cloud, cloud_spec in spec.clouds.configured().items():
     family = registry.family(cloud)
     deployed = family.deploy(spec, family.provider(cloud_spec, tags), prefix)
     endpoints = k8s.deploy_serving(spec, deployed)
+    # One cluster per cloud serves an endpoint (serve_from clusters are on distinct clouds).
     pulumi.export(
-        cloud, {**deployed.outputs(), "endpoints": {n: e.endpoint_url for n, e in endpoints.items()}}
+        cloud, {**deployed.outputs(), "endpoints": {n: e.endpoint_url for (n, _), e in endpoints.items()}}
     )

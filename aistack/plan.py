@@ -33,9 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from aistack.errors import InputError
-from aistack.spec import StackSpec, validate
+from aistack.spec import Share, StackSpec, validate
 from aistack.spec.clusters import GpuPoolSpec
-from aistack.spec.endpoints import EndpointSpec
 
 
 def region_of(spec: StackSpec, cloud: str) -> str:
@@ -92,25 +91,55 @@ def _constrained(catalog: Any, path: Path, file: str) -> tuple[Any, dict[tuple[s
     return Catalog(offers, catalog.files), {key: set(limit["zones"]) for key, limit in limits.items()}
 
 
-def _workload(spec: StackSpec, name: str, endpoint: EndpointSpec, pool: GpuPoolSpec, file: str) -> Any:
+def peak_sized(spec: StackSpec, name: str) -> bool:
+    """Whether an endpoint is planned at its peak demand (see the module docs): it is served from several
+    clusters, or survives the loss of a domain."""
+    return spec.endpoints[name].serve_from is not None or spec.survive_of(name) != "none"
+
+
+def _site(spec: StackSpec, share: Share, floor: int) -> Any:
+    from sizing.workloads import Site
+
+    cloud = spec.clusters[share.cluster].cloud
+    pool = spec.clusters[share.cluster].gpu_pools[share.pool]
+    return Site(
+        cloud=cloud,
+        region=region_of(spec, cloud),
+        accelerator=pool.accelerator,
+        instance_types=tuple(pool.instance_types) if pool.instance_types else None,
+        spot=pool.capacity == "spot",
+        min_replicas=floor,
+    )
+
+
+def _workload(spec: StackSpec, name: str, shares: list[Share], file: str) -> Any:
+    """One endpoint as one workload: its offerings are those its serving pools accept (one site each)."""
     from sizing.workloads import Workload
 
-    cloud = spec.clusters[endpoint.cluster].cloud
+    endpoint = spec.endpoints[name]
+    pools = [spec.clusters[s.cluster].gpu_pools[s.pool] for s in shares]
+    accelerators = sorted({pool.accelerator for pool in pools})
+    multi = endpoint.serve_from is not None
     model = sizing_model(endpoint.model)
     where = f"aistack:endpoints.{name}"
     if model is None and endpoint.model_mem_gib is None:
         raise InputError(
             file, f"{where}.model_mem_gib", f"required to size {endpoint.model!r} (not in sizing/capacity.py)"
         )
+    # Every serving cluster keeps a replica: a cluster in serve_from is an entry point of the endpoint.
+    sites = [_site(spec, s, max(endpoint.min_replicas, 1) if multi else 0) for s in shares]
+    peak = peak_sized(spec, name)
     fields: dict[str, Any] = {
         "name": name,
-        "demand": 0.0,
-        "peak_demand": endpoint.demand_tokens_per_s,
+        # Planned at peak: the survival rows and the per-site choices hold at the demand they protect.
+        "demand": endpoint.demand_tokens_per_s if peak else 0.0,
+        "peak_demand": None if peak else endpoint.demand_tokens_per_s,
         "target_utilization": spec.sizing.target_utilization,
-        "min_replicas": endpoint.min_replicas,
-        "clouds": (cloud,),
-        "regions": (region_of(spec, cloud),),
-        "spot": pool.capacity == "spot",
+        "min_replicas": 0 if multi else endpoint.min_replicas,
+        "clouds": tuple(dict.fromkeys(site.cloud for site in sites)),
+        "regions": tuple(dict.fromkeys(site.region for site in sites)),
+        "spot": any(site.spot for site in sites),
+        "sites": tuple(sites),
         # The KV bound: one max_model_len sequence must fit, concurrency at the typical length.
         "max_model_len": endpoint.max_model_len,
         "typical_tokens": endpoint.typical_tokens,
@@ -122,7 +151,7 @@ def _workload(spec: StackSpec, name: str, endpoint: EndpointSpec, pool: GpuPoolS
     if endpoint.model_mem_gib is not None:
         fields["model_mem_gib"] = endpoint.model_mem_gib
     if endpoint.throughput_per_gpu is not None:
-        fields["throughput"] = {pool.accelerator: endpoint.throughput_per_gpu}
+        fields["throughput"] = dict.fromkeys(accelerators, endpoint.throughput_per_gpu)
     if endpoint.slo is not None:
         fields["slo"] = endpoint.slo if isinstance(endpoint.slo, str) else endpoint.slo.model_dump()
     if endpoint.request_classes:
@@ -130,7 +159,7 @@ def _workload(spec: StackSpec, name: str, endpoint: EndpointSpec, pool: GpuPoolS
             {
                 "name": c.name,
                 "share": c.share,
-                "throughput": {pool.accelerator: c.throughput_per_gpu},
+                "throughput": dict.fromkeys(accelerators, c.throughput_per_gpu),
                 "tokens": c.tokens,
             }
             for c in endpoint.request_classes
@@ -142,15 +171,16 @@ def _workload(spec: StackSpec, name: str, endpoint: EndpointSpec, pool: GpuPoolS
         raise InputError(file, key, f"cannot size it: {err}") from None
     from sizing import capacity
 
-    if pool.accelerator not in workload.throughput and not (
-        workload.classes or capacity.estimable(workload, pool.accelerator)
-    ):
-        raise InputError(
-            file,
-            f"{where}.throughput_per_gpu",
-            f"no sourced throughput figure for {endpoint.model} on {pool.accelerator}; "
-            "set throughput_per_gpu (output tokens/s per GPU) from your own benchmark",
-        )
+    for accelerator in accelerators:
+        if accelerator not in workload.throughput and not (
+            workload.classes or capacity.estimable(workload, accelerator)
+        ):
+            raise InputError(
+                file,
+                f"{where}.throughput_per_gpu",
+                f"no sourced throughput figure for {endpoint.model} on {accelerator}; "
+                "set throughput_per_gpu (output tokens/s per GPU) from your own benchmark",
+            )
     return workload
 
 
@@ -180,29 +210,38 @@ def resolve(spec: StackSpec, file: str, base_dir: Path = Path(".")) -> tuple[Sta
     clusters = {name: c.model_dump() for name, c in spec.clusters.items()}
     endpoints = {name: e.model_dump() for name, e in spec.endpoints.items()}
     plan = _plan(spec, sized, pools, catalog, offered_zones, file) if sized else None
+    shares = spec.shares()
     for (cname, pname), pool in pools.items():
         updated = clusters[cname]["gpu_pools"][pname]
-        served = {n: e for n, e in spec.endpoints.items() if (e.cluster, e.pool) == (cname, pname)}
+        served = [s for s in shares if (s.cluster, s.pool) == (cname, pname)]
         if (cname, pname) in sized:
-            planned = [p for name in served for p in plan.pools_for(name)]
+            planned = {s.name: share_pools(spec, plan, s) for s in served}
             # Multi-node replicas take whole groups: the bounds stay multiples of the group size.
-            step = math.lcm(*(e.nodes_per_replica for e in served.values()))
-            low = _round_up(max(sum(p.min_nodes for p in planned), pool.on_demand_floor), step)
+            step = math.lcm(*(s.endpoint.nodes_per_replica for s in served))
+            low = _round_up(
+                max(sum(p.min_nodes for ps in planned.values() for p in ps), pool.on_demand_floor), step
+            )
             updated.update(
                 nodes=None,
                 min_nodes=low,
-                max_nodes=max(sum(p.max_nodes for p in planned), low, step),
-                instance_types=pool.instance_types or sorted({p.instance_type for p in planned}),
+                max_nodes=max(sum(p.max_nodes for ps in planned.values() for p in ps), low, step),
+                instance_types=pool.instance_types
+                or sorted({p.instance_type for ps in planned.values() for p in ps}),
             )
-            for name in served:
-                (chosen,) = plan.pools_for(name)
-                endpoints[name].update(
-                    gpus_per_replica=chosen.gpus_per_replica,
-                    max_replicas=max(chosen.max_replicas, endpoints[name]["min_replicas"]),
-                )
+            for share in served:
+                (chosen,) = planned[share.name]
+                values = {
+                    "gpus_per_replica": chosen.gpus_per_replica,
+                    "max_replicas": max(chosen.max_replicas, share.endpoint.min_replicas, 1),
+                }
+                if spec.endpoints[share.name].serve_from is None:
+                    endpoints[share.name].update(values)
+                else:
+                    entries = endpoints[share.name]["serve_from"]
+                    next(e for e in entries if e["cluster"] == share.cluster).update(values)
         elif not pool.instance_types:
             cloud = spec.clusters[cname].cloud
-            gpus = max([e.gpus_per_replica for e in served.values()], default=1)
+            gpus = max([s.endpoint.gpus_per_replica for s in served], default=1)
             chosen_type = _cheapest(catalog, cloud, region_of(spec, cloud), pool, gpus)
             if chosen_type is None:
                 raise InputError(
@@ -216,6 +255,13 @@ def resolve(spec: StackSpec, file: str, base_dir: Path = Path(".")) -> tuple[Sta
     resolved.update(clusters=clusters, endpoints=endpoints)
     # Checked again with the plan's GPUs per replica (the model must fit them): a one-line error, not a traceback.
     return validate(resolved, file), plan
+
+
+def share_pools(spec: StackSpec, plan: Any, share: Share) -> tuple[Any, ...]:
+    """The plan's pools of one share: the endpoint's pools on the share's cloud (serve_from clusters
+    are on distinct clouds; a single-cluster endpoint's pools are all its share's)."""
+    cloud = spec.clusters[share.cluster].cloud
+    return tuple(p for p in plan.pools_for(share.name) if p.cloud == cloud)
 
 
 def _round_up(n: int, step: int) -> int:
@@ -239,42 +285,74 @@ def _plan(spec: StackSpec, sized: set, pools: dict, catalog: Any, offered_zones:
             and (offered is None or zones <= offered)
         )
 
-    served = {name: e for name, e in spec.endpoints.items() if (e.cluster, e.pool) in sized}
-    # (nodes per replica, GPUs per node) → endpoints; (1, 0) holds every one-node endpoint.
-    kinds: dict[tuple[int, int], list[str]] = {}
-    for name, e in served.items():
-        kinds.setdefault((e.nodes_per_replica, e.gpus_per_pod) if e.multi_node else (1, 0), []).append(name)
-    options = SizingOptions(
-        max_pools_per_workload=1,
-        autoscale=True,
-        time_limit_s=spec.sizing.time_limit_s,
-        survive=spec.sizing.survive,
-    )
+    served: dict[str, list[Share]] = {}
+    for share in spec.shares():
+        if (share.cluster, share.pool) in sized:
+            served.setdefault(share.name, []).append(share)
+    # (nodes per replica, GPUs per node, survive) → endpoints; (1, 0, ·) holds the one-node endpoints.
+    kinds: dict[tuple[int, int, str], list[str]] = {}
+    for name in served:
+        e = spec.endpoints[name]
+        kind = (e.nodes_per_replica, e.gpus_per_pod) if e.multi_node else (1, 0)
+        kinds.setdefault((*kind, spec.survive_of(name)), []).append(name)
     used: Counter = Counter()  # nodes of each offering earlier solves took (quotas are shared)
     plans = []
-    for (k, per_node), names in sorted(kinds.items()):
-        keys = {(served[n].cluster, served[n].pool) for n in names}
+    for (k, per_node, survive), names in sorted(kinds.items()):
+        options = SizingOptions(
+            max_pools_per_workload=1,
+            autoscale=True,
+            time_limit_s=spec.sizing.time_limit_s,
+            survive=None if survive == "none" else survive,
+        )
+        keys = {(s.cluster, s.pool) for n in names for s in served[n]}
         offers = [o for o in catalog.offerings if any(accepts(o, key) for key in keys)]
         if k > 1:
             offers = [_group(o, k, used[o.key]) for o in offers if o.gpus == per_node]
-        workloads = [
-            _workload(spec, n, served[n], pools[(served[n].cluster, served[n].pool)], file) for n in names
-        ]
+        elif used:
+            offers = [_group(o, 1, used[o.key]) for o in offers]
+        workloads = [_workload(spec, n, served[n], file) for n in names]
         plan = plan_for(workloads, Catalog(offers), options)
         if plan.status != "optimal":
             reason = plan.reason
-            endpoint = served.get(reason.workload) if reason and reason.workload else None
-            cname, pname = (endpoint.cluster, endpoint.pool) if endpoint else sorted(keys)[0]
+            share = served[reason.workload][0] if reason and reason.workload in served else None
+            cname, pname = (share.cluster, share.pool) if share else sorted(keys)[0]
             why = f"[{reason.code}] {reason.message}" if reason else plan.status
             raise InputError(
                 file, f"aistack:clusters.{cname}.gpu_pools.{pname}", f"cannot size the pool: {why}"
             )
+        plan = _peak_floors(spec, plan, workloads)
         if k > 1:
-            plan = _ungroup(plan, k, served, file)
+            plan = _ungroup(plan, k, file)
         for p in plan.pools:
             used[(p.cloud, p.region, p.instance_type, p.accelerator, p.gpus_per_node)] += p.nodes
         plans.append(plan)
     return _merge(plans)
+
+
+def _peak_floors(spec: StackSpec, plan: Any, workloads: list[Any]) -> Any:
+    """Autoscaler bounds of the endpoints planned at peak: the planned nodes are the maximum, the
+    minimum holds the floor replicas (each site's, or the endpoint's ``min_replicas``)."""
+    floors = {
+        (w.name, site.cloud): site.min_replicas if w.sites and len(w.sites) > 1 else w.min_replicas
+        for w in workloads
+        if peak_sized(spec, w.name)
+        for site in w.sites or ()
+    }
+    if not floors:
+        return plan
+
+    def bounded(pool: Any) -> Any:
+        floor = floors.get((pool.workload, pool.cloud))
+        if floor is None:
+            return pool
+        low = min(-(-floor // pool.replicas_per_node), pool.nodes)
+        return dataclasses.replace(pool, min_nodes=low, max_nodes=pool.nodes)
+
+    return dataclasses.replace(
+        plan,
+        pools=tuple(bounded(p) for p in plan.pools),
+        periods=tuple(dataclasses.replace(t, pools=tuple(bounded(p) for p in t.pools)) for t in plan.periods),
+    )
 
 
 def _group(offer: Any, k: int, used: int) -> Any:
@@ -290,7 +368,7 @@ def _group(offer: Any, k: int, used: int) -> Any:
     )
 
 
-def _ungroup(plan: Any, k: int, served: dict[str, EndpointSpec], file: str) -> Any:
+def _ungroup(plan: Any, k: int, file: str) -> Any:
     """A plan over groups of ``k`` nodes as nodes: counts x k, GPUs per node / k, one replica per group."""
 
     def nodes(pool: Any) -> Any:

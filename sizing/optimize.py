@@ -83,6 +83,7 @@ class Candidate:
     class_caps: tuple[float, ...] = ()
     availability: float = 1.0
     estimated: bool = False
+    site: int = 0
 
     @property
     def monthly(self) -> float:
@@ -167,8 +168,10 @@ def candidates(
                 o.gpus == 0
                 or (w.clouds and o.cloud not in w.clouds)
                 or (w.regions and o.region not in w.regions)
+                or w.site_of(o) is None
             ):
                 continue
+            site = w.site_of(o) or 0
             fact.allowed.append(o)
             classes = w.request_classes
             acc = o.accelerator or ""
@@ -185,7 +188,7 @@ def candidates(
                 fact.too_small.append(o)
                 continue
             rpn = capacity.replicas_per_node(o.gpus, g)
-            spot_priced = w.spot and o.spot_price_hr is not None
+            spot_priced = w.spot_at(site) and o.spot_price_hr is not None
             variants = [True] if spot_priced else [False]
             if spot_priced and options.on_demand_floor > 0:
                 variants.append(False)
@@ -198,7 +201,9 @@ def candidates(
                     for b in classes
                 )
                 mix = _mix_capacity(classes, caps)
-                cand = Candidate(w_idx, o, spot, g, rpn, mix, o.hourly(spot), caps, avail, credit.estimated)
+                cand = Candidate(
+                    w_idx, o, spot, g, rpn, mix, o.hourly(spot), caps, avail, credit.estimated, site
+                )
                 (fact.zero_quota if o.max_nodes == 0 else found).append(cand)
         facts.append(fact)
     return found, facts
@@ -358,7 +363,7 @@ def _prune(
     groups: dict[tuple[object, ...], list[int]] = defaultdict(list)
     for i, c in enumerate(cands):
         where = c.domains(domain) if domain in ("region", "cloud") else ()
-        groups[(c.w, c.spot, where)].append(i)
+        groups[(c.w, c.site, c.spot, where)].append(i)
     for members in groups.values():
         members.sort(key=lambda i: (cands[i].monthly, -cands[i].capacity, -cands[i].replicas_per_node, i))
         # (capacity vector, quota) so far per (zone set, replicas per node) among dominators.
@@ -624,6 +629,8 @@ def _solve_kept(
         for w_idx, w in enumerate(workloads):
             _add_demand(build, t, w_idx, x_t, period[w_idx])
             _add_replicas(build, w_idx, x_t, w.min_replicas)
+            for k, site in enumerate(w.sites or ()):
+                _add_replicas(build, w_idx, x_t, site.min_replicas, site=k)
             if floor > 0 and w.spot:
                 _add_on_demand_floor(build, w_idx, x_t, floor * period[w_idx])
             if max_pools is not None:
@@ -807,10 +814,12 @@ def _route(
         model.row((*terms, *nodes), -np.inf, 0.0)
 
 
-def _add_replicas(build: _Build, w_idx: int, x: Sequence[int], min_replicas: int) -> None:
-    """``sum_o nodes(o) x replicas_per_node(o) >= min_replicas``."""
+def _add_replicas(
+    build: _Build, w_idx: int, x: Sequence[int], min_replicas: int, site: int | None = None
+) -> None:
+    """``sum_o nodes(o) x replicas_per_node(o) >= min_replicas`` (over one site's offerings when given)."""
     if min_replicas > 0:
-        members = build.members.get(w_idx, [])
+        members = [i for i in build.members.get(w_idx, []) if site is None or build.cands[i].site == site]
         build.model.row(((x[i], build.cands[i].replicas_per_node) for i in members), min_replicas, np.inf)
 
 
@@ -825,7 +834,8 @@ def _add_on_demand_floor(build: _Build, w_idx: int, x: Sequence[int], floor_dema
 def _add_max_pools(
     build: _Build, w_idx: int, x: Sequence[int], max_pools: int, demand: float, floor: float
 ) -> None:
-    """Binary ``used(o)`` with ``nodes(o) <= U x used(o)`` and ``sum_o used(o) <= max_pools``."""
+    """Binary ``used(o)`` with ``nodes(o) <= U x used(o)`` and ``sum_o used(o) <= max_pools`` (per site
+    of a workload with sites: each of its node pools has at most ``max_pools`` machine types)."""
     model, cands = build.model, build.cands
     members = build.members.get(w_idx, [])
     if not members:
@@ -833,7 +843,12 @@ def _add_max_pools(
     used = [model.var(0.0, 0, 1, True) for _ in members]
     for i, u in zip(members, used, strict=True):
         model.row(((x[i], 1.0), (u, -model.upper[x[i]])), -np.inf, 0.0)
-    model.row(((u, 1.0) for u in used), -np.inf, max_pools)
+    for site in sorted({cands[i].site for i in members}):
+        model.row(
+            ((u, 1.0) for i, u in zip(members, used, strict=True) if cands[i].site == site),
+            -np.inf,
+            max_pools,
+        )
     # Valid cuts: the pools in use must be able to cover demand (and the on-demand floor) at
     # their upper bounds. They tighten the relaxation without cutting any solution.
     if demand > 0:
@@ -978,7 +993,7 @@ def _break_twin_symmetry(
         zones = c.zone_keys if by_zones else ()
         where = c.domains(survive) if survive in ("region", "cloud") else ()
         caps = c.class_caps or (c.capacity,)
-        groups[(c.w, c.spot, c.hourly, caps, c.replicas_per_node, zones, where)].append(i)
+        groups[(c.w, c.site, c.spot, c.hourly, caps, c.replicas_per_node, zones, where)].append(i)
     for same in groups.values():
         for a, b in itertools.pairwise(same):
             build.model.row((*((x_t[a], 1.0) for x_t in x), *((x_t[b], -1.0) for x_t in x)), 0.0, np.inf)
@@ -1136,7 +1151,7 @@ def _twin_groups(cands: Sequence[Candidate], fixed: Sequence[bool], survive: str
             groups[("fixed", i)] = [i]
             continue
         where = c.domains(survive) if survive in ("region", "cloud") else ()
-        key = (c.w, c.spot, c.hourly, c.class_caps or (c.capacity,), c.replicas_per_node, where)
+        key = (c.w, c.site, c.spot, c.hourly, c.class_caps or (c.capacity,), c.replicas_per_node, where)
         groups.setdefault(key, []).append(i)
     return list(groups.values())
 

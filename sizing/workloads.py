@@ -104,6 +104,36 @@ class LatencyTarget(BaseModel):
     )
 
 
+class Site(BaseModel):
+    """One place a workload may run: a node pool's cloud, region, accelerator and machine types.
+
+    A workload with sites (one endpoint served from several clusters) uses only offerings some site
+    accepts, priced spot or on-demand as that site says, at most ``options.max_pools_per_workload``
+    machine types per site, and keeps at least ``min_replicas`` replicas on each site.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cloud: Cloud = Field(description="The site's cloud.")
+    region: str = Field(min_length=1, description="The site's region (Azure: location).")
+    accelerator: str | None = Field(default=None, description="Canonical accelerator name; None = any.")
+    instance_types: tuple[str, ...] | None = Field(
+        default=None, description="Machine types the site may use; None = any of the accelerator."
+    )
+    spot: bool = Field(
+        default=False, description="The site's nodes are spot where the offering has a spot price."
+    )
+    min_replicas: int = Field(default=0, ge=0, description="Replicas to keep on this site at least.")
+
+    def accepts(self, offering: Any) -> bool:
+        """Whether an offering can be a node pool of this site."""
+        return (
+            (offering.cloud, offering.region) == (self.cloud, self.region)
+            and (self.accelerator is None or offering.accelerator == self.accelerator)
+            and (self.instance_types is None or offering.instance_type in self.instance_types)
+        )
+
+
 class Workload(BaseModel):
     """One service to size: a model at a demand, with where and how it may run."""
 
@@ -184,6 +214,11 @@ class Workload(BaseModel):
     clouds: tuple[Cloud, ...] | None = Field(default=None, description="Allowed clouds; default all.")
     regions: tuple[str, ...] | None = Field(default=None, description="Allowed regions; default all.")
     spot: bool = Field(default=False, description="Run on spot capacity where the offering has a spot price.")
+    sites: tuple[Site, ...] | None = Field(
+        default=None,
+        description="Node pools the workload is placed across (see Site); None = any allowed offering, "
+        "`spot` for all.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -263,6 +298,23 @@ class Workload(BaseModel):
         if abs(total - 1.0) > _SHARE_TOLERANCE:
             raise ValueError(f"shares must sum to 1; they sum to {total:g}")
         return value
+
+    @field_validator("sites")
+    @classmethod
+    def _non_empty_sites(cls, value: tuple[Site, ...] | None) -> tuple[Site, ...] | None:
+        if value is not None and not value:
+            raise ValueError("must list at least one site, or be left out")
+        return value
+
+    def site_of(self, offering: Any) -> int | None:
+        """Index of the first site accepting an offering (0 without sites; None when none does)."""
+        if self.sites is None:
+            return 0
+        return next((k for k, site in enumerate(self.sites) if site.accepts(offering)), None)
+
+    def spot_at(self, site: int) -> bool:
+        """Whether the workload runs spot on a site."""
+        return self.spot if self.sites is None else self.sites[site].spot
 
     @field_validator("regions")
     @classmethod

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,7 +20,7 @@ from aistack.errors import InputError
 from aistack.spec.base import TAG_KEY, TAG_VALUE, Model, Name, overlapping
 from aistack.spec.clouds import Clouds, NetworkSpec, zone_index
 from aistack.spec.clusters import ClusterSpec, GpuPoolSpec
-from aistack.spec.endpoints import EndpointSpec, accelerator_gib
+from aistack.spec.endpoints import EndpointSpec, ServeFromSpec, accelerator_gib
 from aistack.spec.sizing import SizingSpec
 from aistack.spec.stores import StoreSpec
 from policies.aistack_rules import versions
@@ -32,6 +33,8 @@ __all__ = [
     "EndpointSpec",
     "GpuPoolSpec",
     "NetworkSpec",
+    "ServeFromSpec",
+    "Share",
     "StackSpec",
     "StoreSpec",
     "load_stack_file",
@@ -40,6 +43,28 @@ __all__ = [
     "stack_file",
     "zone_index",
 ]
+
+
+@dataclass(frozen=True)
+class Share:
+    """One cluster's share of an endpoint: what that cluster deploys and reports for it.
+
+    Attributes:
+        name: The endpoint's name (the Deployment and Service name in every serving cluster).
+        cluster: The serving cluster.
+        pool: The GPU pool of that cluster the share's replicas run on.
+        store: The store this cluster reads the weights from: the endpoint's ``store`` when on the
+            same cloud, else the store on the cluster's cloud whose ``replica_of`` is it.
+        endpoint: The endpoint as this cluster serves it: ``cluster``, ``pool`` and ``store`` concrete,
+            no ``serve_from``, and the share's own ``min_replicas`` / ``max_replicas`` /
+            ``gpus_per_replica`` (the plan's, after :func:`aistack.plan.resolve`).
+    """
+
+    name: str
+    cluster: str
+    pool: str
+    store: str
+    endpoint: EndpointSpec
 
 
 AUDIT_RETENTION_DAYS = {"dev": 30, "staging": 90, "prod": 365}
@@ -158,13 +183,99 @@ class StackSpec(Model):
                         f"stores.{sname}.readers",
                         f"cluster {reader!r} is on {self.clusters[reader].cloud}, the store on {store.cloud}",
                     )
+            self._check_replica(sname, store)
         for ename, endpoint in self.endpoints.items():
-            self._check_endpoint(f"endpoints.{ename}", endpoint)
+            self._check_endpoint(ename, endpoint)
         for cname, cluster in self.clusters.items():
             for pname, pool in cluster.gpu_pools.items():
                 if pool.sized:
                     self._check_sized(cname, pname)
         return self
+
+    def _check_replica(self, name: str, store: StoreSpec) -> None:
+        """A replica copies a primary on another cloud, with its purpose; one per cloud; no chains."""
+        if store.replica_of is None:
+            return
+        where = f"stores.{name}.replica_of"
+        primary = self.stores.get(store.replica_of)
+        if primary is None or store.replica_of == name:
+            raise _Located(where, f"no other store named {store.replica_of!r}; stores: {_names(self.stores)}")
+        if primary.replica_of is not None:
+            raise _Located(
+                where,
+                f"store {store.replica_of!r} is itself a replica of {primary.replica_of!r}; name the primary "
+                f"({primary.replica_of!r}): replicas do not chain",
+            )
+        if primary.cloud == store.cloud:
+            raise _Located(
+                where,
+                f"store {store.replica_of!r} is on {primary.cloud} too; a replica lives on another cloud "
+                "(clusters on the primary's cloud read the primary)",
+            )
+        if store.purpose != primary.purpose:
+            raise _Located(
+                f"stores.{name}.purpose",
+                f"a replica has its primary's purpose: {primary.purpose!r} (store {store.replica_of!r})",
+            )
+        twins = [
+            n for n, s in self.stores.items() if s.replica_of == store.replica_of and s.cloud == store.cloud
+        ]
+        if twins[0] != name:
+            raise _Located(
+                where,
+                f"store {twins[0]!r} is already the replica of {store.replica_of!r} on {store.cloud}; one per cloud",
+            )
+
+    def store_for(self, store: str, cluster: str) -> str | None:
+        """The store a cluster reads an endpoint's weights from: ``store`` when on the cluster's cloud,
+        else the replica of ``store`` on that cloud (None when there is none)."""
+        cloud = self.clusters[cluster].cloud
+        if self.stores[store].cloud == cloud:
+            return store
+        return next(
+            (n for n, s in self.stores.items() if s.replica_of == store and s.cloud == cloud),
+            None,
+        )
+
+    def survive_of(self, endpoint: str) -> str:
+        """The failure domain an endpoint survives: its own ``survive``, else ``aistack:sizing.survive``."""
+        return self.endpoints[endpoint].survive or self.sizing.survive or "none"
+
+    def shares(self) -> list[Share]:
+        """One :class:`Share` per (endpoint, serving cluster), endpoints in spec order, then ``serve_from`` order.
+
+        Everything that deploys or reports per cluster iterates these, never ``endpoints``: a
+        multi-cluster endpoint has no ``cluster`` or ``pool`` of its own.
+        """
+        return [share for name in self.endpoints for share in self.shares_of(name)]
+
+    def shares_of(self, endpoint: str) -> list[Share]:
+        """The shares of one endpoint (one for a single-cluster endpoint)."""
+        spec = self.endpoints[endpoint]
+        if spec.serve_from is None:
+            store = self.store_for(spec.store, spec.cluster) or spec.store
+            if store != spec.store:
+                spec = spec.model_copy(update={"store": store})
+            return [Share(endpoint, spec.cluster, spec.pool, store, spec)]
+        shares = []
+        for entry in spec.serve_from:
+            store = self.store_for(spec.store, entry.cluster) or spec.store
+            own = {
+                key: getattr(entry, key)
+                for key in ("min_replicas", "max_replicas", "gpus_per_replica")
+                if getattr(entry, key) is not None
+            }
+            share = spec.model_copy(
+                update={
+                    "cluster": entry.cluster,
+                    "pool": entry.pool,
+                    "store": store,
+                    "serve_from": None,
+                    **own,
+                }
+            )
+            shares.append(Share(endpoint, entry.cluster, entry.pool, store, share))
+        return shares
 
     def _check_platform(self, name: str, cluster: ClusterSpec, zones: list[str]) -> None:
         """What the cloud refuses at create time: a minor past standard support, EKS in one zone."""
@@ -184,14 +295,15 @@ class StackSpec(Model):
 
     def _check_sized(self, cluster: str, pool: str) -> None:
         """A sized pool serves at least one endpoint, and each of them states its peak demand."""
-        served = {n: e for n, e in self.endpoints.items() if (e.cluster, e.pool) == (cluster, pool)}
+        served = [share for share in self.shares() if (share.cluster, share.pool) == (cluster, pool)]
         if not served:
             raise _Located(
                 f"clusters.{cluster}.gpu_pools.{pool}",
                 "a sized pool (no min_nodes/max_nodes) needs an endpoint served on it to size it from; "
                 "give min_nodes and max_nodes, or add an endpoint with demand_tokens_per_s",
             )
-        for name, endpoint in served.items():
+        for share in served:
+            name, endpoint = share.name, self.endpoints[share.name]
             # A multi-node endpoint keeps its layout (GPUs per replica over nodes_per_replica nodes): the
             # plan picks the instance type with exactly that many GPUs per node, and the node counts.
             planned = {"max_replicas"} if endpoint.multi_node else {"max_replicas", "gpus_per_replica"}
@@ -201,42 +313,90 @@ class StackSpec(Model):
                     f"set by the sizing plan: endpoint {name!r} runs on sized pool {cluster}.{pool}; remove it "
                     "(or give the pool min_nodes and max_nodes to size it yourself)",
                 )
+            for i, entry in enumerate(endpoint.serve_from or []):
+                for key in sorted({"min_replicas", *planned} & entry.model_fields_set):
+                    raise _Located(
+                        f"endpoints.{name}.serve_from.{i}.{key}",
+                        f"set by the sizing plan: endpoint {name!r} serves from sized pools; remove it "
+                        "(the endpoint's min_replicas is the floor over all its clusters)",
+                    )
             if endpoint.demand_tokens_per_s is None:
                 raise _Located(
                     f"endpoints.{name}.demand_tokens_per_s",
                     f"required: endpoint {name!r} runs on sized pool {cluster}.{pool}, which is sized from it",
                 )
 
-    def _check_endpoint(self, where: str, endpoint: EndpointSpec) -> None:
-        """An endpoint names an existing cluster, pool and store the cluster may read, and fits the pool."""
-        cluster = self.clusters.get(endpoint.cluster)
-        if cluster is None:
-            raise _Located(
-                f"{where}.cluster",
-                f"no cluster named {endpoint.cluster!r}; clusters: {_names(self.clusters)}",
-            )
-        pool = cluster.gpu_pools.get(endpoint.pool)
-        if pool is None:
-            raise _Located(
-                f"{where}.pool",
-                f"cluster {endpoint.cluster!r} has no GPU pool {endpoint.pool!r}; its pools: {_names(cluster.gpu_pools)}",
-            )
-        store = self.stores.get(endpoint.store)
-        if store is None:
-            raise _Located(
-                f"{where}.store", f"no store named {endpoint.store!r}; stores: {_names(self.stores)}"
-            )
-        if store.cloud != cluster.cloud:
+    def _check_endpoint(self, name: str, spec: EndpointSpec) -> None:
+        """Each serving cluster and pool exists, reads a store on its own cloud, and fits the endpoint."""
+        where = f"endpoints.{name}"
+        if spec.store not in self.stores:
+            raise _Located(f"{where}.store", f"no store named {spec.store!r}; stores: {_names(self.stores)}")
+        if self.stores[spec.store].replica_of is not None:
             raise _Located(
                 f"{where}.store",
-                f"store {endpoint.store!r} is on {store.cloud}, cluster {endpoint.cluster!r} on {cluster.cloud}; "
-                "serve from a store on the cluster's cloud",
+                f"store {spec.store!r} is a replica of {self.stores[spec.store].replica_of!r}; name the primary "
+                "(each cluster then reads the copy on its own cloud)",
             )
-        if endpoint.cluster not in self.readers(endpoint.store):
+        entries = (
+            [(where, spec.cluster, spec.pool)]
+            if spec.serve_from is None
+            else [(f"{where}.serve_from.{i}", e.cluster, e.pool) for i, e in enumerate(spec.serve_from)]
+        )
+        for at, cname, pname in entries:
+            cluster = self.clusters.get(cname)
+            if cluster is None:
+                raise _Located(
+                    f"{at}.cluster", f"no cluster named {cname!r}; clusters: {_names(self.clusters)}"
+                )
+            if pname not in cluster.gpu_pools:
+                raise _Located(
+                    f"{at}.pool",
+                    f"cluster {cname!r} has no GPU pool {pname!r}; its pools: {_names(cluster.gpu_pools)}",
+                )
+            if self.store_for(spec.store, cname) is None:
+                primary = self.stores[spec.store]
+                raise _Located(
+                    f"{where}.store",
+                    f"store {spec.store!r} is on {primary.cloud}, cluster {cname!r} on {cluster.cloud}; "
+                    f"serve from a store on the cluster's cloud, or add one there with `replica_of: {spec.store}`",
+                )
+        if spec.serve_from is not None:
+            clouds = [self.clusters[c].cloud for _, c, _ in entries]
+            if len(set(clouds)) < len(clouds):
+                raise _Located(
+                    f"{where}.serve_from",
+                    f"serve_from clusters are on distinct clouds (got {', '.join(clouds)}): each cloud serves "
+                    "an endpoint from one cluster and one store",
+                )
+            sized = {self.clusters[c].gpu_pools[p].sized for _, c, p in entries}
+            if len(sized) > 1:
+                raise _Located(
+                    f"{where}.serve_from",
+                    "the pools of serve_from are either all sized (the plan places the replicas across them) "
+                    "or all given min_nodes/max_nodes, not a mix",
+                )
+        if spec.survive in ("region", "cloud"):
+            clouds = {self.clusters[c].cloud for _, c, _ in entries}
+            if len(clouds) < 2:
+                raise _Located(
+                    f"{where}.survive",
+                    f"surviving the loss of a {spec.survive} needs clusters on at least two clouds (a stack has "
+                    f"one region per cloud); endpoint {name!r} is served from {', '.join(sorted(clouds))} only: "
+                    "use serve_from, or survive: zone | none",
+                )
+        for share in self.shares_of(name):
+            self._check_share(where, share)
+
+    def _check_share(self, where: str, share: Share) -> None:
+        """One cluster's share (``where``: the endpoint's key path): it may read its store, and the
+        endpoint fits the share's pool."""
+        endpoint, cluster = share.endpoint, self.clusters[share.cluster]
+        pool = cluster.gpu_pools[share.pool]
+        if share.cluster not in self.readers(share.store):
             raise _Located(
                 f"{where}.store",
-                f"cluster {endpoint.cluster!r} may not read store {endpoint.store!r} "
-                f"(its readers: {', '.join(self.readers(endpoint.store))}); add it to stores.{endpoint.store}.readers",
+                f"cluster {share.cluster!r} may not read store {share.store!r} "
+                f"(its readers: {', '.join(self.readers(share.store))}); add it to stores.{share.store}.readers",
             )
         gcp = self.clouds.configured().get("gcp") if cluster.cloud == "gcp" else None
         if endpoint.expose == "internal-lb" and gcp is not None and gcp.proxy_only_cidr is None:
@@ -375,7 +535,7 @@ class StackSpec(Model):
 
     def served_by(self, cluster: str) -> list[str]:
         """The endpoints a cluster serves, in spec order."""
-        return [name for name, e in self.endpoints.items() if e.cluster == cluster]
+        return list(dict.fromkeys(share.name for share in self.shares() if share.cluster == cluster))
 
     def readers(self, store: str) -> list[str]:
         """Clusters allowed to read a store (its readers, or every cluster on its cloud)."""

@@ -180,8 +180,50 @@ class IngressSpec(Model):
     )
 
 
+Survive = Literal["none", "zone", "region", "cloud"]
+"""Failure domain an endpoint keeps meeting its demand without (``none``: no such promise)."""
+
+
+class ServeFromSpec(Model):
+    """One cluster an endpoint serves from (its *share*), and that share's replica bounds."""
+
+    cluster: Name = Field(
+        description="Cluster serving a share of the endpoint (a key of `aistack:clusters`)."
+    )
+    pool: Name = Field(description="GPU pool of that cluster the share's replicas run on.")
+    min_replicas: int | None = Field(
+        default=None,
+        ge=0,
+        le=1000,
+        description="Fewest replicas of this share (count); omit for the endpoint's `min_replicas`. On a sized "
+        "pool the plan sets it from the placement.",
+    )
+    max_replicas: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="Most replicas of this share (count); omit for the endpoint's `max_replicas`. On a sized pool "
+        "the plan sets it (omit it).",
+    )
+    gpus_per_replica: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="GPUs per replica of this share; omit for the endpoint's. On a sized pool the plan sets it "
+        "from the pool's offerings (omit it).",
+    )
+
+    @field_validator("gpus_per_replica")
+    @classmethod
+    def _power_of_two(cls, gpus: int | None) -> int | None:
+        if gpus is not None and gpus & (gpus - 1):
+            raise ValueError(f"gpus_per_replica must be a power of two (1, 2, 4, 8, 16, ...), got {gpus}")
+        return gpus
+
+
 class EndpointSpec(Model):
-    """One model served by an OpenAI-compatible server (vLLM by default) on a cluster's GPU pool."""
+    """One model served by an OpenAI-compatible server (vLLM by default) on a cluster's GPU pool, or on
+    several clusters' pools at once (``serve_from``)."""
 
     model: str = Field(
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$",
@@ -195,10 +237,32 @@ class EndpointSpec(Model):
         "e.g. `llama-3.1-8b-instruct`: safetensors files plus config and tokenizer files, which the server "
         "streams straight from the store (vLLM `--load-format runai_streamer`).",
     )
-    cluster: Name = Field(description="Cluster that serves the model (a key of `aistack:clusters`).")
-    pool: Name = Field(description="GPU pool of that cluster the replicas run on.")
+    cluster: Name | None = Field(
+        default=None,
+        description="Cluster that serves the model (a key of `aistack:clusters`); give `cluster` and `pool`, "
+        "or `serve_from`.",
+    )
+    pool: Name | None = Field(
+        default=None, description="GPU pool of that cluster the replicas run on (with `cluster`)."
+    )
+    serve_from: list[ServeFromSpec] | None = Field(
+        default=None,
+        description="Serve from several clusters at once (instead of `cluster` + `pool`): at least two entries on "
+        "distinct clusters, `{cluster, pool}` each. On sized pools the plan places the replicas jointly across "
+        "their offerings at the least cost that meets `demand_tokens_per_s` with `survive`; each cluster "
+        "deploys its share (servers, autoscaler bounds, its entry point). Each cluster reads the weights from "
+        "the store on its own cloud: `store` when on the same cloud, else the store whose `replica_of` is `store`.",
+    )
+    survive: Survive | None = Field(
+        default=None,
+        description="Failure domain whose loss the endpoint survives: with any one zone, region or cloud lost, "
+        "the remaining replicas still meet `demand_tokens_per_s` (the plan sizes sized pools so). Omit for "
+        "`aistack:sizing.survive` (none when that is unset). `region` and `cloud` need clusters in two regions "
+        "or clouds: a stack has one region per cloud.",
+    )
     store: Name = Field(
-        description="Object store holding the weights; the cluster must be one of its readers."
+        description="Object store holding the weights (the primary copy with `serve_from`); every serving "
+        "cluster must be one of the readers of the store it reads."
     )
     image: str = Field(
         default=DEFAULT_IMAGE,
@@ -410,6 +474,24 @@ class EndpointSpec(Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> EndpointSpec:
+        if self.serve_from is None:
+            missing = [key for key in ("cluster", "pool") if getattr(self, key) is None]
+            if missing:
+                raise ValueError(
+                    f"give {' and '.join(missing)} (one cluster's pool), or serve_from (a list of "
+                    "{cluster, pool} on at least two clusters)"
+                )
+        else:
+            given = [key for key in ("cluster", "pool") if getattr(self, key) is not None]
+            if given:
+                raise ValueError(
+                    f"give either cluster + pool or serve_from, not both ({', '.join(given)} given with serve_from)"
+                )
+            clusters = [entry.cluster for entry in self.serve_from]
+            if len(set(clusters)) < 2 or len(set(clusters)) < len(clusters):
+                raise ValueError(
+                    f"serve_from needs at least two entries on distinct clusters (got {', '.join(clusters) or 'none'})"
+                )
         if self.gpus_per_replica % self.nodes_per_replica:
             raise ValueError(
                 f"gpus_per_replica ({self.gpus_per_replica}) must split evenly over nodes_per_replica "

@@ -29,6 +29,12 @@ class StoreSpec(Model):
         default=True,
         description="Encrypt with a key the stack owns (KMS / Key Vault / Cloud KMS) instead of the provider's.",
     )
+    replica_of: Name | None = Field(
+        default=None,
+        description="A copy of another store (its primary) kept identical, on another cloud: endpoints whose "
+        "`store` is the primary read this copy from clusters on this store's cloud. It has the primary's "
+        "purpose and no replica of its own (no chains).",
+    )
     readers: list[Name] | None = Field(
         default=None,
         description="Clusters whose serving workloads may read the store; omit for every cluster on its cloud.",

@@ -84,7 +84,7 @@ def deploy(spec: StackSpec, provider: pulumi.ProviderResource, prefix: str) -> c
     mine = {name: c for name, c in spec.clusters.items() if c.cloud == "gcp"}
     # One GKE cluster per GCP stack (registry: several_clusters); its Service range is a subnetwork range.
     services_cidr = next((c.service_cidr for c in mine.values()), None)
-    serving_ports = sorted({e.port for e in spec.endpoints.values() if e.cluster in mine})
+    serving_ports = sorted({s.endpoint.port for s in spec.shares() if s.cluster in mine})
     network = Network("gcp", cloud, services_cidr=services_cidr, health_check_ports=serving_ports, opts=opts)
     audit = AuditLog(
         "gcp-audit",

@@ -82,7 +82,7 @@ def cluster_provider(name: str, cluster: contract.Cluster) -> k8s.Provider:
     )
 
 
-def deploy_serving(spec: StackSpec, deployed: contract.CloudStack) -> dict[str, ServingEndpoint]:
+def deploy_serving(spec: StackSpec, deployed: contract.CloudStack) -> dict[tuple[str, str], ServingEndpoint]:
     """Declare the GPU runtime on every cluster a family deployed, and the endpoints they serve.
 
     Args:
@@ -91,25 +91,27 @@ def deploy_serving(spec: StackSpec, deployed: contract.CloudStack) -> dict[str, 
         deployed: What one cloud family declared.
 
     Returns:
-        The endpoints declared, by name.
+        The shares declared, by (endpoint, cluster): each serving cluster deploys its share of an endpoint.
     """
-    endpoints: dict[str, ServingEndpoint] = {}
+    endpoints: dict[tuple[str, str], ServingEndpoint] = {}
     for cname, cluster in deployed.clusters.items():
         cspec = spec.clusters[cname]
         cloud = spec.clouds.configured()[cspec.cloud]
         proxy_only = getattr(cloud, "proxy_only_cidr", None)
-        endpoints |= serve_cluster(
+        served = serve_cluster(
             cname,
             cluster,
             cloud=cspec.cloud,
             kubernetes_version=cspec.kubernetes_version,
-            endpoints={name: e for name, e in spec.endpoints.items() if e.cluster == cname},
+            endpoints={s.name: s.endpoint for s in spec.shares() if s.cluster == cname},
             accelerators={pool: p.accelerator for pool, p in cspec.gpu_pools.items()},
             deployed=deployed,
             region=getattr(cloud, "region", None),
             project=getattr(cloud, "project", None),
             gateway_sources=(proxy_only,) if proxy_only else (),
+            shared=frozenset(n for n, e in spec.endpoints.items() if e.serve_from is not None),
         )
+        endpoints |= {(ename, cname): endpoint for ename, endpoint in served.items()}
     return endpoints
 
 
@@ -125,6 +127,7 @@ def serve_cluster(
     region: str | None = None,
     gateway_sources: tuple[str, ...] = (),
     project: str | None = None,
+    shared: frozenset[str] = frozenset(),
 ) -> dict[str, ServingEndpoint]:
     """Declare one cluster's Kubernetes layer, all as children of the cluster component.
 
@@ -135,7 +138,9 @@ def serve_cluster(
     several nodes, the ``<name>-serving`` namespace with one reader service account per store
     those endpoints read, ``<name>-keda``, the ``<name>-pod-metrics`` pipeline KEDA queries (unless
     every endpoint scales on CPU and never to zero), the ``<name>-routing`` APIs and inference Gateway
-    (:class:`ClusterRouting`), then one :class:`ServingEndpoint` per endpoint.
+    (:class:`ClusterRouting`), then one :class:`ServingEndpoint` per endpoint: named after the endpoint,
+    or ``<name>-<endpoint>`` for the ``shared`` ones (served from several clusters: each cluster's share
+    needs its own logical name; its Kubernetes objects keep the endpoint's name).
 
     Args:
         name: The cluster's spec name.
@@ -236,8 +241,9 @@ def serve_cluster(
     )
     return {
         ename: ServingEndpoint(
-            ename,
+            f"{name}-{ename}" if ename in shared else ename,
             endpoint,
+            endpoint=ename,
             cloud=cloud,
             accelerator=accelerators[endpoint.pool],
             store=deployed.stores[endpoint.store],

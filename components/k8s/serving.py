@@ -211,11 +211,15 @@ class ServingEndpoint(contract.Component):
         target: tuple[str, str] = ("apps/v1", "Deployment"),
         api_key_secret: pulumi.Input[str] | None = None,
         lws_controller: pulumi.Resource | None = None,
+        endpoint: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """Args besides the spec: ``scaling``, where KEDA reads the signals; ``target``, the
-        ``(apiVersion, kind)`` of the workload KEDA scales (any kind with a ``scale`` subresource)."""
+        ``(apiVersion, kind)`` of the workload KEDA scales (any kind with a ``scale`` subresource);
+        ``endpoint``, the endpoint's name, which its Kubernetes objects take (default ``name``, the
+        logical name: a share of an endpoint served from several clusters has its own)."""
         super().__init__(name, opts)
+        name = endpoint or name
         row = clouds.row(cloud)
         # Placement a node provisioner adds (GKE's ComputeClass label and taint), on top of the row's.
         placement = {

@@ -295,18 +295,16 @@ def test_size_command_with_a_user_catalog_and_a_malformed_one(tmp_path: Path):
     assert str(bad) in result.stderr and "gpus" in result.stderr
 
 
-def test_the_plans_gpus_per_replica_must_hold_the_context():
-    # model_mem_gib 20 puts the 8B on one A10G; its full 131,072-token context cannot fit there. The check
-    # runs again on the plan's GPUs per replica and ends in one line naming the endpoint, not a traceback.
+def test_a_context_no_offering_of_the_pool_holds_is_one_line_naming_the_pool():
+    # model_mem_gib 20 puts the 8B on one A10G; its full 131,072-token context fits no A10G offering of the
+    # pool. The plan only looks at the pool's own accelerator (not at the H100 offerings of chat-70b's pool
+    # in the same region), so it refuses in one line naming the pool, not a traceback.
     config = copy.deepcopy(PROD)
     config["aistack:endpoints"]["chat"]["max_model_len"] = 131072
     err = _error(config)
     assert err.file == "stacks/Pulumi.x.yaml"
-    assert err.key == "aistack:endpoints.chat.max_model_len"
-    assert err.message.startswith("endpoint 'chat' does not fit 1 x A10G-24GB: weights 14.96 GiB (bf16)")
-    assert err.message.endswith(
-        "lower max_model_len to at most 25644, or raise gpus_per_replica or gpu_memory_utilization"
-    )
+    assert err.key == "aistack:clusters.main.gpu_pools.a10g"
+    assert err.message.startswith("cannot size the pool: [memory]")
 
 
 def test_endpoint_context_reaches_the_kv_bound_at_the_typical_length():

@@ -158,13 +158,14 @@ def _multicloud(gcp_changes: dict[str, Any]) -> dict[str, Any]:
 
 def test_a_gke_internal_lb_endpoint_needs_the_proxy_only_range():
     config = _multicloud({})
-    assert config["aistack:endpoints"]["chat-gcp"]["expose"] == "internal-lb"
+    # The endpoint is served from GKE among others (serve_from): its GKE share needs the range.
+    config["aistack:endpoints"]["chat"]["expose"] = "internal-lb"
     spec_from_config(config, "stack.yaml", from_file=False)
     del config["aistack:clouds"]["gcp"]["proxy_only_cidr"]
     with pytest.raises(InputError) as caught:
         spec_from_config(config, "stack.yaml", from_file=False)
-    assert caught.value.key == "aistack:endpoints.chat-gcp.expose"
+    assert caught.value.key == "aistack:endpoints.chat.expose"
     assert "set clouds.gcp.proxy_only_cidr" in caught.value.line()
     # In-cluster endpoints on GKE need none.
-    config["aistack:endpoints"]["chat-gcp"]["expose"] = "cluster"
+    config["aistack:endpoints"]["chat"]["expose"] = "cluster"
     spec_from_config(config, "stack.yaml", from_file=False)

@@ -198,4 +198,4 @@ def test_multicloud_azure_share_is_complete_and_on_its_own_provider(preview):
         ".blob.core.windows.net/model-weights"
     )
     assert set(report["outputs"]["azure"]["identities"]) == {"south/models-azure"}
-    assert set(report["outputs"]["azure"]["endpoints"]) == {"chat-azure"}
+    assert set(report["outputs"]["azure"]["endpoints"]) == {"chat"}

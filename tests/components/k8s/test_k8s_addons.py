@@ -235,8 +235,13 @@ def test_gpu_node_groups_let_the_autoscaler_scale_them_up_from_zero(stack):
                 continue
             if ROUTER_LABEL in deployment.inputs["metadata"]["labels"]:
                 continue  # the endpoint's picker: system pool
-            endpoint = spec.endpoints[deployment.inputs["metadata"]["name"]]
-            if spec.clusters[endpoint.cluster].gpu_pools[endpoint.pool].provisioning == "auto":
+            share = next(
+                s
+                for s in spec.shares()
+                if (s.name, s.cluster) == (deployment.inputs["metadata"]["name"], component.name)
+            )
+            endpoint = share.endpoint
+            if spec.clusters[share.cluster].gpu_pools[share.pool].provisioning == "auto":
                 continue  # no node group: Karpenter's NodePools (tests/components/k8s/test_provisioning.py)
             pod = pod_spec(deployment)
             storage = sum(

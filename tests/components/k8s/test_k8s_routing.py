@@ -29,8 +29,14 @@ CLOUD_OF_STACK = {
 }
 
 
-def named(resources, kind, name):
-    (found,) = [r for r in of_kind(resources, kind) if r.inputs["metadata"]["name"] == name]
+def named(resources, kind, name, run=None, cluster=None):
+    """The one object of a kind and name (on ``cluster`` of ``run``: an endpoint served from several
+    clusters has its objects, same names, on each)."""
+    (found,) = [
+        r
+        for r in of_kind(resources, kind)
+        if r.inputs["metadata"]["name"] == name and (cluster is None or cluster_of(run, r).name == cluster)
+    ]
     return found
 
 
@@ -38,19 +44,15 @@ def selects(selector: dict, labels: dict) -> bool:
     return selector.items() <= labels.items()
 
 
-def cloud_of(spec, endpoint: str) -> str:
-    return spec.clusters[spec.endpoints[endpoint].cluster].cloud
-
-
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_endpoint_has_a_pool_selecting_its_model_servers_on_their_port(stack):
     spec, run = stack_run(stack)
-    assert {cloud_of(spec, e) for e in spec.endpoints} == CLOUD_OF_STACK[stack]
+    assert {spec.clusters[s.cluster].cloud for s in spec.shares()} == CLOUD_OF_STACK[stack]
     pickers = routers(run.resources, "Deployment")
-    for name in spec.endpoints:
-        pool = named(run.resources, "InferencePool", name)
+    for name, on in ((s.name, s.cluster) for s in spec.shares()):
+        pool = named(run.resources, "InferencePool", name, run, on)
         assert pool.type == "kubernetes:inference.networking.k8s.io/v1:InferencePool"
-        servers = named(serving(run.resources, "Deployment"), "Deployment", name)
+        servers = named(serving(run.resources, "Deployment"), "Deployment", name, run, on)
         labels = servers.inputs["spec"]["template"]["metadata"]["labels"]
         selector = pool.inputs["spec"]["selector"]["matchLabels"]
         assert selector == {ENDPOINT_LABEL: name} and selects(selector, labels)
@@ -64,14 +66,14 @@ def test_every_endpoint_has_a_pool_selecting_its_model_servers_on_their_port(sta
 @pytest.mark.parametrize("stack", STACKS)
 def test_the_pool_names_its_picker_service_whose_pods_serve_ext_proc(stack):
     spec, run = stack_run(stack)
-    for name in spec.endpoints:
-        pool = named(run.resources, "InferencePool", name)
+    for name, on in ((s.name, s.cluster) for s in spec.shares()):
+        pool = named(run.resources, "InferencePool", name, run, on)
         ref = pool.inputs["spec"]["endpointPickerRef"]
         assert ref["failureMode"] == "FailOpen"
-        service = named(routers(run.resources, "Service"), "Service", ref["name"])
+        service = named(routers(run.resources, "Service"), "Service", ref["name"], run, on)
         assert service.inputs["metadata"]["namespace"] == pool.inputs["metadata"]["namespace"]
         (port,) = [p for p in service.inputs["spec"]["ports"] if p["port"] == ref["port"]["number"]]
-        picker = named(routers(run.resources, "Deployment"), "Deployment", ref["name"])
+        picker = named(routers(run.resources, "Deployment"), "Deployment", ref["name"], run, on)
         assert selects(
             service.inputs["spec"]["selector"], picker.inputs["spec"]["template"]["metadata"]["labels"]
         )
@@ -88,9 +90,9 @@ def test_the_pool_names_its_picker_service_whose_pods_serve_ext_proc(stack):
 @pytest.mark.parametrize("stack", STACKS)
 def test_the_endpoint_service_reaches_the_proxy_which_asks_the_picker(stack):
     spec, run = stack_run(stack)
-    for name, endpoint in spec.endpoints.items():
-        entry = named(serving(run.resources, "Service"), "Service", name)
-        picker = named(routers(run.resources, "Deployment"), "Deployment", routing.router_name(name))
+    for name, on, endpoint in ((s.name, s.cluster, s.endpoint) for s in spec.shares()):
+        entry = named(serving(run.resources, "Service"), "Service", name, run, on)
+        picker = named(routers(run.resources, "Deployment"), "Deployment", routing.router_name(name), run, on)
         pod = pod_spec(picker)
         assert selects(
             entry.inputs["spec"]["selector"], picker.inputs["spec"]["template"]["metadata"]["labels"]
@@ -99,7 +101,7 @@ def test_the_endpoint_service_reaches_the_proxy_which_asks_the_picker(stack):
         assert port["port"] == endpoint.port
         envoy = next(c for c in pod["containers"] if c["name"] == "envoy")
         (proxy_port,) = [p for p in envoy["ports"] if p["name"] == port["targetPort"]]
-        config = named(routers(run.resources, "ConfigMap"), "ConfigMap", routing.router_name(name))
+        config = named(routers(run.resources, "ConfigMap"), "ConfigMap", routing.router_name(name), run, on)
         proxy = yaml.safe_load(config.inputs["data"]["envoy.yaml"])["static_resources"]
         listeners = {
             lst["name"]: lst["address"]["socket_address"]["port_value"] for lst in proxy["listeners"]
@@ -135,9 +137,9 @@ def test_picker_rbac_reads_only_what_it_watches_in_its_namespace(stack):
     assert not any(
         r.inputs["metadata"]["name"].endswith("-epp") for r in of_kind(run.resources, "ClusterRole")
     ), "the picker needs no cluster-wide role"
-    for name in spec.endpoints:
+    for name, on in ((s.name, s.cluster) for s in spec.shares()):
         epp = routing.router_name(name)
-        role = named(routers(run.resources, "Role"), "Role", epp)
+        role = named(routers(run.resources, "Role"), "Role", epp, run, on)
         rules = {
             (g, res): sorted(rule["verbs"])
             for rule in role.inputs["rules"]
@@ -150,13 +152,13 @@ def test_picker_rbac_reads_only_what_it_watches_in_its_namespace(stack):
             ("inference.networking.x-k8s.io", "inferenceobjectives"): ["get", "list", "watch"],
             ("llm-d.ai", "inferenceobjectives"): ["get", "list", "watch"],
         }
-        binding = named(routers(run.resources, "RoleBinding"), "RoleBinding", epp)
+        binding = named(routers(run.resources, "RoleBinding"), "RoleBinding", epp, run, on)
         assert binding.inputs["roleRef"] == {
             "apiGroup": "rbac.authorization.k8s.io",
             "kind": "Role",
             "name": epp,
         }
-        picker = named(routers(run.resources, "Deployment"), "Deployment", epp)
+        picker = named(routers(run.resources, "Deployment"), "Deployment", epp, run, on)
         (subject,) = binding.inputs["subjects"]
         assert subject == {
             "kind": "ServiceAccount",
@@ -167,15 +169,17 @@ def test_picker_rbac_reads_only_what_it_watches_in_its_namespace(stack):
             contract.READER_NAMESPACE
         }
         # The picker starts once it may read, and once the pool it watches exists.
-        pool = named(run.resources, "InferencePool", name)
+        pool = named(run.resources, "InferencePool", name, run, on)
         assert {binding.urn, pool.urn} <= set(picker.dependencies)
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_picker_pods_meet_the_restricted_standard_on_the_system_pool(stack):
     spec, run = stack_run(stack)
-    for name in spec.endpoints:
-        pod = pod_spec(named(routers(run.resources, "Deployment"), "Deployment", routing.router_name(name)))
+    for name, on in ((s.name, s.cluster) for s in spec.shares()):
+        pod = pod_spec(
+            named(routers(run.resources, "Deployment"), "Deployment", routing.router_name(name), run, on)
+        )
         assert pod["nodeSelector"] == SYSTEM_NODES
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
@@ -191,25 +195,25 @@ def test_picker_pods_meet_the_restricted_standard_on_the_system_pool(stack):
 @pytest.mark.parametrize("stack", STACKS)
 def test_network_policy_admits_only_the_picker_the_gateway_and_the_scrapers(stack):
     spec, run = stack_run(stack)
-    for name, endpoint in spec.endpoints.items():
-        cloud = cloud_of(spec, name)
+    for name, on, endpoint in ((s.name, s.cluster, s.endpoint) for s in spec.shares()):
+        cloud = spec.clusters[on].cloud
         row = CLOUDS[cloud]
-        policy = named(of_kind(run.resources, "NetworkPolicy"), "NetworkPolicy", name).inputs["spec"]
-        servers = named(serving(run.resources, "Deployment"), "Deployment", name)
+        policy = named(of_kind(run.resources, "NetworkPolicy"), "NetworkPolicy", name, run, on).inputs["spec"]
+        servers = named(serving(run.resources, "Deployment"), "Deployment", name, run, on)
         assert selects(
             policy["podSelector"]["matchLabels"], servers.inputs["spec"]["template"]["metadata"]["labels"]
         )
         assert policy["policyTypes"] == ["Ingress"]
         (rule,) = policy["ingress"]
         assert rule["ports"] == [{"port": endpoint.port, "protocol": "TCP"}]
-        picker = named(routers(run.resources, "Deployment"), "Deployment", routing.router_name(name))
+        picker = named(routers(run.resources, "Deployment"), "Deployment", routing.router_name(name), run, on)
         pods = [p["podSelector"]["matchLabels"] for p in rule["from"] if "podSelector" in p]
         assert pods and all(selects(s, picker.inputs["spec"]["template"]["metadata"]["labels"]) for s in pods)
         # No other picker (another endpoint's) is admitted.
-        for other in spec.endpoints:
+        for other in spec.served_by(on):
             if other != name:
                 other_picker = named(
-                    routers(run.resources, "Deployment"), "Deployment", routing.router_name(other)
+                    routers(run.resources, "Deployment"), "Deployment", routing.router_name(other), run, on
                 )
                 assert not any(
                     selects(s, other_picker.inputs["spec"]["template"]["metadata"]["labels"]) for s in pods
@@ -231,7 +235,7 @@ def test_network_policy_admits_only_the_picker_the_gateway_and_the_scrapers(stac
 
 def test_gke_internal_lb_goes_through_the_inference_gateway():
     spec, run = stack_run("multicloud")
-    assert spec.endpoints["chat-gcp"].expose == "internal-lb"
+    assert spec.endpoints["chat"].expose == "internal-lb"
     (gateway,) = of_kind(run.resources, "Gateway")
     assert cluster_of(run, gateway).name == "central"
     assert gateway.inputs["spec"]["gatewayClassName"] == CLOUDS["gcp"].routing.gateway_class == "gke-l7-rilb"
@@ -239,8 +243,8 @@ def test_gke_internal_lb_goes_through_the_inference_gateway():
     assert route.inputs["spec"]["parentRefs"] == [{"name": gateway.inputs["metadata"]["name"]}]
     assert route.inputs["metadata"]["namespace"] == gateway.inputs["metadata"]["namespace"]
     (backend,) = route.inputs["spec"]["rules"][0]["backendRefs"]
-    pool = named(run.resources, "InferencePool", "chat-gcp")
-    assert backend == {"group": "inference.networking.k8s.io", "kind": "InferencePool", "name": "chat-gcp"}
+    pool = named(run.resources, "InferencePool", "chat", run, "central")
+    assert backend == {"group": "inference.networking.k8s.io", "kind": "InferencePool", "name": "chat"}
     assert {gateway.urn, pool.urn} <= set(route.dependencies)
     for kind in ("HealthCheckPolicy", "GCPBackendPolicy"):
         (policy,) = of_kind(run.resources, kind)
@@ -249,10 +253,11 @@ def test_gke_internal_lb_goes_through_the_inference_gateway():
     health = of_kind(run.resources, "HealthCheckPolicy")[0].inputs["spec"]["default"]["config"][
         "httpHealthCheck"
     ]
-    assert health == {"requestPath": "/health", "port": spec.endpoints["chat-gcp"].port}
+    assert health == {"requestPath": "/health", "port": spec.endpoints["chat"].port}
     # The Service stays in-cluster (the Gateway is the load balancer); on EKS and AKS the L4 one remains.
     assert (
-        named(serving(run.resources, "Service"), "Service", "chat-gcp").inputs["spec"]["type"] == "ClusterIP"
+        named(serving(run.resources, "Service"), "Service", "chat", run, "central").inputs["spec"]["type"]
+        == "ClusterIP"
     )
     # What GKE needs for it: the proxy-only subnetwork, a firewall rule from it, and the Gateway API.
     (proxy_only,) = [
@@ -268,7 +273,7 @@ def test_gke_internal_lb_goes_through_the_inference_gateway():
         if r.type == "gcp:compute/firewall:Firewall" and r.name == "gcp-allow-proxy-only"
     ]
     assert rule.inputs["sourceRanges"] == [spec.clouds.gcp.proxy_only_cidr]
-    assert str(spec.endpoints["chat-gcp"].port) in rule.inputs["allows"][0]["ports"]
+    assert str(spec.endpoints["chat"].port) in rule.inputs["allows"][0]["ports"]
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -32,19 +32,21 @@ EFFECT = {"NO_SCHEDULE": "NoSchedule", "NoSchedule": "NoSchedule"}
 
 
 def endpoint_deployments(stack):
-    """(endpoint name, endpoint spec, workload) for every endpoint of a stack.
+    """(endpoint name, the share's endpoint spec, workload) for every share of a stack's endpoints.
 
-    The workload is the endpoint's Deployment, or its LeaderWorkerSet when a replica spans several nodes.
+    The workload is the endpoint's Deployment, or its LeaderWorkerSet when a replica spans several nodes,
+    on the share's cluster.
     """
     spec, run = stack_run(stack)
     found = {
-        r.inputs["metadata"]["name"]: r
+        (r.inputs["metadata"]["name"], cluster_of(run, r).name): r
         for r in [*serving(run.resources, "Deployment"), *serving(run.resources, "LeaderWorkerSet")]
     }
-    assert set(found) == set(spec.endpoints), "one Deployment or LeaderWorkerSet per endpoint, named after it"
-    for name, endpoint in spec.endpoints.items():
-        assert kind(found[name]) == ("LeaderWorkerSet" if endpoint.multi_node else "Deployment"), name
-    return [(name, spec.endpoints[name], found[name]) for name in spec.endpoints]
+    shares = {(s.name, s.cluster): s.endpoint for s in spec.shares()}
+    assert set(found) == set(shares), "one Deployment or LeaderWorkerSet per share, named after its endpoint"
+    for key, endpoint in shares.items():
+        assert kind(found[key]) == ("LeaderWorkerSet" if endpoint.multi_node else "Deployment"), key
+    return [(name, endpoint, found[(name, cluster)]) for (name, cluster), endpoint in shares.items()]
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -67,8 +69,14 @@ def test_complete_serving_path_on_every_cloud_used(stack):
             "ScaledObject",
             "PodDisruptionBudget",
         } <= kinds
-    for name, endpoint in spec.endpoints.items():
-        objects = [r for r in run.resources if kind(r) and r.inputs.get("metadata", {}).get("name") == name]
+    for name, cluster, endpoint in ((s.name, s.cluster, s.endpoint) for s in spec.shares()):
+        objects = [
+            r
+            for r in run.resources
+            if kind(r)
+            and r.inputs.get("metadata", {}).get("name") == name
+            and cluster_of(run, r).name == cluster
+        ]
         assert {kind(r) for r in objects} >= {
             "LeaderWorkerSet" if endpoint.multi_node else "Deployment",
             "Service",

@@ -215,12 +215,12 @@ def test_multicloud_gke_auto_provisioning_limits_cover_every_pool(preview):
     autoscaling = gke["inputs"]["clusterAutoscaling"]
     assert autoscaling["enabled"] is True
     limits = {x["resourceType"]: x["maximum"] for x in autoscaling["resourceLimits"]}
-    # l4: 4 x g2-standard-8 (8 vCPU, 32 GiB, 1 L4); a100: 2 x a2-ultragpu-1g (12 vCPU, 170 GiB, 1 A100);
-    # system: 3 x e2-standard-2 (2 vCPU, 8 GiB).
+    # l4: the plan's 10 x g2-standard-8 (8 vCPU, 32 GiB, 1 L4: chat's GCP share at its max);
+    # a100: 2 x a2-ultragpu-1g (12 vCPU, 170 GiB, 1 A100); system: 3 x e2-standard-2 (2 vCPU, 8 GiB).
     assert limits == {
-        "cpu": 4 * 8 + 2 * 12 + 3 * 2,
-        "memory": 4 * 32 + 2 * 170 + 3 * 8,
-        "nvidia-l4": 4,
+        "cpu": 10 * 8 + 2 * 12 + 3 * 2,
+        "memory": 10 * 32 + 2 * 170 + 3 * 8,
+        "nvidia-l4": 10,
         "nvidia-a100-80gb": 2,
     }
     assert autoscaling["autoProvisioningDefaults"]["serviceAccount"]
