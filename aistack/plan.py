@@ -112,8 +112,10 @@ def _site(spec: StackSpec, share: Share, floor: int) -> Any:
     )
 
 
-def _workload(spec: StackSpec, name: str, shares: list[Share], file: str) -> Any:
-    """One endpoint as one workload: its offerings are those its serving pools accept (one site each)."""
+def _workload(spec: StackSpec, name: str, shares: list[Share], file: str, slo: str | None = None) -> Any:
+    """One endpoint as one workload: its offerings are those its serving pools accept (one site each).
+
+    ``slo`` stands in for an endpoint without one (capacity estimates only, never the plan)."""
     from sizing.workloads import Workload
 
     endpoint = spec.endpoints[name]
@@ -154,6 +156,8 @@ def _workload(spec: StackSpec, name: str, shares: list[Share], file: str) -> Any
         fields["throughput"] = dict.fromkeys(accelerators, endpoint.throughput_per_gpu)
     if endpoint.slo is not None:
         fields["slo"] = endpoint.slo if isinstance(endpoint.slo, str) else endpoint.slo.model_dump()
+    elif slo is not None:
+        fields["slo"] = slo
     if endpoint.request_classes:
         fields["classes"] = [
             {
@@ -430,3 +434,121 @@ def _merge(plans: list[Any]) -> Any:
         survive_cost_usd=total("survive_cost_usd"),
         slo_cost_usd=total("slo_cost_usd"),
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class ShareCapacity:
+    """Planned capacity of one cluster's share of an endpoint.
+
+    Attributes:
+        nodes_min: Nodes the share's pool keeps for it (the autoscaler's floor).
+        nodes_max: Nodes it may grow to (the plan's maximum, or the pool's bound).
+        tokens_per_s_at_max: Output tokens/s those ``nodes_max`` nodes carry, as the plan counts them
+            (at ``aistack:sizing.target_utilization``, spot nodes at their availability); None when the
+            catalog has no offering of the machine type or the model's size is unknown.
+        zones: Zones the share's nodes may run in.
+        cloud: The share's cloud.
+        region: Its region (Azure: location).
+        instance_type: The machine type the figures are for.
+    """
+
+    nodes_min: int
+    nodes_max: int
+    tokens_per_s_at_max: float | None
+    zones: tuple[str, ...]
+    cloud: str = ""
+    region: str = ""
+    instance_type: str = ""
+    estimated: bool = False
+    """The figure is a roofline estimate (no measurement or own figure for the model on the accelerator)."""
+
+
+def capacity_by_share(
+    spec: StackSpec, plan: Any, file: str = "stack", base_dir: Path = Path(".")
+) -> dict[tuple[str, str], ShareCapacity]:
+    """Planned capacity per ``(endpoint, cluster)``, without solving again.
+
+    A share on a sized pool takes the plan's pools on its cloud; a share on a pool with explicit node
+    counts takes its own replica bounds (``min_replicas`` / ``max_replicas`` x ``nodes_per_replica``
+    nodes per replica-group, within the pool's ``max_nodes``) on the pool's first machine type. Both
+    are credited with the same per-node capacity the sizing model uses (``sizing.optimize.candidates``).
+
+    Args:
+        spec: The stack spec (resolved by :func:`resolve` or not).
+        plan: The sizing plan :func:`resolve` returned (None when no pool is sized).
+        file: The stack file, for messages.
+        base_dir: The project directory (``aistack:sizing.catalog`` is relative to it).
+    """
+    catalog = _catalog(spec, file, base_dir)[0]
+    found: dict[tuple[str, str], ShareCapacity] = {}
+    for share in spec.shares():
+        cloud = spec.clusters[share.cluster].cloud
+        pool = spec.clusters[share.cluster].gpu_pools[share.pool]
+        region = region_of(spec, cloud)
+        zones = tuple(pool.zones or getattr(spec.clouds, cloud).zones)
+        planned = share_pools(spec, plan, share) if plan is not None else ()
+        if planned:
+            nodes_min = sum(p.min_nodes for p in planned)
+            nodes_max = sum(p.max_nodes for p in planned)
+            instance_type = planned[0].instance_type
+        else:
+            endpoint = share.endpoint
+            instance_type = (pool.instance_types or [""])[0]
+            per_node = _gpus_per_node(cloud, instance_type) or endpoint.gpus_per_pod
+            per_group = max(per_node // endpoint.gpus_per_pod, 1) if not endpoint.multi_node else 1
+            groups = -(-endpoint.max_replicas // per_group)
+            nodes_max = min(groups * endpoint.nodes_per_replica, pool.max_nodes or 0)
+            nodes_min = min(-(-endpoint.min_replicas // per_group) * endpoint.nodes_per_replica, nodes_max)
+        per_node_capacity, estimated = _node_capacity(
+            spec, share, catalog, cloud, region, instance_type, file
+        )
+        found[(share.name, share.cluster)] = ShareCapacity(
+            nodes_min=nodes_min,
+            nodes_max=nodes_max,
+            tokens_per_s_at_max=None if per_node_capacity is None else per_node_capacity * nodes_max,
+            zones=zones,
+            cloud=cloud,
+            region=region,
+            instance_type=instance_type,
+            estimated=estimated,
+        )
+    return found
+
+
+def _node_capacity(
+    spec: StackSpec, share: Share, catalog: Any, cloud: str, region: str, instance_type: str, file: str
+) -> tuple[float | None, bool]:
+    """Usable tokens/s of one node of the share's machine type, as the sizing model credits it, and
+    whether it is an estimate. Without a sourced figure, the roofline estimate at MLPerf's server
+    bounds stands in (flagged)."""
+    from sizing import Catalog, SizingOptions
+    from sizing.optimize import candidates
+
+    pool = spec.clusters[share.cluster].gpu_pools[share.pool]
+    endpoint = share.endpoint
+    offers = [o for o in catalog.find(cloud, region) if o.instance_type == instance_type][:1]
+    k = endpoint.nodes_per_replica
+    if endpoint.multi_node:
+        offers = [_group(o, k, 0) for o in offers if o.gpus == endpoint.gpus_per_pod]
+    if not offers:
+        return None, False
+    for slo in (None, "server"):
+        try:
+            workload = _workload(spec, share.name, [share], file, slo=slo)
+        except InputError:
+            continue
+        options = SizingOptions(on_demand_floor=1.0 if pool.capacity == "spot" else 0.0)
+        cands = [
+            c
+            for c in candidates([workload], Catalog(offers), options)[0]
+            if c.spot == (pool.capacity == "spot")
+        ]
+        if cands:
+            return cands[0].capacity / k, slo is not None or cands[0].estimated
+    return None, False
+
+
+def _gpus_per_node(cloud: str, instance_type: str) -> int | None:
+    from sizing.catalog import expected_gpus
+
+    return expected_gpus(cloud, instance_type) if instance_type else None
