@@ -10,7 +10,7 @@ import pulumi
 from aistack.errors import InputError
 from aistack.plan import resolve
 from aistack.spec import spec_from_pulumi_config
-from components import contract, k8s, registry
+from components import apikey, contract, k8s, registry
 
 stack_file = f"stacks/Pulumi.{pulumi.get_stack()}.yaml"
 try:
@@ -26,9 +26,13 @@ if plan is not None:
 prefix = f"{pulumi.get_project()}-{pulumi.get_stack()}"
 tags = contract.stack_tags(spec)
 
+# One API key per endpoint served from several clouds, stored in each serving cloud's secret manager.
+multi = [name for name, e in spec.endpoints.items() if e.serve_from is not None]
+shared = apikey.SharedKeys("api-keys", multi).values if multi else {}
+
 for cloud, cloud_spec in spec.clouds.configured().items():
     family = registry.family(cloud)
-    deployed = family.deploy(spec, family.provider(cloud_spec, tags), prefix)
+    deployed = family.deploy(spec, family.provider(cloud_spec, tags), prefix, shared_keys=shared)
     endpoints = k8s.deploy_serving(spec, deployed)
     # One cluster per cloud serves an endpoint (serve_from clusters are on distinct clouds).
     pulumi.export(

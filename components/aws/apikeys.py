@@ -17,6 +17,8 @@ key and the secrets.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pulumi
 import pulumi_aws as aws
 
@@ -74,12 +76,14 @@ class ApiKeys(contract.ApiKeys):
         *,
         cluster: Cluster,
         endpoints: list[str],
+        shared: Mapping[str, pulumi.Output[str]] | None = None,
         region: str,
         key_administrators: list[str],
         protect: bool,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
+        shared = shared or {}
         generator = apikey.provider(self)
         key = rotating_key(
             self,
@@ -100,7 +104,7 @@ class ApiKeys(contract.ApiKeys):
             aws.secretsmanager.SecretVersion(
                 self.child(f"{endpoint}-value"),
                 secret_id=secret.id,
-                secret_string=apikey.generate(self, endpoint, generator).result,
+                secret_string=apikey.value(self, endpoint, generator, shared),
                 opts=self.opts(),
             )
             arns[endpoint] = secret.arn

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pulumi
 import pulumi_command
 
@@ -19,7 +21,12 @@ from components.aws.network import Network
 from components.aws.store import ObjectStore
 
 
-def deploy(spec: StackSpec, provider: pulumi.ProviderResource, prefix: str) -> contract.CloudStack:
+def deploy(
+    spec: StackSpec,
+    provider: pulumi.ProviderResource,
+    prefix: str,
+    shared_keys: Mapping[str, pulumi.Output[str]] | None = None,
+) -> contract.CloudStack:
     """Declare the network, clusters, GPU pools, stores and identities placed on AWS.
 
     Each EKS cluster also gets the Cluster Autoscaler's identity (``<cluster>-autoscaler-identity``):
@@ -35,6 +42,8 @@ def deploy(spec: StackSpec, provider: pulumi.ProviderResource, prefix: str) -> c
         spec: The validated stack spec.
         provider: The explicit AWS provider (see :func:`components.aws.provider`).
         prefix: Prefix for explicit physical names, ``<project>-<stack>``.
+        shared_keys: The API key of each endpoint served from several clusters (see
+            :class:`components.apikey.SharedKeys`): stored instead of a key of this cloud's own.
     """
     cloud = spec.clouds.aws
     # The command provider runs the scaling commands that change an autoscaled node group's bounds
@@ -94,6 +103,7 @@ def deploy(spec: StackSpec, provider: pulumi.ProviderResource, prefix: str) -> c
                 f"{name}-api-keys",
                 cluster=cluster,
                 endpoints=served,
+                shared=shared_keys,
                 region=cloud.region,
                 key_administrators=cloud.key_administrators,
                 protect=spec.protected,

@@ -19,6 +19,8 @@ not ready and back off.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pulumi
 import pulumi_azure_native as azure_native
 
@@ -56,6 +58,7 @@ class ApiKeys(contract.ApiKeys):
         cluster: Cluster,
         network: Network,
         endpoints: list[str],
+        shared: Mapping[str, pulumi.Output[str]] | None = None,
         cloud: object,
         prefix: str,
         tags: dict[str, str],
@@ -63,6 +66,7 @@ class ApiKeys(contract.ApiKeys):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
+        shared = shared or {}
         generator = apikey.provider(self)
         rg = cluster.resource_group_name
         vault = keys.vault(
@@ -109,7 +113,7 @@ class ApiKeys(contract.ApiKeys):
                 vault_name=vault.name,
                 secret_name=contract.api_key_secret(endpoint),
                 properties={
-                    "value": apikey.generate(self, endpoint, generator).result,
+                    "value": apikey.value(self, endpoint, generator, shared),
                     "content_type": "text/plain",
                     "attributes": {"enabled": True},
                 },

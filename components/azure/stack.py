@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pulumi
 import pulumiverse_time
 
@@ -18,7 +20,12 @@ from components.azure.provider import Provider
 from components.azure.store import ObjectStore
 
 
-def deploy(spec: StackSpec, provider: Provider, prefix: str) -> contract.CloudStack:
+def deploy(
+    spec: StackSpec,
+    provider: Provider,
+    prefix: str,
+    shared_keys: Mapping[str, pulumi.Output[str]] | None = None,
+) -> contract.CloudStack:
     """Declare the network, clusters, GPU pools, stores and identities placed on Azure.
 
     Args:
@@ -26,6 +33,8 @@ def deploy(spec: StackSpec, provider: Provider, prefix: str) -> contract.CloudSt
         provider: The explicit Azure provider (see :func:`components.azure.provider`); it carries
             the stack's tags, which every taggable resource receives.
         prefix: Prefix for explicit physical names, ``<project>-<stack>``.
+        shared_keys: The API key of each endpoint served from several clusters (see
+            :class:`components.apikey.SharedKeys`): stored instead of a key of this cloud's own.
     """
     cloud = spec.clouds.azure
     tags = provider.default_tags
@@ -78,6 +87,7 @@ def deploy(spec: StackSpec, provider: Provider, prefix: str) -> contract.CloudSt
                 cluster=cluster,
                 network=network,
                 endpoints=served,
+                shared=shared_keys,
                 cloud=cloud,
                 prefix=prefix,
                 tags=tags,

@@ -20,6 +20,8 @@ What a first ``pulumi up`` in a fresh project needs, in order:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pulumi
 import pulumi_gcp as gcp
 
@@ -54,6 +56,7 @@ class ApiKeys(contract.ApiKeys):
         *,
         cluster: Cluster,
         endpoints: list[str],
+        shared: Mapping[str, pulumi.Output[str]] | None = None,
         project: str,
         project_number: str,
         region: str,
@@ -62,6 +65,7 @@ class ApiKeys(contract.ApiKeys):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
+        shared = shared or {}
         generator = apikey.provider(self)
         api = gcp.projects.Service(
             self.child("api"), project=project, service=API, disable_on_destroy=False, opts=self.opts()
@@ -97,7 +101,7 @@ class ApiKeys(contract.ApiKeys):
             gcp.secretmanager.SecretVersion(
                 self.child(f"{endpoint}-value"),
                 secret=secret.id,
-                secret_data=apikey.generate(self, endpoint, generator).result,
+                secret_data=apikey.value(self, endpoint, generator, shared),
                 opts=self.opts(),
             )
             readers.append(

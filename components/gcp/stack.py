@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 
 import pulumi
 
@@ -67,7 +68,12 @@ def check(spec: StackSpec, file: str) -> None:
         )
 
 
-def deploy(spec: StackSpec, provider: pulumi.ProviderResource, prefix: str) -> contract.CloudStack:
+def deploy(
+    spec: StackSpec,
+    provider: pulumi.ProviderResource,
+    prefix: str,
+    shared_keys: Mapping[str, pulumi.Output[str]] | None = None,
+) -> contract.CloudStack:
     """Declare the network, cluster, GPU pools, stores and identities placed on GCP.
 
     ``gcp-audit`` (:class:`AuditLog`) keys the log buckets and records who read or wrote the
@@ -77,6 +83,8 @@ def deploy(spec: StackSpec, provider: pulumi.ProviderResource, prefix: str) -> c
         spec: The validated stack spec (:func:`check` passed).
         provider: The explicit GCP provider (see :func:`components.gcp.provider`).
         prefix: Prefix for explicit physical names, ``<project>-<stack>``.
+        shared_keys: The API key of each endpoint served from several clusters (see
+            :class:`components.apikey.SharedKeys`): stored instead of a key of this cloud's own.
     """
     cloud = spec.clouds.gcp
     opts = pulumi.ResourceOptions(provider=provider)
@@ -152,6 +160,7 @@ def deploy(spec: StackSpec, provider: pulumi.ProviderResource, prefix: str) -> c
                 f"{name}-api-keys",
                 cluster=cluster,
                 endpoints=served,
+                shared=shared_keys,
                 project=cloud.project,
                 project_number=cloud.project_number,
                 region=cloud.region,

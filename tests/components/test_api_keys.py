@@ -178,3 +178,33 @@ def test_azure_key_vault_is_private_and_eso_starts_once_its_name_resolves_inside
     # ESO's first sync needs the private record: its release waits for it.
     release = one(run, "kubernetes:helm.sh/v3:Release", "main-api-keys-sync-release")
     assert dns.urn in release.dependencies
+
+
+# Each cloud's secret holding an endpoint's key: (type, logical name of the resource carrying the value).
+KEY_VALUES = {
+    "aws": ("aws:secretsmanager/secretVersion:SecretVersion", "east-api-keys-chat-value"),
+    "gcp": ("gcp:secretmanager/secretVersion:SecretVersion", "central-api-keys-chat-value"),
+    "azure": ("azure-native:keyvault:Secret", "south-api-keys-chat"),
+}
+
+
+def test_an_endpoint_served_from_three_clouds_has_one_key_in_each_clouds_secret_manager():
+    spec, run = stack_run("multicloud")
+    assert [s.cluster for s in spec.shares_of("chat")] == ["east", "central", "south"]
+    keys = by_type(run, "random:index/randomPassword:RandomPassword")
+    # One key for the endpoint (the SharedApiKeys child), none generated per cluster.
+    (key,) = keys
+    assert key.name == "api-keys-chat-key" and key.inputs["special"] is False
+    for type_, name in KEY_VALUES.values():
+        holder = one(run, type_, name)
+        # The value is the shared key's result (a data dependency), never a per-cloud key.
+        assert key.urn in holder.dependencies, name
+    # Each serving cluster's ESO syncs that secret for its share of the endpoint.
+    for cluster in ("east", "central", "south"):
+        one(run, "kubernetes:external-secrets.io/v1:ExternalSecret", f"{cluster}-api-keys-sync-chat")
+
+
+def test_single_cluster_endpoints_keep_their_own_key():
+    _, run = stack_run("prod")
+    names = sorted(r.name for r in by_type(run, "random:index/randomPassword:RandomPassword"))
+    assert names == ["main-api-keys-chat-70b-key", "main-api-keys-chat-key"]
