@@ -7,6 +7,7 @@ the outputs. No logic worth testing lives here.
 
 import pulumi
 
+from aistack import cost
 from aistack.errors import InputError
 from aistack.plan import resolve
 from aistack.spec import spec_from_pulumi_config
@@ -22,6 +23,9 @@ except InputError as err:
     raise pulumi.RunError(err.line()) from None
 if plan is not None:
     pulumi.export("sizing", plan.to_json())
+if replication := cost.replication(spec):
+    # Egress of one full copy of the weights into each replica store (the cost report's replication lines).
+    pulumi.export("replication", replication)
 
 prefix = f"{pulumi.get_project()}-{pulumi.get_stack()}"
 tags = contract.stack_tags(spec)

@@ -601,3 +601,41 @@ ASSUMPTIONS = [
     "catalog hold the sources.",
 ]
 """The assumptions every estimate rests on (part of the report)."""
+
+
+def replication(spec: Any) -> list[dict[str, Any]]:
+    """What copying each endpoint's weights into each replica store costs in egress, per full copy.
+
+    One entry per (endpoint, replica store) a serving cluster reads: the weights' size (parameters x
+    bytes per parameter of the endpoint's precision, ``sizing/memory.py``; None for a model it does not
+    know) times the rate from the primary's cloud to the replica's (``sizing/data/egress.csv``). A copy
+    is made once per weights version (the replication helper's sync copies only what changed).
+    """
+    from sizing import egress, memory
+
+    entries = []
+    for share in spec.shares():
+        endpoint = spec.endpoints[share.name]
+        if share.store == endpoint.store:
+            continue
+        primary, replica = spec.stores[endpoint.store], spec.stores[share.store]
+        arch = memory.architecture(endpoint.model)
+        size = memory.weight_bytes(arch, endpoint.precision) if arch else None
+        found = egress.rate(primary.cloud, replica.cloud)
+        entries.append(
+            {
+                "endpoint": share.name,
+                "store": share.store,
+                "primary": endpoint.store,
+                "from": primary.cloud,
+                "to": replica.cloud,
+                "weights_gb": None if size is None else round(size / egress.GB, 2),
+                "usd_per_gb": found.usd_per_gb,
+                "usd_per_copy": None
+                if size is None
+                else round(egress.cost_usd(size, primary.cloud, replica.cloud), 2),
+                "source": found.source,
+                "as_of": found.as_of,
+            }
+        )
+    return entries

@@ -156,6 +156,8 @@ def report(run_: engine.ProgramRun) -> dict[str, Any]:
 
     resources = [r.to_json() for r in run_.resources]
     estimate = cost.estimate(resources)
+    # The program's replication egress (one full copy of the weights per replica store and weights version).
+    estimate["replication"] = engine.unwrap(run_.outputs.get("replication")) or []
     budget = (run_.config.get("aistack:sizing") or {}).get("budget_usd_month")
     # The rules read raw inputs and outputs (secrets unwrapped by the pack), never the masked report.
     violations = evaluate(

@@ -45,6 +45,12 @@ def as_text(result: dict[str, Any]) -> str:
             f"estimated cost: ${cost['monthly_usd']:,.2f}/month "
             f"(up to ${cost.get('monthly_usd_max', cost['monthly_usd']):,.2f} at the pools' max nodes)"
         )
+    for copy in cost.get("replication") or []:
+        price = "size unknown" if copy["usd_per_copy"] is None else f"${copy['usd_per_copy']:,.2f}"
+        lines.append(
+            f"replication egress: {copy['endpoint']} weights {copy['primary']} ({copy['from']}) -> {copy['store']} "
+            f"({copy['to']}): {price} per full copy at ${copy['usd_per_gb']}/GB ({copy['as_of']})"
+        )
     diff = result["diff"]
     if "cost_delta" in diff:
         lines.append(
@@ -107,6 +113,10 @@ def _verdict(violations: list[dict[str, Any]]) -> str:
     return f"⚠️ {len(violations)} policy finding(s), none mandatory"
 
 
+def _or_unknown(value: Any, form: str) -> str:
+    return "?" if value is None else form.format(value)
+
+
 def _cost_section(cost: dict[str, Any], counts: Counter) -> list[str]:
     lines = [
         "#### Cost",
@@ -123,6 +133,20 @@ def _cost_section(cost: dict[str, Any], counts: Counter) -> list[str]:
         f"| **total** | {sum(counts.values())} | **{_usd(cost['monthly_usd'])}** | "
         f"**{_usd(cost.get('monthly_usd_max', cost['monthly_usd']))}** |"
     )
+    if cost.get("replication"):
+        lines += [
+            "",
+            "Replication egress, per full copy of the weights (once per weights version):",
+            "",
+            "| endpoint | from | to | weights | USD/GB | per copy | source |",
+            "|---|---|---|---:|---:|---:|---|",
+        ]
+        lines += [
+            f"| {c['endpoint']} | {c['primary']} ({c['from']}) | {c['store']} ({c['to']}) | "
+            f"{_or_unknown(c['weights_gb'], '{} GB')} | {c['usd_per_gb']} | "
+            f"{'?' if c['usd_per_copy'] is None else _usd(c['usd_per_copy'])} | {_cell(c['source'])} ({c['as_of']}) |"
+            for c in cost["replication"]
+        ]
     if cost.get("unpriced"):
         lines += ["", f"⚠️ {len(cost['unpriced'])} resource(s) could not be priced:"]
         lines += [f"- {_short(u['urn'])}: {u['reason']}" for u in cost["unpriced"]]
