@@ -631,6 +631,8 @@ def _solve_kept(
             _add_replicas(build, w_idx, x_t, w.min_replicas)
             for k, site in enumerate(w.sites or ()):
                 _add_replicas(build, w_idx, x_t, site.min_replicas, site=k)
+                if site.fixed_usd_month > 0:
+                    _add_site_cost(build, w_idx, x_t, k, site.fixed_usd_month * hours / HOURS_PER_MONTH)
             if floor > 0 and w.spot:
                 _add_on_demand_floor(build, w_idx, x_t, floor * period[w_idx])
             if max_pools is not None:
@@ -680,10 +682,18 @@ def _solve_kept(
     )
     penalty = churn * sum(abs(n - cur) for n, cur in zip(by_period[0], current, strict=True))
     moved = _migration_cost(by_period, current, alpha, priced, multiplicity)
+    # Each site with a fixed cost pays it in every period it holds a node (Site.fixed_usd_month).
+    site_costs = sum(
+        site.fixed_usd_month * hours / HOURS_PER_MONTH
+        for nodes in by_period
+        for w_idx, w in enumerate(workloads)
+        for k, site in enumerate(w.sites or ())
+        if any(n > 0 and c.w == w_idx and c.site == k for c, n in zip(cands, nodes, strict=True))
+    )
     seconds = time.perf_counter() - started
     return _Solution(
         by_period[0],
-        sum(period_costs) + penalty + moved,
+        sum(period_costs) + penalty + moved + site_costs,
         seconds,
         len(build.model.cost),
         zone_nodes,
@@ -821,6 +831,19 @@ def _add_replicas(
     if min_replicas > 0:
         members = [i for i in build.members.get(w_idx, []) if site is None or build.cands[i].site == site]
         build.model.row(((x[i], build.cands[i].replicas_per_node) for i in members), min_replicas, np.inf)
+
+
+def _add_site_cost(build: _Build, w_idx: int, x: Sequence[int], site: int, cost: float) -> None:
+    """A fixed cost for using a site: binary ``used`` priced at ``cost`` with ``nodes(o) <= U x used``
+    for the site's candidates (a site that must hold replicas is used anyway: ``used`` is then 1)."""
+    model = build.model
+    members = [i for i in build.members.get(w_idx, []) if build.cands[i].site == site]
+    if not members:
+        return
+    floor = build.workloads[w_idx].sites[site].min_replicas
+    used = model.var(cost, 1 if floor > 0 else 0, 1, True)
+    for i in members:
+        model.row(((x[i], 1.0), (used, -model.upper[x[i]])), -np.inf, 0.0)
 
 
 def _add_on_demand_floor(build: _Build, w_idx: int, x: Sequence[int], floor_demand: float) -> None:

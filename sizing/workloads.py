@@ -124,6 +124,12 @@ class Site(BaseModel):
         default=False, description="The site's nodes are spot where the offering has a spot price."
     )
     min_replicas: int = Field(default=0, ge=0, description="Replicas to keep on this site at least.")
+    fixed_usd_month: float = Field(
+        default=0.0,
+        ge=0,
+        description="Cost of using the site at all, USD per month (e.g. copying the weights to its cloud): "
+        "charged once when the site holds any node, whatever their number.",
+    )
 
     def accepts(self, offering: Any) -> bool:
         """Whether an offering can be a node pool of this site."""

@@ -148,3 +148,52 @@ def test_a_site_keeps_its_floor_even_when_another_site_is_cheaper():
     )
     cheaper = plan_for([bare], catalog, SizingOptions(max_pools_per_workload=1), explain=False)
     assert cheaper.monthly_usd <= plan.monthly_usd
+
+
+def with_fixed_costs(workload: Workload, seed: int) -> Workload:
+    """Sites that may stay empty, each with a fixed monthly cost of being used (e.g. copying the weights)."""
+    rng = random.Random(seed)
+    sites = tuple(
+        s.model_copy(update={"min_replicas": 0, "fixed_usd_month": rng.choice((0.0, 150.0, 900.0))})
+        for s in workload.sites
+    )
+    return workload.model_copy(update={"sites": sites})
+
+
+def brute_force_fixed(workload: Workload, catalog: Catalog, options: SizingOptions, limit: int = 9) -> float:
+    """Like brute_force, monthly, with each used site's fixed cost added."""
+    cands, _ = candidates([workload], catalog, options)
+    per_site = []
+    for k, site in enumerate(workload.sites):
+        choices = [(0.0, 0.0)]
+        for c in (c for c in cands if c.site == k):
+            cap = c.offering.max_nodes if c.offering.max_nodes is not None else limit
+            choices += [
+                (n * c.hourly * 730 + site.fixed_usd_month, n * c.capacity)
+                for n in range(1, min(cap, limit) + 1)
+            ]
+        per_site.append(choices)
+    best = math.inf
+    for combo in itertools.product(*per_site):
+        cost, total = sum(c[0] for c in combo), sum(c[1] for c in combo)
+        if cost >= best or total < workload.base - 1e-6:
+            continue
+        if options.survive == "cloud" and any(total - c[1] < workload.base - 1e-6 for c in combo):
+            continue
+        best = cost
+    return best
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("survive", ["cloud", None])
+def test_a_fixed_cost_per_used_site_is_solved_exactly(seed, survive):
+    workload, catalog, _ = instance(seed)
+    workload = with_fixed_costs(workload, seed)
+    options = SizingOptions(max_pools_per_workload=1, survive=survive)
+    plan = plan_for([workload], catalog, options, explain=False)
+    expected = brute_force_fixed(workload, catalog, options)
+    assert plan.status == "optimal"
+    assert plan.objective_usd == pytest.approx(expected, abs=1e-4)
+    used = {p.cloud for p in plan.pools}
+    fixed = sum(s.fixed_usd_month for s in workload.sites if s.cloud in used)
+    assert plan.objective_usd == pytest.approx(plan.monthly_usd + fixed, abs=1e-4)
