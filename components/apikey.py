@@ -58,7 +58,9 @@ class SharedKeys(Component):
     CONCEPT = "SharedApiKeys"
     OUTPUTS = ("values",)
 
-    def __init__(self, name: str, endpoints: Sequence[str], opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, endpoints: Sequence[str], opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__(name, opts)
         generator = provider(self)
         values = {e: pulumi.Output.secret(generate(self, e, generator).result) for e in endpoints}
