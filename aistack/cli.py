@@ -11,6 +11,7 @@ import importlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from aistack.errors import InputError
 
@@ -159,14 +160,44 @@ def _add_size(commands: argparse._SubParsersAction) -> None:
         spec = spec_from_config(
             read_stack_config(path), str(path), environments=read_stack_environments(path)
         )
-        _, plan = resolve(spec, str(path), project_dir(path))
+        resolved, plan = resolve(spec, str(path), project_dir(path))
         if plan is None:
             raise InputError(
                 str(path), "aistack:clusters", "no GPU pool says `nodes: sized`: nothing to size"
             )
-        return sizing_cli.report(plan, args.format, str(path))
+        code = sizing_cli.report(plan, args.format, str(path))
+        if args.format == "text" and any(e.serve_from for e in spec.endpoints.values()):
+            print(_shares_text(resolved, plan, path))
+        return code
 
     p.set_defaults(handler=handler)
+
+
+def _shares_text(spec: Any, plan: Any, path: Path) -> str:
+    """Each serving cluster's share of the endpoints served from several clusters, and what the
+    weights' replication costs (the ``size --stack`` text report's tail)."""
+    from aistack.cost import replication
+    from aistack.plan import capacity_by_share
+    from aistack.spec import project_dir
+
+    multi = {n for n, e in spec.endpoints.items() if e.serve_from}
+    lines = ["", "shares (each serving cluster's part of an endpoint, at its pool's max nodes):"]
+    for (name, cluster), share in capacity_by_share(spec, plan, str(path), project_dir(path)).items():
+        if name not in multi:
+            continue
+        tokens = "?" if share.tokens_per_s_at_max is None else f"{share.tokens_per_s_at_max:,.0f}"
+        flag = " (estimated)" if share.estimated else ""
+        lines.append(
+            f"  {name} on {cluster} ({share.cloud} {share.region} {share.instance_type}): nodes "
+            f"{share.nodes_min}-{share.nodes_max}, {tokens} tokens/s at max{flag}"
+        )
+    for copy in replication(spec):
+        price = "?" if copy["usd_per_copy"] is None else f"{copy['usd_per_copy']:,.2f} USD"
+        lines.append(
+            f"replication egress: {copy['endpoint']} weights {copy['from']} -> {copy['to']} ({copy['store']}): "
+            f"{price} per full copy"
+        )
+    return "\n".join(lines)
 
 
 # Each entry adds one subcommand (parser + handler); a command module owns its arguments.

@@ -68,3 +68,14 @@ def test_explicit_pools_take_their_replica_bounds():
         min(endpoint.max_replicas, pool.max_nodes),
     )
     assert share.instance_type == pool.instance_types[0]
+
+
+def test_size_prints_each_clusters_share_and_the_replication_cost(capsys):
+    from aistack.cli import main
+
+    assert main(["size", "--stack", "multicloud"]) == 0
+    out = capsys.readouterr().out
+    assert "surviving the loss of one failure domain costs" in out
+    for cluster, cloud in (("east", "aws"), ("central", "gcp"), ("south", "azure")):
+        assert f"chat on {cluster} ({cloud} " in out
+    assert "replication egress: chat weights aws -> gcp (models-gcp): 1.45 USD per full copy" in out
