@@ -46,6 +46,9 @@ CHART = charts.Chart(
     "the CRDs vendored in schemas/crds/external-secrets), newest release in the mirrored snapshot; checked 2026-12-04",
 )
 NAMESPACE, SERVICE_ACCOUNT = contract.ADDON_SERVICE_ACCOUNTS["external-secrets"]
+API_VERSION = "external-secrets.io/v1"
+"""The ExternalSecret and SecretStore API ESO serves (its CRDs, vendored in schemas/crds/)."""
+
 STORE = "aistack-api-keys"
 """The ``SecretStore`` in the serving namespace every endpoint's ``ExternalSecret`` reads through."""
 REFRESH = "1h"
@@ -152,7 +155,7 @@ class ApiKeySync(contract.Component):
         )
         store = k8s.apiextensions.CustomResource(
             self.child("store"),
-            api_version="external-secrets.io/v1",
+            api_version=API_VERSION,
             kind="SecretStore",
             metadata={
                 "name": STORE,
@@ -167,7 +170,7 @@ class ApiKeySync(contract.Component):
         for endpoint, remote in keys.secrets.items():
             secret = k8s.apiextensions.CustomResource(
                 self.child(endpoint),
-                api_version="external-secrets.io/v1",
+                api_version=API_VERSION,
                 kind="ExternalSecret",
                 metadata={
                     "name": contract.api_key_secret(endpoint),

@@ -56,6 +56,9 @@ from .core import (
 from .tokens import K8S_INGRESS, K8S_LWS, K8S_POD_SPEC_PATHS, K8S_SERVICE, LWS_WORKER_SPEC
 
 K8S_SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
+K8S_SECRET = "kubernetes:core/v1:Secret"
+K8S_EXTERNAL_SECRET = "kubernetes:external-secrets.io/v1:ExternalSecret"
+API_KEY_ENV = "VLLM_API_KEY"
 
 GIB = 2**30
 MEMORY_ANNOTATION = "aistack.io/gpu-memory"
@@ -590,12 +593,15 @@ def check_streamer_source(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[Any]:
 
 
 def check_streamer_identity(subjects: Sequence[Subject], _cfg: Mapping[str, Any]) -> Iterator[Any]:
-    """The service account a streaming server runs as is declared in the stack, in the pod's namespace."""
-    accounts = set()
+    """The service account a streaming server runs as is declared in the stack, in the pod's namespace and
+    on the pod's cluster (the same Kubernetes provider): an endpoint served from several clusters needs its
+    store reader on each of them, and one declared on another cluster does not count."""
+    accounts: dict[tuple[str, str], set[str | None]] = {}
     for account in (s for s in subjects if s.type == K8S_SERVICE_ACCOUNT):
         try:
             meta = get_known(account.inputs, "metadata", {})
-            accounts.add((meta.get("namespace", "default"), meta.get("name", account.name)))
+            key = (meta.get("namespace", "default"), meta.get("name", account.name))
+            accounts.setdefault(key, set()).add(account.provider)
         except CannotCheck as exc:
             yield Indeterminate(exc.path, account.urn)
 
@@ -606,13 +612,79 @@ def check_streamer_identity(subjects: Sequence[Subject], _cfg: Mapping[str, Any]
             return
         namespace = get_known(workload.inputs, "metadata.namespace", "default")
         name = get_known(spec, "serviceAccountName", "default", where=where)
-        if (namespace, name) not in accounts:
+        providers = accounts.get((namespace, name))
+        if providers is None:
             yield (
                 workload.urn,
                 f"{workload.name} streams its weights as service account {namespace}/{name}, which the stack does "
                 "not declare: the API server refuses its pods (serviceaccount not found), and no store identity "
                 "is bound to it",
             )
+        # Providers unknown on either side (a set without them) join by name, as before.
+        elif workload.provider is not None and None not in providers and workload.provider not in providers:
+            yield (
+                workload.urn,
+                f"{workload.name} streams its weights as service account {namespace}/{name}, which the stack "
+                "declares only on another cluster: on this one the API server refuses its pods (serviceaccount "
+                "not found); each serving cluster of an endpoint needs its own store reader",
+            )
+
+    for workload in (s for s in subjects if s.type in _SERVER_WORKLOADS):
+        yield from each([lambda w=workload: judge(w)], workload.urn)
+
+
+def _secrets_by_cluster(subjects: Sequence[Subject]) -> Iterator[Any]:
+    """Yield ``((namespace, name), provider)`` of every Secret the stack declares or has ESO sync (an
+    ExternalSecret's ``spec.target.name``, else its own name), or Indeterminate."""
+    for s in subjects:
+        if s.type not in (K8S_SECRET, K8S_EXTERNAL_SECRET):
+            continue
+        try:
+            meta = get_known(s.inputs, "metadata", {})
+            name = meta.get("name", s.name)
+            if s.type == K8S_EXTERNAL_SECRET:
+                name = get_known(s.inputs, "spec.target.name", None) or name
+            yield (meta.get("namespace", "default"), name), s.provider
+        except CannotCheck as exc:
+            yield Indeterminate(exc.path, s.urn)
+
+
+def check_api_key_in_cluster(subjects: Sequence[Subject], _cfg: Mapping[str, Any]) -> Iterator[Any]:
+    """The Secret a vLLM server takes its API key from exists in its namespace on its own cluster."""
+    secrets: dict[tuple[str, str], set[str | None]] = {}
+    undecided: set[str] = set()  # namespaces holding a secret whose name is unknown during preview
+    by_urn = {s.urn: s for s in subjects}
+    for found in _secrets_by_cluster(subjects):
+        if isinstance(found, Indeterminate):
+            yield found
+            undecided.add(get(by_urn[found.urn].inputs, "metadata.namespace") or "default")
+        else:
+            secrets.setdefault(found[0], set()).add(found[1])
+
+    def judge(workload: Subject) -> Iterator[Any]:
+        namespace = get_known(workload.inputs, "metadata.namespace", "default")
+        for path, container in servers(workload):
+            for i, env in enumerate(get_known(container, "env", [], where=path) or []):
+                if get_known(env, "name", None, where=f"{path}.env[{i}]") != API_KEY_ENV:
+                    continue
+                name = get_known(env, "valueFrom.secretKeyRef.name", None, where=f"{path}.env[{i}]")
+                if name is None:  # a plain value or none: k8s-serving-api-key says so
+                    continue
+                providers = secrets.get((namespace, name))
+                if providers is None and namespace in undecided:
+                    continue  # it may be the secret whose name is unknown (reported as undecided)
+                if providers is None or (
+                    workload.provider is not None
+                    and None not in providers
+                    and workload.provider not in providers
+                ):
+                    where = "in the stack" if providers is None else "on this cluster (only on another one)"
+                    yield (
+                        workload.urn,
+                        f"{workload.name} takes {API_KEY_ENV} from Secret {namespace}/{name}, which is not declared "
+                        f"or synced {where}: its pods stop at CreateContainerConfigError; each serving cluster of "
+                        "an endpoint needs the key synced from its own cloud's secret manager",
+                    )
 
     for workload in (s for s in subjects if s.type in _SERVER_WORKLOADS):
         yield from each([lambda w=workload: judge(w)], workload.urn)
@@ -698,9 +770,18 @@ RULES = (
         "deploy-streamer-identity",
         MANDATORY,
         "A vLLM server streaming from an object store runs as a service account the stack declares in its namespace "
-        "(stack: joins workloads and service accounts).",
+        "on its own cluster (stack: joins workloads and service accounts by Kubernetes provider).",
         (*_SERVER_WORKLOADS, K8S_SERVICE_ACCOUNT),
         check_streamer_identity,
+        stack=True,
+    ),
+    Rule(
+        "deploy-api-key-in-cluster",
+        MANDATORY,
+        "The Secret a vLLM server takes VLLM_API_KEY from is declared, or synced by an ExternalSecret, in its "
+        "namespace on its own cluster (stack: joins workloads and secrets by Kubernetes provider).",
+        (*_SERVER_WORKLOADS, K8S_SECRET, K8S_EXTERNAL_SECRET),
+        check_api_key_in_cluster,
         stack=True,
     ),
     Rule(

@@ -168,6 +168,25 @@ def streaming(
     return deployment
 
 
+KEY_REF = {"name": "VLLM_API_KEY", "valueFrom": {"secretKeyRef": {"name": "llm-api-key", "key": "api-key"}}}
+
+
+def keyed() -> dict[str, Any]:
+    """A vLLM server taking its API key from the ``llm-api-key`` Secret."""
+    deployment = server()
+    deployment["inputs"]["spec"]["template"]["spec"]["containers"][0]["env"] = [KEY_REF]
+    return deployment
+
+
+def synced(target: Any = "llm-api-key", namespace: str = "serving") -> dict[str, Any]:
+    """An ExternalSecret syncing the key into ``target`` (as components/k8s/secrets.py declares it)."""
+    return res(
+        "kubernetes:external-secrets.io/v1:ExternalSecret",
+        f"sync-{namespace}",
+        {"metadata": {"name": "llm-key", "namespace": namespace}, "spec": {"target": {"name": target}}},
+    )
+
+
 ACCOUNT = res(
     "kubernetes:core/v1:ServiceAccount",
     "models-reader",
@@ -239,6 +258,14 @@ DEPLOY_SERVING_CASES: dict[str, Case] = {
         violating=[streaming(extra=STREAM_ARGS[1:3])],
         unknown=[streaming(uri=U)],
         message="without --load-format runai_streamer: vLLM pulls only the config and tokenizer",
+    ),
+    "deploy-api-key-in-cluster": Case(
+        compliant=[keyed(), synced()],
+        # Synced, but into another namespace than the server's.
+        violating=[keyed(), synced(namespace="other")],
+        unknown=[keyed(), synced(target=U)],
+        message="takes VLLM_API_KEY from Secret serving/llm-api-key, which is not declared or synced in the stack",
+        orphaned=[keyed()],
     ),
     "deploy-streamer-identity": Case(
         compliant=[streaming(), ACCOUNT],

@@ -182,3 +182,42 @@ def test_a_service_in_front_of_a_held_group_skips_the_await():
     (short,) = messages("deploy-service-await", [lws(), service({})])
     assert "whose rollout may take 7200 s" in short
     assert messages("deploy-service-await", [lws(), service({"pulumi.com/timeoutSeconds": "7200"})]) == []
+
+
+def test_a_store_reader_declared_on_another_cluster_does_not_count():
+    # An endpoint served from two clusters: its server on cluster b needs the reader on b, not on a.
+    from tests.policies.cases_deploy_serving import ACCOUNT
+
+    on_a, on_b = (
+        "urn:pulumi:test::cases::pulumi:providers:kubernetes::a::id",
+        "urn:pulumi:test::cases::pulumi:providers:kubernetes::b::id",
+    )
+    server_b = {**streaming(), "provider": on_b}
+    found = messages("deploy-streamer-identity", [server_b, {**ACCOUNT, "provider": on_a}])
+    assert len(found) == 1 and "declares only on another cluster" in found[0]
+    assert messages("deploy-streamer-identity", [server_b, {**ACCOUNT, "provider": on_b}]) == []
+    # Both clusters' readers declared: each server finds its own.
+    server_a = {**streaming(), "urn": "urn:pulumi:test::cases::server-a", "provider": on_a}
+    both = [
+        server_a,
+        server_b,
+        {**ACCOUNT, "provider": on_a},
+        {**ACCOUNT, "urn": ACCOUNT["urn"] + "-b", "provider": on_b},
+    ]
+    assert messages("deploy-streamer-identity", both) == []
+
+
+def test_the_api_key_must_be_synced_on_the_servers_own_cluster():
+    from tests.policies.cases_deploy_serving import keyed, synced
+
+    on_a = "urn:pulumi:test::cases::pulumi:providers:kubernetes::a::id"
+    on_b = "urn:pulumi:test::cases::pulumi:providers:kubernetes::b::id"
+    server_b = {**keyed(), "provider": on_b}
+    found = messages("deploy-api-key-in-cluster", [server_b, {**synced(), "provider": on_a}])
+    assert len(found) == 1 and "on this cluster (only on another one)" in found[0]
+    assert messages("deploy-api-key-in-cluster", [server_b, {**synced(), "provider": on_b}]) == []
+    # A plain Secret of that name in the namespace counts too.
+    secret = res(
+        "kubernetes:core/v1:Secret", "key", {"metadata": {"name": "llm-api-key", "namespace": "serving"}}
+    )
+    assert messages("deploy-api-key-in-cluster", [keyed(), secret]) == []

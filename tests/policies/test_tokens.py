@@ -87,6 +87,7 @@ SDK_CLASSES = {
     "kubernetes:batch/v1:CronJob": "pulumi_kubernetes.batch.v1.CronJob",
     "kubernetes:core/v1:Service": "pulumi_kubernetes.core.v1.Service",
     "kubernetes:core/v1:ServiceAccount": "pulumi_kubernetes.core.v1.ServiceAccount",
+    "kubernetes:core/v1:Secret": "pulumi_kubernetes.core.v1.Secret",
     "kubernetes:networking.k8s.io/v1:Ingress": "pulumi_kubernetes.networking.v1.Ingress",
     "kubernetes:networking.k8s.io/v1:NetworkPolicy": "pulumi_kubernetes.networking.v1.NetworkPolicy",
     "kubernetes:policy/v1:PodDisruptionBudget": "pulumi_kubernetes.policy.v1.PodDisruptionBudget",
@@ -118,6 +119,7 @@ CUSTOM_RESOURCES = {
     "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass": ("karpenter.k8s.aws/v1", "EC2NodeClass"),
     "kubernetes:karpenter.azure.com/v1beta1:AKSNodeClass": ("karpenter.azure.com/v1beta1", "AKSNodeClass"),
     "kubernetes:keda.sh/v1alpha1:ScaledObject": ("keda.sh/v1alpha1", "ScaledObject"),
+    "kubernetes:external-secrets.io/v1:ExternalSecret": ("external-secrets.io/v1", "ExternalSecret"),
     "kubernetes:leaderworkerset.x-k8s.io/v1:LeaderWorkerSet": (
         "leaderworkerset.x-k8s.io/v1",
         "LeaderWorkerSet",
@@ -134,7 +136,7 @@ def test_every_rule_token_is_listed() -> None:
 @pytest.mark.parametrize("token", sorted(CUSTOM_RESOURCES))
 def test_custom_resource_tokens_are_what_the_program_registers(token: str) -> None:
     from aistack import crds
-    from components.k8s import keda, multinode, provisioning, routing
+    from components.k8s import keda, multinode, provisioning, routing, secrets
 
     api_version, kind = CUSTOM_RESOURCES[token]
     assert (api_version, kind) in crds.served()  # a vendored, served version of the kind
@@ -148,7 +150,9 @@ def test_custom_resource_tokens_are_what_the_program_registers(token: str) -> No
         )
     }
     assert (
-        api_version in {routing.POOL_API, routing.GATEWAY_API, keda.API, multinode.API_VERSION} | provisioners
+        api_version
+        in {routing.POOL_API, routing.GATEWAY_API, keda.API, multinode.API_VERSION, secrets.API_VERSION}
+        | provisioners
     )
     assert token == f"kubernetes:{api_version}:{kind}"
 
