@@ -200,12 +200,19 @@ def _shares_text(spec: Any, plan: Any, path: Path) -> str:
     return "\n".join(lines)
 
 
+def _add_weights(commands: argparse._SubParsersAction) -> None:
+    from aistack import weights
+
+    weights.add_command(commands)
+
+
 # Each entry adds one subcommand (parser + handler); a command module owns its arguments.
 COMMANDS = [
     _add_preview,
     _add_size,
     _add_config_reference,
     _add_policies,
+    _add_weights,
     _live_check(
         "preflight",
         "Check zones and GPU quotas in the live cloud before deploying (exit 1 with the fix).",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.k8s import autoscaler, keda, metrics, multinode, routing, runtime
+from components.k8s import autoscaler, keda, metrics, multinode, routing, runtime, weights
 
 ADDON_IMAGES = (
     metrics.PROMETHEUS_IMAGE,
@@ -37,7 +37,8 @@ def registry(image: str) -> str:
 
 
 def declared(spec: Any) -> list[str]:
-    """Every image the program may run for ``spec``: add-ons, autoscalers, the LWS controller, servers."""
+    """Every image the program may run for ``spec``: add-ons, autoscalers, the LWS controller, servers, and
+    rclone (the weights check and the replication jobs) where they run."""
     images = set(ADDON_IMAGES)
     if any(e.multi_node for e in spec.endpoints.values()):
         images.add(multinode.CONTROLLER_IMAGE)
@@ -47,6 +48,11 @@ def declared(spec: Any) -> list[str]:
         if c.kubernetes_version in autoscaler.IMAGES
     }
     images |= {e.image for e in spec.endpoints.values()}
+    # rclone checks the weights manifest in server pods and copies weights into replica stores.
+    if any(e.weights_manifest for e in spec.endpoints.values()) or any(
+        getattr(s, "replica_of", None) for s in spec.stores.values()
+    ):
+        images.add(weights.RCLONE_IMAGE)
     return sorted(images)
 
 

@@ -388,6 +388,16 @@ class EndpointSpec(Model):
         "servers that would crash-loop on an empty store; set it to true after the upload and run "
         "`pulumi up` again to start the replicas.",
     )
+    weights_manifest: str | None = Field(
+        default=None,
+        pattern=r"^sha256:[0-9a-f]{64}$",
+        description="Digest of the weights manifest the servers must find next to the weights "
+        "(`sha256:<hex>`, printed by `python -m aistack weights manifest DIR`, which writes "
+        "`aistack-manifest.txt`: every file with its size and SHA-256). Each server pod checks its store "
+        "before vLLM starts: the manifest must have this digest and the store's files and sizes must be the "
+        "manifest's, or the pod fails with the difference. Required when `weights_uploaded` is true and a "
+        "serving cluster reads a replica of the store (`replica_of`): replicas serve only the primary's weights.",
+    )
     max_request_s: int = Field(
         default=DEFAULT_MAX_REQUEST_S,
         ge=10,

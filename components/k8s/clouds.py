@@ -38,6 +38,10 @@ class WeightStream:
     """Environment variable that receives the store's ``bucket_name`` (Azure: the storage account)."""
     env: Mapping[str, str] = field(default_factory=dict)
     """Fixed environment the streamer needs on this cloud."""
+    rclone: Mapping[str, str] = field(default_factory=dict)
+    """rclone's backend settings for the store (``RCLONE_CONFIG_<REMOTE>_<KEY>``), with the pod's workload
+    identity (``env_auth``): the weights check and the replication job read and write stores through it
+    (``components/k8s/weights.py``). The Azure account and AWS region are added from the store and cloud."""
 
 
 @dataclass(frozen=True)
@@ -181,6 +185,10 @@ CLOUDS: dict[str, CloudServing] = {
             # container credential provider reads the AWS_CONTAINER_CREDENTIALS_FULL_URI and token file that the EKS
             # Pod Identity webhook injects (EKS user guide, "Pod Identity: supported SDK versions").
             credentials="EKS Pod Identity credentials through boto3's container credential provider.",
+            # rclone's S3 backend with env_auth loads the AWS SDK for Go v2 default chain (backend/s3/s3.go,
+            # awsconfig.LoadDefaultConfig), which reads EKS Pod Identity's container credentials and web
+            # identity tokens (AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE) alike.
+            rclone={"type": "s3", "provider": "AWS", "env_auth": "true"},
         ),
         node_autoscaling="EKS managed node groups do not scale themselves: aistack runs the Kubernetes Cluster "
         "Autoscaler, which finds them by the tags EKS puts on their Auto Scaling groups and models an empty "
@@ -228,6 +236,9 @@ CLOUDS: dict[str, CloudServing] = {
             # AZURE_FEDERATED_TOKEN_FILE (Azure SDK docs, DefaultAzureCredential; AKS workload identity overview).
             credentials="Azure workload identity: DefaultAzureCredential exchanges the projected federated token.",
             account_env="AZURE_STORAGE_ACCOUNT_NAME",
+            # rclone's azureblob backend with env_auth builds azidentity's DefaultAzureCredential
+            # (backend/azureblob/auth/auth.go), whose chain includes the workload identity credential.
+            rclone={"type": "azureblob", "env_auth": "true"},
         ),
         node_autoscaling="AKS runs the cluster autoscaler itself for agent pools with enable_auto_scaling and "
         "min/max counts, and knows an empty pool's VM size, labels and taints from the pool's own definition.",
@@ -265,6 +276,9 @@ CLOUDS: dict[str, CloudServing] = {
             # google-cloud-cpp client asks the metadata server (usage.md, "Streaming from Google cloud storage"),
             # which on GKE answers as the Google service account the Kubernetes service account is bound to.
             credentials="GKE Workload Identity through the GKE metadata server (Application Default Credentials).",
+            # env_auth: Application Default Credentials (the metadata server); bucket_policy_only: the bucket has
+            # uniform bucket-level access, so rclone sets no object ACLs.
+            rclone={"type": "google cloud storage", "env_auth": "true", "bucket_policy_only": "true"},
         ),
         node_autoscaling="GKE's cluster autoscaler scales node pools with autoscaling limits, from zero too: it "
         "knows each pool's machine type, accelerators, labels and taints from the pool's definition.",

@@ -23,7 +23,7 @@ import pulumi_kubernetes as k8s
 
 from aistack.spec.endpoints import QUEUE_FULL, SCALE_OUT_AT, EndpointSpec, accelerator_gib, memory_bytes
 from components import contract, gpu
-from components.k8s import clouds, keda, multinode, routing
+from components.k8s import clouds, keda, multinode, routing, weights
 from components.k8s.pod import container_security, pod_security
 
 UID = 1000
@@ -253,7 +253,9 @@ class ServingEndpoint(contract.Component):
             },
         }
         model_uri, stream_env = weight_source(row, store, spec, region)
-        serve = (name, spec, row, accelerator, model_uri, stream_env, placement, api_key_secret)
+        # The pod refuses weights whose manifest is not the one the endpoint names (the primary's).
+        check = weights.check_container(spec, row, store, region, UID)
+        serve = (name, spec, row, accelerator, model_uri, stream_env, placement, api_key_secret, check)
         timeouts = pulumi.CustomTimeouts(create=f"{deadline}s", update=f"{deadline}s")
         if spec.multi_node:
             if lws_controller is None:
@@ -715,6 +717,7 @@ def pod_spec(
     stream_env: list[dict],
     placement: Mapping[str, Any] | None = None,
     api_key_secret: pulumi.Input[str] | None = None,
+    weights_check: dict | None = None,
     *,
     extra_args: tuple[str, ...] = (),
     serves: bool = True,
@@ -732,6 +735,8 @@ def pod_spec(
             ComputeClass label, and its taint on the pool's on-demand floor), on top of the row's.
         api_key_secret: The Secret holding the endpoint's API key; passed as the synced ExternalSecret's
             name output, it makes the pod wait for ESO's sync (default: the name alone).
+        weights_check: The ``weights-check`` init container (``components/k8s/weights.py``), run before the
+            server when the endpoint names its manifest digest.
         extra_args: Further ``vllm serve`` arguments (a multi-node pod's rank and leader).
         serves: Whether the pod runs the API server (``False`` for the headless workers of a
             multi-node replica: no port, no HTTP probes).
@@ -793,6 +798,7 @@ def pod_spec(
         ],
         # Replicas spread over zones; the pods of one multi-node replica stay together instead.
         **(multinode.same_group_zone({ENDPOINT_LABEL: name}) if spec.multi_node else spread),
+        **({"init_containers": [weights_check]} if weights_check else {}),
         "containers": [
             {
                 "name": "server",
