@@ -56,7 +56,9 @@ def build(directory: Path) -> str:
         if rel == MANIFEST_NAME:
             continue
         if ";" in rel or "\n" in rel:
-            raise InputError("arguments", "weights manifest", f"{rel!r}: file names may not contain ';' or newlines")
+            raise InputError(
+                "arguments", "weights manifest", f"{rel!r}: file names may not contain ';' or newlines"
+            )
         lines.append((rel.encode(), f"{rel};{path.stat().st_size};{file_sha256(path)}\n"))
     if not lines:
         raise InputError("arguments", "weights manifest", f"{directory} holds no files")
@@ -106,10 +108,10 @@ def check_script(manifest_uri: str, weights_uri: str, expected: str) -> str:
             f'{manifest_uri}: refusing to serve"; exit 1; }}',
             'got="sha256:$(sha256sum /tmp/manifest | cut -d" " -f1)"',
             f'if [ "$got" != "{expected}" ]; then echo "aistack: weights manifest is $got, the endpoint '
-            f'expects {expected} (the primary\'s): refusing to serve"; exit 1; fi',
+            f"expects {expected} (the primary's): refusing to serve\"; exit 1; fi",
             "cut -d';' -f1,2 /tmp/manifest | sort > /tmp/want",
             f'rclone lsf -R --files-only --format ps --exclude "/{MANIFEST_NAME}" "{weights_uri}" | sort > /tmp/have',
-            'if ! cmp -s /tmp/want /tmp/have; then echo "aistack: the store\'s files differ from the manifest '
+            "if ! cmp -s /tmp/want /tmp/have; then echo \"aistack: the store's files differ from the manifest "
             '(- manifest, + store):"; diff /tmp/want /tmp/have | head -20; exit 1; fi',
             'echo "aistack: weights match manifest $got"',
         ]

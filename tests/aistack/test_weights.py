@@ -54,7 +54,11 @@ def test_manifest_lists_every_file_sorted_with_size_and_sha256(tmp_path: Path) -
     root = model_dir(tmp_path)
     text = weights.build(root)
     lines = text.splitlines()
-    assert [line.split(";")[0] for line in lines] == ["config.json", "sub/model-00001.safetensors", "tokenizer.json"]
+    assert [line.split(";")[0] for line in lines] == [
+        "config.json",
+        "sub/model-00001.safetensors",
+        "tokenizer.json",
+    ]
     assert lines[1].split(";")[1:] == ["4096", weights.file_sha256(root / "sub" / "model-00001.safetensors")]
     assert weights.listing(text)[1] == "sub/model-00001.safetensors;4096"
     # The manifest itself is never listed in it, so writing it does not change it.
