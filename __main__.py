@@ -11,7 +11,7 @@ from aistack import cost
 from aistack.errors import InputError
 from aistack.plan import resolve
 from aistack.spec import spec_from_pulumi_config
-from components import apikey, contract, k8s, registry
+from components import apikey, contract, k8s, registry, replication
 
 stack_file = f"stacks/Pulumi.{pulumi.get_stack()}.yaml"
 try:
@@ -34,11 +34,23 @@ tags = contract.stack_tags(spec)
 multi = [name for name, e in spec.endpoints.items() if e.serve_from is not None]
 shared = apikey.SharedKeys("api-keys", multi).values if multi else {}
 
+stacks: dict[str, contract.CloudStack] = {}
 for cloud, cloud_spec in spec.clouds.configured().items():
     family = registry.family(cloud)
-    deployed = family.deploy(spec, family.provider(cloud_spec, tags), prefix, shared_keys=shared)
+    deployed = stacks[cloud] = family.deploy(spec, family.provider(cloud_spec, tags), prefix, shared_keys=shared)
     endpoints = k8s.deploy_serving(spec, deployed)
     # One cluster per cloud serves an endpoint (serve_from clusters are on distinct clouds).
     pulumi.export(
         cloud, {**deployed.outputs(), "endpoints": {n: e.endpoint_url for (n, _), e in endpoints.items()}}
+    )
+
+# Replica stores, kept identical to their primaries (needs both clouds' stores and providers).
+replicas = replication.deploy(spec, stacks)
+if replicas:
+    pulumi.export(
+        "replication",
+        {
+            n: {"source": r.source, "target": r.target, "schedule": r.schedule, "mechanism": r.mechanism}
+            for n, r in replicas.items()
+        },
     )

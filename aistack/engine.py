@@ -254,6 +254,22 @@ def _gcs_service_agent(args: Mapping[str, Any]) -> dict[str, Any]:
     return {"emailAddress": email, "member": f"serviceAccount:{email}", "project": project, "id": project}
 
 
+def _transfer_service_agent(args: Mapping[str, Any]) -> dict[str, Any]:
+    """``storage.getTransferProjectServiceAccount``: Storage Transfer Service's agent (stand-in number and
+    subject id), created by this very call (googleServiceAccounts.get) where it does not exist yet."""
+    project = args.get("project") or "mock-project"
+    number = int(hashlib.sha1(project.encode()).hexdigest()[:10], 16) % 10**12
+    email = f"project-{number}@storage-transfer-service.iam.gserviceaccount.com"
+    subject = str(int(hashlib.sha1(email.encode()).hexdigest()[:15], 16))
+    return {
+        "email": email,
+        "member": f"serviceAccount:{email}",
+        "subjectId": subject,
+        "project": project,
+        "id": project,
+    }
+
+
 def _aws_caller_identity(_args: Mapping[str, Any]) -> dict[str, Any]:
     """``getCallerIdentity``: the account the credentials belong to (key policies name its root)."""
     account = RealisticMocks.ACCOUNT
@@ -272,6 +288,8 @@ KNOWN_INVOKES: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     "azure-native:containerservice:listManagedClusterUserCredentials": _aks_user_credentials,
     # Creates the Cloud Storage service agent if it does not exist yet, so CMEK grants to it succeed.
     "gcp:storage/getProjectServiceAccount:getProjectServiceAccount": _gcs_service_agent,
+    # Creates Storage Transfer Service's agent if need be; replication grants it the replica bucket.
+    "gcp:storage/getTransferProjectServiceAccount:getTransferProjectServiceAccount": _transfer_service_agent,
 }
 
 

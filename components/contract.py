@@ -89,6 +89,17 @@ class ObjectStore(Component):
     OUTPUTS = ("bucket_name", "bucket_uri")
 
 
+class WeightsReplica(Component):
+    """What keeps one replica store identical to its primary on another cloud: a scheduled transfer.
+
+    Outputs: ``source`` (the primary's URI), ``target`` (the replica's URI), ``schedule`` (how often,
+    e.g. ``every 86400s`` or a cron line), ``mechanism`` (``storage-transfer`` or ``scheduled-copy``).
+    """
+
+    CONCEPT = "WeightsReplica"
+    OUTPUTS = ("source", "target", "schedule", "mechanism")
+
+
 class WorkloadIdentity(Component):
     """Cloud identity a Kubernetes service account assumes to read one object store."""
 

@@ -102,6 +102,8 @@ def check_features(spec: StackSpec, file: str) -> None:
             check(spec, file)
     # And the Kubernetes layer: add-on releases pinned for each cluster's version.
     importlib.import_module("components.k8s").check(spec, file)
+    # And every replica store has a transfer that can fill it.
+    importlib.import_module("aistack.replication").check(spec, file)
 
 
 def check_deploy_inputs(spec: StackSpec, file: str) -> None:

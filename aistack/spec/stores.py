@@ -39,3 +39,9 @@ class StoreSpec(Model):
         default=None,
         description="Clusters whose serving workloads may read the store; omit for every cluster on its cloud.",
     )
+    refresh: Literal["hourly", "daily", "weekly"] = Field(
+        default="daily",
+        description="How often a replica (`replica_of`) is brought level with its primary: the transfer copies "
+        "only what changed (hourly and weekly runs at minute 17, daily and weekly at 03:17 UTC). Ignored on a "
+        "primary.",
+    )
