@@ -81,7 +81,7 @@ class StorageTransfer(contract.WeightsReplica):
         gcp.storage.TransferJob(
             self.child("job"),
             project=project,
-            description=f"aistack: keep {name} identical to its primary",
+            description=f"aistack: keep store {name.removesuffix('-replication')} identical to its primary",
             transfer_spec={
                 "aws_s3_data_source": {"bucket_name": source.bucket_name, "role_arn": role.arn},
                 "gcs_data_sink": {"bucket_name": target.bucket_name},
