@@ -28,13 +28,14 @@ from . import (
     gpu,
     identity,
     network,
+    replication,
     transit,
     workloads,
 )
 from .core import UNKNOWN, Rule
 
 CONCERNS = {
-    "encryption": encryption.RULES,
+    "encryption": encryption.RULES + replication.RULES,
     "transit": transit.RULES,
     "network": network.RULES + deploy_routing.NETWORK_RULES,
     "identity": identity.RULES,
@@ -50,7 +51,8 @@ CONCERNS = {
     + deploy_access.RULES
     + deploy_serving.RULES
     + deploy_routing.RULES
-    + deploy_capacity.RULES,
+    + deploy_capacity.RULES
+    + replication.DEPLOY_RULES,
 }
 
 RULES: tuple[Rule, ...] = tuple(

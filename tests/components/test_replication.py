@@ -104,7 +104,7 @@ def test_source_role_reads_only_the_primary_bucket_and_its_key(report):
             "s3:GetObject",
             "s3:ListBucket",
         ]
-        assert all("*" != s["Resource"] for s in policy["Statement"])
+        assert all(s["Resource"] != "*" for s in policy["Statement"])
 
 
 def test_scheduled_copy_runs_in_the_aks_cluster_with_both_workload_identities(report):

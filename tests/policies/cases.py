@@ -1147,3 +1147,8 @@ CASES.update(DEPLOY_CAPACITY_CASES)
 from tests.policies.cases_guard import GUARD_CASES  # noqa: E402
 
 CASES |= GUARD_CASES
+
+# The replica rules (a replica keeps its primary's protections; its transfer waits for its grants).
+from tests.policies.cases_replication import REPLICATION_CASES  # noqa: E402
+
+CASES |= REPLICATION_CASES
