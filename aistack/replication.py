@@ -134,9 +134,22 @@ def plan(spec: Any) -> list[Transfer]:
 def check(spec: Any, file: str) -> None:
     """Refuse a replica no supported transfer can fill, before anything is declared.
 
+    Also: an endpoint whose store has replicas and whose weights are uploaded must name the manifest
+    digest, or its servers on the replicas could not tell the primary's weights from any other.
+
     Raises:
-        InputError: naming ``aistack:stores.<replica>.replica_of`` (or ``.readers``) and why.
+        InputError: naming ``aistack:stores.<replica>.replica_of`` (or ``.readers``, or the endpoint's
+            ``weights_manifest``) and why.
     """
+    replicated = {getattr(s, "replica_of", None) for s in spec.stores.values()} - {None}
+    for ename, endpoint in spec.endpoints.items():
+        if endpoint.store in replicated and endpoint.weights_uploaded and endpoint.weights_manifest is None:
+            raise InputError(
+                file,
+                f"aistack:endpoints.{ename}.weights_manifest",
+                f"store {endpoint.store!r} has replicas: name the digest of its weights manifest (sha256:..., "
+                "printed by `python -m aistack weights manifest DIR`) so every replica serves the primary's weights",
+            )
     for name, store in spec.stores.items():
         primary = getattr(store, "replica_of", None)
         if primary is None:

@@ -177,3 +177,14 @@ def test_a_pair_no_transfer_can_fill_is_refused():
         replication.check(spec, "replicated.yaml")
     assert "aistack:stores.models-aws.replica_of" in err.value.line()
     assert "public network access disabled" in err.value.line()
+
+
+def test_uploaded_weights_read_from_replicas_need_their_manifest_digest():
+    config = replicated_config()["config"]
+    config["aistack:endpoints"]["chat-aws"]["weights_uploaded"] = True
+    spec = spec_from_config(config, "replicated.yaml")
+    with pytest.raises(InputError) as err:
+        replication.check(spec, "replicated.yaml")
+    assert "aistack:endpoints.chat-aws.weights_manifest" in err.value.line()
+    config["aistack:endpoints"]["chat-aws"]["weights_manifest"] = DIGEST
+    replication.check(spec_from_config(config, "replicated.yaml"), "replicated.yaml")
