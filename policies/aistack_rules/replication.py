@@ -16,22 +16,23 @@ from typing import Any
 from .core import MANDATORY, Indeterminate, Rule, Subject, get, is_unknown
 from .deploy import Graph
 from .tokens import (
+    AWS_ROLE_POLICIES,
+    AZ_BLOB_SERVICE,
     AZ_STORAGE_ACCOUNT,
     GCS_BUCKET,
     GCS_BUCKET_IAM_BINDING,
     GCS_BUCKET_IAM_MEMBER,
+    GCS_TRANSFER_JOB,
+    K8S_CRON_JOB,
     S3_BUCKET,
     S3_POLICY,
     S3_PUBLIC_ACCESS_BLOCK,
     S3_SSE,
+    S3_VERSIONING,
 )
 
-TRANSFER_JOB = "gcp:storage/transferJob:TransferJob"
-CRON_JOB = "kubernetes:batch/v1:CronJob"
-REPLICA_LABEL = "aistack.io/store"
-S3_VERSIONING = ("aws:s3/bucketVersioning:BucketVersioning", "aws:s3/bucketVersioningV2:BucketVersioningV2")
-AZ_BLOB_SERVICE = "azure-native:storage:BlobServiceProperties"
-AWS_ROLE_POLICIES = ("aws:iam/rolePolicy:RolePolicy", "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+TRANSFER_JOB = GCS_TRANSFER_JOB
+CRON_JOB = K8S_CRON_JOB
 STS_AGENT = "@storage-transfer-service.iam.gserviceaccount.com"
 PROTECTIONS = ("customer-managed key", "versioning", "private", "TLS only")
 

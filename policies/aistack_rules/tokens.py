@@ -120,3 +120,10 @@ LOCAL_COMMAND = "command:local:Command"
 
 CLUSTERS = {EKS_CLUSTER: "aws", AZ_MANAGED_CLUSTER: "azure", GKE_CLUSTER: "gcp"}
 """Managed Kubernetes cluster types → cloud."""
+
+# Replication: the transfer that fills a replica store, and the store settings a replica inherits.
+GCS_TRANSFER_JOB = "gcp:storage/transferJob:TransferJob"
+K8S_CRON_JOB = "kubernetes:batch/v1:CronJob"
+S3_VERSIONING = ("aws:s3/bucketVersioning:BucketVersioning", "aws:s3/bucketVersioningV2:BucketVersioningV2")
+AZ_BLOB_SERVICE = "azure-native:storage:BlobServiceProperties"
+AWS_ROLE_POLICIES = ("aws:iam/rolePolicy:RolePolicy", "aws:iam/rolePolicyAttachment:RolePolicyAttachment")

@@ -104,6 +104,10 @@ SDK_CLASSES = {
     "gcp:serviceaccount/iAMBinding:IAMBinding": "pulumi_gcp.serviceaccount.IAMBinding",
     "time:index/sleep:Sleep": "pulumiverse_time.Sleep",
     "command:local:Command": "pulumi_command.local.Command",
+    "aws:s3/bucketVersioning:BucketVersioning": "pulumi_aws.s3.BucketVersioning",
+    "aws:s3/bucketVersioningV2:BucketVersioningV2": "pulumi_aws.s3.BucketVersioningV2",
+    "azure-native:storage:BlobServiceProperties": "pulumi_azure_native.storage.BlobServiceProperties",
+    "gcp:storage/transferJob:TransferJob": "pulumi_gcp.storage.TransferJob",
 }
 
 
