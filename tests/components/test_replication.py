@@ -154,6 +154,14 @@ def test_servers_naming_a_manifest_check_it_before_serving(report):
     assert "initContainers" not in unchecked
 
 
+def test_gke_admits_the_check_image():
+    from components import images
+    from components.k8s.weights import RCLONE_IMAGE
+
+    spec = spec_from_config(replicated_config()["config"], "replicated.yaml")
+    assert f"{images.repository(RCLONE_IMAGE)}*" in images.allow_patterns(spec)
+
+
 def test_no_mandatory_violation(report):
     assert [v for v in report["policy"]["violations"] if v["level"] == "mandatory"] == []
 
