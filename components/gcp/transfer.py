@@ -34,7 +34,7 @@ class StorageTransfer(contract.WeightsReplica):
     of its service agent, and the role trusts ``accounts.google.com`` only for that agent's subject id. No
     access key is created or stored.
 
-    Children: ``-source-role`` and ``-source-read`` (AWS, :func:`components.aws.transfer.source_reader`),
+    Children: ``-api`` (``storagetransfer.googleapis.com`` enabled, never disabled on destroy), ``-source-role`` and ``-source-read`` (AWS, :func:`components.aws.transfer.source_reader`),
     ``-sink-writer`` and ``-sink-reader`` (the agent on the replica bucket, :data:`SINK_ROLES`), ``-job``
     (every ``interval_s``, mirror: objects deleted from the primary are deleted from the replica, changed
     ones overwritten; copy and delete actions logged to Cloud Logging). The job depends on the role's
@@ -58,9 +58,18 @@ class StorageTransfer(contract.WeightsReplica):
     ) -> None:
         """Args: ``opts`` must carry both the GCP and the AWS provider (``providers=[...]``)."""
         super().__init__(name, opts)
-        # Creates the agent where it does not exist yet (googleServiceAccounts.get), so grants to it succeed.
+        # The Storage Transfer API is off in a new project: the agent lookup and the job need it on.
+        api = gcp.projects.Service(
+            self.child("api"),
+            project=project,
+            service="storagetransfer.googleapis.com",
+            disable_on_destroy=False,
+            opts=self.opts(),
+        )
+        # Creates the agent where it does not exist yet (googleServiceAccounts.get), so grants to it succeed;
+        # after the API is enabled (the lookup is refused before).
         agent = gcp.storage.get_transfer_project_service_account_output(
-            project=project, opts=pulumi.InvokeOutputOptions(parent=self)
+            project=project, opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[api])
         )
         trust = agent.subject_id.apply(
             lambda sub: aws_transfer.web_identity_trust(
@@ -100,7 +109,7 @@ class StorageTransfer(contract.WeightsReplica):
                 "log_action_states": ["SUCCEEDED", "FAILED"],
             },
             status="ENABLED",
-            opts=self.opts(depends_on=[policy, *grants]),
+            opts=self.opts(depends_on=[api, policy, *grants]),
         )
         self.finish(
             source=source.bucket_uri,

@@ -79,7 +79,7 @@ def test_storage_transfer_reads_s3_as_a_federated_role_and_mirrors_daily(report)
 def test_storage_transfer_waits_for_the_role_policy_and_bucket_grants(report):
     job = named(report, "models-gcp-replication-job")
     before = set(job["dependencies"])
-    for name in ("source-read", "sink-writer", "sink-reader"):
+    for name in ("api", "source-read", "sink-writer", "sink-reader"):
         assert named(report, f"models-gcp-replication-{name}")["urn"] in before
     grants = {
         named(report, f"models-gcp-replication-sink-{k}")["inputs"]["role"] for k in ("writer", "reader")
