@@ -108,7 +108,7 @@ def plan(spec: Any) -> list[Transfer]:
     """Every replica store's transfer (spec validated, :func:`check` passed), in store order."""
     found = []
     for name, store in spec.stores.items():
-        primary = getattr(store, "replica_of", None)
+        primary = store.replica_of
         if primary is None:
             continue
         source = spec.stores[primary].cloud
@@ -141,7 +141,7 @@ def check(spec: Any, file: str) -> None:
         InputError: naming ``aistack:stores.<replica>.replica_of`` (or ``.readers``, or the endpoint's
             ``weights_manifest``) and why.
     """
-    replicated = {getattr(s, "replica_of", None) for s in spec.stores.values()} - {None}
+    replicated = {s.replica_of for s in spec.stores.values()} - {None}
     for ename, endpoint in spec.endpoints.items():
         if endpoint.store in replicated and endpoint.weights_uploaded and endpoint.weights_manifest is None:
             raise InputError(
@@ -151,7 +151,7 @@ def check(spec: Any, file: str) -> None:
                 "printed by `python -m aistack weights manifest DIR`) so every replica serves the primary's weights",
             )
     for name, store in spec.stores.items():
-        primary = getattr(store, "replica_of", None)
+        primary = store.replica_of
         if primary is None:
             continue
         pair = (spec.stores[primary].cloud, store.cloud)

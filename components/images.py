@@ -50,7 +50,7 @@ def declared(spec: Any) -> list[str]:
     images |= {e.image for e in spec.endpoints.values()}
     # rclone checks the weights manifest in server pods and copies weights into replica stores.
     if any(e.weights_manifest for e in spec.endpoints.values()) or any(
-        getattr(s, "replica_of", None) for s in spec.stores.values()
+        s.replica_of for s in spec.stores.values()
     ):
         images.add(weights.RCLONE_IMAGE)
     return sorted(images)

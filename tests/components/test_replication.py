@@ -1,7 +1,7 @@
 """Replica stores on the graph: a transfer per replica, its inputs, identities, ordering and secrecy.
 
-The multicloud stack with its GCS and Blob stores made replicas of the S3 store (``replica_of``), and
-one endpoint naming its weights manifest, previewed once per module.
+The multicloud stack (its GCS and Blob stores are replicas of the S3 store), with the Blob replica
+refreshed hourly and ``chat`` naming its weights manifest, previewed once per module.
 """
 
 from __future__ import annotations
@@ -24,10 +24,8 @@ DIGEST = "sha256:" + "ab" * 32
 
 def replicated_config() -> dict[str, Any]:
     data = yaml.safe_load((REPO / "stacks" / "Pulumi.multicloud.yaml").read_text())
-    stores = data["config"]["aistack:stores"]
-    stores["models-gcp"]["replica_of"] = "models-aws"
-    stores["models-azure"] |= {"replica_of": "models-aws", "refresh": "hourly"}
-    data["config"]["aistack:endpoints"]["chat-gcp"]["weights_manifest"] = DIGEST
+    data["config"]["aistack:stores"]["models-azure"]["refresh"] = "hourly"
+    data["config"]["aistack:endpoints"]["chat"]["weights_manifest"] = DIGEST
     return data
 
 
@@ -143,15 +141,28 @@ def test_scheduled_copy_waits_for_the_grant_to_propagate_and_the_role_policy(rep
     assert write["scope"].endswith("/blobServices/default/containers/model-weights")
 
 
-def test_servers_naming_a_manifest_check_it_before_serving(report):
-    checked = named(report, "chat-gcp-deployment")["inputs"]["spec"]["template"]["spec"]
+@pytest.mark.parametrize(
+    ("cluster", "store", "backend"),
+    [
+        ("east", "models-aws", "s3"),
+        ("central", "models-gcp", "google cloud storage"),
+        ("south", "models-azure", "azureblob"),
+    ],
+)
+def test_servers_check_their_own_clouds_copy_before_serving(report, cluster, store, backend):
+    checked = named(report, f"{cluster}-chat-deployment")["inputs"]["spec"]["template"]["spec"]
     [init] = checked["initContainers"]
     assert init["name"] == "weights-check" and init["image"].startswith("docker.io/rclone/rclone:")
     assert DIGEST in init["args"][0] and "llama-3.1-8b-instruct/aistack-manifest.txt" in init["args"][0]
-    # It runs as the store's reader, the server's own (read-only) identity.
-    assert checked["serviceAccountName"] == "models-gcp-reader"
-    unchecked = named(report, "chat-aws-deployment")["inputs"]["spec"]["template"]["spec"]
-    assert "initContainers" not in unchecked
+    env = {e["name"]: e.get("value") for e in init["env"]}
+    assert env["RCLONE_CONFIG_SRC_TYPE"] == backend
+    # It runs as the store's reader, the server's own (read-only) identity, on its cloud's copy.
+    assert checked["serviceAccountName"] == f"{store}-reader"
+
+
+def test_servers_without_a_manifest_digest_have_no_check(preview):
+    spec = named(preview("multicloud"), "central-chat-deployment")["inputs"]["spec"]["template"]["spec"]
+    assert "initContainers" not in spec
 
 
 def test_gke_admits_the_check_image():
@@ -177,9 +188,11 @@ def test_plan_prices_what_it_copies():
 
 def test_a_pair_no_transfer_can_fill_is_refused():
     config = replicated_config()["config"]
-    config["aistack:stores"]["models-aws"]["replica_of"] = "models-azure"
-    config["aistack:stores"]["models-azure"].pop("replica_of")
-    config["aistack:stores"]["models-gcp"]["replica_of"] = "models-azure"
+    stores = config["aistack:stores"]
+    stores["models-aws"]["replica_of"] = "models-azure"
+    stores["models-azure"].pop("replica_of")
+    stores["models-gcp"]["replica_of"] = "models-azure"
+    config["aistack:endpoints"]["chat"]["store"] = "models-azure"
     spec = spec_from_config(config, "replicated.yaml")
     with pytest.raises(InputError) as err:
         replication.check(spec, "replicated.yaml")
@@ -189,10 +202,11 @@ def test_a_pair_no_transfer_can_fill_is_refused():
 
 def test_uploaded_weights_read_from_replicas_need_their_manifest_digest():
     config = replicated_config()["config"]
-    config["aistack:endpoints"]["chat-aws"]["weights_uploaded"] = True
+    config["aistack:endpoints"]["chat"]["weights_uploaded"] = True
+    config["aistack:endpoints"]["chat"].pop("weights_manifest")
     spec = spec_from_config(config, "replicated.yaml")
     with pytest.raises(InputError) as err:
         replication.check(spec, "replicated.yaml")
-    assert "aistack:endpoints.chat-aws.weights_manifest" in err.value.line()
-    config["aistack:endpoints"]["chat-aws"]["weights_manifest"] = DIGEST
+    assert "aistack:endpoints.chat.weights_manifest" in err.value.line()
+    config["aistack:endpoints"]["chat"]["weights_manifest"] = DIGEST
     replication.check(spec_from_config(config, "replicated.yaml"), "replicated.yaml")
