@@ -180,6 +180,8 @@ class CloudStack:
         pools: Managed groups by ``(cluster, pool)``: every ``groups`` pool, and an ``auto`` pool's
             on-demand floor where its cloud keeps the floor as a managed group (GKE).
         api_keys: The endpoints' API keys by cluster (clusters that serve endpoints only).
+        kubernetes: Each cluster's Kubernetes provider, set by the serving layer (``components/k8s``), which
+            the layers after it (replication jobs) reuse.
     """
 
     def __init__(self, provider: pulumi.ProviderResource) -> None:
@@ -191,6 +193,7 @@ class CloudStack:
         self.addon_identities: dict[tuple[str, str], AddonIdentity] = {}
         self.provisioning: dict[str, Provisioning] = {}
         self.api_keys: dict[str, ApiKeys] = {}
+        self.kubernetes: dict[str, pulumi.ProviderResource] = {}
 
     def outputs(self) -> dict[str, Any]:
         """The stack outputs for this cloud (kubeconfigs stay secret)."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import pulumi
-import pulumi_kubernetes as k8s
 import pulumiverse_time
 
 from aistack import replication
@@ -20,9 +19,8 @@ from components import contract
 def deploy(spec: StackSpec, stacks: Mapping[str, contract.CloudStack]) -> dict[str, contract.WeightsReplica]:
     """One :class:`contract.WeightsReplica` per replica store, named ``<replica>-replication``.
 
-    A scheduled copy's cluster also gets, once: ``<cluster>-replication-k8s`` (a Kubernetes provider from its
-    kubeconfig, after its nodes, like the serving layer's), ``<cluster>-replication-namespace`` and
-    ``<cluster>-aws-oidc`` (its OIDC issuer in AWS IAM).
+    A scheduled copy's cluster also gets, once: ``<cluster>-replication-namespace`` (through the serving
+    layer's Kubernetes provider of the cluster) and ``<cluster>-aws-oidc`` (its OIDC issuer in AWS IAM).
     """
     made: dict[str, contract.WeightsReplica] = {}
     clusters: dict[str, tuple] = {}
@@ -49,11 +47,8 @@ def deploy(spec: StackSpec, stacks: Mapping[str, contract.CloudStack]) -> dict[s
         assert t.runs_in is not None  # replication.check: a scheduled copy has its cluster
         cluster = stacks["azure"].clusters[t.runs_in]
         if t.runs_in not in clusters:
-            kube = k8s.Provider(
-                f"{t.runs_in}-replication-k8s",
-                kubeconfig=cluster.kubeconfig,
-                opts=pulumi.ResourceOptions(parent=cluster, depends_on=list(cluster.ready)),
-            )
+            # The serving layer's provider for the cluster (created after its nodes).
+            kube = stacks["azure"].kubernetes[t.runs_in]
             clusters[t.runs_in] = (
                 kube,
                 azure_replication.namespace(

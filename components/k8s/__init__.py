@@ -156,7 +156,7 @@ def serve_cluster(
             proxy-only subnetwork), admitted by the endpoints' NetworkPolicies where it routes them.
         project: The cloud's project (Google Cloud), whose Managed Service for Prometheus KEDA queries.
     """
-    provider = cluster_provider(name, cluster)
+    provider = deployed.kubernetes[name] = cluster_provider(name, cluster)
     opts = pulumi.ResourceOptions(parent=cluster, provider=provider)
     row = CLOUDS[cloud]
     runtime = GpuRuntime(f"{name}-gpu-runtime", cloud=cloud, opts=opts)

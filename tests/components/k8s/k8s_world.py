@@ -85,6 +85,8 @@ def pod_templates(resource: engine.Resource) -> list[dict[str, Any]]:
     if kind(resource) == "LeaderWorkerSet":
         group = resource.inputs["spec"]["leaderWorkerTemplate"]
         return [group["leaderTemplate"], group["workerTemplate"]]
+    if kind(resource) == "CronJob":
+        return [resource.inputs["spec"]["jobTemplate"]["spec"]["template"]]
     return [resource.inputs["spec"]["template"]]
 
 
