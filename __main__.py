@@ -11,7 +11,8 @@ from aistack import cost
 from aistack.errors import InputError
 from aistack.plan import resolve
 from aistack.spec import spec_from_pulumi_config
-from components import apikey, contract, k8s, registry, replication
+from components import apikey, contract, k8s, registry
+from components.replication import deploy as deploy_replicas
 
 stack_file = f"stacks/Pulumi.{pulumi.get_stack()}.yaml"
 try:
@@ -45,10 +46,11 @@ for cloud, cloud_spec in spec.clouds.configured().items():
     )
 
 # Replica stores, kept identical to their primaries (needs both clouds' stores and providers).
-replicas = replication.deploy(spec, stacks)
+# Exported as `replicas` (`replication` is the cost report's egress per copy).
+replicas = deploy_replicas(spec, stacks)
 if replicas:
     pulumi.export(
-        "replication",
+        "replicas",
         {
             n: {"source": r.source, "target": r.target, "schedule": r.schedule, "mechanism": r.mechanism}
             for n, r in replicas.items()

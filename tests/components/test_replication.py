@@ -44,7 +44,7 @@ def named(report: dict[str, Any], name: str) -> dict[str, Any]:
 def test_one_transfer_per_replica_with_its_mechanism(report):
     replicas = {r["name"]: r for r in report["resources"] if r["type"].endswith(":WeightsReplica")}
     assert set(replicas) == {"models-gcp-replication", "models-azure-replication"}
-    out = report["outputs"]["replication"]
+    out = report["outputs"]["replicas"]
     assert out["models-gcp"]["mechanism"] == "storage-transfer"
     assert out["models-azure"] == out["models-azure"] | {
         "mechanism": "scheduled-copy",
