@@ -38,7 +38,9 @@ shared = apikey.SharedKeys("api-keys", multi).values if multi else {}
 stacks: dict[str, contract.CloudStack] = {}
 for cloud, cloud_spec in spec.clouds.configured().items():
     family = registry.family(cloud)
-    deployed = stacks[cloud] = family.deploy(spec, family.provider(cloud_spec, tags), prefix, shared_keys=shared)
+    deployed = stacks[cloud] = family.deploy(
+        spec, family.provider(cloud_spec, tags), prefix, shared_keys=shared
+    )
     endpoints = k8s.deploy_serving(spec, deployed)
     # One cluster per cloud serves an endpoint (serve_from clusters are on distinct clouds).
     pulumi.export(
