@@ -11,7 +11,7 @@ from aistack import cost
 from aistack.errors import InputError
 from aistack.plan import resolve
 from aistack.spec import spec_from_pulumi_config
-from components import apikey, contract, k8s, registry
+from components import apikey, contract, interconnect, k8s, registry
 from components.replication import deploy as deploy_replicas
 
 stack_file = f"stacks/Pulumi.{pulumi.get_stack()}.yaml"
@@ -46,6 +46,10 @@ for cloud, cloud_spec in spec.clouds.configured().items():
     pulumi.export(
         cloud, {**deployed.outputs(), "endpoints": {n: e.endpoint_url for (n, _), e in endpoints.items()}}
     )
+
+if spec.interconnect.vpn:
+    # Site-to-site VPNs between the clouds' networks (needs every cloud's network and provider).
+    pulumi.export("interconnect", interconnect.deploy(spec, stacks, prefix))
 
 # Replica stores, kept identical to their primaries (needs both clouds' stores and providers).
 # Exported as `replicas` (`replication` is the cost report's egress per copy).

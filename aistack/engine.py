@@ -123,6 +123,12 @@ def mask(value: Any) -> Any:
     return value
 
 
+def test_net_address(*parts: str) -> str:
+    """A deterministic public address a cloud would assign, from TEST-NET-3 (never routable)."""
+    digest = hashlib.sha1("/".join(parts).encode()).digest()
+    return f"203.0.113.{digest[0] % 254 + 1}"
+
+
 def _physical(name: str, length: int = 8) -> str:
     """A deterministic stand-in for Pulumi's auto-name suffix."""
     return f"{name}-{hashlib.sha1(name.encode()).hexdigest()[:length]}"
@@ -189,6 +195,10 @@ class RealisticMocks(pulumi_mocks.Mocks):
             elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
                 state.setdefault("latestVersion", 1)
                 state.setdefault("defaultVersion", 1)
+            elif typ == "aws:ec2/vpnConnection:VpnConnection":
+                # Each tunnel's public endpoint, assigned by AWS.
+                state.setdefault("tunnel1Address", test_net_address(physical, "1"))
+                state.setdefault("tunnel2Address", test_net_address(physical, "2"))
             elif typ == "aws:eks/nodeGroup:NodeGroup":
                 state.setdefault("nodeGroupName", physical)
             elif module == "iam":
@@ -337,6 +347,11 @@ def _gcp_state(
             # GKE's DNS endpoint name: gke-<hash>.<region>.gke.goog (output only).
             dns = {**endpoints["dnsEndpointConfig"], "endpoint": f"gke-{digest.hex()[:32]}.{region}.gke.goog"}
             state["controlPlaneEndpointsConfig"] = {**endpoints, "dnsEndpointConfig": dns}
+    elif typ == "gcp:compute/haVpnGateway:HaVpnGateway":
+        # The two interfaces' Google-assigned public addresses.
+        state.setdefault(
+            "vpnInterfaces", [{"id": i, "ipAddress": test_net_address(name, str(i))} for i in (0, 1)]
+        )
     elif typ == "gcp:storage/bucket:Bucket":
         state.setdefault("url", f"gs://{name}")
     api = "compute/v1" if typ.startswith("gcp:compute/") else f"mock/{kind.lower()}"
@@ -365,6 +380,15 @@ _AZURE_ARM = {
         "Microsoft.Network/privateEndpoints/{privateEndpointName}/privateDnsZoneGroups/{name}",
     ),
     "privatedns:PrivateZone": ("privateZoneName", "Microsoft.Network/privateDnsZones/{name}"),
+    "network:VirtualNetworkGateway": (
+        "virtualNetworkGatewayName",
+        "Microsoft.Network/virtualNetworkGateways/{name}",
+    ),
+    "network:LocalNetworkGateway": ("localNetworkGatewayName", "Microsoft.Network/localNetworkGateways/{name}"),
+    "network:VirtualNetworkGatewayConnection": (
+        "virtualNetworkGatewayConnectionName",
+        "Microsoft.Network/connections/{name}",
+    ),
     "privatedns:VirtualNetworkLink": (
         "virtualNetworkLinkName",
         "Microsoft.Network/privateDnsZones/{privateZoneName}/virtualNetworkLinks/{name}",
@@ -475,6 +499,8 @@ def _azure_state(typ: str, physical: str, state: dict[str, Any], *, subscription
         state.setdefault("keyUriWithVersion", f"{key_uri}/{hashlib.sha1(key_uri.encode()).hexdigest()[:32]}")
     elif kind == "operationalinsights:Workspace":
         state.setdefault("customerId", _guid(resource_id, "workspace"))
+    elif kind == "network:PublicIPAddress":
+        state.setdefault("ipAddress", test_net_address(resource_id))
     return resource_id
 
 

@@ -166,6 +166,29 @@ class ApiKeys(Component):
         self.ready = []
 
 
+class VpnGateway(Component):
+    """A cloud's end of the site-to-site VPNs (``aistack:interconnect``): one gateway shared by its pairs.
+
+    Outputs: ``gateway_id``; ``outside_addresses``, the gateway's public tunnel addresses by interface
+    (GCP HA VPN interfaces, Azure active-active instances; empty on AWS, whose addresses belong to each
+    VPN connection, see :class:`VpnTunnels`).
+    """
+
+    CONCEPT = "VpnGateway"
+    OUTPUTS = ("gateway_id", "outside_addresses")
+
+
+class VpnTunnels(Component):
+    """One cloud's side of the tunnels of one pair: peer gateways, IPsec tunnels and their BGP sessions.
+
+    Outputs: ``outside_addresses``, this side's public tunnel addresses in tunnel order where they are
+    created per connection (AWS), else empty.
+    """
+
+    CONCEPT = "VpnTunnels"
+    OUTPUTS = ("outside_addresses",)
+
+
 class CloudStack:
     """What one cloud family deployed for a stack, for the layers built on top (serving, exports).
 
@@ -182,6 +205,7 @@ class CloudStack:
         api_keys: The endpoints' API keys by cluster (clusters that serve endpoints only).
         kubernetes: Each cluster's Kubernetes provider, set by the serving layer (``components/k8s``), which
             the layers after it (replication jobs) reuse.
+        network: The cloud's network component (the site-to-site VPNs attach to it).
     """
 
     def __init__(self, provider: pulumi.ProviderResource) -> None:
@@ -194,6 +218,7 @@ class CloudStack:
         self.provisioning: dict[str, Provisioning] = {}
         self.api_keys: dict[str, ApiKeys] = {}
         self.kubernetes: dict[str, pulumi.ProviderResource] = {}
+        self.network: Network | None = None
 
     def outputs(self) -> dict[str, Any]:
         """The stack outputs for this cloud (kubeconfigs stay secret)."""

@@ -21,6 +21,7 @@ from aistack.spec.base import TAG_KEY, TAG_VALUE, Model, Name, overlapping
 from aistack.spec.clouds import Clouds, NetworkSpec, zone_index
 from aistack.spec.clusters import ClusterSpec, GpuPoolSpec
 from aistack.spec.endpoints import EndpointSpec, ServeFromSpec, accelerator_gib
+from aistack.spec.interconnect import InterconnectSpec
 from aistack.spec.sizing import SizingSpec
 from aistack.spec.stores import StoreSpec
 from policies.aistack_rules import versions
@@ -99,6 +100,11 @@ class StackSpec(Model):
         default_factory=SizingSpec,
         description="Options of the sizing plan for pools that say `nodes: sized`.",
     )
+    interconnect: InterconnectSpec = Field(
+        default_factory=InterconnectSpec,
+        description="Site-to-site VPNs between the clouds' networks (docs/multicloud.md, \"Private path between "
+        "clouds\"); none by default.",
+    )
     audit_log_retention_days: int | None = Field(
         default=None,
         ge=30,
@@ -149,6 +155,13 @@ class StackSpec(Model):
         blocks.update({f"clusters.{name}.service_cidr": c.service_cidr for name, c in self.clusters.items()})
         if pair := overlapping(blocks):
             raise _Located(pair[1], f"CIDR {blocks[pair[1]]} overlaps {pair[0]} ({blocks[pair[0]]})")
+        for i, pair in enumerate(self.interconnect.vpn):
+            missing = [c for c in pair.between if c not in clouds]
+            if missing:
+                raise _Located(
+                    f"interconnect.vpn.{i}.between",
+                    f"cloud {missing[0]!r} is not configured; configured: {', '.join(clouds)}",
+                )
         for kind, items in (("clusters", self.clusters), ("stores", self.stores)):
             for name, item in items.items():
                 if item.cloud not in clouds:

@@ -34,11 +34,12 @@ class Network(contract.Network):
     first zone), ``-s3-endpoint`` (gateway), and flow logs (``-flow-logs`` log group, encrypted with the stack's log key, role, flow log).
 
     Outputs: ``network_id`` (VPC id), ``node_subnet_ids`` (zone → private subnet id),
-    ``public_subnet_ids`` (zone → public subnet id).
+    ``public_subnet_ids`` (zone → public subnet id), ``node_route_table_ids`` (zone → the private route
+    table its nodes use; a site-to-site VPN propagates its routes into these, ``components/aws/vpn.py``).
     """
 
     CLOUD = "aws"
-    OUTPUTS = ("network_id", "node_subnet_ids", "public_subnet_ids")
+    OUTPUTS = ("network_id", "node_subnet_ids", "public_subnet_ids", "node_route_table_ids")
 
     def __init__(
         self,
@@ -71,7 +72,7 @@ class Network(contract.Network):
         )
         zones = sorted(spec.zones, key=zone_index)
         nat_zones = zones if spec.nat == "per_zone" else zones[:1]
-        private, public, nats, private_rts = {}, {}, {}, []
+        private, public, nats, private_rts = {}, {}, {}, {}
         for zone in zones:
             blocks = dict(zip(("private", "public"), subnet_blocks(spec.cidr, zone), strict=True))
             for tier, subnets, role in (("private", private, "internal-elb"), ("public", public, "elb")):
@@ -117,14 +118,14 @@ class Network(contract.Network):
                 route_table_id=rt.id,
                 opts=self.opts(),
             )
-            private_rts.append(rt.id)
+            private_rts[zone] = rt.id
         # Model weights travel to nodes over the S3 gateway: private, and no NAT data charges.
         aws.ec2.VpcEndpoint(
             self.child("s3-endpoint"),
             vpc_id=vpc.id,
             service_name=f"com.amazonaws.{spec.region}.s3",
             vpc_endpoint_type="Gateway",
-            route_table_ids=private_rts,
+            route_table_ids=list(private_rts.values()),
             opts=self.opts(),
         )
         log_group = aws.cloudwatch.LogGroup(
@@ -163,4 +164,5 @@ class Network(contract.Network):
             network_id=vpc.id,
             node_subnet_ids={zone: subnet.id for zone, subnet in private.items()},
             public_subnet_ids={zone: subnet.id for zone, subnet in public.items()},
+            node_route_table_ids=private_rts,
         )

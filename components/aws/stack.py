@@ -64,6 +64,7 @@ def deploy(
         opts=opts,
     )
     network = Network("aws", cloud, list(names.values()), opts=opts, log_key_arn=audit.log_key_arn)
+    result.network = network
     for name, cspec in mine.items():
         cluster = cluster_mod.Cluster(
             name,

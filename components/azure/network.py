@@ -30,6 +30,56 @@ def subnet_blocks(cidr: str) -> tuple[str, str]:
     return str(nodes), str(endpoints)
 
 
+GATEWAY_SUBNET = "GatewaySubnet"
+"""The name Azure requires of the subnet a VPN gateway is deployed to (learn.microsoft.com/azure/vpn-gateway/
+vpn-gateway-about-vpn-gateway-settings, "Gateway subnet": named exactly ``GatewaySubnet``, /27 or larger, no
+network security group; the gateway's create fails otherwise)."""
+
+
+def gateway_subnet_block(cidr: str) -> str:
+    """The VNet's last /27: the GatewaySubnet, clear of the node and endpoint subnets (:func:`subnet_blocks`)."""
+    return str(list(ipaddress.ip_network(cidr).subnets(new_prefix=27))[-1])
+
+
+def peer_rules(peer_ranges: list[str], ports: list[int]) -> list[dict[str, object]]:
+    """NSG rules for the clouds joined by VPN: their ranges reach the serving ports, nothing else.
+
+    Azure's default ``AllowVnetInBound`` (priority 65000) admits whatever the ``VirtualNetwork`` tag covers,
+    which includes address space learned from a VPN gateway (Azure, "Virtual network service tags":
+    VirtualNetwork includes "connected on-premises address spaces"): without these two rules every port of
+    every node would be open to the other clouds.
+    """
+    if not peer_ranges:
+        return []
+    ports = sorted(set(ports))
+    allow = {
+        "name": "allow-peer-clouds-serving",
+        "priority": 300,
+        "direction": "Inbound",
+        "access": "Allow",
+        "protocol": "Tcp",
+        "source_address_prefixes": list(peer_ranges),
+        "source_port_range": "*",
+        "destination_address_prefix": "VirtualNetwork",
+        "destination_port_ranges": [str(p) for p in ports],
+        "description": "The other clouds' nodes and pods reach the internal load balancers of the serving "
+        "endpoints over the site-to-site VPN, on the serving ports only.",
+    }
+    deny = {
+        "name": "deny-peer-clouds-other",
+        "priority": 310,
+        "direction": "Inbound",
+        "access": "Deny",
+        "protocol": "*",
+        "source_address_prefixes": list(peer_ranges),
+        "source_port_range": "*",
+        "destination_address_prefix": "*",
+        "destination_port_range": "*",
+        "description": "Nothing else from the other clouds' ranges (the VPN would otherwise count as VirtualNetwork).",
+    }
+    return [allow, deny] if ports else [deny]
+
+
 # The NSG's built-in DenyAllInBound (priority 65500) already drops internet traffic; this rule
 # states the intent in the inputs that policies and reviewers read.
 DENY_INTERNET_INBOUND = {
@@ -60,11 +110,13 @@ class Network(contract.Network):
     inbound allow from the internet), ``-nodes`` (node subnet: NAT egress, NSG, no default
     outbound access), ``-endpoints`` (private endpoint subnet, NSG enforced on endpoints),
     ``-blob-dns`` (private DNS zone for blob endpoints) and ``-blob-dns-link`` (linked to the VNet),
-    ``-vault-dns`` and ``-vault-dns-link`` (the same for Key Vault endpoints).
+    ``-vault-dns`` and ``-vault-dns-link`` (the same for Key Vault endpoints); with ``gateway_subnet``,
+    ``-gateway-subnet`` (the ``GatewaySubnet`` a VPN gateway needs, the VNet's last /27, no NSG); with
+    ``peer_ranges``, two NSG rules that let the other clouds reach the serving ports only (:func:`peer_rules`).
 
     Outputs: ``network_id`` (VNet id), ``node_subnet_ids`` (zone → node subnet id; the one node
     subnet spans every zone), ``resource_group_name``, ``endpoint_subnet_id``, ``blob_dns_zone_id``,
-    ``vault_dns_zone_id``.
+    ``vault_dns_zone_id``, ``gateway_subnet_id`` (``None`` without ``gateway_subnet``).
     """
 
     CLOUD = "azure"
@@ -75,6 +127,7 @@ class Network(contract.Network):
         "endpoint_subnet_id",
         "blob_dns_zone_id",
         "vault_dns_zone_id",
+        "gateway_subnet_id",
     )
 
     def __init__(
@@ -85,8 +138,13 @@ class Network(contract.Network):
         resource_group: str,
         tags: dict[str, str],
         protect: bool,
+        gateway_subnet: bool = False,
+        peer_ranges: list[str] | None = None,
+        serving_ports: list[int] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """Args besides the spec: ``gateway_subnet`` adds the VPN gateway's subnet; ``peer_ranges`` (the
+        other clouds' routed ranges over the VPN) may reach ``serving_ports`` only."""
         super().__init__(name, opts)
         if spec.nat != "single":
             raise ValueError("Azure supports nat: single only (see components.registry.UNSUPPORTED)")
@@ -126,7 +184,7 @@ class Network(contract.Network):
         nsg = azure_native.network.NetworkSecurityGroup(
             self.child("nsg"),
             resource_group_name=rg,
-            security_rules=[DENY_INTERNET_INBOUND],
+            security_rules=[*peer_rules(peer_ranges or [], serving_ports or []), DENY_INTERNET_INBOUND],
             **where,
             opts=self.opts(),
         )
@@ -153,6 +211,17 @@ class Network(contract.Network):
             # Azure rejects concurrent writes to two subnets of one VNet.
             opts=self.opts(depends_on=[nodes]),
         )
+        gateway = None
+        if gateway_subnet:
+            gateway = azure_native.network.Subnet(
+                self.child("gateway-subnet"),
+                resource_group_name=rg,
+                virtual_network_name=vnet.name,
+                subnet_name=GATEWAY_SUBNET,
+                address_prefix=gateway_subnet_block(spec.cidr),
+                # One subnet write at a time per VNet (as above).
+                opts=self.opts(depends_on=[endpoints]),
+            )
         zones = {
             kind: self._private_zone(kind, zone_name, rg=rg, vnet=vnet, tags=tags)
             for kind, zone_name in (("blob", BLOB_PRIVATE_DNS_ZONE), ("vault", VAULT_PRIVATE_DNS_ZONE))
@@ -164,6 +233,7 @@ class Network(contract.Network):
             endpoint_subnet_id=endpoints.id,
             blob_dns_zone_id=zones["blob"].id,
             vault_dns_zone_id=zones["vault"].id,
+            gateway_subnet_id=gateway.id if gateway else None,
         )
 
     def _private_zone(

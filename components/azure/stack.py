@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import pulumi
 import pulumiverse_time
 
-from aistack.spec import StackSpec
+from aistack.spec import StackSpec, interconnect
 from components import contract, naming
 from components.azure import gpupool
 from components.azure.apikeys import ApiKeys
@@ -48,8 +48,13 @@ def deploy(
         resource_group=naming.azure_resource_group(prefix, "rg"),
         tags=tags,
         protect=spec.protected,
+        # A VPN to another cloud needs the GatewaySubnet; the other clouds reach the serving ports only.
+        gateway_subnet=bool(spec.interconnect.pairs_of("azure")),
+        peer_ranges=interconnect.peer_ranges(spec, "azure"),
+        serving_ports=sorted({e.port for e in spec.endpoints.values() if e.expose == "internal-lb"}),
         opts=opts,
     )
+    result.network = network
     for name, cspec in spec.clusters.items():
         if cspec.cloud != "azure":
             continue

@@ -94,6 +94,7 @@ def deploy(
     services_cidr = next((c.service_cidr for c in mine.values()), None)
     serving_ports = sorted({s.endpoint.port for s in spec.shares() if s.cluster in mine})
     network = Network("gcp", cloud, services_cidr=services_cidr, health_check_ports=serving_ports, opts=opts)
+    result.network = network
     audit = AuditLog(
         "gcp-audit",
         project=cloud.project,
