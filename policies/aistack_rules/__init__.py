@@ -27,6 +27,7 @@ from . import (
     encryption,
     gpu,
     identity,
+    interconnect,
     network,
     replication,
     transit,
@@ -37,7 +38,7 @@ from .core import UNKNOWN, Rule
 CONCERNS = {
     "encryption": encryption.RULES + replication.RULES,
     "transit": transit.RULES,
-    "network": network.RULES + deploy_routing.NETWORK_RULES,
+    "network": network.RULES + deploy_routing.NETWORK_RULES + interconnect.NETWORK_RULES,
     "identity": identity.RULES,
     "clusters": clusters.RULES,
     "audit": audit.RULES,
@@ -52,7 +53,8 @@ CONCERNS = {
     + deploy_serving.RULES
     + deploy_routing.RULES
     + deploy_capacity.RULES
-    + replication.DEPLOY_RULES,
+    + replication.DEPLOY_RULES
+    + interconnect.DEPLOY_RULES,
 }
 
 RULES: tuple[Rule, ...] = tuple(

@@ -118,6 +118,19 @@ GCP_SA_IAM_BINDING = "gcp:serviceaccount/iAMBinding:IAMBinding"
 TIME_SLEEP = "time:index/sleep:Sleep"
 LOCAL_COMMAND = "command:local:Command"
 
+# Read by the interconnect rules (site-to-site VPNs between the clouds).
+EC2_VPN_GATEWAY = "aws:ec2/vpnGateway:VpnGateway"
+EC2_VPN_GATEWAY_ATTACHMENT = "aws:ec2/vpnGatewayAttachment:VpnGatewayAttachment"
+EC2_VPN_PROPAGATION = "aws:ec2/vpnGatewayRoutePropagation:VpnGatewayRoutePropagation"
+EC2_VPN_CONNECTION = "aws:ec2/vpnConnection:VpnConnection"
+GCE_HA_VPN_GATEWAY = "gcp:compute/haVpnGateway:HaVpnGateway"
+GCE_EXTERNAL_VPN_GATEWAY = "gcp:compute/externalVpnGateway:ExternalVpnGateway"
+GCE_VPN_TUNNEL = "gcp:compute/vPNTunnel:VPNTunnel"
+AZ_SUBNET = "azure-native:network:Subnet"
+AZ_VPN_GATEWAY = "azure-native:network:VirtualNetworkGateway"
+AZ_VPN_CONNECTION = "azure-native:network:VirtualNetworkGatewayConnection"
+RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
+
 CLUSTERS = {EKS_CLUSTER: "aws", AZ_MANAGED_CLUSTER: "azure", GKE_CLUSTER: "gcp"}
 """Managed Kubernetes cluster types → cloud."""
 

@@ -11,6 +11,17 @@ from policies import RULES
 
 SDK_CLASSES = {
     "aws:s3/bucket:Bucket": "pulumi_aws.s3.Bucket",
+    "aws:ec2/vpnGateway:VpnGateway": "pulumi_aws.ec2.VpnGateway",
+    "aws:ec2/vpnGatewayAttachment:VpnGatewayAttachment": "pulumi_aws.ec2.VpnGatewayAttachment",
+    "aws:ec2/vpnGatewayRoutePropagation:VpnGatewayRoutePropagation": "pulumi_aws.ec2.VpnGatewayRoutePropagation",
+    "aws:ec2/vpnConnection:VpnConnection": "pulumi_aws.ec2.VpnConnection",
+    "gcp:compute/haVpnGateway:HaVpnGateway": "pulumi_gcp.compute.HaVpnGateway",
+    "gcp:compute/externalVpnGateway:ExternalVpnGateway": "pulumi_gcp.compute.ExternalVpnGateway",
+    "gcp:compute/vPNTunnel:VPNTunnel": "pulumi_gcp.compute.VPNTunnel",
+    "azure-native:network:Subnet": "pulumi_azure_native.network.Subnet",
+    "azure-native:network:VirtualNetworkGateway": "pulumi_azure_native.network.VirtualNetworkGateway",
+    "azure-native:network:VirtualNetworkGatewayConnection": "pulumi_azure_native.network.VirtualNetworkGatewayConnection",
+    "random:index/randomPassword:RandomPassword": "pulumi_random.RandomPassword",
     "aws:s3/bucketV2:BucketV2": "pulumi_aws.s3.BucketV2",
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (
         "pulumi_aws.s3.BucketServerSideEncryptionConfiguration"
