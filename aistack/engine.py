@@ -62,6 +62,8 @@ class Resource:
     # were computed from (URNs, components expanded to their resources), as ``pulumi up`` orders.
     dependencies: list[str] = field(default_factory=list)
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    # ``customTimeouts`` the engine would apply (create/update/delete → duration), for tests.
+    custom_timeouts: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The resource in the preview JSON shape (secrets masked)."""
@@ -559,6 +561,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 replace_on_changes=list(request.replaceOnChanges),
                 aliases=self._alias_urns(request, response.urn),
                 dependencies=sorted(set(request.dependencies)),
+                custom_timeouts={
+                    k: getattr(request.customTimeouts, k)
+                    for k in ("create", "update", "delete")
+                    if request.HasField("customTimeouts") and getattr(request.customTimeouts, k)
+                },
                 property_dependencies={
                     k: sorted(set(v.urns)) for k, v in request.propertyDependencies.items() if v.urns
                 },

@@ -28,6 +28,10 @@ def preshared_key(owner: contract.Component, tunnel: Tunnel, generator: random.P
 
 
 def tunnel_keys(owner: contract.Component, tunnels: Sequence[Tunnel]) -> dict[str, pulumi.Output[str]]:
-    """A new pre-shared key per tunnel under ``owner`` (its ``-random`` provider): tunnel name → secret key."""
+    """A new pre-shared key per tunnel under ``owner`` (its ``-random`` provider): tunnel name → secret key.
+
+    Marked secret here as well as by pulumi-random: azure-native does not mark a connection's ``sharedKey``
+    secret itself, so the key must arrive as a secret Output to stay encrypted in its state.
+    """
     generator = random.Provider(owner.child("random"), opts=owner.opts())
-    return {t.name: preshared_key(owner, t, generator).result for t in tunnels}
+    return {t.name: pulumi.Output.secret(preshared_key(owner, t, generator).result) for t in tunnels}

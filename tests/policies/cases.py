@@ -1152,3 +1152,8 @@ CASES |= GUARD_CASES
 from tests.policies.cases_replication import REPLICATION_CASES  # noqa: E402
 
 CASES |= REPLICATION_CASES
+
+# The site-to-site VPN rules (interconnect between clouds).
+from tests.policies.cases_interconnect import INTERCONNECT_CASES  # noqa: E402
+
+CASES |= INTERCONNECT_CASES
