@@ -11,7 +11,7 @@ from aistack import cost
 from aistack.errors import InputError
 from aistack.plan import resolve
 from aistack.spec import spec_from_pulumi_config
-from components import apikey, contract, interconnect, k8s, registry
+from components import apikey, contract, interconnect, k8s, private_dns, registry
 from components.replication import deploy as deploy_replicas
 
 stack_file = f"stacks/Pulumi.{pulumi.get_stack()}.yaml"
@@ -50,6 +50,10 @@ for cloud, cloud_spec in spec.clouds.configured().items():
 if spec.interconnect.vpn:
     # Site-to-site VPNs between the clouds' networks (needs every cloud's network and provider).
     pulumi.export("interconnect", interconnect.deploy(spec, stacks, prefix))
+if spec.interconnect.private_zone:
+    # The private zone on every network; each internal-lb endpoint's records are written by
+    # PrivateNames.publish from its clusters' entry points.
+    private_names = private_dns.PrivateNames(spec, stacks, prefix)
 
 # Replica stores, kept identical to their primaries (needs both clouds' stores and providers).
 # Exported as `replicas` (`replication` is the cost report's egress per copy).

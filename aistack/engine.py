@@ -386,7 +386,10 @@ _AZURE_ARM = {
         "virtualNetworkGatewayName",
         "Microsoft.Network/virtualNetworkGateways/{name}",
     ),
-    "network:LocalNetworkGateway": ("localNetworkGatewayName", "Microsoft.Network/localNetworkGateways/{name}"),
+    "network:LocalNetworkGateway": (
+        "localNetworkGatewayName",
+        "Microsoft.Network/localNetworkGateways/{name}",
+    ),
     "network:VirtualNetworkGatewayConnection": (
         "virtualNetworkGatewayConnectionName",
         "Microsoft.Network/connections/{name}",

@@ -11,7 +11,9 @@ from aistack.spec.interconnect import Tunnel
 from components import contract
 
 
-def preshared_key(owner: contract.Component, tunnel: Tunnel, generator: random.Provider) -> random.RandomPassword:
+def preshared_key(
+    owner: contract.Component, tunnel: Tunnel, generator: random.Provider
+) -> random.RandomPassword:
     """The tunnel's pre-shared key (a secret in state, fed to both ends), ``-<tunnel>-psk`` of ``owner``.
 
     Letters only: AWS takes 8–64 characters of letters, digits, ``.`` and ``_`` that do not start with 0

@@ -103,7 +103,7 @@ class StackSpec(Model):
     interconnect: InterconnectSpec = Field(
         default_factory=InterconnectSpec,
         description="Site-to-site VPNs between the clouds' networks (docs/multicloud.md, \"Private path between "
-        "clouds\"); none by default.",
+        'clouds"); none by default.',
     )
     audit_log_retention_days: int | None = Field(
         default=None,

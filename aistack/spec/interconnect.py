@@ -159,7 +159,9 @@ class VpnPair(Model):
             return self
         want = TUNNELS[self.key]
         if len(self.inside_cidrs) != want:
-            raise ValueError(f"inside_cidrs: the {self.key} topology has {want} tunnels, got {len(self.inside_cidrs)}")
+            raise ValueError(
+                f"inside_cidrs: the {self.key} topology has {want} tunnels, got {len(self.inside_cidrs)}"
+            )
         for text in self.inside_cidrs:
             net = ipaddress.ip_network(text)
             if net.prefixlen != 30 or not net.subnet_of(LINK_LOCAL):
@@ -187,6 +189,15 @@ class InterconnectSpec(Model):
         "`[{between: [aws, gcp]}, {between: [aws, azure]}, {between: [gcp, azure]}]`.",
     )
     asn: Asns = Field(default_factory=Asns, description="BGP ASN of each cloud's VPN gateway.")
+    private_zone: str | None = Field(
+        default=None,
+        pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
+        description="A private DNS zone created in every configured cloud's network (Route 53 private hosted "
+        "zone, Cloud DNS private zone, Azure Private DNS zone), e.g. `internal.example.com`: `internal-lb` "
+        "endpoints with a `hostname` resolve there to their clusters' internal entry points, each cloud "
+        'preferring its own (docs/multicloud.md, "Private names"). Use a name no public zone answers for '
+        "inside the networks: a private zone shadows a public zone of the same name there.",
+    )
 
     @model_validator(mode="after")
     def _pairs(self) -> InterconnectSpec:
@@ -222,9 +233,9 @@ def routed_ranges(cloud: str, network: object) -> list[str]:
     pods keep their addresses towards RFC 1918 destinations: GKE's ip-masq-agent does not masquerade
     them). Azure: the VNet; the AKS pod overlay is not routable, pods leave from their node's address.
     """
-    ranges = [getattr(network, "cidr")]
+    ranges = [network.cidr]
     if cloud == "gcp":
-        ranges.append(getattr(network, "pods_cidr"))
+        ranges.append(network.pods_cidr)
     return ranges
 
 

@@ -104,7 +104,10 @@ class VpnGateway(contract.VpnGateway):
             bgp_settings={
                 "asn": asn,
                 "bgp_peering_addresses": [
-                    {"ipconfiguration_id": self.ip_configuration_ids[i], "custom_bgp_ip_addresses": bgp_addresses[i]}
+                    {
+                        "ipconfiguration_id": self.ip_configuration_ids[i],
+                        "custom_bgp_ip_addresses": bgp_addresses[i],
+                    }
                     for i in (0, 1)
                 ],
             },
@@ -179,11 +182,13 @@ class VpnTunnels(contract.VpnTunnels):
                 shared_key=keys[t.name],
                 enable_bgp=True,
                 gateway_custom_bgp_ip_addresses=[
-                    {"ip_configuration_id": gateway.ip_configuration_ids[i], "custom_bgp_ip_address": addresses[i]}
+                    {
+                        "ip_configuration_id": gateway.ip_configuration_ids[i],
+                        "custom_bgp_ip_address": addresses[i],
+                    }
                     for i in (0, 1)
                 ],
                 **where,
                 opts=self.opts(),
             )
         self.finish(outside_addresses=[])
-

@@ -10,7 +10,18 @@ import ipaddress
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from .core import MANDATORY, CannotCheck, Indeterminate, Rule, Subject, as_bool, each, get, get_known, is_unknown
+from .core import (
+    MANDATORY,
+    CannotCheck,
+    Indeterminate,
+    Rule,
+    Subject,
+    as_bool,
+    each,
+    get,
+    get_known,
+    is_unknown,
+)
 from .tokens import (
     AZ_SUBNET,
     AZ_VPN_CONNECTION,
@@ -174,7 +185,10 @@ def check_azure_gateway_subnet(subjects: Sequence[Subject], _cfg: Mapping[str, A
             if prefix is not None and ipaddress.ip_network(prefix).prefixlen > 27:
                 yield gateway.urn, f"its GatewaySubnet {prefix} is smaller than the /27 Azure asks for"
             if subnet.inputs.get("networkSecurityGroup"):
-                yield gateway.urn, "its GatewaySubnet has a network security group, which Azure does not support there"
+                yield (
+                    gateway.urn,
+                    "its GatewaySubnet has a network security group, which Azure does not support there",
+                )
 
     for gateway in (s for s in subjects if s.type == AZ_VPN_GATEWAY):
         try:

@@ -43,9 +43,19 @@ def test_each_pair_in_its_documented_topology(run):
     # GCP: one HA gateway, 4 tunnels to AWS and 2 to Azure, each with its BGP interface and peer.
     assert counts["gcp:compute/haVpnGateway:HaVpnGateway"] == 1
     assert counts["gcp:compute/vPNTunnel:VPNTunnel"] == 6
-    assert counts["gcp:compute/routerPeer:RouterPeer"] == counts["gcp:compute/routerInterface:RouterInterface"] == 6
-    redundancy = {r.name: r.inputs["redundancyType"] for r in of_type(run, "gcp:compute/externalVpnGateway:ExternalVpnGateway")}
-    assert redundancy == {"gcp-vpn-aws-peer": "FOUR_IPS_REDUNDANCY", "gcp-vpn-azure-peer": "TWO_IPS_REDUNDANCY"}
+    assert (
+        counts["gcp:compute/routerPeer:RouterPeer"]
+        == counts["gcp:compute/routerInterface:RouterInterface"]
+        == 6
+    )
+    redundancy = {
+        r.name: r.inputs["redundancyType"]
+        for r in of_type(run, "gcp:compute/externalVpnGateway:ExternalVpnGateway")
+    }
+    assert redundancy == {
+        "gcp-vpn-aws-peer": "FOUR_IPS_REDUNDANCY",
+        "gcp-vpn-azure-peer": "TWO_IPS_REDUNDANCY",
+    }
     # Azure: one active-active gateway, a local network gateway and a connection per remote tunnel.
     assert counts["azure-native:network:VirtualNetworkGateway"] == 1
     assert counts["azure-native:network:LocalNetworkGateway"] == 6
@@ -75,18 +85,28 @@ def test_both_ends_share_one_generated_secret_key_per_tunnel(run):
         assert sorted(end.split("-")[0] for end in ends) == sorted(pair.split("-")), (key, ends)
     # No key reaches a stack output.
     assert "PresharedKey" not in json.dumps(run.outputs, default=str)
-    assert SECRET["4dabf18193072939515e22adb298388d"] not in json.dumps(run.outputs["interconnect"], default=str)
+    assert SECRET["4dabf18193072939515e22adb298388d"] not in json.dumps(
+        run.outputs["interconnect"], default=str
+    )
 
 
 def test_bgp_sessions_agree_on_both_sides(run):
     aws = {r.name: r.inputs for r in of_type(run, "aws:ec2/vpnConnection:VpnConnection")}
-    assert [aws["aws-vpn-gcp-vpn0"][f"tunnel{n}InsideCidr"] for n in (1, 2)] == ["169.254.10.0/30", "169.254.10.4/30"]
+    assert [aws["aws-vpn-gcp-vpn0"][f"tunnel{n}InsideCidr"] for n in (1, 2)] == [
+        "169.254.10.0/30",
+        "169.254.10.4/30",
+    ]
     assert aws["aws-vpn-gcp-vpn0"]["staticRoutesOnly"] is False
     # One IKEv2 proposal per phase on AWS (GCP's known rekey issue with AWS's default transform sets).
     assert aws["aws-vpn-gcp-vpn0"]["tunnel1IkeVersions"] == ["ikev2"]
     assert aws["aws-vpn-gcp-vpn0"]["tunnel2Phase1EncryptionAlgorithms"] == ["AES256"]
     cgw = {r.name: r.inputs["bgpAsn"] for r in of_type(run, "aws:ec2/customerGateway:CustomerGateway")}
-    assert cgw == {"aws-vpn-gcp-cgw0": "64514", "aws-vpn-gcp-cgw1": "64514", "aws-vpn-azure-cgw0": "65010", "aws-vpn-azure-cgw1": "65010"}
+    assert cgw == {
+        "aws-vpn-gcp-cgw0": "64514",
+        "aws-vpn-gcp-cgw1": "64514",
+        "aws-vpn-azure-cgw0": "65010",
+        "aws-vpn-azure-cgw1": "65010",
+    }
     assert named(run, "aws-vpn-vgw").inputs["amazonSideAsn"] == "64512"
 
     # GCP's Cloud Router: its address is the second host, the AWS peer the first, on the same /30.
@@ -96,7 +116,11 @@ def test_bgp_sessions_agree_on_both_sides(run):
     assert (peer["peerIpAddress"], peer["peerAsn"]) == ("169.254.10.5", 64512)
     assert named(run, "gcp-vpn-vpn-router").inputs["bgp"]["asn"] == 64514
     tunnel = named(run, "gcp-vpn-aws-aws-gcp-t2").inputs
-    assert (tunnel["vpnGatewayInterface"], tunnel["peerExternalGatewayInterface"], tunnel["ikeVersion"]) == (1, 2, 2)
+    assert (tunnel["vpnGatewayInterface"], tunnel["peerExternalGatewayInterface"], tunnel["ikeVersion"]) == (
+        1,
+        2,
+        2,
+    )
     # The external gateway lists the AWS tunnel endpoints in tunnel order (A1, A2, B1, B2).
     aws_out = {r.name: r.outputs for r in of_type(run, "aws:ec2/vpnConnection:VpnConnection")}
     ends = [aws_out[f"aws-vpn-gcp-vpn{c}"][f"tunnel{n}Address"] for c in (0, 1) for n in (1, 2)]
@@ -108,10 +132,16 @@ def test_bgp_sessions_agree_on_both_sides(run):
     assert lng["bgpSettings"] == {"asn": 64512, "bgpPeeringAddress": "169.254.21.5"}
     gateway = named(run, "azure-vpn-gw").inputs
     custom = [p["customBgpIpAddresses"] for p in gateway["bgpSettings"]["bgpPeeringAddresses"]]
-    assert custom == [["169.254.21.2", "169.254.22.2", "169.254.21.10"], ["169.254.21.6", "169.254.22.6", "169.254.22.10"]]
+    assert custom == [
+        ["169.254.21.2", "169.254.22.2", "169.254.21.10"],
+        ["169.254.21.6", "169.254.22.6", "169.254.22.10"],
+    ]
     conn = named(run, "azure-vpn-aws-aws-azure-t2").inputs
     assert conn["enableBgp"] is True and conn["connectionProtocol"] == "IKEv2"
-    assert [c["customBgpIpAddress"] for c in conn["gatewayCustomBgpIpAddresses"]] == ["169.254.21.2", "169.254.21.6"]
+    assert [c["customBgpIpAddress"] for c in conn["gatewayCustomBgpIpAddresses"]] == [
+        "169.254.21.2",
+        "169.254.21.6",
+    ]
     # GCP's Azure peer: Azure instances' public addresses on the two interfaces.
     azure_ips = [named(run, f"azure-vpn-gw-ip{i}").outputs["ipAddress"] for i in (0, 1)]
     assert [i["ipAddress"] for i in named(run, "gcp-vpn-azure-peer").inputs["interfaces"]] == azure_ips
@@ -127,7 +157,9 @@ def test_azure_gateway_survives_a_first_up(run):
     assert "networkSecurityGroup" not in subnet.inputs
     nodes, endpoints = named(run, "azure-nodes"), named(run, "azure-endpoints")
     assert not any(
-        ipaddress.ip_network(subnet.inputs["addressPrefix"]).overlaps(ipaddress.ip_network(s.inputs["addressPrefix"]))
+        ipaddress.ip_network(subnet.inputs["addressPrefix"]).overlaps(
+            ipaddress.ip_network(s.inputs["addressPrefix"])
+        )
         for s in (nodes, endpoints)
     )
     # Azure takes one subnet write per VNet at a time.
@@ -137,7 +169,9 @@ def test_azure_gateway_survives_a_first_up(run):
 
 def test_vgw_routes_reach_every_node_route_table_after_the_attachment(run):
     attachment = named(run, "aws-vpn-vgw-attachment")
-    tables = {r.outputs["id"] for r in of_type(run, "aws:ec2/routeTable:RouteTable") if "private-rt" in r.name}
+    tables = {
+        r.outputs["id"] for r in of_type(run, "aws:ec2/routeTable:RouteTable") if "private-rt" in r.name
+    }
     propagations = of_type(run, "aws:ec2/vpnGatewayRoutePropagation:VpnGatewayRoutePropagation")
     assert {p.inputs["routeTableId"] for p in propagations} == tables and len(tables) == 2
     assert all(attachment.urn in p.dependencies for p in propagations)
@@ -149,22 +183,37 @@ def test_other_clouds_reach_serving_ports_only_on_azure(run):
     allow, deny = rules["allow-peer-clouds-serving"], rules["deny-peer-clouds-other"]
     assert (allow["access"], allow["protocol"], allow["sourceAddressPrefixes"]) == ("Allow", "Tcp", peers)
     assert allow["destinationPortRanges"] == ["8000"]
-    assert (deny["access"], deny["destinationPortRange"], deny["sourceAddressPrefixes"]) == ("Deny", "*", peers)
+    assert (deny["access"], deny["destinationPortRange"], deny["sourceAddressPrefixes"]) == (
+        "Deny",
+        "*",
+        peers,
+    )
     assert allow["priority"] < deny["priority"] < 65000  # before Azure's AllowVnetInBound
 
 
 def test_new_policies_pass_on_the_stack(preview):
     report = preview("multicloud")
-    ids = {"vpn-ha-tunnels", "vpn-psk-generated", "deploy-vpn-propagation-after-attach", "deploy-azure-gateway-subnet"}
+    ids = {
+        "vpn-ha-tunnels",
+        "vpn-psk-generated",
+        "deploy-vpn-propagation-after-attach",
+        "deploy-azure-gateway-subnet",
+    }
     assert [v for v in report["policy"]["violations"] if v["policy"] in ids] == []
     lines = [line for line in report["cost"]["lines"] if "vpn" in line["urn"]]
-    assert sum(line["monthly_usd"] for line in lines if "vpnConnection" in line["urn"]) == pytest.approx(4 * 36.5)
+    assert sum(line["monthly_usd"] for line in lines if "vpnConnection" in line["urn"]) == pytest.approx(
+        4 * 36.5
+    )
     assert sum(line["monthly_usd"] for line in lines if "vPNTunnel" in line["urn"]) == pytest.approx(6 * 36.5)
 
 
 def test_a_stack_without_interconnect_declares_no_vpn():
     run = preview_mod.execute(stack="azure-dev")
-    assert not [r for r in run.resources if "vpn" in r.type.lower() or "Gateway" in r.type and "Nat" not in r.type]
+    assert not [
+        r for r in run.resources if "vpn" in r.type.lower() or "Gateway" in r.type and "Nat" not in r.type
+    ]
     assert "interconnect" not in run.outputs
-    rules = [r["name"] for r in next(r for r in run.resources if r.name == "azure-nsg").inputs["securityRules"]]
+    rules = [
+        r["name"] for r in next(r for r in run.resources if r.name == "azure-nsg").inputs["securityRules"]
+    ]
     assert rules == ["deny-internet-inbound"]

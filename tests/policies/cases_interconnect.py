@@ -30,7 +30,10 @@ def tunnel(i: int, interface: Any = None, secret: Any = "generated", *deps: dict
 
 
 def azure_gateway(configs: int = 2, active: bool = True, subnet_id: Any = None) -> dict[str, Any]:
-    subnet = subnet_id or "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/GatewaySubnet"
+    subnet = (
+        subnet_id
+        or "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/GatewaySubnet"
+    )
     return res(
         AZ_GATEWAY,
         "gw",
@@ -46,9 +49,13 @@ GATEWAY_SUBNET = res(
     AZ_SUBNET,
     "gateway-subnet",
     {"subnetName": "GatewaySubnet", "addressPrefix": "10.60.255.224/27"},
-    outputs={"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/GatewaySubnet"},
+    outputs={
+        "id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/GatewaySubnet"
+    },
 )
-AWS_BOTH = res(AWS_CONNECTION, "vpn0", {"tunnel1InsideCidr": "169.254.10.0/30", "tunnel2InsideCidr": "169.254.10.4/30"})
+AWS_BOTH = res(
+    AWS_CONNECTION, "vpn0", {"tunnel1InsideCidr": "169.254.10.0/30", "tunnel2InsideCidr": "169.254.10.4/30"}
+)
 
 VGW_ATTACHED_LATER = res(VGW, "vgw", {"amazonSideAsn": "64512"})
 ATTACH = after(res(ATTACHMENT, "vgw-attachment", {"vpcId": "vpc-1"}), VGW_ATTACHED_LATER)
@@ -87,7 +94,9 @@ INTERCONNECT_CASES = {
             ATTACH,
         ],
         unknown=[
-            after(res(PROPAGATION, "propagation-a", {"routeTableId": "rtb-1"}), res(VGW, "vgw", {"vpcId": U})),
+            after(
+                res(PROPAGATION, "propagation-a", {"routeTableId": "rtb-1"}), res(VGW, "vgw", {"vpcId": U})
+            ),
             res(VGW, "vgw", {"vpcId": U}),
         ],
         orphaned=[
@@ -99,7 +108,9 @@ INTERCONNECT_CASES = {
     "deploy-azure-gateway-subnet": Case(
         compliant=[azure_gateway(), GATEWAY_SUBNET],
         violating=[
-            azure_gateway(subnet_id="/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/nodes")
+            azure_gateway(
+                subnet_id="/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/nodes"
+            )
         ],
         unknown=[azure_gateway(subnet_id=U)],
         orphaned=[azure_gateway()],

@@ -38,7 +38,11 @@ def error(interconnect: Any, **changes: Any) -> str:
 def test_the_multicloud_stack_joins_every_pair():
     spec = load(multicloud_config()["aistack:interconnect"])
     assert [p.key for p in spec.interconnect.vpn] == ["aws-gcp", "aws-azure", "gcp-azure"]
-    assert (spec.interconnect.asn.aws, spec.interconnect.asn.gcp, spec.interconnect.asn.azure) == (64512, 64514, 65010)
+    assert (spec.interconnect.asn.aws, spec.interconnect.asn.gcp, spec.interconnect.asn.azure) == (
+        64512,
+        64514,
+        65010,
+    )
 
 
 def test_no_interconnect_by_default():
@@ -73,9 +77,13 @@ def test_a_pair_whose_ranges_overlap_is_refused_before_any_vpn():
 def test_a_pair_with_an_unconfigured_cloud():
     config = multicloud_config()
     del config["aistack:clouds"]["azure"]
-    config["aistack:clusters"] = {k: v for k, v in config["aistack:clusters"].items() if v["cloud"] != "azure"}
+    config["aistack:clusters"] = {
+        k: v for k, v in config["aistack:clusters"].items() if v["cloud"] != "azure"
+    }
     config["aistack:stores"] = {k: v for k, v in config["aistack:stores"].items() if v["cloud"] != "azure"}
-    config["aistack:endpoints"] = {k: v for k, v in config["aistack:endpoints"].items() if v["cluster"] != "south"}
+    config["aistack:endpoints"] = {
+        k: v for k, v in config["aistack:endpoints"].items() if v["cluster"] != "south"
+    }
     config["aistack:interconnect"] = {"vpn": [{"between": ["aws", "azure"]}]}
     with pytest.raises(InputError) as caught:
         spec_from_config(config, "stack.yaml")
@@ -88,7 +96,10 @@ def test_a_pair_with_an_unconfigured_cloud():
     ("interconnect", "message"),
     [
         ({"vpn": [{"between": ["aws", "aws"]}]}, "a VPN joins two different clouds, got ['aws', 'aws']"),
-        ({"vpn": [{"between": ["aws", "gcp"]}, {"between": ["gcp", "aws"]}]}, "the pair aws-gcp is already vpn[0]"),
+        (
+            {"vpn": [{"between": ["aws", "gcp"]}, {"between": ["gcp", "aws"]}]},
+            "the pair aws-gcp is already vpn[0]",
+        ),
         ({"vpn": [{"between": ["aws", "oracle"]}]}, "Input should be 'aws', 'azure' or 'gcp'"),
         ({"asn": {"aws": 65000, "gcp": 65000}}, "each cloud needs its own ASN for eBGP between them"),
         ({"asn": {"gcp": 7224}}, "7224 is not a private ASN; use 64512–65534 or 4200000000–4294967294"),
@@ -110,7 +121,12 @@ def test_a_pair_with_an_unconfigured_cloud():
                 "vpn": [
                     {
                         "between": ["aws", "gcp"],
-                        "inside_cidrs": ["169.254.2.0/30", "169.254.10.4/30", "169.254.10.8/30", "169.254.10.12/30"],
+                        "inside_cidrs": [
+                            "169.254.2.0/30",
+                            "169.254.10.4/30",
+                            "169.254.10.8/30",
+                            "169.254.10.12/30",
+                        ],
                     }
                 ]
             },
@@ -138,7 +154,12 @@ def test_tunnel_plan_follows_each_documented_topology():
     plans = {p.key: tunnels(p) for p in spec.interconnect.vpn}
     aws_gcp = plans["aws-gcp"]
     # GCP "Connect HA VPN to AWS peer gateways": interface 0 → A1, A2; interface 1 → B1, B2.
-    assert [(t.side["aws"], t.aws_tunnel, t.side["gcp"]) for t in aws_gcp] == [(0, 1, 0), (0, 2, 0), (1, 1, 1), (1, 2, 1)]
+    assert [(t.side["aws"], t.aws_tunnel, t.side["gcp"]) for t in aws_gcp] == [
+        (0, 1, 0),
+        (0, 2, 0),
+        (1, 1, 1),
+        (1, 2, 1),
+    ]
     # AWS takes the first host of each inside /30 (its side is fixed), the peer the second.
     assert [(t.address("aws"), t.address("gcp")) for t in aws_gcp[:2]] == [
         ("169.254.10.1", "169.254.10.2"),
