@@ -46,7 +46,6 @@ def _gateway(spec: StackSpec, cloud: str, deployed: contract.CloudStack, prefix:
         resource_group_name=net.resource_group_name,
         gateway_subnet_id=net.gateway_subnet_id,
         location=cloud_spec.location,
-        zones=list(cloud_spec.zones),
         asn=asn,
         bgp_addresses=azure_bgp_addresses(spec.interconnect),
         tags=deployed.provider.default_tags,

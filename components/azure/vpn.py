@@ -28,6 +28,11 @@ create (learn.microsoft.com/azure/vpn-gateway/tutorial-create-gateway-portal), a
 bounds time out before it is done (pulumi/pulumi-azure#551; Azure/terraform-azurerm-avm-ptn-vnetgateway#136
 raised azapi's to 2 h)."""
 
+ZONE_REDUNDANT = ["1", "2", "3"]
+"""An AZ gateway's public addresses are zone-redundant: every zone of the region, not the stack's subset (a
+public IP is zonal in one zone or zone-redundant in all; Azure VPN Gateway, "About zone-redundant virtual
+network gateways")."""
+
 IP_CONFIGS = ("default", "activeActive")
 """The gateway's two IP configurations, instance 0 and 1."""
 
@@ -54,7 +59,6 @@ class VpnGateway(contract.VpnGateway):
         resource_group_name: pulumi.Input[str],
         gateway_subnet_id: pulumi.Input[str],
         location: str,
-        zones: list[str],
         asn: int,
         bgp_addresses: dict[int, list[str]],
         tags: dict[str, str],
@@ -68,7 +72,7 @@ class VpnGateway(contract.VpnGateway):
                 sku={"name": "Standard", "tier": "Regional"},
                 public_ip_allocation_method="Static",
                 public_ip_address_version="IPv4",
-                zones=zones,
+                zones=ZONE_REDUNDANT,
                 **where,
                 opts=self.opts(),
             )

@@ -151,6 +151,14 @@ def test_azure_gateway_survives_a_first_up(run):
     gw = named(run, "azure-vpn-gw")
     assert gw.inputs["activeActive"] is True and gw.inputs["sku"] == {"name": "VpnGw2AZ", "tier": "VpnGw2AZ"}
     assert gw.custom_timeouts == {"create": "120m", "update": "120m", "delete": "120m"}
+    # AZ gateways take zone-redundant Standard addresses: all three zones, not the stack's two.
+    for i in (0, 1):
+        ip = named(run, f"azure-vpn-gw-ip{i}").inputs
+        assert (ip["zones"], ip["sku"]["name"], ip["publicIPAllocationMethod"]) == (
+            ["1", "2", "3"],
+            "Standard",
+            "Static",
+        )
     subnet = named(run, "azure-gateway-subnet")
     assert subnet.inputs["subnetName"] == "GatewaySubnet"
     assert subnet.inputs["addressPrefix"] == "10.60.255.224/27"
