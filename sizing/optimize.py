@@ -274,8 +274,11 @@ class _Model:
         self.row_lo.append(lo)
         self.row_hi.append(hi)
 
-    def solve(self, time_limit: float | None = None) -> tuple[np.ndarray, bool, float] | None:
-        """``(values, proven optimal, relative gap)``, or ``None`` when infeasible.
+    def solve(
+        self, time_limit: float | None = None, gap: float = 0.0
+    ) -> tuple[np.ndarray, bool, float] | None:
+        """``(values, proven optimal, relative gap)``, or ``None`` when infeasible; ``gap`` > 0 stops
+        at a plan proven within that relative gap (then reported as not proven, with that gap).
 
         Raises:
             _NoSolution: The time limit ran out before any feasible plan was found.
@@ -293,10 +296,10 @@ class _Model:
             integrality=np.array(self.integral),
             bounds=Bounds(self.lower, self.upper),
             constraints=constraints,
-            options={"mip_rel_gap": 0.0, **({"time_limit": time_limit} if time_limit else {})},
+            options={"mip_rel_gap": gap, **({"time_limit": time_limit} if time_limit else {})},
         )
         if result.status == 0:
-            return result.x, True, 0.0
+            return result.x, gap == 0.0, gap
         if result.status == 2:
             return None
         if result.status == 1 and time_limit:
@@ -410,17 +413,28 @@ def _solve(
     lower: Sequence[int] | None = None,
     quota: dict[tuple[str, str, str, str, int], int] | None = None,
     current: Sequence[int] | None = None,
+    split: bool = True,
 ) -> _Solution | None:
     """Solve the MILP over ``cands`` after dropping dominated candidates; ``None`` when infeasible.
 
     ``demands`` is one list of per-workload demands per period (default: the workloads' own).
-    Returns nodes for every candidate of ``cands`` (0 for dropped ones).
+    Returns nodes for every candidate of ``cands`` (0 for dropped ones). With the migration term
+    and several workloads the problem is solved by parts (:func:`_solve_by_parts`) unless ``split``
+    is False.
     """
     switches = switches or _Switches()
     demands = _periods_of(workloads) if demands is None else demands
     lower = [0] * len(cands) if lower is None else list(lower)
     current = [0] * len(cands) if current is None else list(current)
     quota = quota or {}
+    if (
+        split
+        and len(workloads) > 1
+        and switches.churn
+        and switches.new_migration
+        and (options.migration_usd_per_node_sq > 0)
+    ):
+        return _solve_by_parts(workloads, cands, options, switches, demands, lower, quota, current)
     uncapped = [quota.get(c.offering.key, c.offering.max_nodes) is None for c in cands]
     protected = [lower[i] > 0 or current[i] > 0 for i in range(len(cands))]
     min_zones = options.min_zones if switches.zones else 1
@@ -433,17 +447,39 @@ def _solve(
 
     quotas = [quota.get(c.offering.key, c.offering.max_nodes) for c in cands]
 
-    def solve_pruned(dominators: int, squares: int | None = None) -> tuple[list[int], _Solution | None]:
+    floors = (
+        _period_floors(workloads, cands, options, switches, demands, quota)
+        if alpha > 0 and switches.new_migration and len(demands) > 1
+        else None
+    )
+
+    def solve_pruned(
+        dominators: int, squares: int | None = None, gap: float = 0.0
+    ) -> tuple[list[int], _Solution | None]:
         reach = None if squares is None else math.isqrt(len(demands) * squares)
         keep = _prune(
             cands, protected, uncapped, by_zones, survive, dominators, switches.new_migration, quotas, reach
         )
         kept = [i for i in range(len(cands)) if keep[i]]
+        caps = [quotas[i] for i in kept]
+        sharing: dict[tuple[str, str, str, str, int], int] = defaultdict(int)
+        for i in kept:
+            sharing[cands[i].offering.key] += 1
         twins = (
-            _twin_groups([cands[i] for i in kept], [protected[i] or not uncapped[i] for i in kept], survive)
+            _twin_groups(
+                [cands[i] for i in kept],
+                [protected[i] or (not uncapped[i] and sharing[cands[i].offering.key] > 1) for i in kept],
+                survive,
+                caps,
+            )
             if pool_twins
             else [[pos] for pos in range(len(kept))]
         )
+        # K twins with quota q each (a quota no other kept candidate shares) are one column of quota K x q.
+        merged = dict(quota)
+        for same in twins:
+            if len(same) > 1 and caps[same[0]] is not None:
+                merged[cands[kept[same[0]]].offering.key] = len(same) * caps[same[0]]
         found = _solve_kept(
             workloads,
             [cands[kept[same[0]]] for same in twins],
@@ -451,10 +487,12 @@ def _solve(
             switches,
             demands=demands,
             lower=[lower[kept[same[0]]] for same in twins],
-            quota=quota,
+            quota=merged,
             current=[current[kept[same[0]]] for same in twins],
             multiplicity=[len(same) for same in twins],
             squares=squares,
+            period_floors=floors,
+            gap=gap,
         )
         return kept, None if found is None else _unpool(found, twins, len(kept))
 
@@ -462,7 +500,15 @@ def _solve(
         kept, solution = solve_pruned(1)
     else:
         kept, solution = _solve_with_migration(
-            workloads, cands, options, switches, solve_pruned, demands=demands, lower=lower, quota=quota
+            workloads,
+            cands,
+            options,
+            switches,
+            solve_pruned,
+            demands=demands,
+            lower=lower,
+            quota=quota,
+            current=current,
         )
     if solution is None:
         return None
@@ -484,8 +530,167 @@ def _solve(
     )
 
 
+def _solve_by_parts(
+    workloads: Sequence[Workload],
+    cands: Sequence[Candidate],
+    options: SizingOptions,
+    switches: _Switches,
+    demands: Sequence[Sequence[float]],
+    lower: Sequence[int],
+    quota: dict[tuple[str, str, str, str, int], int],
+    current: Sequence[int],
+) -> _Solution | None:
+    """Solve workload by workload, merging the workloads whose plans overrun a shared quota (exact).
+
+    Only quotas link workloads: every other constraint (demand, routing, replicas, floor, zones,
+    survival, pool count) and every cost term (price, churn, migration) involves the candidates of
+    one workload. Give each group of workloads (at first, each workload alone) every quota whole:
+    that relaxes the shared quotas, so the groups' problems are independent, and the union of
+    their optima is an optimum of the relaxation, whose cost bounds every plan from below. If that
+    union keeps every quota in every period, it is a plan of the full problem at that bound, hence
+    optimal. Otherwise the groups with nodes on an overrun offering are merged (their shared quota
+    is then a constraint of one problem) and solved again; at worst every workload ends in one
+    group, the full problem. Several small problems are much faster than one large one: the
+    dominance bound of :func:`_solve_with_migration` then counts one group's new pools, and the
+    branch and bound explores one group's choices at a time.
+    """
+    groups: list[list[int]] = [[w] for w in range(len(workloads))]
+    solved: dict[tuple[int, ...], _Solution | None] = {}
+    while True:
+        for group in groups:
+            if tuple(group) not in solved:
+                solved[tuple(group)] = _solve_group(
+                    workloads, cands, options, switches, demands, lower, quota, current, group
+                )
+        parts = [(group, solved[tuple(group)]) for group in groups]
+        if any(part is None for _, part in parts):
+            return None  # the relaxation is infeasible, so is the full problem
+        owner = {i: g for g, (group, _) in enumerate(parts) for i, c in enumerate(cands) if c.w in group}
+        overrun: list[set[int]] = []
+        for t in range(len(demands)):
+            used: dict[tuple[str, str, str, str, int], list[int]] = defaultdict(list)
+            for i, c in enumerate(cands):
+                n = parts[owner[i]][1].by_period[t][i]  # type: ignore[union-attr]
+                used[c.offering.key] += [i] * n
+            for key, nodes in used.items():
+                cap = quota.get(key, cands[nodes[0]].offering.max_nodes) if nodes else None
+                if cap is not None and len(nodes) > cap:
+                    overrun.append({owner[i] for i in nodes})
+        if not overrun:
+            return _join([part for _, part in parts], len(cands))  # type: ignore[misc]
+        merged = [set(group) for group in groups]
+        for together in overrun:
+            first = min(together)
+            for g in together - {first}:
+                merged[first] |= merged[g]
+                merged[g] = set()
+        groups = sorted((sorted(group) for group in merged if group), key=lambda group: group[0])
+
+
+def _solve_group(
+    workloads: Sequence[Workload],
+    cands: Sequence[Candidate],
+    options: SizingOptions,
+    switches: _Switches,
+    demands: Sequence[Sequence[float]],
+    lower: Sequence[int],
+    quota: dict[tuple[str, str, str, str, int], int],
+    current: Sequence[int],
+    group: Sequence[int],
+) -> _Solution | None:
+    """The workloads ``group`` alone (each quota whole), as a solution over every candidate (0 elsewhere)."""
+    index = {w: k for k, w in enumerate(group)}
+    mine = [i for i, c in enumerate(cands) if c.w in index]
+    found = _solve(
+        [workloads[w] for w in group],
+        [replace(cands[i], w=index[cands[i].w]) for i in mine],
+        options,
+        switches,
+        demands=[[period[w] for w in group] for period in demands],
+        lower=[lower[i] for i in mine],
+        quota=quota,
+        current=[current[i] for i in mine],
+        split=False,
+    )
+    if found is None:
+        return None
+
+    def spread(values: Sequence[int]) -> tuple[int, ...]:
+        full = [0] * len(cands)
+        for pos, i in enumerate(mine):
+            full[i] = values[pos]
+        return tuple(full)
+
+    return replace(
+        found,
+        nodes=spread(found.nodes),
+        by_period=tuple(spread(p) for p in found.by_period),
+        zone_nodes={(mine[pos], zone): n for (pos, zone), n in found.zone_nodes.items()},
+        routes={(t, b, mine[pos]): r for (t, b, pos), r in found.routes.items()},
+    )
+
+
+def _join(parts: Sequence[_Solution], count: int) -> _Solution:
+    """One solution from solutions over disjoint candidates (zero outside their own)."""
+
+    def total(vectors: Iterable[Sequence[int]]) -> tuple[int, ...]:
+        out = [0] * count
+        for vector in vectors:
+            for i, n in enumerate(vector):
+                out[i] += n
+        return tuple(out)
+
+    periods = len(parts[0].by_period)
+    return _Solution(
+        total(p.nodes for p in parts),
+        sum(p.objective for p in parts),
+        sum(p.seconds for p in parts),
+        sum(p.variables for p in parts),
+        {key: n for p in parts for key, n in p.zone_nodes.items()},
+        all(p.proven for p in parts),
+        max(p.gap for p in parts),
+        by_period=tuple(total(p.by_period[t] for p in parts) for t in range(periods)),
+        routes={key: r for p in parts for key, r in p.routes.items()},
+        period_costs=tuple(sum(p.period_costs[t] for p in parts) for t in range(periods)),
+        migration_usd=sum(p.migration_usd for p in parts),
+    )
+
+
+def _period_floors(
+    workloads: Sequence[Workload],
+    cands: Sequence[Candidate],
+    options: SizingOptions,
+    switches: _Switches,
+    demands: Sequence[Sequence[float]],
+    quota: dict[tuple[str, str, str, str, int], int],
+) -> list[list[float]]:
+    """Per period and workload, the least node cost of that workload alone in that period (USD).
+
+    Any plan's nodes of workload ``w`` in period ``t`` meet ``w``'s constraints of that period
+    with at most the whole quota of each offering, so they cost at least the optimum of that
+    single-period problem (no churn, no migration): ``sum_o nodes(w,o,t) x price(o) >= floor(w,t)``
+    is a valid row of the multi-period MILP (it cuts no plan). It tells the relaxation what
+    rounding whole nodes costs in each period, which the tangent cuts of the migration term
+    cannot: on the periods benchmark it cut the exact solve of its hardest workload by a third.
+    A floor is used only when proven (else 0).
+    """
+    floors = []
+    single = replace(switches, churn=False)
+    for period in demands:
+        row = []
+        for w_idx, w in enumerate(workloads):
+            mine = [replace(c, w=0) for c in cands if c.w == w_idx]
+            found = _solve([w], mine, options, single, demands=[[period[w_idx]]], quota=quota)
+            row.append(found.objective * (1 - 1e-9) - 1e-6 if found is not None and found.proven else 0.0)
+        floors.append(row)
+    return floors
+
+
 _TRIAL_DOMINATORS = 2
 """Dominators kept per dropped candidate in the first solve with the migration term."""
+
+_TRIAL_GAP = 0.02
+"""Relative gap the first solve stops at: its plan only has to be a plan (its cost is ``Z``)."""
 
 
 def _solve_with_migration(
@@ -498,6 +703,7 @@ def _solve_with_migration(
     demands: Sequence[Sequence[float]],
     lower: Sequence[int],
     quota: dict[tuple[str, str, str, str, int], int],
+    current: Sequence[int],
 ) -> tuple[list[int], _Solution | None]:
     """Exact dominance pruning under the quadratic migration term, in two solves at most.
 
@@ -513,15 +719,19 @@ def _solve_with_migration(
     (both start from 0 and ``a`` was empty throughout). Repeating this removes every dropped
     candidate from some optimum, so the pruned MILP has the same optimum.
 
-    First solve: prune with :data:`_TRIAL_DOMINATORS`; its plan is a plan of the full problem
-    (dropping only dominated candidates), so its cost is a valid ``Z``. If ``N`` is at most the
-    dominators it kept, that solve is already exact; otherwise solve again keeping ``N``.
+    First solve: prune with :data:`_TRIAL_DOMINATORS`, stopping within :data:`_TRIAL_GAP` of its
+    optimum; its plan is a plan of the full problem (dropping only dominated candidates), so its
+    cost is a valid ``Z`` (a slightly dearer ``Z`` only loosens ``N``; the early stop saved most of
+    that solve on the periods benchmark). ``L`` is solved with the deployed pools at their deployed
+    nodes (they pay their squares from there). If ``N`` is at most the dominators kept, the first
+    solve's pruning is already exact (re-solved to a zero gap unless it got there); otherwise solve
+    again keeping ``N``.
     """
-    kept, trial = solve_pruned(_TRIAL_DOMINATORS)
+    kept, trial = solve_pruned(_TRIAL_DOMINATORS, gap=_TRIAL_GAP)
     if trial is None:
         # Capped dominators can leave too little quota to be feasible: then keep everything.
         return solve_pruned(len(cands) + 1)
-    if not trial.proven:
+    if not trial.proven and trial.gap > _TRIAL_GAP:
         return kept, trial  # out of time
     alpha = options.migration_usd_per_node_sq
     floor = _solve(
@@ -532,12 +742,13 @@ def _solve_with_migration(
         demands=demands,
         lower=lower,
         quota=quota,
+        current=current,
     )
     if floor is None or not floor.proven:
         return solve_pruned(len(cands) + 1)  # no bound: keep everything
     new_pools = math.floor((trial.objective - floor.objective) / alpha * (1 + 1e-9) + 1e-9)
     if new_pools <= _TRIAL_DOMINATORS:
-        return kept, trial
+        return (kept, trial) if trial.proven else solve_pruned(_TRIAL_DOMINATORS)
     return solve_pruned(new_pools, new_pools)
 
 
@@ -566,6 +777,8 @@ def _solve_kept(
     current: Sequence[int],
     multiplicity: Sequence[int] | None = None,
     squares: int | None = None,
+    period_floors: Sequence[Sequence[float]] | None = None,
+    gap: float = 0.0,
 ) -> _Solution | None:
     """Build and solve the MILP over exactly ``cands``; ``None`` when infeasible.
 
@@ -642,6 +855,12 @@ def _solve_kept(
             if min_zones > 1 and (period[w_idx] > 0 or w.min_replicas > 0):
                 _add_zone_spread(build, t, w_idx, x_t, min_zones)
         _add_quota(build, x_t, cap_of)
+        if period_floors is not None:
+            for w_idx, floor_usd in enumerate(period_floors[t]):
+                if floor_usd > 0:
+                    build.model.row(
+                        ((x_t[i], cands[i].hourly * hours) for i in members.get(w_idx, [])), floor_usd, np.inf
+                    )
     if churn > 0:
         _add_churn(build, x[0], current, churn)
     if alpha > 0:
@@ -651,7 +870,7 @@ def _solve_kept(
     priced = None if switches.new_migration else [lower[i] > 0 or current[i] > 0 for i in range(len(cands))]
     migration = _add_migration(build, x, current, alpha, priced, multiplicity) if alpha > 0 else []
 
-    solved = _solve_with_cuts(build.model, migration, options.time_limit_s)
+    solved = _solve_with_cuts(build.model, migration, options.time_limit_s, gap)
     if solved is None:
         return None
     values, proven, gap = solved
@@ -1093,7 +1312,7 @@ def _tangent(model: _Model, move: _Move, k: int) -> None:
 
 
 def _solve_with_cuts(
-    model: _Model, moves: Sequence[_Move], time_limit: float | None
+    model: _Model, moves: Sequence[_Move], time_limit: float | None, gap: float = 0.0
 ) -> tuple[np.ndarray, bool, float] | None:
     """Solve; while some ``s < d^2`` add the tangents at that ``|d|`` and solve again.
 
@@ -1102,7 +1321,7 @@ def _solve_with_cuts(
     """
     done: set[tuple[_Move, int]] = set()
     while True:
-        solved = model.solve(time_limit)
+        solved = model.solve(time_limit, gap)
         if solved is None or not moves:
             return solved
         values = solved[0]
@@ -1157,16 +1376,24 @@ def _spread_squares(d: int, pools: int) -> int:
     return pools * q * q + r * (2 * q + 1)
 
 
-def _twin_groups(cands: Sequence[Candidate], fixed: Sequence[bool], survive: str | None) -> list[list[int]]:
+def _twin_groups(
+    cands: Sequence[Candidate],
+    fixed: Sequence[bool],
+    survive: str | None,
+    caps: Sequence[int | None] | None = None,
+) -> list[list[int]]:
     """Candidates grouped into identical new pools (each other one alone), in first-seen order.
 
     Twins serve one workload on one capacity type at the same price, per-class capacity and
-    replicas per node (in the same region or cloud when that is the failure domain), with no quota
-    and nothing deployed or required (``fixed`` False). Every constraint without zone placement or
-    a pool count sees twins only through their total, and :func:`_unpool` shows that ``K`` twins
-    whose total moves by ``d`` pay at least ``h_K(d)`` (:func:`_spread_squares`) and can pay
-    exactly that in every transition at once. So one column per group, priced ``h_K``, has the
-    same optimum: the catalog's copies of one type across regions become one variable.
+    replicas per node (in the same region or cloud when that is the failure domain), with the same
+    quota ``caps[i]`` (none, or one no other candidate shares: ``fixed`` is True for a capped
+    candidate whose offering another kept candidate also uses) and nothing deployed or required
+    (``fixed`` False). Every constraint without zone placement or a pool count sees twins only
+    through their total, and :func:`_unpool` shows that ``K`` twins whose total moves by ``d`` pay
+    at least ``h_K(d)`` (:func:`_spread_squares`) and can pay exactly that in every transition at
+    once, keeping the pools within one node of each other, so a total within ``K x q`` keeps every
+    pool within its quota ``q``. So one column per group, priced ``h_K`` (quota ``K x q``), has
+    the same optimum: the catalog's copies of one type across regions become one variable.
     """
     groups: dict[tuple[object, ...], list[int]] = {}
     for i, c in enumerate(cands):
@@ -1174,7 +1401,8 @@ def _twin_groups(cands: Sequence[Candidate], fixed: Sequence[bool], survive: str
             groups[("fixed", i)] = [i]
             continue
         where = c.domains(survive) if survive in ("region", "cloud") else ()
-        key = (c.w, c.site, c.spot, c.hourly, c.class_caps or (c.capacity,), c.replicas_per_node, where)
+        cap = None if caps is None else caps[i]
+        key = (c.w, c.site, c.spot, c.hourly, c.class_caps or (c.capacity,), c.replicas_per_node, where, cap)
         groups.setdefault(key, []).append(i)
     return list(groups.values())
 

@@ -384,6 +384,94 @@ def test_three_periods_with_capped_pools_match_enumeration(seed: int) -> None:
         assert all(p.nodes <= quotas[names.index(p.instance_type)] for p in period.pools)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_capped_twins_with_one_quota_match_enumeration(seed: int) -> None:
+    # "a" and "c" are capped twins (same price, capacity and quota, nothing deployed): one column
+    # whose quota is their sum, split evenly after the solve.
+    rng = random.Random(seed)
+    names = ["deployed", "a", "c", "b"]
+    quota = rng.randrange(1, 4)
+    prices = [1.0, 1.0, 1.0, rng.choice([1.0, 1.2])]
+    quotas = [5, quota, quota, rng.randrange(1, 6)]
+    cat = Catalog([offering(n, p, max_nodes=q) for n, p, q in zip(names, prices, quotas, strict=True)])
+    demands = [float(rng.randrange(100, 100 * sum(quotas) + 1, 50)) for _ in range(3)]
+    alpha = rng.choice([2.0, 15.0, 60.0])
+    deployed = rng.randrange(0, 4)
+    plan = _three_periods(cat, demands, alpha, deployed)
+    expected = dp_periods(prices, [100.0] * 4, demands, alpha, [deployed, 0, 0, 0], 10, quotas)
+    assert plan.optimal and cost_close(plan.objective_usd, expected), (prices, quotas, demands, alpha)
+    for period in plan.periods:
+        assert all(p.nodes <= quotas[names.index(p.instance_type)] for p in period.pools)
+
+
+def dp_two_workloads(
+    prices: list[float],
+    quotas: list[int | None],
+    demands: list[tuple[float, float]],
+    alpha: float,
+    current: list[int],
+    hours: float,
+) -> float:
+    """Two workloads u, v on offerings a, b (100 units/s per node): the cheapest period costs plus
+    alpha x squared changes per pool (u-a, u-b, v-a, v-b), each offering's quota shared (DP)."""
+    states = np.array(list(itertools.product(range(6), repeat=4)), dtype=float)
+    for k, cap in enumerate(quotas):
+        if cap is not None:
+            states = states[states[:, k] + states[:, k + 2] <= cap]
+    price = states @ np.array(prices * 2) * hours
+    served_u, served_v = 100 * (states[:, 0] + states[:, 1]), 100 * (states[:, 2] + states[:, 3])
+    best = alpha * ((states - np.array(current, dtype=float)) ** 2).sum(axis=1)
+    moves = alpha * ((states[:, None, :] - states[None, :, :]) ** 2).sum(axis=2)
+    for t, (du, dv) in enumerate(demands):
+        if t:
+            best = (best[None, :] + moves).min(axis=1)
+        best = np.where((served_u >= du - 1e-9) & (served_v >= dv - 1e-9), best + price, np.inf)
+    return float(best.min())
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_workloads_sharing_a_quota_match_joint_enumeration(seed: int) -> None:
+    # With the migration term workloads are solved one by one and merged when their plans overrun
+    # a shared quota: the cheap offering "a" has a small quota both workloads want.
+    rng = random.Random(seed)
+    prices = [1.0, rng.choice([1.1, 1.3])]
+    quotas = [rng.randrange(1, 5), rng.choice([None, 8])]
+    cat = Catalog([offering(n, p, max_nodes=q) for n, p, q in zip("ab", prices, quotas, strict=True)])
+    demands = [(float(rng.randrange(0, 400, 50)), float(rng.randrange(0, 400, 50))) for _ in range(3)]
+    alpha = rng.choice([2.0, 15.0, 60.0])
+    deployed = [min(rng.randrange(0, 3), quotas[0]), 0, 0, 0]
+    workloads = [
+        Workload(
+            name=name,
+            model_mem_gib=20,
+            demand=tuple(d[k] for d in demands),
+            throughput={"L4": 100},
+            target_utilization=1.0,
+            min_replicas=0,
+        )
+        for k, name in enumerate("uv")
+    ]
+    current = [
+        {"workload": "u", "cloud": "aws", "region": "us-east-1", "instance_type": "a", "nodes": deployed[0]}
+    ]
+    options = SizingOptions(
+        migration_usd_per_node_sq=alpha, period_hours=10, current=current if deployed[0] else []
+    )
+    plan = plan_for(workloads, cat, options, explain=False)
+    expected = dp_two_workloads(prices, quotas, demands, alpha, deployed, 10)
+    assert plan.optimal and cost_close(plan.objective_usd, expected), (
+        prices,
+        quotas,
+        demands,
+        alpha,
+        deployed,
+    )
+    for period in plan.periods:
+        for k, name in enumerate("ab"):
+            used = sum(p.nodes for p in period.pools if p.instance_type == name)
+            assert quotas[k] is None or used <= quotas[k]
+
+
 def test_quadratic_and_linear_churn_give_different_plans() -> None:
     # Six small nodes run now; 250 units/s needs three. L1 (5 USD/node) sheds three for 15 USD;
     # the square (5 USD/node^2) makes shedding three cost 45, so it sheds one (5 USD).
