@@ -786,6 +786,8 @@ def _solve_kept(
     (:func:`_twin_groups`): its variables are their total and its migration term is the least
     the ``K`` pools pay for that total's moves (:func:`_spread_squares`). ``squares`` bounds the
     sum of one new pool's migration squares in any plan that can be optimal.
+    ``period_floors[t][w]`` is a least node cost of workload ``w`` in period ``t``
+    (:func:`_period_floors`, a valid row); ``gap`` > 0 stops at a plan within that relative gap.
 
     One block of node variables per period, each with every constraint family; the churn
     penalty links period 0 to ``current``, the migration term links consecutive periods.
