@@ -465,6 +465,20 @@ def _solve(
         sharing: dict[tuple[str, str, str, str, int], int] = defaultdict(int)
         for i in kept:
             sharing[cands[i].offering.key] += 1
+        if reach is not None:
+            # No new pool holds more than `reach` nodes in a plan that can be optimal, and a twin
+            # column's even split puts at most reach + 1 on one pool (its total is at most
+            # isqrt(T K squares), see _solve_kept): a quota above that binds nothing, so such a
+            # candidate twins with the uncapped ones.
+            for pos, i in enumerate(kept):
+                cap = caps[pos]
+                if (
+                    cap is not None
+                    and cap > reach
+                    and not protected[i]
+                    and sharing[cands[i].offering.key] == 1
+                ):
+                    caps[pos] = None
         twins = (
             _twin_groups(
                 [cands[i] for i in kept],
@@ -476,10 +490,11 @@ def _solve(
             else [[pos] for pos in range(len(kept))]
         )
         # K twins with quota q each (a quota no other kept candidate shares) are one column of quota K x q.
-        merged = dict(quota)
+        merged: dict[tuple[str, str, str, str, int], int | None] = dict(quota)
         for same in twins:
-            if len(same) > 1 and caps[same[0]] is not None:
-                merged[cands[kept[same[0]]].offering.key] = len(same) * caps[same[0]]
+            if len(same) > 1:
+                cap = caps[same[0]]
+                merged[cands[kept[same[0]]].offering.key] = None if cap is None else len(same) * cap
         found = _solve_kept(
             workloads,
             [cands[kept[same[0]]] for same in twins],

@@ -404,6 +404,26 @@ def test_capped_twins_with_one_quota_match_enumeration(seed: int) -> None:
         assert all(p.nodes <= quotas[names.index(p.instance_type)] for p in period.pools)
 
 
+@pytest.mark.parametrize("seed", range(10))
+def test_quota_above_the_node_bound_twins_with_uncapped_pools_match_enumeration(seed: int) -> None:
+    # "c" has a quota above the most nodes a new pool can hold in a plan that can be optimal, so it
+    # is solved in one column with its uncapped twin "a"; "b" is a dearer or small-quota copy.
+    rng = random.Random(seed)
+    names = ["deployed", "a", "c", "b"]
+    prices = [1.0, 1.0, 1.0, rng.choice([1.0, 1.1])]
+    quotas = [5, None, 5, rng.choice([None, 2])]
+    cat = Catalog([offering(n, p, max_nodes=q) for n, p, q in zip(names, prices, quotas, strict=True)])
+    demands = [float(rng.randrange(100, 1201, 50)) for _ in range(3)]
+    alpha = rng.choice([8.0, 10.0, 12.0])
+    deployed = rng.randrange(0, 4)
+    plan = _three_periods(cat, demands, alpha, deployed)
+    bounded = [5 if q is None else q for q in quotas]  # the enumeration stops at 5 nodes per pool
+    expected = dp_periods(prices, [100.0] * 4, demands, alpha, [deployed, 0, 0, 0], 10, bounded)
+    assert plan.optimal and cost_close(plan.objective_usd, expected), (prices, quotas, demands, alpha)
+    for period in plan.periods:
+        assert all(p.nodes <= bounded[names.index(p.instance_type)] for p in period.pools)
+
+
 def dp_two_workloads(
     prices: list[float],
     quotas: list[int | None],
