@@ -687,13 +687,18 @@ def _period_floors(
     is a valid row of the multi-period MILP (it cuts no plan). It tells the relaxation what
     rounding whole nodes costs in each period, which the tangent cuts of the migration term
     cannot: on the periods benchmark it cut the exact solve of its hardest workload by a third.
-    A floor is used only when proven (else 0).
+    A floor is used only when proven (else 0), and not for a workload whose sites carry a fixed
+    cost (``Site.fixed_usd_month``): its single-period optimum trades node cost against that fee,
+    so its node cost is no lower bound on a plan's.
     """
     floors = []
     single = replace(switches, churn=False)
     for period in demands:
         row = []
         for w_idx, w in enumerate(workloads):
+            if any(site.fixed_usd_month > 0 for site in w.sites or ()):
+                row.append(0.0)
+                continue
             mine = [replace(c, w=0) for c in cands if c.w == w_idx]
             found = _solve([w], mine, options, single, demands=[[period[w_idx]]], quota=quota)
             row.append(found.objective * (1 - 1e-9) - 1e-6 if found is not None and found.proven else 0.0)

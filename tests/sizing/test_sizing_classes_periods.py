@@ -752,3 +752,22 @@ def test_balanced_twins_pay_the_least_sum_of_squares(pools: int) -> None:
         )
         assert paid == _spread_squares(abs(d), pools) == least
         previous = nodes
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_period_floors_cut_no_plan_when_sites_carry_a_fixed_cost(seed: int, monkeypatch) -> None:
+    # The per-period cost floors are rows of the MILP; where a site's fixed cost makes a workload's
+    # single-period optimum no bound on its node cost they are left out. Same optimum without them.
+    from sizing import optimize
+    from tests.sizing.test_sizing_sites import instance, with_fixed_costs
+
+    workload, catalog, _ = instance(seed)
+    workload = with_fixed_costs(workload, seed)
+    demands = (workload.base, workload.base * 1.5, workload.base * 0.7)
+    workload = workload.model_copy(update={"demand": demands})
+    options = SizingOptions(max_pools_per_workload=1, migration_usd_per_node_sq=40.0)
+    plan = plan_for([workload], catalog, options, explain=False)
+    monkeypatch.setattr(optimize, "_period_floors", lambda workloads, *_: None)
+    without = plan_for([workload], catalog, options, explain=False)
+    assert plan.optimal and without.optimal
+    assert cost_close(plan.objective_usd, without.objective_usd)
