@@ -1,7 +1,8 @@
 """Sizing benchmark: solve time and optimality of the MILP on synthetic catalogs.
 
 Run: ``python benchmarks/sizing_bench.py [--sizes 100 1000 10000] [--repeat 3] [--seed 7]``
-(``--goals-only [--only periods]`` for the issue-14 goal cases alone)
+(``--goals-only [--only periods] [--catalog aws.csv azure.csv gcp.csv]`` for the issue-14 goal cases
+alone, on a draw from the given catalog files)
 
 Prints, per catalog size (offerings) with 5 workloads sharing quotas:
 
@@ -199,8 +200,9 @@ REGION_MARKUP = (1.0, 1.0, 1.0, 1.05, 1.1, 1.2)
 """Regional price factors: most regions list a type at its home price, some at a markup."""
 
 
-def realistic_catalog(n: int, rng: random.Random) -> Catalog:
-    """``n`` offerings drawn from the bundled catalog's GPU rows, spread over many regions.
+def realistic_catalog(n: int, rng: random.Random, paths: list[str] | None = None) -> Catalog:
+    """``n`` offerings drawn from the bundled catalog's GPU rows (or those of the catalog files
+    ``paths``, e.g. an earlier commit's, to reproduce that draw), spread over many regions.
 
     Each offering is a real row (instance type, accelerator, GPUs, on-demand and spot price) moved
     to one of 30 regions of its cloud, at its home price times a regional factor from
@@ -208,7 +210,7 @@ def realistic_catalog(n: int, rng: random.Random) -> Catalog:
     So, as in a real catalog, the same instance type recurs across regions at a handful of prices,
     and its capacity follows its accelerator (per-accelerator figures), not the offering.
     """
-    rows = [o for o in load_catalog() if o.gpus > 0]
+    rows = [o for o in load_catalog(paths) if o.gpus > 0]
     seen: set[tuple] = set()
     offerings = []
     while len(offerings) < n:
@@ -275,6 +277,7 @@ def classes_and_periods(
     time_limit: float,
     realistic: bool = True,
     only: str | None = None,
+    catalog_paths: list[str] | None = None,
 ) -> None:
     """The two speed goals: 5 workloads x 8 classes, and 3 periods with the migration term.
 
@@ -283,7 +286,7 @@ def classes_and_periods(
     distinct, which no real catalog does. Each solve stops at ``time_limit`` seconds; the line
     then says ``time_limit`` and the gap. ``only`` (``classes`` or ``periods``) solves one of the
     two (the instances are drawn either way, so each is the same as in a full run)."""
-    catalog = realistic_catalog(size, rng) if realistic else synthetic_catalog(size, rng)
+    catalog = realistic_catalog(size, rng, catalog_paths) if realistic else synthetic_catalog(size, rng)
     kind = "realistic" if realistic else "synthetic"
     accs = sorted({o.accelerator for o in catalog if o.accelerator}) if realistic else None
     workloads = class_workloads(rng, accelerators_from=accs)
@@ -353,10 +356,18 @@ def main() -> int:
         choices=["classes", "periods"],
         help="with --goals-only: solve one goal's case (on the realistic catalog only)",
     )
+    parser.add_argument(
+        "--catalog",
+        nargs="+",
+        help="catalog CSVs the realistic draw samples (default: the bundled ones); an earlier "
+        "commit's files reproduce that commit's draw",
+    )
     args = parser.parse_args()
     rng = random.Random(args.seed)
     if args.goals_only:
-        classes_and_periods(rng, args.classes_offerings, 1, args.time_limit, only=args.only)
+        classes_and_periods(
+            rng, args.classes_offerings, 1, args.time_limit, only=args.only, catalog_paths=args.catalog
+        )
         if args.only is None:
             classes_and_periods(rng, args.classes_offerings, 1, args.time_limit, realistic=False)
         return 0
