@@ -9,9 +9,9 @@ import pulumi
 
 from aistack import cost
 from aistack.errors import InputError
-from aistack.plan import resolve
+from aistack.plan import capacity_by_share, resolve
 from aistack.spec import spec_from_pulumi_config
-from components import apikey, contract, interconnect, k8s, private_dns, registry
+from components import apikey, contract, dns, interconnect, k8s, private_dns, registry
 from components.replication import deploy as deploy_replicas
 
 stack_file = f"stacks/Pulumi.{pulumi.get_stack()}.yaml"
@@ -38,14 +38,20 @@ shared = apikey.SharedKeys("api-keys", multi).values if multi else {}
 stacks: dict[str, contract.CloudStack] = {}
 for cloud, cloud_spec in spec.clouds.configured().items():
     family = registry.family(cloud)
-    deployed = stacks[cloud] = family.deploy(
-        spec, family.provider(cloud_spec, tags), prefix, shared_keys=shared
-    )
-    endpoints = k8s.deploy_serving(spec, deployed)
+    stacks[cloud] = family.deploy(spec, family.provider(cloud_spec, tags), prefix, shared_keys=shared)
+# The global names' DNS-01 roles trust every serving cluster's issuer: declared once all clusters are;
+# their records are weighted by each cluster's planned capacity (aistack.plan.capacity_by_share).
+names = (
+    dns.GlobalNames(spec, stacks, prefix, capacity=capacity_by_share(spec, plan, stack_file)) if spec.dns else None
+)
+for cloud, deployed in stacks.items():
+    endpoints = k8s.deploy_serving(spec, deployed, names)
     # One cluster per cloud serves an endpoint (serve_from clusters are on distinct clouds).
     pulumi.export(
         cloud, {**deployed.outputs(), "endpoints": {n: e.endpoint_url for (n, _), e in endpoints.items()}}
     )
+if names is not None:
+    pulumi.export("global_names", {e: g.fqdn for e, g in names.publish().items()})
 
 if spec.interconnect.vpn:
     # Site-to-site VPNs between the clouds' networks (needs every cloud's network and provider).

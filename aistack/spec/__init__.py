@@ -20,6 +20,7 @@ from aistack.errors import InputError
 from aistack.spec.base import TAG_KEY, TAG_VALUE, Model, Name, overlapping
 from aistack.spec.clouds import Clouds, NetworkSpec, zone_index
 from aistack.spec.clusters import ClusterSpec, GpuPoolSpec
+from aistack.spec.dns import DnsSpec
 from aistack.spec.endpoints import EndpointSpec, ServeFromSpec, accelerator_gib
 from aistack.spec.interconnect import InterconnectSpec
 from aistack.spec.sizing import SizingSpec
@@ -31,6 +32,7 @@ ALLOWED_NAMESPACES = ("aistack", "pulumi")
 
 __all__ = [
     "ClusterSpec",
+    "DnsSpec",
     "EndpointSpec",
     "GpuPoolSpec",
     "NetworkSpec",
@@ -104,6 +106,11 @@ class StackSpec(Model):
         default_factory=InterconnectSpec,
         description="Site-to-site VPNs between the clouds' networks (docs/multicloud.md, \"Private path between "
         'clouds"); none by default.',
+    )
+    dns: DnsSpec | None = Field(
+        default=None,
+        description="The zone holding the global names of `public-lb` endpoints, the DNS provider that "
+        "fails over between their clusters, and the ACME account their certificates come from.",
     )
     audit_log_retention_days: int | None = Field(
         default=None,
@@ -199,6 +206,7 @@ class StackSpec(Model):
             self._check_replica(sname, store)
         for ename, endpoint in self.endpoints.items():
             self._check_endpoint(ename, endpoint)
+            self._check_exposure(f"endpoints.{ename}", endpoint)
         for cname, cluster in self.clusters.items():
             for pname, pool in cluster.gpu_pools.items():
                 if pool.sized:
@@ -441,6 +449,49 @@ class StackSpec(Model):
 
         if not pool.sized:
             self._check_fits(where, endpoint, pool.accelerator)
+
+    def _check_exposure(self, where: str, endpoint: EndpointSpec) -> None:
+        """A public endpoint has a name in the stack's DNS zone, and the DNS provider can reach its clouds."""
+        if endpoint.expose != "public-lb":
+            if endpoint.hostname is not None:
+                raise _Located(
+                    f"{where}.hostname",
+                    "a global name is published for expose: public-lb endpoints; set expose: public-lb "
+                    "(or remove hostname)",
+                )
+            return
+        if endpoint.hostname is None:
+            raise _Located(
+                f"{where}.hostname",
+                "required with expose: public-lb: the endpoint's name in aistack:dns.zone (e.g. chat)",
+            )
+        if self.dns is None:
+            raise _Located(
+                f"{where}.expose",
+                "public-lb needs aistack:dns (provider, zone, hosted_zone_id, acme_email, allowed_cidrs): "
+                "the global name, its certificate and the load balancers' allow-list come from it",
+            )
+        if endpoint.ingress is not None:
+            raise _Located(
+                f"{where}.ingress",
+                "a public-lb endpoint is reached at its global name through the load balancer; remove ingress",
+            )
+        if self.dns.provider == "route53" and "aws" not in self.clouds.configured():
+            raise _Located(
+                "dns.provider",
+                "route53 records and the certificates' DNS-01 role are declared with the stack's AWS account: "
+                "configure aistack:clouds.aws",
+            )
+        others = [
+            (name, e.hostname)
+            for name, e in self.endpoints.items()
+            if e is not endpoint and e.expose == "public-lb" and e.hostname == endpoint.hostname
+        ]
+        if others:
+            raise _Located(
+                f"{where}.hostname",
+                f"{endpoint.hostname!r} is already the hostname of endpoint {others[0][0]!r}; one name per endpoint",
+            )
 
     @staticmethod
     def _check_nodes(where: str, endpoint: EndpointSpec, cloud: str, pool: Any) -> None:

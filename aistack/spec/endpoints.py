@@ -350,10 +350,19 @@ class EndpointSpec(Model):
     port: int = Field(
         default=8000, ge=1024, le=65535, description="Port the server listens on (unprivileged)."
     )
-    expose: Literal["cluster", "internal-lb"] = Field(
+    expose: Literal["cluster", "internal-lb", "public-lb"] = Field(
         default="cluster",
         description="`cluster`: a ClusterIP Service only. `internal-lb`: a load balancer reachable inside "
-        "the network only (never public).",
+        "the network only. `public-lb`: a public load balancer per serving cluster admitting only "
+        "`aistack:dns.allowed_cidrs` and the DNS provider's health checkers, TLS for `hostname` at the "
+        "endpoint's proxy, the API key required; the global name answers with the healthy clusters "
+        "(needs `hostname` and `aistack:dns`; docs/multicloud.md, 'One name').",
+    )
+    hostname: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
+        description="The endpoint's name in `aistack:dns.zone` (one DNS label): `chat` is served at "
+        "`chat.<zone>`, one name over every cluster serving the endpoint. Used with `expose: public-lb`.",
     )
     ingress: IngressSpec | None = Field(
         default=None, description="An Ingress with TLS in front of the Service."

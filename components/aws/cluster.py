@@ -276,6 +276,8 @@ class Cluster(contract.Cluster):
         # The security group EKS creates for the cluster (control plane and nodes), which Karpenter's
         # nodes join like the managed node groups' nodes.
         self.security_group_id = cluster.vpc_config.cluster_security_group_id
+        # The cluster's service-account token issuer (IAM OIDC providers for workloads that federate with it).
+        self.oidc_issuer_url = cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)
         self.finish(
             cluster_name=cluster.name,
             kubeconfig=pulumi.Output.secret(config),

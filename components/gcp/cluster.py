@@ -270,6 +270,10 @@ class Cluster(contract.Cluster):
             ).apply(lambda args: kubeconfig(args[0], args[1], args[2]))
         # GKE installs its networking and DNS with the cluster; pods need the system pool's nodes.
         self.ready = [system]
+        # The issuer of the cluster's service-account tokens, whose discovery document is public (GKE docs,
+        # "Workload Identity Federation for GKE": tokens from https://container.googleapis.com/v1/projects/
+        # PROJECT/locations/LOCATION/clusters/NAME), for IAM OIDC providers on other clouds.
+        self.oidc_issuer_url = pulumi.Output.concat("https://container.googleapis.com/v1/", cluster.id)
         self.finish(
             cluster_name=cluster.name,
             kubeconfig=pulumi.Output.secret(config),

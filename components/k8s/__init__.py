@@ -10,6 +10,7 @@ and the metrics pipeline KEDA's triggers query.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -28,6 +29,9 @@ from components.k8s.routing import ClusterRouting, EndpointRouter
 from components.k8s.runtime import GpuRuntime
 from components.k8s.secrets import ApiKeySync
 from components.k8s.serving import Scaling, ServingEndpoint, ServingNamespace
+
+if TYPE_CHECKING:
+    from components.dns import GlobalNames
 
 __all__ = [
     "CLOUDS",
@@ -82,13 +86,16 @@ def cluster_provider(name: str, cluster: contract.Cluster) -> k8s.Provider:
     )
 
 
-def deploy_serving(spec: StackSpec, deployed: contract.CloudStack) -> dict[tuple[str, str], ServingEndpoint]:
+def deploy_serving(
+    spec: StackSpec, deployed: contract.CloudStack, names: GlobalNames | None = None
+) -> dict[tuple[str, str], ServingEndpoint]:
     """Declare the GPU runtime on every cluster a family deployed, and the endpoints they serve.
 
     Args:
         spec: The validated stack spec (its validators guarantee every endpoint's cluster, pool and
             store exist and that the cluster may read the store).
         deployed: What one cloud family declared.
+        names: The stack's global names (``aistack:dns``), which ``public-lb`` endpoints need.
 
     Returns:
         The shares declared, by (endpoint, cluster): each serving cluster deploys its share of an endpoint.
@@ -110,6 +117,7 @@ def deploy_serving(spec: StackSpec, deployed: contract.CloudStack) -> dict[tuple
             project=getattr(cloud, "project", None),
             gateway_sources=(proxy_only,) if proxy_only else (),
             shared=frozenset(n for n, e in spec.endpoints.items() if e.serve_from is not None),
+            names=names,
         )
         endpoints |= {(ename, cname): endpoint for ename, endpoint in served.items()}
     return endpoints
@@ -128,6 +136,7 @@ def serve_cluster(
     gateway_sources: tuple[str, ...] = (),
     project: str | None = None,
     shared: frozenset[str] = frozenset(),
+    names: GlobalNames | None = None,
 ) -> dict[str, ServingEndpoint]:
     """Declare one cluster's Kubernetes layer, all as children of the cluster component.
 
@@ -155,6 +164,8 @@ def serve_cluster(
         gateway_sources: Address ranges the cloud's inference Gateway reaches pods from (GKE: the
             proxy-only subnetwork), admitted by the endpoints' NetworkPolicies where it routes them.
         project: The cloud's project (Google Cloud), whose Managed Service for Prometheus KEDA queries.
+        names: The stack's global names: a cluster serving a ``public-lb`` endpoint gets cert-manager and
+            its Issuer (``<name>-tls``), and each such endpoint its certificate and public entry.
     """
     provider = deployed.kubernetes[name] = cluster_provider(name, cluster)
     opts = pulumi.ResourceOptions(parent=cluster, provider=provider)
@@ -239,7 +250,11 @@ def serve_cluster(
         if any(e.multi_node for e in endpoints.values())
         else None
     )
-    return {
+    public = [e for e, spec in endpoints.items() if spec.expose == "public-lb"]
+    if public and names is None:
+        raise ValueError(f"cluster {name} serves public-lb endpoints {public}: the stack's global names are required")
+    cluster_tls = names.cluster_tls(name, namespace.namespace, opts) if names and public else None
+    served = {
         ename: ServingEndpoint(
             f"{name}-{ename}" if ename in shared else ename,
             endpoint,
@@ -257,6 +272,9 @@ def serve_cluster(
             # The synced ExternalSecret's name (a data dependency): the pod waits for ESO's sync.
             api_key_secret=keys.synced[ename].metadata["name"],
             lws_controller=lws if endpoint.multi_node else None,
+            public=names.entry(ename, cluster_tls, namespace.namespace)
+            if names and cluster_tls and ename in public
+            else None,
             opts=pulumi.ResourceOptions(
                 parent=cluster,
                 provider=provider,
@@ -268,6 +286,9 @@ def serve_cluster(
         )
         for ename, endpoint in endpoints.items()
     }
+    if names is not None:
+        names.entries.update({(ename, name): served[ename] for ename in public})
+    return served
 
 
 def _capacity(

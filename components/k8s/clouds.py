@@ -129,6 +129,10 @@ class CloudServing:
     """The Cluster Autoscaler aistack runs, where the managed service does not scale pools itself."""
     pod_metrics: PodMetrics
     routing: Routing
+    public_lb_annotations: Mapping[str, str] = field(default_factory=dict)
+    """Service annotations of a ``public-lb`` endpoint's public load balancer (none: the cloud's default)."""
+    entry_address: Literal["ip", "hostname"] = "ip"
+    """What the cloud writes in a LoadBalancer Service's status: an IP, or a DNS name (AWS NLB)."""
     region_env: str | None = None
     """Environment variable naming the region for the streamer's SDK and the autoscaler (from the cloud's placement)."""
     gpu_tolerations: tuple[Mapping[str, str], ...] = ()
@@ -212,6 +216,16 @@ CLOUDS: dict[str, CloudServing] = {
             "mode (Envoy beside the picker) routes, behind the endpoint's Service and, for internal-lb, an "
             "internal NLB.",
         ),
+        # public-lb: an internet-facing NLB from the same service controller, in the public subnets tagged
+        # kubernetes.io/role/elb (components/aws/network.py). loadBalancerSourceRanges become the client rules
+        # on the nodes' security group, which an NLB's preserved client addresses reach (Kubernetes docs,
+        # Service, "Network Load Balancer support on AWS"; AWS re:Post knowledge center,
+        # "eks-cidr-ip-address-loadbalancer"). Its status names the NLB's DNS name, never an IP.
+        public_lb_annotations={
+            "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
+            "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
+        },
+        entry_address="hostname",
         region_env="AWS_REGION",
     ),
     "azure": CloudServing(
@@ -225,6 +239,10 @@ CLOUDS: dict[str, CloudServing] = {
         device_plugin_reason="AKS installs the NVIDIA driver on GPU pools (gpu_profile.driver Install, the "
         "default) but not the device plugin.",
         internal_lb_annotations={"service.beta.kubernetes.io/azure-load-balancer-internal": "true"},
+        # public-lb: AKS's cloud provider puts a LoadBalancer Service on the cluster's public Standard load
+        # balancer by default and turns loadBalancerSourceRanges into allow rules of the nodes' NSG (AKS docs,
+        # "Use a public Standard Load Balancer": restrict inbound traffic to specific IP ranges). Status: an IP.
+        public_lb_annotations={},
         # AKS taints every spot node itself (components/azure/gpupool.py declares the same taint).
         gpu_tolerations=(gpu.AKS_SPOT_TOLERATION,),
         stream=WeightStream(
@@ -269,6 +287,10 @@ CLOUDS: dict[str, CloudServing] = {
         device_plugin_reason="GKE installs the driver (guest_accelerators gpu_driver_installation_config) and "
         "runs its own device plugin on GPU nodes.",
         internal_lb_annotations={"networking.gke.io/load-balancer-type": "Internal"},
+        # public-lb: an external passthrough Network Load Balancer by default; loadBalancerSourceRanges become a
+        # VPC firewall rule on the nodes, and GKE adds the load balancer's own health-check ranges itself (GKE
+        # docs, "LoadBalancer Service parameters": loadBalancerSourceRanges). Status: an IP.
+        public_lb_annotations={},
         stream=WeightStream(
             scheme="gs",
             root="bucket_name",

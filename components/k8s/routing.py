@@ -30,6 +30,7 @@ objects are ported from that chart at the pinned tag (ports, args, probes, RBAC,
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -107,7 +108,7 @@ def picker_config(flow_control: bool = False) -> str:
     return yaml.safe_dump(config, sort_keys=False)
 
 
-def envoy_config() -> str:
+def envoy_config(tls: bool = False) -> str:
     """The sidecar proxy's configuration: llm-d-router v0.10.0's standalone Envoy preset.
 
     One listener on :data:`PROXY_PORT` runs every request through the picker (ext_proc over TLS on
@@ -115,6 +116,10 @@ def envoy_config() -> str:
     is down, like the pool's ``FailOpen``), then forwards it to the pod the picker named in
     ``x-gateway-destination-endpoint`` (an ``ORIGINAL_DST`` cluster). Generations stream for minutes:
     the route and its idle timeout are a day, as upstream. A second listener answers ``/ready``.
+
+    ``tls`` (a ``public-lb`` endpoint): a third listener, ``public`` on :data:`PUBLIC_PORT`, runs the
+    same chain behind TLS with the certificate cert-manager keeps in the mounted Secret (see
+    :func:`public_listener`); the public load balancer targets it, in-cluster clients keep the plain one.
     """
     http_manager = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
     router = {
@@ -289,7 +294,51 @@ def envoy_config() -> str:
             ],
         },
     }
+    if tls:
+        listeners = config["static_resources"]["listeners"]
+        listeners.append(public_listener(next(x for x in listeners if x["name"] == "models")))
     return yaml.safe_dump(config, sort_keys=False)
+
+
+PUBLIC_PORT = 8443
+PUBLIC_PORT_NAME = "https"
+TLS_DIR = "/etc/envoy-tls"
+"""Where the picker pod mounts the endpoint's certificate Secret (``tls.crt``, ``tls.key``); not under
+``/etc/envoy``, the ConfigMap volume, in which the kubelet cannot create a mount point."""
+
+
+def public_listener(models: dict) -> dict:
+    """The ``models`` listener again, on :data:`PUBLIC_PORT` behind TLS (TLS 1.2 at least).
+
+    The certificate files come from the Secret cert-manager writes, mounted at :data:`TLS_DIR`.
+    ``watched_directory`` makes Envoy re-read both files when the kubelet swaps the Secret's symlinked
+    directory after a renewal, so a renewed certificate is served without a restart (Envoy API,
+    ``extensions.transport_sockets.tls.v3.TlsCertificate``: "watched_directory ... useful when using
+    Kubernetes Secrets"). ALPN offers HTTP/1.1 only: the proxy's upstreams are HTTP/1.1 model servers.
+    """
+    listener = copy.deepcopy(models)
+    listener["name"] = "public"
+    listener["address"] = {"socket_address": {"address": "0.0.0.0", "port_value": PUBLIC_PORT}}
+    chain = listener["filter_chains"][0]
+    chain["filters"][0]["typed_config"]["stat_prefix"] = "public"
+    chain["transport_socket"] = {
+        "name": "envoy.transport_sockets.tls",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
+            "common_tls_context": {
+                "tls_params": {"tls_minimum_protocol_version": "TLSv1_2"},
+                "alpn_protocols": ["http/1.1"],
+                "tls_certificates": [
+                    {
+                        "certificate_chain": {"filename": f"{TLS_DIR}/tls.crt"},
+                        "private_key": {"filename": f"{TLS_DIR}/tls.key"},
+                        "watched_directory": {"path": TLS_DIR},
+                    }
+                ],
+            },
+        },
+    }
+    return listener
 
 
 def router_name(endpoint: str) -> str:
@@ -401,6 +450,7 @@ class EndpointRouter(contract.Component):
         cluster_routing: ClusterRouting | None = None,
         gateway_sources: tuple[str, ...] = (),
         group_selector: Mapping[str, str] | None = None,
+        tls_secret: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
@@ -423,7 +473,10 @@ class EndpointRouter(contract.Component):
             subjects=[{"kind": "ServiceAccount", "name": account.metadata.name, "namespace": namespace}],
             opts=self.opts(),
         )
-        files = {CONFIG_FILE: picker_config(spec.min_replicas == 0), "envoy.yaml": envoy_config()}
+        files = {
+            CONFIG_FILE: picker_config(spec.min_replicas == 0),
+            "envoy.yaml": envoy_config(tls=tls_secret is not None),
+        }
         config = k8s.core.v1.ConfigMap(self.child("config"), metadata=metadata, data=files, opts=self.opts())
         pool = k8s.apiextensions.CustomResource(
             self.child("pool"),
@@ -458,7 +511,9 @@ class EndpointRouter(contract.Component):
                         "labels": labels,
                         "annotations": {"aistack.io/config-sha256": checksum("".join(files.values()))},
                     },
-                    "spec": picker_pod(epp, endpoint, namespace, config.metadata.name, account.metadata.name),
+                    "spec": picker_pod(
+                        epp, endpoint, namespace, config.metadata.name, account.metadata.name, tls_secret
+                    ),
                 },
             },
             # The picker reads its pool and the pods from its first second: readiness waits for neither
@@ -562,8 +617,14 @@ def picker_pod(
     namespace: pulumi.Input[str],
     config: pulumi.Input[str],
     account: pulumi.Input[str],
+    tls_secret: pulumi.Input[str] | None = None,
 ) -> dict:
-    """The picker's pod: the llm-d-router endpoint picker and its Envoy sidecar, restricted, on the system pool."""
+    """The picker's pod: the llm-d-router endpoint picker and its Envoy sidecar, restricted, on the system pool.
+
+    ``tls_secret``: the ``kubernetes.io/tls`` Secret of a ``public-lb`` endpoint's certificate, mounted
+    read-only into the proxy, which then also listens with TLS on :data:`PUBLIC_PORT`. The kubelet keeps
+    the pod in ``ContainerCreating`` until the Secret exists (first issuance), then starts it.
+    """
     epp_container = {
         "name": "epp",
         "image": EPP_IMAGE,
@@ -632,6 +693,7 @@ def picker_pod(
         "ports": [
             {"name": PROXY_PORT_NAME, "container_port": PROXY_PORT, "protocol": "TCP"},
             {"name": "proxy-ready", "container_port": PROXY_READY_PORT, "protocol": "TCP"},
+            *([{"name": PUBLIC_PORT_NAME, "container_port": PUBLIC_PORT, "protocol": "TCP"}] if tls_secret else []),
         ],
         "resources": {
             "requests": {"cpu": "100m", "memory": "128Mi"},
@@ -643,7 +705,10 @@ def picker_pod(
             "failure_threshold": 1,
         },
         "security_context": container_security(EPP_UID),
-        "volume_mounts": [{"name": "config", "mount_path": "/etc/envoy", "read_only": True}],
+        "volume_mounts": [
+            {"name": "config", "mount_path": "/etc/envoy", "read_only": True},
+            *([{"name": "tls", "mount_path": TLS_DIR, "read_only": True}] if tls_secret else []),
+        ],
     }
     return {
         "service_account_name": account,
@@ -664,6 +729,7 @@ def picker_pod(
                 },
             },
             {"name": "tmp", "empty_dir": {}},
+            *([{"name": "tls", "secret": {"secret_name": tls_secret}}] if tls_secret else []),
         ],
     }
 

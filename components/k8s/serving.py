@@ -185,13 +185,17 @@ class ServingEndpoint(contract.Component):
         0 (``paused-replicas``) while the weights are pending.
       - ``-pdb``: PodDisruptionBudget letting drains evict one replica at a time.
       - ``-ingress`` (optional): TLS-only Ingress for the endpoint's host.
+      - ``-public`` (``public-lb``): the proxy's TLS listener on 443 of a public LoadBalancer admitting
+        only ``public.source_ranges`` (the cloud's annotations, :data:`clouds.CloudServing.public_lb_annotations`).
 
-    Outputs: ``endpoint_url`` (OpenAI base URL), ``service_name``, ``namespace``.
+    Outputs: ``endpoint_url`` (OpenAI base URL: the global name's for ``public-lb``), ``service_name``,
+    ``namespace``, ``entry_address`` (``public-lb``: the public load balancer's IP or DNS name from the
+    Service status, which the global record and its health check point at; else ``None``).
     """
 
     CLOUD = "k8s"
     CONCEPT = "ServingEndpoint"
-    OUTPUTS = ("endpoint_url", "service_name", "namespace")
+    OUTPUTS = ("endpoint_url", "service_name", "namespace", "entry_address")
 
     def __init__(
         self,
@@ -212,15 +216,19 @@ class ServingEndpoint(contract.Component):
         api_key_secret: pulumi.Input[str] | None = None,
         lws_controller: pulumi.Resource | None = None,
         endpoint: str | None = None,
+        public: PublicEntry | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """Args besides the spec: ``scaling``, where KEDA reads the signals; ``target``, the
         ``(apiVersion, kind)`` of the workload KEDA scales (any kind with a ``scale`` subresource);
         ``endpoint``, the endpoint's name, which its Kubernetes objects take (default ``name``, the
-        logical name: a share of an endpoint served from several clusters has its own)."""
+        logical name: a share of an endpoint served from several clusters has its own);
+        ``public``, the global name, certificate and allow-list of a ``public-lb`` endpoint."""
         super().__init__(name, opts)
         name = endpoint or name
         row = clouds.row(cloud)
+        if (spec.expose == "public-lb") != (public is not None):
+            raise ValueError(f"endpoint {name}: a public entry is given exactly for expose: public-lb")
         # Placement a node provisioner adds (GKE's ComputeClass label and taint), on top of the row's.
         placement = {
             "node_selector": dict(node_selector or {}),
@@ -309,6 +317,8 @@ class ServingEndpoint(contract.Component):
             cluster_routing=cluster_routing,
             gateway_sources=gateway_sources,
             group_selector=selector if spec.multi_node else None,
+            # The certificate's name as a data dependency: the picker pod is made once it is issued.
+            tls_secret=public.certificate.metadata["name"] if public else None,
             opts=self.opts(),
         )
         # internal-lb: the cloud's inference Gateway where it has one (GKE), else an internal L4 load balancer.
@@ -404,7 +414,66 @@ class ServingEndpoint(contract.Component):
                 opts=self.opts(),
             )
             url = pulumi.Output.from_input(f"https://{ingress.host}/v1")
-        self.finish(endpoint_url=url, service_name=service.metadata.name, namespace=namespace)
+        entry = None
+        if public is not None:
+            entry = self._public(name, metadata, row, router, public)
+            url = pulumi.Output.from_input(f"https://{public.fqdn}/v1")
+        self.finish(endpoint_url=url, service_name=service.metadata.name, namespace=namespace, entry_address=entry)
+
+    def _public(
+        self,
+        name: str,
+        metadata: Mapping[str, Any],
+        row: clouds.CloudServing,
+        router: routing.EndpointRouter,
+        public: PublicEntry,
+    ) -> pulumi.Output[str]:
+        """The ``-public`` LoadBalancer Service; returns its address from the status."""
+        service = k8s.core.v1.Service(
+            self.child("public"),
+            metadata={**metadata, "name": f"{name}-public", "annotations": dict(row.public_lb_annotations)},
+            spec={
+                "type": "LoadBalancer",
+                "selector": router.selector,
+                "ports": [
+                    {
+                        "name": routing.PUBLIC_PORT_NAME,
+                        "port": 443,
+                        "target_port": routing.PUBLIC_PORT_NAME,
+                        "protocol": "TCP",
+                    }
+                ],
+                "load_balancer_source_ranges": list(public.source_ranges),
+            },
+            # pulumi-kubernetes waits for the load balancer's address and a ready proxy pod (issued certificate).
+            opts=self.opts(depends_on=[router]),
+        )
+        return service.status.apply(entry_address)
+
+
+@dataclass(frozen=True)
+class PublicEntry:
+    """What a ``public-lb`` endpoint needs on one cluster.
+
+    Attributes:
+        fqdn: Its global name.
+        certificate: The cert-manager Certificate for that name (its Secret is named as it is).
+        source_ranges: Address ranges the public load balancer admits: the stack's clients and the DNS
+            provider's health checkers.
+    """
+
+    fqdn: str
+    certificate: pulumi.Resource
+    source_ranges: tuple[str, ...]
+
+
+def entry_address(status: Any) -> str | None:
+    """A LoadBalancer Service's address from its status (``ServiceStatus``): the first ingress IP, else DNS name."""
+    balancer = getattr(status, "load_balancer", None)
+    for item in getattr(balancer, "ingress", None) or []:
+        if item.ip or item.hostname:
+            return item.ip or item.hostname
+    return None
 
 
 def serving_selector(name: str, spec: EndpointSpec) -> dict[str, str]:
