@@ -24,6 +24,7 @@ from . import (
     deploy_capacity,
     deploy_routing,
     deploy_serving,
+    dns,
     encryption,
     gpu,
     identity,
@@ -38,7 +39,10 @@ from .core import UNKNOWN, Rule
 CONCERNS = {
     "encryption": encryption.RULES + replication.RULES,
     "transit": transit.RULES,
-    "network": network.RULES + deploy_routing.NETWORK_RULES + interconnect.NETWORK_RULES,
+    "network": network.RULES
+    + deploy_routing.NETWORK_RULES
+    + interconnect.NETWORK_RULES
+    + dns.NETWORK_RULES,
     "identity": identity.RULES,
     "clusters": clusters.RULES,
     "audit": audit.RULES,
@@ -54,7 +58,8 @@ CONCERNS = {
     + deploy_routing.RULES
     + deploy_capacity.RULES
     + replication.DEPLOY_RULES
-    + interconnect.DEPLOY_RULES,
+    + interconnect.DEPLOY_RULES
+    + dns.DEPLOY_RULES,
 }
 
 RULES: tuple[Rule, ...] = tuple(

@@ -1157,3 +1157,8 @@ CASES |= REPLICATION_CASES
 from tests.policies.cases_interconnect import INTERCONNECT_CASES  # noqa: E402
 
 CASES |= INTERCONNECT_CASES
+
+# The global-name rules (weighted records with health checks, public entry points, DNS-01 trust).
+from tests.policies.cases_dns import DNS_CASES  # noqa: E402
+
+CASES |= DNS_CASES

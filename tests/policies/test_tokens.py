@@ -119,6 +119,8 @@ SDK_CLASSES = {
     "aws:s3/bucketVersioningV2:BucketVersioningV2": "pulumi_aws.s3.BucketVersioningV2",
     "azure-native:storage:BlobServiceProperties": "pulumi_azure_native.storage.BlobServiceProperties",
     "gcp:storage/transferJob:TransferJob": "pulumi_gcp.storage.TransferJob",
+    "aws:route53/record:Record": "pulumi_aws.route53.Record",
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": "pulumi_aws.iam.OpenIdConnectProvider",
 }
 
 
@@ -139,6 +141,8 @@ CUSTOM_RESOURCES = {
         "leaderworkerset.x-k8s.io/v1",
         "LeaderWorkerSet",
     ),
+    "kubernetes:cert-manager.io/v1:Issuer": ("cert-manager.io/v1", "Issuer"),
+    "kubernetes:cert-manager.io/v1:Certificate": ("cert-manager.io/v1", "Certificate"),
 }
 """Custom resources the rules read: pulumi_kubernetes' CustomResource registers ``kubernetes:<apiVersion>:<kind>``."""
 
@@ -151,7 +155,7 @@ def test_every_rule_token_is_listed() -> None:
 @pytest.mark.parametrize("token", sorted(CUSTOM_RESOURCES))
 def test_custom_resource_tokens_are_what_the_program_registers(token: str) -> None:
     from aistack import crds
-    from components.k8s import keda, multinode, provisioning, routing, secrets
+    from components.k8s import keda, multinode, provisioning, routing, secrets, tls
 
     api_version, kind = CUSTOM_RESOURCES[token]
     assert (api_version, kind) in crds.served()  # a vendored, served version of the kind
@@ -166,7 +170,7 @@ def test_custom_resource_tokens_are_what_the_program_registers(token: str) -> No
     }
     assert (
         api_version
-        in {routing.POOL_API, routing.GATEWAY_API, keda.API, multinode.API_VERSION, secrets.API_VERSION}
+        in {routing.POOL_API, routing.GATEWAY_API, keda.API, multinode.API_VERSION, secrets.API_VERSION, tls.API}
         | provisioners
     )
     assert token == f"kubernetes:{api_version}:{kind}"
