@@ -70,9 +70,14 @@ class Cluster(Component):
     them, the core add-ons (pod network, DNS). The Kubernetes provider depends on these, so no object
     starts before there are nodes. Set by each family before :meth:`finish`."""
 
+    oidc_issuer_url: pulumi.Input[str] | None
+    """The issuer URL of the cluster's service-account tokens (``https://...``), for identities on other
+    clouds that federate with it (the global names' DNS-01 role). Set by each family."""
+
     def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(name, opts)
         self.ready = []
+        self.oidc_issuer_url = None
 
 
 class GpuNodePool(Component):
