@@ -107,7 +107,7 @@ def error(cfg) -> InputError:
         ),
         ({"storage_uri": "s3://bucket/llama"}, "endpoints.chat.storage_uri", "should match pattern"),
         ({"port": 80}, "endpoints.chat.port", "greater than or equal to 1024"),
-        ({"expose": "public"}, "endpoints.chat.expose", "'cluster' or 'internal-lb'"),
+        ({"expose": "public"}, "endpoints.chat.expose", "'cluster', 'internal-lb' or 'public-lb'"),
         ({"scale_metric": "gpu_utilization"}, "endpoints.chat.scale_metric", "vllm:num_requests_waiting"),
         ({"max_model_len": None}, "endpoints.chat.max_model_len", "required key is missing"),
         (
