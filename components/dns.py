@@ -72,7 +72,9 @@ class GlobalNames:
             served.setdefault(cluster, []).append(self.fqdn(endpoint))
         for cluster in served:
             if clusters[cluster].oidc_issuer_url is None:
-                raise ValueError(f"cluster {cluster}: its family set no oidc_issuer_url, which the DNS-01 role trusts")
+                raise ValueError(
+                    f"cluster {cluster}: its family set no oidc_issuer_url, which the DNS-01 role trusts"
+                )
         self.roles: dict[str, Dns01Identity] = {
             cluster: Dns01Identity(
                 f"{cluster}-dns01",

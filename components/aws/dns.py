@@ -251,7 +251,9 @@ class GlobalName(contract.Component):
 def nlb_zone(region: str) -> str:
     """The hosted zone of the region's Network Load Balancers (alias target)."""
     if region not in NLB_ZONE_IDS:
-        raise ValueError(f"no Network Load Balancer hosted zone id recorded for {region}; add it to NLB_ZONE_IDS")
+        raise ValueError(
+            f"no Network Load Balancer hosted zone id recorded for {region}; add it to NLB_ZONE_IDS"
+        )
     return NLB_ZONE_IDS[region]
 
 
@@ -268,4 +270,3 @@ def weights(capacities: Mapping[str, float]) -> dict[str, int]:
     if top <= 0:
         return {cluster: 1 for cluster in capacities}
     return {cluster: max(1, round(255 * value / top)) for cluster, value in capacities.items()}
-

@@ -252,7 +252,9 @@ def serve_cluster(
     )
     public = [e for e, spec in endpoints.items() if spec.expose == "public-lb"]
     if public and names is None:
-        raise ValueError(f"cluster {name} serves public-lb endpoints {public}: the stack's global names are required")
+        raise ValueError(
+            f"cluster {name} serves public-lb endpoints {public}: the stack's global names are required"
+        )
     cluster_tls = names.cluster_tls(name, namespace.namespace, opts) if names and public else None
     served = {
         ename: ServingEndpoint(

@@ -693,7 +693,11 @@ def picker_pod(
         "ports": [
             {"name": PROXY_PORT_NAME, "container_port": PROXY_PORT, "protocol": "TCP"},
             {"name": "proxy-ready", "container_port": PROXY_READY_PORT, "protocol": "TCP"},
-            *([{"name": PUBLIC_PORT_NAME, "container_port": PUBLIC_PORT, "protocol": "TCP"}] if tls_secret else []),
+            *(
+                [{"name": PUBLIC_PORT_NAME, "container_port": PUBLIC_PORT, "protocol": "TCP"}]
+                if tls_secret
+                else []
+            ),
         ],
         "resources": {
             "requests": {"cpu": "100m", "memory": "128Mi"},

@@ -418,7 +418,9 @@ class ServingEndpoint(contract.Component):
         if public is not None:
             entry = self._public(name, metadata, row, router, public)
             url = pulumi.Output.from_input(f"https://{public.fqdn}/v1")
-        self.finish(endpoint_url=url, service_name=service.metadata.name, namespace=namespace, entry_address=entry)
+        self.finish(
+            endpoint_url=url, service_name=service.metadata.name, namespace=namespace, entry_address=entry
+        )
 
     def _public(
         self,

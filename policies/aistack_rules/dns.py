@@ -128,7 +128,8 @@ def _web_identity_trust(role: Subject) -> list[Mapping[str, Any]]:
         s
         for s in statements
         if s.get("Effect") == "Allow"
-        and "sts:AssumeRoleWithWebIdentity" in ([s.get("Action")] if isinstance(s.get("Action"), str) else s.get("Action", []))
+        and "sts:AssumeRoleWithWebIdentity"
+        in ([s.get("Action")] if isinstance(s.get("Action"), str) else s.get("Action", []))
     ]
 
 

@@ -75,7 +75,10 @@ def test_proxy_terminates_tls_with_the_issued_certificate():
     # The pod is made once the certificate is issued (its Secret exists): a dependency on the Certificate.
     assert certificate.urn in deployment.dependencies
     config = one(run, "kubernetes:core/v1:ConfigMap", "chat-router-config")
-    listeners = {x["name"]: x for x in yaml.safe_load(config.inputs["data"]["envoy.yaml"])["static_resources"]["listeners"]}
+    listeners = {
+        x["name"]: x
+        for x in yaml.safe_load(config.inputs["data"]["envoy.yaml"])["static_resources"]["listeners"]
+    }
     public = listeners["public"]
     assert public["address"]["socket_address"]["port_value"] == routing.PUBLIC_PORT
     context = public["filter_chains"][0]["transport_socket"]["typed_config"]["common_tls_context"]
@@ -88,8 +91,9 @@ def test_proxy_terminates_tls_with_the_issued_certificate():
     ]
     assert context["tls_params"]["tls_minimum_protocol_version"] == "TLSv1_2"
     # Same chain as the plain listener (picker, then the chosen pod), only behind TLS.
-    assert public["filter_chains"][0]["filters"][0]["typed_config"]["http_filters"] == (
-        listeners["models"]["filter_chains"][0]["filters"][0]["typed_config"]["http_filters"]
+    assert (
+        public["filter_chains"][0]["filters"][0]["typed_config"]["http_filters"]
+        == (listeners["models"]["filter_chains"][0]["filters"][0]["typed_config"]["http_filters"])
     )
     assert "transport_socket" not in listeners["models"]["filter_chains"][0]
 
@@ -125,7 +129,12 @@ def test_cert_manager_issuer_and_certificate_are_valid_and_ordered():
     # cert-manager's controller may mint tokens of the solver's account only.
     token_role = one(run, "kubernetes:rbac.authorization.k8s.io/v1:Role", "main-tls-token-role")
     assert token_role.inputs["rules"] == [
-        {"apiGroups": [""], "resources": ["serviceaccounts/token"], "resourceNames": ["acme-dns01"], "verbs": ["create"]}
+        {
+            "apiGroups": [""],
+            "resources": ["serviceaccounts/token"],
+            "resourceNames": ["acme-dns01"],
+            "verbs": ["create"],
+        }
     ]
 
 
@@ -157,7 +166,9 @@ def test_dns01_role_trusts_only_the_solver_of_this_clusters_issuer():
 def test_weighted_record_carries_the_entry_points_health_check():
     _, run = public_dev()
     check = one(run, "aws:route53/healthCheck:HealthCheck", "chat-global-name-main-health")
-    assert {k: check.inputs[k] for k in ("type", "resourcePath", "port", "enableSni", "failureThreshold")} == {
+    assert {
+        k: check.inputs[k] for k in ("type", "resourcePath", "port", "enableSni", "failureThreshold")
+    } == {
         "type": "HTTPS",
         "resourcePath": "/health",
         "port": 443,
@@ -179,7 +190,11 @@ def test_public_stack_passes_every_mandatory_rule():
     _, run = public_dev()
     violations = preview.report(run)["policy"]["violations"]
     assert [v for v in violations if v["level"] == "mandatory"] == []
-    ours = {"dns-routed-record-health-check", "k8s-public-entry-tls-and-key", "deploy-dns01-role-trusts-solver"}
+    ours = {
+        "dns-routed-record-health-check",
+        "k8s-public-entry-tls-and-key",
+        "deploy-dns01-role-trusts-solver",
+    }
     assert not [v for v in violations if v["policy"] in ours]
 
 

@@ -219,11 +219,19 @@ BROKEN = [
     ),
     ("ExternalSecret", drop("spec.data.0", "secretKey"), "spec.data[0].secretKey: required field missing"),
     ("Certificate", put("spec", "dnsName", ["a.example.com"]), "spec.dnsName: unknown field"),
-    ("Certificate", put("spec", "dnsNames", "a.example.com"), "spec.dnsNames: 'a.example.com' is not of type 'array'"),
+    (
+        "Certificate",
+        put("spec", "dnsNames", "a.example.com"),
+        "spec.dnsNames: 'a.example.com' is not of type 'array'",
+    ),
     ("Certificate", drop("spec", "secretName"), "spec.secretName: required field missing"),
     ("Issuer", put("spec.acme", "emial", "ops@example.com"), "spec.acme.emial: unknown field"),
     ("Issuer", put("spec.acme", "server", 443), "spec.acme.server: 443 is not of type 'string'"),
-    ("Issuer", drop("spec.acme", "privateKeySecretRef"), "spec.acme.privateKeySecretRef: required field missing"),
+    (
+        "Issuer",
+        drop("spec.acme", "privateKeySecretRef"),
+        "spec.acme.privateKeySecretRef: required field missing",
+    ),
     (
         "SecretStore",
         put("spec.provider.aws", "regoin", "eu-west-1"),

@@ -60,7 +60,10 @@ def proxy(secret: Any = "llm-tls") -> dict[str, Any]:
     volumes = [{"name": "tls", "secret": {"secretName": secret}}] if secret is not None else []
     spec = {
         "selector": {"matchLabels": PICKER},
-        "template": {"metadata": {"labels": PICKER}, "spec": {"containers": [container()], "volumes": volumes}},
+        "template": {
+            "metadata": {"labels": PICKER},
+            "spec": {"containers": [container()], "volumes": volumes},
+        },
     }
     return res(DEPLOYMENT, "llm-epp", {"metadata": {"name": "llm-epp", "namespace": "serving"}, "spec": spec})
 
@@ -76,12 +79,18 @@ def certificate(secret: str = "llm-tls") -> dict[str, Any]:
 def keyed_server(key: Any = "llm-api-key") -> dict[str, Any]:
     resource = server()
     vllm = resource["inputs"]["spec"]["template"]["spec"]["containers"][0]
-    vllm["env"] = [] if key is None else [{"name": "VLLM_API_KEY", "valueFrom": {"secretKeyRef": {"name": key, "key": "api-key"}}}]
+    vllm["env"] = (
+        []
+        if key is None
+        else [{"name": "VLLM_API_KEY", "valueFrom": {"secretKeyRef": {"name": key, "key": "api-key"}}}]
+    )
     resource["inputs"]["spec"]["template"]["metadata"]["labels"]["aistack.io/endpoint"] = "llm"
     return resource
 
 
-def issuer(role: Any = "arn:aws:iam::111122223333:role/stack-central-dns01", account: str = "acme-dns01") -> dict[str, Any]:
+def issuer(
+    role: Any = "arn:aws:iam::111122223333:role/stack-central-dns01", account: str = "acme-dns01"
+) -> dict[str, Any]:
     return res(
         ISSUER,
         "central-tls-issuer",
@@ -116,7 +125,9 @@ def role(subject: str = SUBJECT, trust: Any = None) -> dict[str, Any]:
             "Condition": {"StringEquals": {f"{HOST}:sub": subject, f"{HOST}:aud": "sts.amazonaws.com"}},
         }
     )
-    return res(ROLE, "central-dns01-role", {"name": "stack-central-dns01", "assumeRolePolicy": trust or policy})
+    return res(
+        ROLE, "central-dns01-role", {"name": "stack-central-dns01", "assumeRolePolicy": trust or policy}
+    )
 
 
 def oidc(url: str = f"https://{HOST}") -> dict[str, Any]:

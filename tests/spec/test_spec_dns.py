@@ -27,7 +27,9 @@ def config(dns: Any = DNS, **chat: Any) -> dict[str, Any]:
     if dns is not None:
         values["aistack:dns"] = dns
     values["aistack:endpoints"]["chat"] |= {"expose": "public-lb", "hostname": "chat", **chat}
-    values["aistack:endpoints"]["chat"] = {k: v for k, v in values["aistack:endpoints"]["chat"].items() if v is not None}
+    values["aistack:endpoints"]["chat"] = {
+        k: v for k, v in values["aistack:endpoints"]["chat"].items() if v is not None
+    }
     return values
 
 
