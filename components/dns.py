@@ -17,7 +17,8 @@ Only Route 53 is built (the spec refuses the other providers with the reason, ``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import pulumi
 
@@ -32,8 +33,8 @@ ROLE_NAME_MAX = 64
 
 
 def public_shares(spec: StackSpec) -> list[tuple[str, str]]:
-    """``(endpoint, cluster)`` for each cluster serving a ``public-lb`` endpoint, in spec order."""
-    return [(name, e.cluster) for name, e in spec.endpoints.items() if e.expose == "public-lb"]
+    """``(endpoint, cluster)`` for each cluster serving a ``public-lb`` endpoint, in the spec's share order."""
+    return [(s.name, s.cluster) for s in spec.shares() if s.endpoint.expose == "public-lb"]
 
 
 class GlobalNames:
@@ -49,7 +50,7 @@ class GlobalNames:
         spec: StackSpec,
         deployed: Mapping[str, contract.CloudStack],
         prefix: str,
-        capacity: Callable[[str, str], float] | None = None,
+        capacity: Mapping[tuple[str, str], Any] | None = None,
     ) -> None:
         """Declare the DNS-01 identities (step 1).
 
@@ -57,8 +58,9 @@ class GlobalNames:
             spec: The validated spec (``spec.dns`` set).
             deployed: What each cloud family declared, by cloud (its clusters, the AWS provider).
             prefix: ``<project>-<stack>``, for the roles' physical names.
-            capacity: ``(endpoint, cluster)`` → planned capacity of that share (tokens/s), for the record
-                weights; ``None`` for equal weights.
+            capacity: ``(endpoint, cluster)`` → that share's planned capacity
+                (:func:`aistack.plan.capacity_by_share`; its ``tokens_per_s_at_max`` weighs the records).
+                Equal weights for an endpoint where a share's figure is unknown, or without it.
         """
         if spec.dns is None:
             raise ValueError("GlobalNames needs aistack:dns")
@@ -122,6 +124,15 @@ class GlobalNames:
             source_ranges=(*self.dns.allowed_cidrs, *ROUTE53_HEALTH_CHECKERS),
         )
 
+    def shares_capacity(self, endpoint: str, serving: list[str]) -> dict[str, float]:
+        """Each serving cluster's planned tokens/s for the endpoint; all 1.0 where any figure is unknown."""
+        found = {
+            c: getattr((self.capacity or {}).get((endpoint, c)), "tokens_per_s_at_max", None) for c in serving
+        }
+        if any(v is None for v in found.values()):
+            return dict.fromkeys(serving, 1.0)
+        return {c: float(v) for c, v in found.items()}
+
     def publish(self) -> dict[str, GlobalName]:
         """A health-checked weighted record per serving cluster of each ``public-lb`` endpoint (step 3)."""
         names: dict[str, GlobalName] = {}
@@ -129,8 +140,7 @@ class GlobalNames:
         for endpoint, cluster in public_shares(self.spec):
             by_endpoint.setdefault(endpoint, []).append(cluster)
         for endpoint, serving in by_endpoint.items():
-            share = {c: (self.capacity(endpoint, c) if self.capacity else 1.0) for c in serving}
-            weight = weights(share)
+            weight = weights(self.shares_capacity(endpoint, serving))
             entries = []
             for cluster in serving:
                 cloud = self.spec.clusters[cluster].cloud

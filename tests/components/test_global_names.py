@@ -210,3 +210,49 @@ def test_public_stack_passes_every_mandatory_rule():
 )
 def test_weights_follow_capacity_and_never_drop_a_cluster(capacities, expected):
     assert weights(capacities) == expected
+
+
+def test_multicloud_chat_is_one_name_over_three_clouds():
+    from aistack.plan import capacity_by_share, resolve
+    from aistack.spec import read_stack_config, spec_from_config, stack_file
+    from tests.components.k8s.k8s_world import stack_run
+
+    spec, run = stack_run("multicloud")
+    records = {r.name: r for r in run.resources if r.type == "aws:route53/record:Record"}
+    checks = {r.name: r for r in run.resources if r.type == "aws:route53/healthCheck:HealthCheck"}
+    clusters = [s.cluster for s in spec.shares() if s.name == "chat"]
+    assert sorted(records) == sorted(f"chat-global-name-{c}-record" for c in clusters)
+    for cluster in clusters:
+        record = records[f"chat-global-name-{cluster}-record"]
+        assert record.inputs["healthCheckId"] == checks[f"chat-global-name-{cluster}-health"].outputs["id"]
+        assert record.inputs["setIdentifier"] == cluster and record.inputs["name"] == "chat.ai.example.com"
+    # Weights follow the plan's capacity per share (the largest share 255), equal where a figure is unknown.
+    path = stack_file(REPO, "multicloud")
+    resolved, plan = resolve(spec_from_config(read_stack_config(path), str(path)), str(path), REPO)
+    capacity = capacity_by_share(resolved, plan, str(path), REPO)
+    tokens = {c: capacity[("chat", c)].tokens_per_s_at_max for c in clusters}
+    expected = weights(tokens) if None not in tokens.values() else dict.fromkeys(clusters, 255)
+    assert {
+        c: records[f"chat-global-name-{c}-record"].inputs["weightedRoutingPolicies"][0]["weight"]
+        for c in clusters
+    } == expected
+    assert len(set(expected.values())) > 1 or None in tokens.values()
+    # GKE and AKS: their own token issuers, registered in IAM; EKS's too.
+    urls = {
+        r.name: r.inputs["url"]
+        for r in run.resources
+        if r.type == "aws:iam/openIdConnectProvider:OpenIdConnectProvider"
+    }
+    assert urls["central-dns01-oidc"].startswith(
+        "https://container.googleapis.com/v1/projects/aistack-multicloud/"
+    )
+    assert ".oic.prod-aks.azure.com/" in urls["south-dns01-oidc"]
+    assert urls["east-dns01-oidc"].startswith("https://oidc.eks.us-east-1.amazonaws.com/id/")
+    # One name, one TXT record: the clusters' certificates are issued one after another.
+    certificates = {r.name: r for r in run.resources if r.type == "kubernetes:cert-manager.io/v1:Certificate"}
+    after = {
+        name: [u for u in c.dependencies if u.endswith("-tls-chat-certificate")]
+        for name, c in certificates.items()
+    }
+    assert sorted(len(v) for v in after.values()) == [0, 1, 1]
+    assert run.outputs["global_names"] == {"chat": "chat.ai.example.com"}
