@@ -453,11 +453,12 @@ class StackSpec(Model):
     def _check_exposure(self, where: str, endpoint: EndpointSpec) -> None:
         """A public endpoint has a name in the stack's DNS zone, and the DNS provider can reach its clouds."""
         if endpoint.expose != "public-lb":
-            if endpoint.hostname is not None:
+            # internal-lb: private names across the clouds' networks (their own key rules, not this one).
+            if endpoint.hostname is not None and endpoint.expose == "cluster":
                 raise _Located(
                     f"{where}.hostname",
-                    "a global name is published for expose: public-lb endpoints; set expose: public-lb "
-                    "(or remove hostname)",
+                    "a name is published for load-balanced endpoints; set expose: public-lb for the global "
+                    "name (or remove hostname)",
                 )
             return
         if endpoint.hostname is None:

@@ -51,7 +51,11 @@ def test_a_public_endpoint_with_its_name():
     [
         (config(hostname=None), "aistack:endpoints.chat.hostname", "required with expose: public-lb"),
         (config(dns=None), "aistack:endpoints.chat.expose", "public-lb needs aistack:dns"),
-        (config(expose="cluster"), "aistack:endpoints.chat.hostname", "set expose: public-lb"),
+        (
+            config(expose="cluster"),
+            "aistack:endpoints.chat.hostname",
+            "set expose: public-lb for the global name",
+        ),
         (
             config(dns={**DNS, "allowed_cidrs": ["0.0.0.0/0"]}),
             "aistack:dns.allowed_cidrs",

@@ -166,6 +166,7 @@ def test_a_gke_internal_lb_endpoint_needs_the_proxy_only_range():
         spec_from_config(config, "stack.yaml", from_file=False)
     assert caught.value.key == "aistack:endpoints.chat.expose"
     assert "set clouds.gcp.proxy_only_cidr" in caught.value.line()
-    # In-cluster endpoints on GKE need none.
+    # In-cluster endpoints on GKE need none (and publish no name).
     config["aistack:endpoints"]["chat"]["expose"] = "cluster"
+    config["aistack:endpoints"]["chat"].pop("hostname", None)
     spec_from_config(config, "stack.yaml", from_file=False)
