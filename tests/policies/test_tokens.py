@@ -170,7 +170,14 @@ def test_custom_resource_tokens_are_what_the_program_registers(token: str) -> No
     }
     assert (
         api_version
-        in {routing.POOL_API, routing.GATEWAY_API, keda.API, multinode.API_VERSION, secrets.API_VERSION, tls.API}
+        in {
+            routing.POOL_API,
+            routing.GATEWAY_API,
+            keda.API,
+            multinode.API_VERSION,
+            secrets.API_VERSION,
+            tls.API,
+        }
         | provisioners
     )
     assert token == f"kubernetes:{api_version}:{kind}"
