@@ -42,7 +42,9 @@ for cloud, cloud_spec in spec.clouds.configured().items():
 # The global names' DNS-01 roles trust every serving cluster's issuer: declared once all clusters are;
 # their records are weighted by each cluster's planned capacity (aistack.plan.capacity_by_share).
 names = (
-    dns.GlobalNames(spec, stacks, prefix, capacity=capacity_by_share(spec, plan, stack_file)) if spec.dns else None
+    dns.GlobalNames(spec, stacks, prefix, capacity=capacity_by_share(spec, plan, stack_file))
+    if spec.dns
+    else None
 )
 for cloud, deployed in stacks.items():
     endpoints = k8s.deploy_serving(spec, deployed, names)
