@@ -361,8 +361,9 @@ class EndpointSpec(Model):
     hostname: str | None = Field(
         default=None,
         pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
-        description="The endpoint's name in `aistack:dns.zone` (one DNS label): `chat` is served at "
-        "`chat.<zone>`, one name over every cluster serving the endpoint. Used with `expose: public-lb`.",
+        description="The endpoint's name, one DNS label: with `expose: public-lb`, `chat` is served at "
+        "`chat.<aistack:dns.zone>`, one public name over every cluster serving the endpoint; with `internal-lb`, "
+        "at `chat.<aistack:interconnect.private_zone>` inside the networks. Refused with `expose: cluster`.",
     )
     ingress: IngressSpec | None = Field(
         default=None, description="An Ingress with TLS in front of the Service."

@@ -39,10 +39,7 @@ from .core import UNKNOWN, Rule
 CONCERNS = {
     "encryption": encryption.RULES + replication.RULES,
     "transit": transit.RULES,
-    "network": network.RULES
-    + deploy_routing.NETWORK_RULES
-    + interconnect.NETWORK_RULES
-    + dns.NETWORK_RULES,
+    "network": network.RULES + deploy_routing.NETWORK_RULES + interconnect.NETWORK_RULES + dns.NETWORK_RULES,
     "identity": identity.RULES,
     "clusters": clusters.RULES,
     "audit": audit.RULES,
