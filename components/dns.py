@@ -24,7 +24,7 @@ import pulumi
 
 from aistack.spec import StackSpec
 from components import contract
-from components.aws.dns import ROUTE53_HEALTH_CHECKERS, Dns01Identity, Entry, GlobalName, weights
+from components.aws.dns import Dns01Identity, Entry, GlobalName, weights
 from components.k8s import clouds, tls
 from components.k8s.serving import PublicEntry, ServingEndpoint
 
@@ -121,7 +121,7 @@ class GlobalNames:
         return PublicEntry(
             fqdn=fqdn,
             certificate=certificate,
-            source_ranges=(*self.dns.allowed_cidrs, *ROUTE53_HEALTH_CHECKERS),
+            source_ranges=self.dns.source_ranges(),
         )
 
     def shares_capacity(self, endpoint: str, serving: list[str]) -> dict[str, float]:

@@ -37,6 +37,35 @@ REFUSED_PROVIDERS = {
 """Providers the spec names but aistack does not deploy, and why (the validation error says so)."""
 
 
+HEALTH_CHECKERS = {
+    "route53": (
+        "15.177.0.0/18",
+        "54.183.255.128/26",
+        "54.228.16.0/26",
+        "54.232.40.64/26",
+        "54.241.32.64/26",
+        "54.243.31.192/26",
+        "54.244.52.192/26",
+        "54.245.168.0/26",
+        "54.248.220.0/26",
+        "54.250.253.192/26",
+        "54.251.31.128/26",
+        "54.252.79.128/26",
+        "54.252.254.192/26",
+        "54.255.254.192/26",
+        "107.23.255.0/26",
+        "176.34.159.192/26",
+        "177.71.207.128/26",
+    ),
+}
+"""Where each provider's health checkers connect from. Route 53: the IPv4 prefixes of ``"service":
+"ROUTE53_HEALTHCHECKS"`` in https://ip-ranges.amazonaws.com/ip-ranges.json, aws partition (the China
+partition's 52.80/52.83 prefixes left out), as Route 53's guide says to allow ("IP address ranges of Amazon
+Route 53 servers"). Read 2026-12-05 from published copies of the file (the file itself is not reachable from
+this build machine): re-check at each release with
+``jq -r '.prefixes[] | select(.service=="ROUTE53_HEALTHCHECKS") | .ip_prefix'``."""
+
+
 class DnsSpec(Model):
     """Where the global names of ``public-lb`` endpoints live, and how their certificates are issued."""
 
@@ -109,6 +138,10 @@ class DnsSpec(Model):
                 f"{self.zone} (Route 53 console, or `aws route53 list-hosted-zones-by-name --dns-name {self.zone}`)"
             )
         return self
+
+    def source_ranges(self) -> tuple[str, ...]:
+        """What a public entry point admits: the stack's clients, then the provider's health checkers."""
+        return (*self.allowed_cidrs, *HEALTH_CHECKERS.get(self.provider, ()))
 
     def fqdn(self, hostname: str) -> str:
         """The global name of an endpoint: ``<hostname>.<zone>``."""

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from aistack.spec.dns import HEALTH_CHECKERS
 from components import contract
 from components.aws.iam import document
 
@@ -29,30 +30,8 @@ REQUEST_INTERVAL_S = 30
 """Route 53's standard interval (the fast 10 s one is billed extra)."""
 TOKEN_AUDIENCE = "sts.amazonaws.com"
 
-ROUTE53_HEALTH_CHECKERS = (
-    "15.177.0.0/18",
-    "54.183.255.128/26",
-    "54.228.16.0/26",
-    "54.232.40.64/26",
-    "54.241.32.64/26",
-    "54.243.31.192/26",
-    "54.244.52.192/26",
-    "54.245.168.0/26",
-    "54.248.220.0/26",
-    "54.250.253.192/26",
-    "54.251.31.128/26",
-    "54.252.79.128/26",
-    "54.252.254.192/26",
-    "54.255.254.192/26",
-    "107.23.255.0/26",
-    "176.34.159.192/26",
-    "177.71.207.128/26",
-)
-"""Where Route 53's health checkers connect from: the IPv4 prefixes of ``"service": "ROUTE53_HEALTHCHECKS"``
-in https://ip-ranges.amazonaws.com/ip-ranges.json, aws partition (the China partition's 52.80/52.83 prefixes
-left out), as Route 53's guide says to allow ("IP address ranges of Amazon Route 53 servers"). Read
-2026-12-05 from published copies of the file (the file itself is not reachable from this build machine):
-re-check at each release with ``jq -r '.prefixes[] | select(.service=="ROUTE53_HEALTHCHECKS") | .ip_prefix'``."""
+ROUTE53_HEALTH_CHECKERS = HEALTH_CHECKERS["route53"]
+"""Where Route 53's health checkers connect from (sourced in ``aistack/spec/dns.py``)."""
 
 NLB_ZONE_IDS = {
     # Network Load Balancers' canonical hosted zone per region (AWS General Reference, "Elastic Load

@@ -80,6 +80,34 @@ def peer_rules(peer_ranges: list[str], ports: list[int]) -> list[dict[str, objec
     return [allow, deny] if ports else [deny]
 
 
+def public_entry_rule(sources: list[str]) -> list[dict[str, object]]:
+    """The NSG rule letting ``sources`` reach the public load balancers of ``public-lb`` endpoints on 443.
+
+    AKS writes the Service's ``loadBalancerSourceRanges`` into the NSG it manages on the nodes' NICs, not
+    into a subnet NSG the stack brings (AKS, "Network security groups": a custom subnet NSG must allow the
+    load balancer's traffic itself); the subnet NSG's deny-internet rule below would otherwise drop the
+    clients and the health checkers. AKS's load balancer rules use floating IP, so the packets keep the
+    public frontend as destination: the rule names the port, not an address.
+    """
+    if not sources:
+        return []
+    return [
+        {
+            "name": "allow-public-entry",
+            "priority": 200,
+            "direction": "Inbound",
+            "access": "Allow",
+            "protocol": "Tcp",
+            "source_address_prefixes": list(sources),
+            "source_port_range": "*",
+            "destination_address_prefix": "*",
+            "destination_port_range": "443",
+            "description": "Clients and the DNS provider's health checkers reach the public-lb endpoints' load "
+            "balancers (TLS, API key) on 443 only.",
+        }
+    ]
+
+
 # The NSG's built-in DenyAllInBound (priority 65500) already drops internet traffic; this rule
 # states the intent in the inputs that policies and reviewers read.
 DENY_INTERNET_INBOUND = {
@@ -141,10 +169,13 @@ class Network(contract.Network):
         gateway_subnet: bool = False,
         peer_ranges: list[str] | None = None,
         serving_ports: list[int] | None = None,
+        public_sources: list[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """Args besides the spec: ``gateway_subnet`` adds the VPN gateway's subnet; ``peer_ranges`` (the
-        other clouds' routed ranges over the VPN) may reach ``serving_ports`` only."""
+        other clouds' routed ranges over the VPN) may reach ``serving_ports`` only; ``public_sources`` (the
+        allow-list of ``public-lb`` endpoints and the DNS provider's health checkers) reach their public
+        load balancers on 443 (:func:`public_entry_rule`)."""
         super().__init__(name, opts)
         if spec.nat != "single":
             raise ValueError("Azure supports nat: single only (see components.registry.UNSUPPORTED)")
@@ -184,7 +215,11 @@ class Network(contract.Network):
         nsg = azure_native.network.NetworkSecurityGroup(
             self.child("nsg"),
             resource_group_name=rg,
-            security_rules=[*peer_rules(peer_ranges or [], serving_ports or []), DENY_INTERNET_INBOUND],
+            security_rules=[
+                *public_entry_rule(public_sources or []),
+                *peer_rules(peer_ranges or [], serving_ports or []),
+                DENY_INTERNET_INBOUND,
+            ],
             **where,
             opts=self.opts(),
         )

@@ -52,6 +52,14 @@ def deploy(
         gateway_subnet=bool(spec.interconnect.pairs_of("azure")),
         peer_ranges=interconnect.peer_ranges(spec, "azure"),
         serving_ports=sorted({e.port for e in spec.endpoints.values() if e.expose == "internal-lb"}),
+        # public-lb endpoints served on AKS: their allow-list reaches the public load balancer on 443.
+        public_sources=list(spec.dns.source_ranges())
+        if spec.dns
+        and any(
+            s.endpoint.expose == "public-lb" and spec.clusters[s.cluster].cloud == "azure"
+            for s in spec.shares()
+        )
+        else None,
         opts=opts,
     )
     result.network = network

@@ -256,3 +256,25 @@ def test_multicloud_chat_is_one_name_over_three_clouds():
     }
     assert sorted(len(v) for v in after.values()) == [0, 1, 1]
     assert run.outputs["global_names"] == {"chat": "chat.ai.example.com"}
+
+
+def test_aks_subnet_nsg_admits_the_public_entry_on_443_only():
+    from tests.components.k8s.k8s_world import stack_run
+
+    spec, run = stack_run("multicloud")
+    (nsg,) = [r for r in run.resources if r.name == "azure-nsg"]
+    rules = {r["name"]: r for r in nsg.inputs["securityRules"]}
+    allow, deny = rules["allow-public-entry"], rules["deny-internet-inbound"]
+    assert allow["sourceAddressPrefixes"] == list(spec.dns.source_ranges())
+    assert (allow["access"], allow["protocol"], allow["destinationPortRange"]) == ("Allow", "Tcp", "443")
+    assert allow["priority"] < deny["priority"]
+    # Without a public-lb endpoint on AKS the subnet admits nothing from the internet.
+    _, internal = internal_multicloud_run()
+    (plain,) = [r for r in internal.resources if r.name == "azure-nsg"]
+    assert "allow-public-entry" not in {r["name"] for r in plain.inputs["securityRules"]}
+
+
+def internal_multicloud_run():
+    from tests.components.k8s.k8s_world import internal_multicloud
+
+    return internal_multicloud()

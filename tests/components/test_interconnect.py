@@ -11,6 +11,7 @@ import pytest
 
 from aistack import engine
 from aistack import preview as preview_mod
+from tests.components.k8s.k8s_world import internal_multicloud
 
 RANDOM = "random:index/randomPassword:RandomPassword"
 SECRET = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270"}
@@ -185,8 +186,10 @@ def test_vgw_routes_reach_every_node_route_table_after_the_attachment(run):
     assert all(attachment.urn in p.dependencies for p in propagations)
 
 
-def test_other_clouds_reach_serving_ports_only_on_azure(run):
-    rules = {r["name"]: r for r in named(run, "azure-nsg").inputs["securityRules"]}
+def test_other_clouds_reach_serving_ports_only_on_azure():
+    # On the stack's internal-lb variant: the multicloud chat itself is public-lb (docs/multicloud.md, "One name").
+    _, internal = internal_multicloud()
+    rules = {r["name"]: r for r in named(internal, "azure-nsg").inputs["securityRules"]}
     peers = ["10.40.0.0/16", "10.50.0.0/20", "10.52.0.0/14"]
     allow, deny = rules["allow-peer-clouds-serving"], rules["deny-peer-clouds-other"]
     assert (allow["access"], allow["protocol"], allow["sourceAddressPrefixes"]) == ("Allow", "Tcp", peers)

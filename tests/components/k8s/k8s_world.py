@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import functools
 import json
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import jsonschema
 import kubernetes_validate
 import pulumi
+import yaml
 
 from aistack import crds, engine, manifests, preview
 from aistack.preview import REPO
@@ -362,3 +365,18 @@ def pod_identity_role(
     inline = [r for r in on_role if r.type == "aws:iam/rolePolicy:RolePolicy"]
     managed = [r for r in on_role if r.type.startswith("aws:iam/rolePolicyAttachment")]
     return role, inline, managed
+
+
+@functools.cache
+def internal_multicloud() -> tuple[Any, Any]:
+    """The multicloud stack with its ``chat`` endpoint inside the networks (``internal-lb``, no global name)."""
+    document = yaml.safe_load((REPO / "stacks/Pulumi.multicloud.yaml").read_text())
+    config = document["config"]
+    del config["aistack:dns"]
+    chat = config["aistack:endpoints"]["chat"]
+    chat["expose"] = "internal-lb"
+    del chat["hostname"]
+    path = Path(tempfile.mkdtemp()) / "Pulumi.multicloud.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    _, spec = load_stack_file(path)
+    return spec, preview.execute(stack_path=path)

@@ -9,22 +9,24 @@ picker watches, and creation order against the objects a custom resource needs.
 from __future__ import annotations
 
 import copy
-import functools
-import tempfile
-from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
-from aistack import crds, preview
-from aistack.preview import REPO
-from aistack.spec import load_stack_file
+from aistack import crds
 from components import contract
 from components.k8s import CLOUDS, metrics, routing
 from components.k8s.pod import SYSTEM_NODES
 from components.k8s.serving import ENDPOINT_LABEL
-from tests.components.k8s.k8s_world import cluster_of, of_kind, pod_spec, routers, serving, stack_run
+from tests.components.k8s.k8s_world import (
+    cluster_of,
+    internal_multicloud,
+    of_kind,
+    pod_spec,
+    routers,
+    serving,
+    stack_run,
+)
 
 STACKS = ["dev", "azure-dev", "gcp-dev", "multicloud"]
 CLOUD_OF_STACK = {
@@ -237,21 +239,6 @@ def test_network_policy_admits_only_the_picker_the_gateway_and_the_scrapers(stac
             assert blocks == {spec.clouds.gcp.proxy_only_cidr, *row.routing.gateway_source_ranges}
         else:
             assert blocks == set()
-
-
-@functools.cache
-def internal_multicloud() -> tuple[Any, Any]:
-    """The multicloud stack with its ``chat`` endpoint inside the networks (``internal-lb``, no global name)."""
-    document = yaml.safe_load((REPO / "stacks/Pulumi.multicloud.yaml").read_text())
-    config = document["config"]
-    del config["aistack:dns"]
-    chat = config["aistack:endpoints"]["chat"]
-    chat["expose"] = "internal-lb"
-    del chat["hostname"]
-    path = Path(tempfile.mkdtemp()) / "Pulumi.multicloud.yaml"
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
-    _, spec = load_stack_file(path)
-    return spec, preview.execute(stack_path=path)
 
 
 def test_gke_internal_lb_goes_through_the_inference_gateway():
