@@ -206,10 +206,48 @@ def _add_weights(commands: argparse._SubParsersAction) -> None:
     weights.add_command(commands)
 
 
+def _add_failover(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "failover",
+        help="Offline failover drill: per endpoint, the capacity left after losing a cloud, region or zone, "
+        "against its demand (exit 1 when not met).",
+        description="Per endpoint: the capacity its serving clusters can reach (autoscaler maximum within the "
+        "pool bounds and quotas, spot nodes at their availability), what is left after losing a cloud, a "
+        "region or a zone, the demand, and whether it is still met. Without --lose: every loss the "
+        "endpoint's `survive` covers. Exit 0 met, 1 not met, 2 bad input. See docs/multicloud.md, "
+        '"Failover drill".',
+    )
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--stack", help="Stack name: stacks/Pulumi.<NAME>.yaml.")
+    where.add_argument("--stack-file", type=Path, help="Path to a stack file.")
+    p.add_argument(
+        "--lose",
+        metavar="DOMAIN",
+        help="The domain to lose: a cloud (`aws`), a region (`aws:us-east-1`) or a zone (`aws:us-east-1a`, "
+        "`azure:1`); one the stack's GPU pools use.",
+    )
+    p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    p.add_argument("--output", type=Path, help="Write the drill to FILE instead of stdout.")
+
+    def handler(args: argparse.Namespace) -> int:
+        from aistack import failover
+
+        results = failover.run(args.stack, args.stack_file, args.lose)
+        text = failover.RENDERERS[args.format](results, args.lose)
+        if args.output:
+            Path(args.output).write_text(text + "\n")
+        else:
+            print(text)
+        return failover.exit_code(results)
+
+    p.set_defaults(handler=handler)
+
+
 # Each entry adds one subcommand (parser + handler); a command module owns its arguments.
 COMMANDS = [
     _add_preview,
     _add_size,
+    _add_failover,
     _add_config_reference,
     _add_policies,
     _add_weights,

@@ -15,6 +15,11 @@ says otherwise (put your advisor band or your own history there).
 Failure domains. ``zone`` (a cloud zone; offerings with unknown zones count as one zone per
 region), ``region`` (``cloud/region``) and ``cloud``. ``options.survive`` asks that demand is still
 met with any one such domain lost.
+
+Zone split. A pool's nodes spread evenly over its ``k`` zones (the serving pods' topology spread, max
+skew 1, which node autoscalers follow), so the fullest zone holds ``ceil(n / k)`` of ``n`` nodes: the
+most one zone loss takes (:func:`fullest_zone`). The plan's ``survive: zone`` bound and the failover
+drill (``aistack/failover.py``) both count a zone loss this way.
 """
 
 from __future__ import annotations
@@ -54,3 +59,18 @@ def availability(
         if key in overrides:
             return overrides[key]
     return DEFAULT_AVAILABILITY
+
+
+def fullest_zone(nodes: int, zones: int) -> int:
+    """Nodes in the fullest zone of ``nodes`` spread evenly over ``zones`` zones: ``ceil(nodes / zones)``,
+    what losing one zone takes at most (all of them in a single zone)."""
+    return -(-nodes // max(zones, 1))
+
+
+def nodes_to_survive_zone(need: int, zones: int) -> int:
+    """Fewest nodes spread over ``zones`` zones that keep ``need`` after the fullest zone is lost:
+    the least ``m`` with ``m - fullest_zone(m, zones) >= need`` (``need + ceil(need / (zones - 1))``);
+    ``need`` itself in one zone, which no spread can save."""
+    if zones < 2:
+        return need
+    return need + -(-need // (zones - 1))
