@@ -1,12 +1,14 @@
 """The pull-request check's steps (``.github/workflows/preview.yml``), kept here to be tested.
 
 ``python -m aistack.ci stacks``   the stacks to preview, as matrix JSON for the workflow
-``python -m aistack.ci pair``     one stack: the base branch's preview, then the head's against it
+``python -m aistack.ci pair``     one stack: the base branch's preview, then the head's against it, then the
+                                  head's failover drill (its table joins the stack's report)
 ``python -m aistack.ci comment``  every stack's report gathered into the one pull-request comment
 
 Only the standard library and PyYAML are imported, so the listing and commenting jobs install
 nothing else. Every job's file is one stack's: ``<stack>.md`` (the Markdown report, or the error),
-``<stack>.rc`` (the head preview's exit code) and, for the real preview, ``<stack>.pulumi``.
+``<stack>.rc`` (the head preview's exit code), ``<stack>.failover.rc`` (the failover drill's) and, for the real
+preview, ``<stack>.pulumi``.
 """
 
 from __future__ import annotations
@@ -182,10 +184,52 @@ def preview_pair(
         report.write_text(
             f"**aistack/{stack}** · ⛔ no report (exit {done.returncode}):\n\n```\n{tail}\n```\n"
         )
+    else:
+        drill = failover_drill(stack, head=head, head_python=head_python, out=out)
+        report.write_text(f"{report.read_text().rstrip()}\n\n{drill}\n")
     if note:
         report.write_text(f"{report.read_text().rstrip()}\n\n{note}\n")
     (out / f"{stack}.rc").write_text(f"{done.returncode}\n")
     return done.returncode
+
+
+def failover_drill(stack: str, *, head: Path, head_python: str, out: Path) -> str:
+    """Run the head's failover drill on a stack (every loss each endpoint must survive, Markdown).
+
+    Writes ``out/<stack>.failover.rc`` (0 met, 1 a required loss not met, 2 no drill) and returns the
+    Markdown for the stack's report: the drill's table, or its error line.
+    """
+    table = out / f"{stack}.failover.md"
+    done = subprocess.run(
+        [
+            head_python,
+            "-m",
+            "aistack",
+            "failover",
+            "--stack",
+            stack,
+            "--format",
+            "markdown",
+            "--output",
+            str(table),
+        ],
+        cwd=head,
+        capture_output=True,
+        text=True,
+    )
+    (out / f"{stack}.failover.rc").write_text(f"{done.returncode}\n")
+    if done.returncode <= 1 and table.is_file() and table.stat().st_size:
+        return table.read_text().strip()
+    tail = "\n".join(done.stderr.strip().splitlines()[-5:])
+    return f"⛔ no failover drill (exit {done.returncode}):\n\n```\n{tail}\n```"
+
+
+DRILL_CELLS = {
+    0: "✅ every required loss met",
+    1: "❌ a loss an endpoint must survive is not met",
+    2: "⛔ no drill",
+}
+"""The comment's failover column, by the drill's exit code."""
 
 
 def _read_rc(path: Path) -> int | None:
@@ -200,11 +244,12 @@ def gather(reports: Path, stacks: list[str], *, base_ref: str) -> tuple[str, str
 
     The check fails when a stack's preview exited non-zero (a mandatory policy violation, a
     forbidden change, invalid input), when a stack has no report (its job did not finish), or when
-    a real ``pulumi preview`` that ran failed.
+    a real ``pulumi preview`` that ran failed, or when the failover drill finds a loss an endpoint's
+    ``survive`` covers not met (or could not run).
     """
     reports = Path(reports)
     ref = base_ref.replace("`", "")
-    rows = ["| stack | offline preview | `pulumi preview` |", "|---|---|---|"]
+    rows = ["| stack | offline preview | failover drill | `pulumi preview` |", "|---|---|---|---|"]
     bodies = []
     failed = False
     for stack in stacks:
@@ -227,7 +272,10 @@ def gather(reports: Path, stacks: list[str], *, base_ref: str) -> tuple[str, str
         )
         failed |= real == "failure"
         real_cell = {"success": "✅ passes", "failure": "❌ fails (see its job summary)"}.get(real, "not run")
-        rows.append(f"| `{stack}` | {offline} | {real_cell} |")
+        drill = _read_rc(reports / f"{stack}.failover.rc")
+        failed |= drill not in (None, 0)
+        drill_cell = "not run" if drill is None else DRILL_CELLS.get(drill, f"⛔ exit {drill}")
+        rows.append(f"| `{stack}` | {offline} | {drill_cell} | {real_cell} |")
     head = [
         MARKER,
         "## aistack preview",

@@ -11,8 +11,9 @@ import pytest
 from aistack import ci
 from tests.conftest import REPO, stack_names
 
-# A stand-in for `python -m aistack preview`: logs its arguments, then behaves as its folder's
-# behaviour.json says (exit code, whether it writes --output, what it prints on stderr).
+# A stand-in for `python -m aistack preview` (and `failover`): logs its arguments, then behaves as its
+# folder's behaviour.json says (exit code, whether it writes --output, what it prints on stderr; for the
+# failover drill the same under "failover").
 FAKE = f"""#!{sys.executable}
 import json, pathlib, sys
 args = sys.argv[1:]
@@ -20,6 +21,8 @@ here = pathlib.Path.cwd()
 with open(here / "calls.log", "a") as log:
     log.write(json.dumps(args) + "\\n")
 behaviour = json.loads((here / "behaviour.json").read_text())
+if args[2] == "failover":
+    behaviour = behaviour.get("failover", {{"report": "drill"}})
 if behaviour.get("write", True):
     pathlib.Path(args[args.index("--output") + 1]).write_text(behaviour.get("report", "report"))
 sys.stderr.write(behaviour.get("stderr", ""))
@@ -69,9 +72,21 @@ def test_pair_diffs_the_head_against_the_base_report(tmp_path: Path):
             str(out / "dev.base.json"),
         ]
     ]
-    [call] = _calls(head)
+    call, drill = _calls(head)
     assert call[call.index("--baseline") + 1] == str(out / "dev.base.json")
-    assert (out / "dev.md").read_text() == "**aistack/dev** · report"
+    assert drill == [
+        "-m",
+        "aistack",
+        "failover",
+        "--stack",
+        "dev",
+        "--format",
+        "markdown",
+        "--output",
+        str(out / "dev.failover.md"),
+    ]
+    assert (out / "dev.md").read_text() == "**aistack/dev** · report\n\ndrill\n"
+    assert (out / "dev.failover.rc").read_text() == "0\n"
 
 
 def test_pair_uses_a_base_that_violates_policy_as_baseline(tmp_path: Path):
@@ -100,7 +115,7 @@ def test_pair_without_a_usable_base_reports_the_head_alone_and_says_why(tmp_path
     rc, _, head, out = _pair(tmp_path, base_kw, {"report": "the report"}, base_stacks=base_stacks)
     assert rc == 0
     assert "--baseline" not in _calls(head)[0]
-    assert (out / "dev.md").read_text() == f"the report\n\n{note}\n"
+    assert (out / "dev.md").read_text() == f"the report\n\ndrill\n\n{note}\n"
 
 
 def test_pair_reports_the_error_tail_when_the_head_is_invalid(tmp_path: Path):
@@ -202,12 +217,13 @@ def test_comment_gathers_every_stack_under_one_marker(tmp_path: Path):
         tmp_path, {"dev": (0, "**aistack/dev** · ok\n\ndetails"), "prod": (0, "**aistack/prod** · ok")}
     )
     (reports / "prod.pulumi").write_text("success\n")
+    (reports / "prod.failover.rc").write_text("0\n")
     comment, full, failed = ci.gather(reports, ["dev", "prod"], base_ref="main")
     assert not failed and comment == full
     assert comment.startswith("<!-- aistack-preview -->\n## aistack preview\n")
     assert "Offline preview of 2 stack(s) against `main`" in comment
-    assert "| `dev` | ✅ passes | not run |" in comment
-    assert "| `prod` | ✅ passes | ✅ passes |" in comment
+    assert "| `dev` | ✅ passes | not run | not run |" in comment
+    assert "| `prod` | ✅ passes | ✅ every required loss met | ✅ passes |" in comment
     assert comment.index("**aistack/dev**") < comment.index("**aistack/prod**")
 
 
@@ -217,18 +233,18 @@ def test_comment_gathers_every_stack_under_one_marker(tmp_path: Path):
         (
             {"dev": (1, "**aistack/dev** · ❌")},
             None,
-            "| `dev` | ❌ fails (policy or forbidden change) | not run |",
+            "| `dev` | ❌ fails (policy or forbidden change) | not run | not run |",
         ),
-        ({"dev": (2, "**aistack/dev** · ⛔")}, None, "| `dev` | ⛔ invalid input | not run |"),
+        ({"dev": (2, "**aistack/dev** · ⛔")}, None, "| `dev` | ⛔ invalid input | not run | not run |"),
         (
             {},
             None,
-            "| `dev` | ⛔ no report: the stack's job did not finish (see the workflow run) | not run |",
+            "| `dev` | ⛔ no report: the stack's job did not finish (see the workflow run) | not run | not run |",
         ),
         (
             {"dev": (0, "**aistack/dev** · ok")},
             "failure",
-            "| `dev` | ✅ passes | ❌ fails (see its job summary) |",
+            "| `dev` | ✅ passes | not run | ❌ fails (see its job summary) |",
         ),
     ],
 )
@@ -240,12 +256,44 @@ def test_comment_fails_the_check_on_any_failing_or_missing_stack(tmp_path: Path,
     assert failed and row in comment
 
 
+@pytest.mark.parametrize(
+    ("drill", "cell"),
+    [(1, "❌ a loss an endpoint must survive is not met"), (2, "⛔ no drill")],
+)
+def test_comment_fails_the_check_when_the_failover_drill_does(tmp_path: Path, drill, cell):
+    reports = _reports(tmp_path, {"dev": (0, "**aistack/dev** · ok")})
+    (reports / "dev.failover.rc").write_text(f"{drill}\n")
+    comment, _, failed = ci.gather(reports, ["dev"], base_ref="main")
+    assert failed and f"| `dev` | ✅ passes | {cell} | not run |" in comment
+
+
+def test_pair_appends_the_drill_or_its_error_to_the_report(tmp_path: Path):
+    rc, _, _, out = _pair(
+        tmp_path,
+        {"report": "{}"},
+        {"report": "the report", "failover": {"rc": 2, "write": False, "stderr": "error: x: --lose: bad\n"}},
+    )
+    assert rc == 0 and (out / "dev.failover.rc").read_text() == "2\n"
+    assert (out / "dev.md").read_text() == (
+        "the report\n\n⛔ no failover drill (exit 2):\n\n```\nerror: x: --lose: bad\n```\n"
+    )
+
+
+def test_pair_runs_the_real_drill_on_a_stack(tmp_path: Path):
+    out = tmp_path / "out"
+    out.mkdir()
+    table = ci.failover_drill("prod", head=REPO, head_python=sys.executable, out=out)
+    assert (out / "prod.failover.rc").read_text() == "0\n"
+    assert table.startswith("#### Failover drill")
+    assert "| `chat-70b` | none | 6,000 tokens/s | lose aws:us-east-1a |" in table
+
+
 def test_a_long_comment_keeps_the_table_and_each_summary_line(tmp_path: Path):
     body = "**aistack/{0}** · summary\n\n" + "x" * 25_000
     reports = _reports(tmp_path, {s: (0, body.format(s)) for s in ("a", "b", "c")})
     comment, full, failed = ci.gather(reports, ["a", "b", "c"], base_ref="feature`x")
     assert not failed and len(full) > ci.COMMENT_LIMIT >= len(comment)
-    assert "against `featurex`" in comment and "| `c` | ✅ passes | not run |" in comment
+    assert "against `featurex`" in comment and "| `c` | ✅ passes | not run | not run |" in comment
     assert "- **aistack/b** · summary" in comment and "xxxx" not in comment
 
 
