@@ -1,6 +1,7 @@
 """The command line: ``python -m aistack <command>``.
 
-Exit codes: 0 clean; 1 a mandatory policy violation or a forbidden deletion; 2 invalid input
+Exit codes: 0 clean; 1 a mandatory policy violation or a forbidden deletion (``failover``: a loss not
+met); 2 invalid input
 (config, catalog, arguments), with one line on stderr naming the file and the key.
 """
 

@@ -524,8 +524,10 @@ def as_text(results: list[EndpointDrill], lose: str | None = None) -> str:
                 f"up to {s.nodes} node(s) ({s.on_demand_nodes} on-demand)"
             )
         for d in (r.full, *r.drills):
+            untouched = d.lost is not None and d.clusters == r.full.clusters
             lines.append(
-                f"  {_what(d)}: {_tokens(d.tokens_per_s)}, {d.replicas} replica(s) [{_clusters(d)}] -> {_verdict(d)}"
+                f"  {_what(d)}: {'unaffected, ' if untouched else ''}{_tokens(d.tokens_per_s)}, {d.replicas} "
+                f"replica(s) [{_clusters(d)}] -> {_verdict(d)}"
             )
         if r.survive == "none" and lose is None:
             lines.append("  survive: none: these losses are shown, not required")
