@@ -208,3 +208,48 @@ def test_the_zone_split_rule_is_the_one_the_plan_sizes_survive_zone_with():
             m = risk.nodes_to_survive_zone(need, zones)
             assert m - risk.fullest_zone(m, zones) >= need
             assert m == 0 or (m - 1) - risk.fullest_zone(m - 1, zones) < need
+
+
+def _site(
+    cluster: str, cloud: str, region: str, zones: tuple[str, ...], nodes: int, od: int
+) -> failover.Site:
+    return failover.Site(
+        endpoint="chat",
+        cluster=cluster,
+        pool="gpu",
+        cloud=cloud,
+        region=region,
+        zones=zones,
+        instance_type="t",
+        nodes=nodes,
+        on_demand_nodes=od,
+        nodes_per_replica=1,
+        replicas_per_group=1,
+        max_replicas=nodes,
+        tokens_on_demand=500.0,
+        tokens_spot=400.0,
+    )
+
+
+THREE_CLOUDS = [
+    _site("east", "aws", "us-east-1", ("us-east-1a", "us-east-1b"), 4, 1),
+    _site("central", "gcp", "us-central1", ("us-central1-a", "us-central1-b"), 3, 1),
+    _site("south", "azure", "southcentralus", ("1", "2"), 2, 2),
+]
+
+
+@pytest.mark.parametrize(
+    ("lost", "left", "tokens"),
+    [
+        # The survivors add up cluster by cluster; the lost cloud's row is empty.
+        (("aws",), {"east": 0, "central": 3, "south": 2}, 500 + 2 * 400 + 2 * 500),
+        (("gcp", "us-central1"), {"east": 4, "central": 0, "south": 2}, 500 + 3 * 400 + 2 * 500),
+        # A zone of one cloud: only that cluster loses its fullest zone (on-demand first).
+        (("azure", "southcentralus", "1"), {"east": 4, "central": 3, "south": 1}, 1700 + 1300 + 500),
+    ],
+)
+def test_a_multi_cluster_endpoint_keeps_what_the_other_clusters_reach(lost, left, tokens):
+    drill = failover._drill(THREE_CLOUDS, lost, (2500.0, 1), required=True)
+    assert {c: r for c, _, r, _ in drill.clusters} == left
+    assert drill.tokens_per_s == pytest.approx(tokens)
+    assert drill.met == (tokens >= 2500)
