@@ -2,20 +2,19 @@
 
 For each endpoint it counts what the clusters left can still serve and compares that with the demand:
 
-- **What counts.** Each serving cluster's share of the endpoint at its *autoscaler maximum*: the pool's
-  maximum nodes from the resolved spec (a sized pool's share from the sizing plan), capped by the
-  offering's quota in the catalog (``max_nodes``, preflight findings included) and by the endpoint's
-  ``max_replicas``. ``min_replicas`` (even 0, scale from zero) does not lower it: the drill asks what
-  the survivors can reach, not what runs at the moment of the loss.
-- **Per node.** The sizing module's usable capacity (:func:`sizing.optimize.usable_capacity`): the
-  credited tokens/s per GPU (the endpoint's ``throughput_per_gpu``, the sourced table or the roofline
-  estimate, :func:`sizing.capacity.credited_throughput`) x target utilisation x availability, where a
-  spot node counts for its availability (:func:`sizing.risk.availability`, 0.8 by default) and the
-  on-demand floor of a spot pool for 1. An endpoint with no throughput figure is counted in replicas.
+- **What counts.** Each serving cluster's share (:meth:`StackSpec.shares`) at its *autoscaler maximum*,
+  as :func:`aistack.plan.capacity_by_share` plans it (the same figures the DNS weights use): a sized
+  pool's nodes and machine type from the sizing plan, an unsized pool's from its bounds and the share's
+  ``max_replicas``; then capped by the offering's quota in the catalog (``max_nodes``, preflight findings
+  included) and by ``max_replicas``. ``min_replicas`` (even 0, scale from zero) does not lower it: the
+  drill asks what the survivors can reach, not what runs at the moment of the loss.
+- **Per node.** The plan's usable capacity (``sizing.optimize.candidates``): the credited tokens/s per
+  GPU (``throughput_per_gpu``, the sourced table, or the roofline estimate, flagged) x target
+  utilisation x availability, a spot pool's nodes counted at their availability
+  (:func:`sizing.risk.availability`, 0.8 by default) as the plan counts them.
 - **A lost domain.** A cloud or a region takes every share in it. A zone takes, of each pool spread over
   ``k`` zones, the nodes of the fullest zone, ``ceil(n / k)`` of ``n`` (:func:`sizing.risk.fullest_zone`,
-  the split the plan's ``survive: zone`` bound uses; its on-demand floor counted lost first, the worst
-  case); of a pool in that zone alone, all of them. A
+  the split the plan's ``survive: zone`` bound uses); of a pool in that zone alone, all of them. A
   multi-node replica (``nodes_per_replica`` > 1) is lost whole when any of its nodes is: its groups keep
   to one zone where they can (the LeaderWorkerSet's zone affinity), and the rest are assumed to touch
   the lost zone.
@@ -65,16 +64,14 @@ class Site:
         cloud: The cluster's cloud.
         region: Its region (Azure: location).
         zones: Zones the pool's nodes spread over.
-        instance_type: Machine type counted (a sized pool's planned type; of several listed, the one
-            with the least capacity per node).
-        nodes: Most nodes the share can reach: pool bounds (the plan's share of a sized pool), within quota.
-        on_demand_nodes: Of those, on-demand nodes (all of an on-demand pool; a spot pool's floor).
+        instance_type: Machine type counted (the plan's; of an unsized pool, its first listed).
+        nodes: Most nodes the share can reach (:func:`aistack.plan.capacity_by_share`), within quota.
         nodes_per_replica: Nodes one replica spans.
         replicas_per_group: Replicas one node (one group of ``nodes_per_replica`` nodes) holds.
         max_replicas: The endpoint's autoscaler maximum on this cluster.
-        tokens_on_demand: Usable tokens/s of one replica on an on-demand node, ``None`` without a figure.
-        tokens_spot: The same on a spot node (its availability counted).
-        notes: What limited the count, or why tokens/s are unknown.
+        tokens_per_node: Usable tokens/s of one node as the plan counts it (target utilisation, spot at
+            its availability); ``None`` without a throughput figure.
+        notes: What limited the count, or why tokens/s are unknown or estimated.
     """
 
     endpoint: str
@@ -85,52 +82,38 @@ class Site:
     zones: tuple[str, ...]
     instance_type: str
     nodes: int
-    on_demand_nodes: int
     nodes_per_replica: int
     replicas_per_group: int
     max_replicas: int
-    tokens_on_demand: float | None
-    tokens_spot: float | None
+    tokens_per_node: float | None
     notes: tuple[str, ...] = ()
 
     def domains(self) -> list[Domain]:
         """The domains whose loss touches this share: its cloud, its region, each of its zones."""
         return [(self.cloud,), (self.cloud, self.region), *((self.cloud, self.region, z) for z in self.zones)]
 
-    def left(self, lost: Domain | None) -> tuple[int, int]:
-        """``(on-demand, spot)`` nodes left after losing ``lost`` (whole groups, for multi-node replicas)."""
-        od, spot = self.on_demand_nodes, self.nodes - self.on_demand_nodes
-        if lost is None or lost[0] != self.cloud or (len(lost) > 1 and lost[1] != self.region):
-            return od, spot
-        if len(lost) < 3 or len(self.zones) == 1:
-            return (0, 0) if len(lost) < 3 or lost[2] in self.zones else (od, spot)
-        if lost[2] not in self.zones:
-            return od, spot
+    def left(self, lost: Domain | None) -> int:
+        """Nodes left after losing ``lost`` (whole groups, for multi-node replicas)."""
         from sizing.risk import fullest_zone
 
-        k = len(self.zones)
-        if self.nodes_per_replica == 1:
-            # The pool's nodes follow its pods' even zone spread: the fullest zone goes, its on-demand
-            # nodes first (the worst case: they count for more than spot ones).
-            gone = fullest_zone(self.nodes, k)
-            od_gone = min(fullest_zone(od, k), gone)
-            return od - od_gone, spot - (gone - od_gone)
-        groups = _groups_left(self.nodes, k, self.nodes_per_replica)
-        n = self.nodes_per_replica
-        od_groups = min(groups, od // n)
-        return od_groups * n, (groups - od_groups) * n
+        if lost is None or lost[0] != self.cloud or (len(lost) > 1 and lost[1] != self.region):
+            return self.nodes
+        if len(lost) < 3 or self.zones == (lost[2],):
+            return 0
+        if lost[2] not in self.zones:
+            return self.nodes
+        k, n = len(self.zones), self.nodes_per_replica
+        if n == 1:
+            # The pool's nodes follow its pods' even zone spread: the fullest zone goes.
+            return self.nodes - fullest_zone(self.nodes, k)
+        return _groups_left(self.nodes, k, n) * n
 
     def serving(self, lost: Domain | None) -> tuple[int, float | None]:
-        """Replicas and usable tokens/s the share reaches after losing ``lost`` (on-demand nodes first)."""
-        od, spot = self.left(lost)
-        per = self.replicas_per_group
-        od_replicas = od // self.nodes_per_replica * per
-        spot_replicas = spot // self.nodes_per_replica * per
-        replicas = min(self.max_replicas, od_replicas + spot_replicas)
-        if self.tokens_on_demand is None or self.tokens_spot is None:
+        """Replicas and usable tokens/s the share reaches after losing ``lost``."""
+        replicas = min(self.max_replicas, self.left(lost) // self.nodes_per_replica * self.replicas_per_group)
+        if self.tokens_per_node is None:
             return replicas, None
-        on_od = min(replicas, od_replicas)
-        return replicas, on_od * self.tokens_on_demand + (replicas - on_od) * self.tokens_spot
+        return replicas, replicas * self.tokens_per_node * self.nodes_per_replica / self.replicas_per_group
 
 
 def _groups_left(nodes: int, zones: int, n: int) -> int:
@@ -204,109 +187,53 @@ class EndpointDrill:
         return all(d.met for d in self.drills if d.required)
 
 
-def _shares_of(spec: StackSpec, name: str) -> list[tuple[str, str, Any]]:
-    """``(cluster, pool, endpoint as that cluster serves it)`` per serving cluster of an endpoint."""
-    endpoint = spec.endpoints[name]
-    return [(endpoint.cluster, endpoint.pool, endpoint)]
+def sites(spec: StackSpec, plan: Any, file: str, base_dir: Path) -> dict[str, list[Site]]:
+    """Every endpoint's shares at their autoscaler maximum (see the module docs).
 
-
-def survive_of(spec: StackSpec, name: str) -> str:
-    """The failure domain an endpoint asks to survive: ``none``, ``zone``, ``region`` or ``cloud``."""
-    return getattr(spec.endpoints[name], "survive", None) or spec.sizing.survive or "none"
-
-
-def _per_replica(
-    spec: StackSpec, name: str, endpoint: Any, pool: Any, offer: Any, file: str
-) -> tuple[float | None, float | None, str | None]:
-    """Usable tokens/s of one replica on an on-demand and on a spot node of ``offer``, or why unknown."""
-    from aistack.plan import _group, _workload
-    from sizing import capacity, risk
-    from sizing.optimize import usable_capacity
-    from sizing.workloads import SizingOptions
-
-    try:
-        workload = _workload(spec, name, endpoint, pool, file)
-    except InputError as err:
-        return None, None, f"tokens/s unknown: {err.message}"
-    k = endpoint.nodes_per_replica
-    if k > 1:
-        offer = _group(offer, k, 0)
-    g = endpoint.gpus_per_replica
-    credit = capacity.credited_throughput(workload, offer, g)
-    rpn = capacity.replicas_per_node(offer.gpus, g)
-    if rpn < 1 or not credit.per_class:
-        return 0.0, 0.0, f"{offer.instance_type} cannot hold a replica at max_model_len: credited 0 tokens/s"
-    overrides = SizingOptions().spot_availability
-    found = []
-    for spot in (False, True):
-        avail = risk.availability(offer.cloud, offer.region, offer.instance_type, spot, overrides)
-        found.append(usable_capacity(workload, offer, g, credit.per_class, avail)[1] / rpn)
-    return found[0], found[1], "ESTIMATED: roofline capacity, credited at half" if credit.estimated else None
-
-
-def sites(spec: StackSpec, plan: Any, catalog: Any, file: str) -> dict[str, list[Site]]:
-    """Every endpoint's shares at their autoscaler maximum (see the module docs)."""
-    from aistack.plan import region_of
+    The nodes, zones, machine type and per-node capacity are the plan's (:func:`aistack.plan.capacity_by_share`,
+    shared with the DNS weights); the quota cap and the replicas per node come from the catalog offering.
+    """
+    from aistack.plan import _catalog, capacity_by_share
     from sizing import capacity
 
+    catalog = _catalog(spec, file, base_dir)[0]
+    planned = capacity_by_share(spec, plan, file, base_dir)
     found: dict[str, list[Site]] = {}
-    for name in spec.endpoints:
-        for cname, pname, endpoint in _shares_of(spec, name):
-            cloud = spec.clusters[cname].cloud
-            region = region_of(spec, cloud)
-            pool = spec.clusters[cname].gpu_pools[pname]
-            zones = tuple(pool.zones or getattr(spec.clouds, cloud).zones)
-            planned = [p for p in plan.pools_for(name) if p.cloud == cloud] if plan is not None else []
-            notes: list[str] = []
-            if planned:
-                types, nodes = [planned[0].instance_type], planned[0].max_nodes
-            else:
-                types, nodes = list(pool.instance_types or []), pool.max_nodes
-            options = []
-            for t in types:
-                offer = next(iter(catalog.find(cloud, region, instance_type=t)), None)
-                if offer is None:
-                    options.append((None, None, f"{t} is not in the catalog for {cloud} {region}", t, None))
-                    continue
-                od, spot, note = _per_replica(spec, name, endpoint, pool, offer, file)
-                rpn = capacity.replicas_per_node(offer.gpus, endpoint.gpus_per_pod)
-                options.append((od, spot, note, t, (offer, rpn)))
-            # Of several machine types the autoscaler may pick any: count the one serving least per node.
-            od, spot, note, instance_type, chosen = min(
-                options,
-                key=lambda o: (o[0] is None, (o[0] or 0) * (o[4][1] if o[4] else 0)),
+    for share in spec.shares():
+        endpoint, reach = share.endpoint, planned[(share.name, share.cluster)]
+        offer = next(iter(catalog.find(reach.cloud, reach.region, instance_type=reach.instance_type)), None)
+        nodes, notes = reach.nodes_max, []
+        if offer is not None and offer.max_nodes is not None and offer.max_nodes < nodes:
+            notes.append(f"quota: {offer.max_nodes} node(s) of {reach.instance_type} (pool max {nodes})")
+            nodes = offer.max_nodes
+        per_group = 1
+        if offer is not None and not endpoint.multi_node:
+            per_group = max(capacity.replicas_per_node(offer.gpus, endpoint.gpus_per_pod), 1)
+        if reach.tokens_per_s_at_max is None:
+            notes.append(
+                f"tokens/s unknown: no throughput figure for {reach.instance_type}, counted in replicas"
             )
-            per_group = 1
-            if chosen is not None:
-                offer, rpn = chosen
-                per_group = 1 if endpoint.multi_node else max(rpn, 1)
-                if offer.max_nodes is not None and offer.max_nodes < nodes:
-                    notes.append(f"quota: {offer.max_nodes} node(s) of {instance_type} (pool max {nodes})")
-                    nodes = offer.max_nodes
-            if note:
-                notes.append(note)
-            on_demand = nodes if pool.capacity == "on-demand" else min(pool.on_demand_floor, nodes)
-            if len(types) > 1:
-                notes.append(f"of {', '.join(types)}, counted as {instance_type} (least capacity per node)")
-            found.setdefault(name, []).append(
-                Site(
-                    endpoint=name,
-                    cluster=cname,
-                    pool=pname,
-                    cloud=cloud,
-                    region=region,
-                    zones=zones,
-                    instance_type=instance_type,
-                    nodes=nodes,
-                    on_demand_nodes=on_demand,
-                    nodes_per_replica=endpoint.nodes_per_replica,
-                    replicas_per_group=per_group,
-                    max_replicas=endpoint.max_replicas,
-                    tokens_on_demand=od,
-                    tokens_spot=spot,
-                    notes=tuple(notes),
-                )
+        elif reach.estimated:
+            notes.append(f"{reach.instance_type}: ESTIMATED: roofline capacity, credited at half")
+        found.setdefault(share.name, []).append(
+            Site(
+                endpoint=share.name,
+                cluster=share.cluster,
+                pool=share.pool,
+                cloud=reach.cloud,
+                region=reach.region,
+                zones=reach.zones,
+                instance_type=reach.instance_type,
+                nodes=nodes,
+                nodes_per_replica=endpoint.nodes_per_replica,
+                replicas_per_group=per_group,
+                max_replicas=endpoint.max_replicas,
+                tokens_per_node=None
+                if reach.tokens_per_s_at_max is None or not reach.nodes_max
+                else reach.tokens_per_s_at_max / reach.nodes_max,
+                notes=tuple(notes),
             )
+        )
     return found
 
 
@@ -357,7 +284,8 @@ def recovery_seconds(spec: StackSpec, name: str) -> int:
     from components.k8s.serving import POLLING_INTERVAL_S, rollout_seconds, scale_windows
 
     return max(
-        POLLING_INTERVAL_S + scale_windows(e)[0] + rollout_seconds(e) for _, _, e in _shares_of(spec, name)
+        POLLING_INTERVAL_S + scale_windows(s.endpoint)[0] + rollout_seconds(s.endpoint)
+        for s in spec.shares_of(name)
     )
 
 
@@ -367,8 +295,7 @@ def _drill(shares: list[Site], lost: Domain | None, need: tuple[float | None, in
     unknown = False
     for site in shares:
         r, t = site.serving(lost)
-        od, spot = site.left(lost)
-        rows.append((site.cluster, od + spot, r, t))
+        rows.append((site.cluster, site.left(lost), r, t))
         replicas += r
         unknown |= t is None
         tokens += t or 0.0
@@ -379,22 +306,22 @@ def _drill(shares: list[Site], lost: Domain | None, need: tuple[float | None, in
 
 
 def drill(
-    spec: StackSpec, plan: Any, catalog: Any, file: str, lose: Domain | None = None
+    spec: StackSpec, plan: Any, file: str, base_dir: Path, lose: Domain | None = None
 ) -> list[EndpointDrill]:
     """Drill every endpoint: ``lose`` when given, else every loss its ``survive`` covers.
 
     Args:
         spec: The resolved spec (:func:`aistack.plan.resolve`).
         plan: Its sizing plan (``None`` when nothing is sized).
-        catalog: The catalog the plan used (quotas).
         file: The stack file, for messages.
+        base_dir: The project directory (``aistack:sizing.catalog`` is relative to it).
         lose: The domain to lose (:func:`parse_domain`); ``None`` for every covered loss.
     """
     levels = {"zone": 3, "region": 2, "cloud": 1}
     results = []
-    for name, shares in sites(spec, plan, catalog, file).items():
+    for name, shares in sites(spec, plan, file, base_dir).items():
         endpoint = spec.endpoints[name]
-        survive = survive_of(spec, name)
+        survive = spec.survive_of(name)
         need = (endpoint.demand_tokens_per_s, max(endpoint.min_replicas, 1))
         if lose is not None:
             losses = [(lose, True)]
@@ -429,7 +356,7 @@ def run(stack: str | None, stack_file: Path | None, lose: str | None) -> list[En
     Raises:
         InputError: The stack is invalid, or ``lose`` names no domain of it.
     """
-    from aistack.plan import _catalog, resolve
+    from aistack.plan import resolve
     from aistack.preview import REPO
     from aistack.spec import project_dir, read_stack_config, read_stack_environments, spec_from_config
     from aistack.spec import stack_file as locate
@@ -438,8 +365,7 @@ def run(stack: str | None, stack_file: Path | None, lose: str | None) -> list[En
     spec = spec_from_config(read_stack_config(path), str(path), environments=read_stack_environments(path))
     domain = parse_domain(lose, spec) if lose is not None else None
     resolved, plan = resolve(spec, str(path), project_dir(path))
-    catalog, _ = _catalog(resolved, str(path), project_dir(path))
-    return drill(resolved, plan, catalog, str(path), domain)
+    return drill(resolved, plan, str(path), project_dir(path), domain)
 
 
 def exit_code(results: Iterable[EndpointDrill]) -> int:
@@ -521,7 +447,7 @@ def as_text(results: list[EndpointDrill], lose: str | None = None) -> str:
         for s in r.sites:
             lines.append(
                 f"  {s.cluster}/{s.pool}: {s.cloud} {s.region} zones {', '.join(s.zones)}, {s.instance_type}, "
-                f"up to {s.nodes} node(s) ({s.on_demand_nodes} on-demand)"
+                f"up to {s.nodes} node(s), {s.max_replicas} replica(s)"
             )
         for d in (r.full, *r.drills):
             untouched = d.lost is not None and d.clusters == r.full.clusters

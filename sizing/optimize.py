@@ -194,32 +194,19 @@ def candidates(
                 variants.append(False)
             for spot in variants:
                 avail = risk.availability(o.cloud, o.region, o.instance_type, spot, options.spot_availability)
-                caps, mix = usable_capacity(w, o, g, per_gpu, avail)
+                caps = tuple(
+                    capacity.node_throughput(o.gpus, g, per_gpu[b.name]) * w.target_utilization * avail
+                    if b.name in per_gpu
+                    else 0.0
+                    for b in classes
+                )
+                mix = _mix_capacity(classes, caps)
                 cand = Candidate(
                     w_idx, o, spot, g, rpn, mix, o.hourly(spot), caps, avail, credit.estimated, site
                 )
                 (fact.zero_quota if o.max_nodes == 0 else found).append(cand)
         facts.append(fact)
     return found, facts
-
-
-def usable_capacity(
-    w: Workload, o: Offering, g: int, per_gpu: dict[str, float], avail: float
-) -> tuple[tuple[float, ...], float]:
-    """Usable capacity of one node of ``o``, units/s: per request class, and for the workload's class mix.
-
-    Node throughput (:func:`sizing.capacity.node_throughput` of the credited figures ``per_gpu``,
-    :func:`sizing.capacity.credited_throughput`) x target utilisation x availability (1 on-demand,
-    :func:`sizing.risk.availability` for spot). The plan's demand rows count exactly this; the failover
-    drill (``aistack/failover.py``) counts the surviving nodes with it too.
-    """
-    caps = tuple(
-        capacity.node_throughput(o.gpus, g, per_gpu[b.name]) * w.target_utilization * avail
-        if b.name in per_gpu
-        else 0.0
-        for b in w.request_classes
-    )
-    return caps, _mix_capacity(w.request_classes, caps)
 
 
 def _mix_capacity(classes: Sequence[Any], caps: Sequence[float]) -> float:
