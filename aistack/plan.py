@@ -277,9 +277,12 @@ def _plan(spec: StackSpec, sized: set, pools: dict, catalog: Any, offered_zones:
     then each kind of multi-node group on the quota left (see the module docs)."""
     from sizing import Catalog, SizingOptions, plan_for
 
+    def pool_zones(key: tuple[str, str]) -> tuple[str, ...]:
+        return tuple(pools[key].zones or getattr(spec.clouds, spec.clusters[key[0]].cloud).zones)
+
     def accepts(offer: Any, key: tuple[str, str]) -> bool:
         pool, cloud = pools[key], spec.clusters[key[0]].cloud
-        zones = set(pool.zones or getattr(spec.clouds, cloud).zones)
+        zones = set(pool_zones(key))
         offered = offered_zones.get((offer.cloud, offer.region, offer.instance_type))
         return (
             (offer.cloud, offer.region, offer.accelerator)
@@ -309,7 +312,14 @@ def _plan(spec: StackSpec, sized: set, pools: dict, catalog: Any, offered_zones:
             survive=None if survive == "none" else survive,
         )
         keys = {(s.cluster, s.pool) for n in names for s in served[n]}
-        offers = [o for o in catalog.offerings if any(accepts(o, key) for key in keys)]
+        # An offering's zones are its pool's, as the stack names them: a node pool spreads over those, not
+        # over every zone the catalog lists (AWS zone IDs), and survive: zone must lose one of them.
+        # Of several pools taking it, the one with the fewest zones (each zone then holds more).
+        offers = [
+            dataclasses.replace(o, zones=min((pool_zones(key) for key in keys if accepts(o, key)), key=len))
+            for o in catalog.offerings
+            if any(accepts(o, key) for key in keys)
+        ]
         if k > 1:
             offers = [_group(o, k, used[o.key]) for o in offers if o.gpus == per_node]
         elif used:
