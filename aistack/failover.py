@@ -168,6 +168,8 @@ class EndpointDrill:
         full: Nothing lost.
         drills: The losses drilled.
         recovery_s: Seconds before the survivors serve at their maximum (see :func:`recovery_seconds`).
+        reroute_s: Seconds before the global name stops sending clients to a lost entry point (see
+            :func:`reroute_seconds`); ``None`` when the endpoint has no global name.
         notes: Caveats for people.
     """
 
@@ -179,6 +181,7 @@ class EndpointDrill:
     full: Drill
     drills: tuple[Drill, ...]
     recovery_s: int
+    reroute_s: int | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -289,6 +292,21 @@ def recovery_seconds(spec: StackSpec, name: str) -> int:
     )
 
 
+def reroute_seconds(spec: StackSpec, name: str) -> int | None:
+    """Seconds before clients of the endpoint's global name stop reaching a lost entry point.
+
+    Route 53 stops answering with a record once its health check failed ``failure_threshold`` checks
+    ``REQUEST_INTERVAL_S`` apart; resolvers may keep the last answer for the record's TTL. ``None`` when
+    the endpoint has no global name (``expose: public-lb`` with ``hostname`` under ``aistack:dns``).
+    """
+    from aistack.spec.dns import REQUEST_INTERVAL_S
+
+    endpoint = spec.endpoints[name]
+    if spec.dns is None or endpoint.hostname is None or endpoint.expose != "public-lb":
+        return None
+    return spec.dns.failure_threshold * REQUEST_INTERVAL_S + spec.dns.ttl_s
+
+
 def _drill(shares: list[Site], lost: Domain | None, need: tuple[float | None, int], required: bool) -> Drill:
     rows = []
     replicas, tokens = 0, 0.0
@@ -344,6 +362,7 @@ def drill(
                 full=_drill(shares, None, need, False),
                 drills=tuple(_drill(shares, d, need, req) for d, req in losses),
                 recovery_s=recovery_seconds(spec, name),
+                reroute_s=reroute_seconds(spec, name),
                 notes=tuple(notes),
             )
         )
@@ -421,6 +440,7 @@ def as_json(results: list[EndpointDrill], lose: str | None = None) -> str:
                     "full": drill_json(r.full),
                     "drills": [drill_json(d) for d in r.drills],
                     "recovery_s": r.recovery_s,
+                    "reroute_s": r.reroute_s,
                     "notes": list(r.notes),
                 }
                 for r in results
@@ -461,6 +481,11 @@ def as_text(results: list[EndpointDrill], lose: str | None = None) -> str:
             f"  recovery: the survivors reach this after up to {r.recovery_s} s (scale-up window, node "
             "provisioning and image pull, weights load)"
         )
+        if r.reroute_s is not None:
+            lines.append(
+                f"  reroute: the global name stops sending clients to a lost entry point after up to "
+                f"{r.reroute_s} s (failed health checks, then the record's TTL)"
+            )
         lines += [f"  note: {n}" for n in r.notes]
     lines += ["", "verdict: " + ("met" if exit_code(results) == 0 else "NOT met")]
     return "\n".join(lines)

@@ -66,6 +66,10 @@ this build machine): re-check at each release with
 ``jq -r '.prefixes[] | select(.service=="ROUTE53_HEALTHCHECKS") | .ip_prefix'``."""
 
 
+REQUEST_INTERVAL_S = 30
+"""Route 53's standard health-check interval, seconds (the fast 10 s one is billed extra)."""
+
+
 class DnsSpec(Model):
     """Where the global names of ``public-lb`` endpoints live, and how their certificates are issued."""
 

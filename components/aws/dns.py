@@ -20,14 +20,12 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from aistack.spec.dns import HEALTH_CHECKERS
+from aistack.spec.dns import HEALTH_CHECKERS, REQUEST_INTERVAL_S
 from components import contract
 from components.aws.iam import document
 
 HEALTH_PATH = "/health"
 """vLLM's liveness path, answered without the API key (the key guards ``/v1`` only), through the picker."""
-REQUEST_INTERVAL_S = 30
-"""Route 53's standard interval (the fast 10 s one is billed extra)."""
 TOKEN_AUDIENCE = "sts.amazonaws.com"
 
 ROUTE53_HEALTH_CHECKERS = HEALTH_CHECKERS["route53"]

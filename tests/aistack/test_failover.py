@@ -344,3 +344,10 @@ def test_an_endpoint_planned_to_survive_a_zone_survives_each_of_its_pools_zones(
             "aws:us-east-1c",
         ]
         assert all(d.met and d.required for d in drill.drills), drill.endpoint
+
+
+def test_reroute_is_the_failed_health_checks_then_the_ttl_and_only_behind_a_global_name():
+    config = _config("multicloud")
+    config["aistack:dns"].update(failure_threshold=2, ttl_s=45)
+    assert _drill(config, "aws")["chat"].reroute_s == 2 * 30 + 45
+    assert _drill(_config("prod"), "aws")["chat"].reroute_s is None  # no global name: nothing to reroute
