@@ -525,23 +525,25 @@ def _solve(
             quota=quota,
             current=current,
         )
-    if solution is None:
-        return None
+    return None if solution is None else _lift(solution, kept, len(cands))
+
+
+def _lift(solution: _Solution, positions: Sequence[int], count: int) -> _Solution:
+    """A solution over a subset of the candidates (its ``pos``-th is candidate ``positions[pos]``) as one
+    over all ``count`` candidates, zero elsewhere."""
 
     def spread(values: Sequence[int]) -> tuple[int, ...]:
-        full = [0] * len(cands)
-        for pos, i in enumerate(kept):
+        full = [0] * count
+        for pos, i in enumerate(positions):
             full[i] = values[pos]
         return tuple(full)
 
-    zone_nodes = {(kept[pos], zone): n for (pos, zone), n in solution.zone_nodes.items()}
-    routes = {(t, b, kept[pos]): r for (t, b, pos), r in solution.routes.items()}
     return replace(
         solution,
         nodes=spread(solution.nodes),
         by_period=tuple(spread(p) for p in solution.by_period),
-        zone_nodes=zone_nodes,
-        routes=routes,
+        zone_nodes={(positions[pos], zone): n for (pos, zone), n in solution.zone_nodes.items()},
+        routes={(t, b, positions[pos]): r for (t, b, pos), r in solution.routes.items()},
     )
 
 
@@ -627,22 +629,7 @@ def _solve_group(
         current=[current[i] for i in mine],
         split=False,
     )
-    if found is None:
-        return None
-
-    def spread(values: Sequence[int]) -> tuple[int, ...]:
-        full = [0] * len(cands)
-        for pos, i in enumerate(mine):
-            full[i] = values[pos]
-        return tuple(full)
-
-    return replace(
-        found,
-        nodes=spread(found.nodes),
-        by_period=tuple(spread(p) for p in found.by_period),
-        zone_nodes={(mine[pos], zone): n for (pos, zone), n in found.zone_nodes.items()},
-        routes={(t, b, mine[pos]): r for (t, b, pos), r in found.routes.items()},
-    )
+    return None if found is None else _lift(found, mine, len(cands))
 
 
 def _join(parts: Sequence[_Solution], count: int) -> _Solution:
