@@ -46,8 +46,10 @@ names = (
     if spec.dns
     else None
 )
+served: dict[tuple[str, str], k8s.ServingEndpoint] = {}
 for cloud, deployed in stacks.items():
     endpoints = k8s.deploy_serving(spec, deployed, names)
+    served |= endpoints
     # One cluster per cloud serves an endpoint (serve_from clusters are on distinct clouds).
     pulumi.export(
         cloud, {**deployed.outputs(), "endpoints": {n: e.endpoint_url for (n, _), e in endpoints.items()}}
@@ -59,9 +61,11 @@ if spec.interconnect.vpn:
     # Site-to-site VPNs between the clouds' networks (needs every cloud's network and provider).
     pulumi.export("interconnect", interconnect.deploy(spec, stacks, prefix))
 if spec.interconnect.private_zone:
-    # The private zone on every network; each internal-lb endpoint's records are written by
-    # PrivateNames.publish from its clusters' entry points.
+    # The private zone on every network, and in each the records of every internal-lb endpoint with a
+    # hostname, from its serving clusters' internal entry points (the own cloud's preferred).
     private_names = private_dns.PrivateNames(spec, stacks, prefix)
+    if published := private_names.publish_served(served):
+        pulumi.export("private_names", published)
 
 # Replica stores, kept identical to their primaries (needs both clouds' stores and providers).
 # Exported as `replicas` (`replication` is the cost report's egress per copy).

@@ -291,6 +291,7 @@ class PrivateNames:
     def __init__(self, spec: StackSpec, deployed: Mapping[str, contract.CloudStack], prefix: str) -> None:
         zone = spec.interconnect.private_zone
         assert zone is not None
+        self.spec = spec
         self.zones = {
             cloud: ZONES[cloud](
                 f"{cloud}-private-names",
@@ -310,3 +311,33 @@ class PrivateNames:
         for zone in self.zones.values():
             zone.record(endpoint, hostname, entries)
         return {cloud: f"{hostname}.{zone.zone}" for cloud, zone in self.zones.items()}
+
+    def publish_served(self, served: Mapping[tuple[str, str], Any]) -> dict[str, str]:
+        """Publish every ``internal-lb`` endpoint with a hostname, one entry per serving share.
+
+        Args:
+            served: ``(endpoint, cluster)`` → its :class:`~components.k8s.serving.ServingEndpoint`
+                (``entry_address`` / ``entry_port``: the records depend on the load balancers' addresses).
+
+        Returns:
+            Endpoint → its private name.
+        """
+        entries: dict[str, list[Entry]] = {}
+        for share in self.spec.shares():
+            endpoint = share.endpoint
+            if endpoint.expose != "internal-lb" or endpoint.hostname is None:
+                continue
+            serving = served[(share.name, share.cluster)]
+            entries.setdefault(share.name, []).append(
+                Entry(
+                    cloud=self.spec.clusters[share.cluster].cloud,
+                    address=serving.entry_address,
+                    port=serving.entry_port,
+                )
+            )
+        names = {}
+        for name, found in entries.items():
+            hostname = self.spec.endpoints[name].hostname or ""
+            self.publish(name, hostname, found)
+            names[name] = f"{hostname}.{self.spec.interconnect.private_zone}"
+        return names

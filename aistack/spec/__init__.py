@@ -460,6 +460,14 @@ class StackSpec(Model):
                     "a name is published for load-balanced endpoints; set expose: public-lb for the global "
                     "name (or remove hostname)",
                 )
+            if endpoint.hostname is not None and self.interconnect.private_zone is None:
+                raise _Located(
+                    f"{where}.hostname",
+                    "an internal-lb endpoint's name lives in the private zone: set "
+                    "aistack:interconnect.private_zone (e.g. internal.example.com), or remove hostname",
+                )
+            if endpoint.hostname is not None:
+                self._check_unique_hostname(where, endpoint)
             return
         if endpoint.hostname is None:
             raise _Located(
@@ -483,15 +491,19 @@ class StackSpec(Model):
                 "route53 records and the certificates' DNS-01 role are declared with the stack's AWS account: "
                 "configure aistack:clouds.aws",
             )
+        self._check_unique_hostname(where, endpoint)
+
+    def _check_unique_hostname(self, where: str, endpoint: EndpointSpec) -> None:
+        """One name per endpoint within its zone (the public one, or the private one)."""
         others = [
-            (name, e.hostname)
+            name
             for name, e in self.endpoints.items()
-            if e is not endpoint and e.expose == "public-lb" and e.hostname == endpoint.hostname
+            if e is not endpoint and e.expose == endpoint.expose and e.hostname == endpoint.hostname
         ]
         if others:
             raise _Located(
                 f"{where}.hostname",
-                f"{endpoint.hostname!r} is already the hostname of endpoint {others[0][0]!r}; one name per endpoint",
+                f"{endpoint.hostname!r} is already the hostname of endpoint {others[0]!r}; one name per endpoint",
             )
 
     @staticmethod

@@ -33,6 +33,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -358,6 +359,35 @@ def inference_crd(name: str, opts: pulumi.ResourceOptions) -> k8s.apiextensions.
     )
 
 
+class StatusResource(k8s.apiextensions.CustomResource):
+    """A custom resource whose ``status`` the program reads back (the inference Gateway's addresses).
+
+    The SDK's ``CustomResource`` registers only the properties it was given and drops every other output
+    the engine returns, so ``status`` is asked for explicitly (as the typed kinds, e.g. ``Service``, do).
+    """
+
+    status: pulumi.Output[Any]
+
+    def _internal_init(  # noqa: PLR0913 - the SDK's signature
+        self,
+        resource_name: str,
+        api_version: str,
+        kind: str,
+        opts: pulumi.ResourceOptions | None = None,
+        metadata: Any = None,
+        spec: Any = None,
+        __props__: Any = None,
+    ) -> None:
+        props = {"apiVersion": api_version, "kind": kind, "metadata": metadata, "spec": spec, "status": None}
+        pulumi.CustomResource.__init__(self, f"kubernetes:{api_version}:{kind}", resource_name, props, opts)
+
+
+def gateway_address(status: Any) -> str | None:
+    """A Gateway's address from its status (``status.addresses[0].value``), once its controller set one."""
+    addresses = (status or {}).get("addresses") or []
+    return addresses[0].get("value") if addresses else None
+
+
 class ClusterRouting(contract.Component):
     """What one cluster needs before its endpoints can be routed: the APIs and the cloud's Gateway.
 
@@ -387,9 +417,9 @@ class ClusterRouting(contract.Component):
         self.apis: list[pulumi.Resource] = []
         if row.install_crds:
             self.apis.append(inference_crd(self.child("inferencepool-crd"), self.opts()))
-        self.gateway_resource: k8s.apiextensions.CustomResource | None = None
+        self.gateway_resource: StatusResource | None = None
         if row.gateway_class and any(e.expose == "internal-lb" for e in endpoints.values()):
-            self.gateway_resource = k8s.apiextensions.CustomResource(
+            self.gateway_resource = StatusResource(
                 self.child("gateway"),
                 api_version=GATEWAY_API,
                 kind="Gateway",
@@ -405,7 +435,7 @@ class ClusterRouting(contract.Component):
                         {
                             "name": "http",
                             "protocol": "HTTP",
-                            "port": 80,
+                            "port": GATEWAY_PORT,
                             "allowedRoutes": {"namespaces": {"from": "Same"}},
                         }
                     ],
@@ -414,6 +444,9 @@ class ClusterRouting(contract.Component):
             )
         self.finish(gateway=self.gateway_resource.metadata["name"] if self.gateway_resource else None)
 
+
+GATEWAY_PORT = 80
+"""The inference Gateway's HTTP listener."""
 
 GATEWAY_NAME = "aistack-inference"
 """The inference Gateway's name, one per cluster, in the serving namespace."""

@@ -190,12 +190,14 @@ class ServingEndpoint(contract.Component):
 
     Outputs: ``endpoint_url`` (OpenAI base URL: the global name's for ``public-lb``), ``service_name``,
     ``namespace``, ``entry_address`` (``public-lb``: the public load balancer's IP or DNS name from the
-    Service status, which the global record and its health check point at; else ``None``).
+    Service status, which the global record and its health check point at; ``internal-lb``: the internal
+    load balancer's, or on GKE the inference Gateway's ``status.addresses[0].value``, which the private
+    names point at; else ``None``) and ``entry_port`` (the port there, or ``None``).
     """
 
     CLOUD = "k8s"
     CONCEPT = "ServingEndpoint"
-    OUTPUTS = ("endpoint_url", "service_name", "namespace", "entry_address")
+    OUTPUTS = ("endpoint_url", "service_name", "namespace", "entry_address", "entry_port")
 
     def __init__(
         self,
@@ -414,12 +416,23 @@ class ServingEndpoint(contract.Component):
                 opts=self.opts(),
             )
             url = pulumi.Output.from_input(f"https://{ingress.host}/v1")
-        entry = None
+        entry, port = None, None
         if public is not None:
-            entry = self._public(name, metadata, row, router, public)
+            entry, port = self._public(name, metadata, row, router, public), 443
             url = pulumi.Output.from_input(f"https://{public.fqdn}/v1")
+        elif internal:
+            entry, port = service.status.apply(entry_address), spec.port
+        elif spec.expose == "internal-lb" and cluster_routing and cluster_routing.gateway_resource:
+            # GKE: the inference Gateway's internal address (one per cluster, its HTTP listener), set by the
+            # controller once the load balancer exists; the endpoint's route only after that.
+            gateway = cluster_routing.gateway_resource
+            entry, port = gateway.status.apply(routing.gateway_address), routing.GATEWAY_PORT
         self.finish(
-            endpoint_url=url, service_name=service.metadata.name, namespace=namespace, entry_address=entry
+            endpoint_url=url,
+            service_name=service.metadata.name,
+            namespace=namespace,
+            entry_address=entry,
+            entry_port=port,
         )
 
     def _public(

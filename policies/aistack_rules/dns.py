@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from .core import MANDATORY, Rule, Subject, each, get, get_known, parse_json_document
+from .core import MANDATORY, Rule, Subject, as_bool, each, get, get_known, parse_json_document
 from .deploy_serving import REPLICATED, servers
 from .network import _INTERNAL_LB_ANNOTATIONS
 from .tokens import IAM_ROLE, K8S_SERVICE
@@ -42,16 +42,37 @@ STS_AUDIENCE = "sts.amazonaws.com"
 """cert-manager's default token audience for Route 53 (v1.21.1 ``pkg/issuer/acme/dns/dns.go``)."""
 
 
+def _failover_type(r: Subject) -> Any:
+    policies = get_known(r.inputs, "failoverRoutingPolicies", None) or []
+    return get(policies[0], "type") if policies else None
+
+
+def _alias_evaluates_target(r: Subject) -> bool:
+    aliases = get_known(r.inputs, "aliases", None) or []
+    return bool(aliases) and all(as_bool(get(a, "evaluateTargetHealth")) is True for a in aliases)
+
+
 def check_routed_record_health_check(r: Subject, _cfg: Mapping[str, Any]) -> Iterator[str]:
-    """A Route 53 record with a routing policy carries a health check."""
+    """A Route 53 record with a routing policy carries a health check, or follows its target's health.
+
+    What Route 53 takes as health-aware (Developer Guide, "Values specific for failover alias records" and
+    "Configuring failover in a private hosted zone"): a ``healthCheckId``; an alias with
+    ``evaluateTargetHealth`` (the record inherits the load balancer's own target health: the only way in a
+    private hosted zone, whose private addresses Route 53's checkers cannot reach); and a SECONDARY failover
+    record without a check, which Route 53 considers healthy, the answer of last resort.
+    """
     routed = [key for key in ROUTING_POLICIES if get_known(r.inputs, key, None)]
     if not routed:
         return
-    if not get(r.inputs, "healthCheckId"):
-        yield (
-            f"{routed[0]} without healthCheckId: Route 53 keeps answering with this record when its target "
-            "is down; associate a health check of the target"
-        )
+    if get(r.inputs, "healthCheckId") or _alias_evaluates_target(r):
+        return
+    if routed == ["failoverRoutingPolicies"] and _failover_type(r) == "SECONDARY":
+        return
+    yield (
+        f"{routed[0]} without healthCheckId: Route 53 keeps answering with this record when its target "
+        "is down; associate a health check of the target (or alias a load balancer with "
+        "evaluateTargetHealth: true)"
+    )
 
 
 def _namespace(r: Subject) -> Any:
@@ -194,7 +215,8 @@ NETWORK_RULES = (
         "dns-routed-record-health-check",
         MANDATORY,
         "Every Route 53 record with a weighted, failover, latency or geolocation routing policy carries a "
-        "health check (healthCheckId), so a failed target drops out of the answers.",
+        "health check (healthCheckId) or aliases a target with evaluateTargetHealth, so a failed target drops "
+        "out of the answers; a SECONDARY failover record may have none (the answer of last resort).",
         (ROUTE53_RECORD,),
         check_routed_record_health_check,
     ),

@@ -9,6 +9,7 @@ import pulumi_aws as aws
 import pulumi_azure_native as azure_native
 import pulumi_gcp as gcp
 
+from components.k8s import routing
 from components.private_dns import ZONES, Entry
 
 ZONE = "internal.example.com"
@@ -135,3 +136,103 @@ def test_the_program_declares_a_zone_on_every_network_when_asked(tmp_path):
     vpc = next(r for r in run.resources if r.type == "aws:ec2/vpc:Vpc")
     r53 = next(r for r in run.resources if r.type == "aws:route53/zone:Zone")
     assert r53.inputs["vpcs"][0]["vpcId"] == vpc.outputs["id"]
+
+
+# ---------------------------------------------------------------- the program: multicloud chat on internal-lb
+def private_multicloud():
+    from tests.components.k8s.k8s_world import internal_multicloud
+
+    return internal_multicloud(private_zone=ZONE)
+
+
+def by_name(run, name):
+    (found,) = [r for r in run.resources if r.name == name]
+    return found
+
+
+def entry_urns(run) -> dict[str, str]:
+    """Each serving cluster's internal entry point: the LoadBalancer Service (EKS/AKS), the Gateway (GKE)."""
+    return {
+        "aws": by_name(run, "east-chat-service").urn,
+        "azure": by_name(run, "south-chat-service").urn,
+        "gcp": by_name(run, "central-routing-gateway").urn,
+    }
+
+
+def test_every_private_zone_names_the_multicloud_endpoint():
+    spec, run = private_multicloud()
+    assert run.outputs["private_names"] == {"chat": f"chat.{ZONE}"}
+    records = sorted(
+        r.name
+        for r in run.resources
+        if r.type
+        in (
+            "aws:route53/record:Record",
+            "gcp:dns/recordSet:RecordSet",
+            "azure-native:privatedns:PrivateRecordSet",
+        )
+    )
+    assert records == [
+        "aws-private-names-chat-primary",
+        "aws-private-names-chat-secondary",
+        "azure-private-names-chat",
+        "gcp-private-names-chat",
+    ]
+    assert {s.cluster for s in spec.shares() if s.name == "chat"} == {"east", "central", "south"}
+
+
+def test_each_zone_prefers_its_own_cluster_and_fails_over_to_the_others():
+    _, run = private_multicloud()
+    urns = entry_urns(run)
+    primary = by_name(run, "aws-private-names-chat-primary")
+    secondary = by_name(run, "aws-private-names-chat-secondary")
+    # Route 53: the own NLB by its target health; the GKE Gateway's and AKS LB's addresses after it.
+    assert primary.inputs["failoverRoutingPolicies"] == [{"type": "PRIMARY"}]
+    assert primary.inputs["aliases"][0]["evaluateTargetHealth"] is True
+    assert urns["aws"] in primary.dependencies and urns["aws"] not in secondary.dependencies
+    assert secondary.inputs["failoverRoutingPolicies"] == [{"type": "SECONDARY"}]
+    assert len(secondary.inputs["records"]) == 2
+    assert {urns["gcp"], urns["azure"]} <= set(secondary.dependencies)
+    # Cloud DNS: the own inference Gateway health-checked on its listener, AKS behind it (the NLB is a name).
+    gcp_record = by_name(run, "gcp-private-names-chat")
+    policy = gcp_record.inputs["routingPolicy"]["primaryBackup"]
+    assert policy["primary"]["internalLoadBalancers"][0]["port"] == str(routing.GATEWAY_PORT)
+    assert len(policy["backupGeos"][0]["rrdatas"]) == 1
+    assert {urns["gcp"], urns["azure"]} <= set(gcp_record.dependencies)
+    assert urns["aws"] not in gcp_record.dependencies
+    # Azure Private DNS: its own internal LB only (no health-aware routing there).
+    azure_record = by_name(run, "azure-private-names-chat")
+    assert len(azure_record.inputs["aRecords"]) == 1
+    assert urns["azure"] in azure_record.dependencies
+    assert not {urns["aws"], urns["gcp"]} & set(azure_record.dependencies)
+
+
+def test_the_private_records_pass_every_mandatory_rule():
+    from aistack import preview as preview_mod
+
+    _, run = private_multicloud()
+    violations = preview_mod.report(run)["policy"]["violations"]
+    assert [v for v in violations if v["level"] == "mandatory"] == []
+    private = {r.urn for r in run.resources if "-private-names-" in r.name}
+    assert not [v for v in violations if v.get("urn") in private and v["level"] == "mandatory"]
+
+
+def test_a_private_name_needs_the_private_zone(tmp_path):
+    import pytest
+    import yaml
+
+    from aistack.errors import InputError
+    from aistack.spec import load_stack_file
+    from tests.conftest import REPO
+
+    document = yaml.safe_load((REPO / "stacks" / "Pulumi.multicloud.yaml").read_text())
+    config = document["config"]
+    del config["aistack:dns"]
+    config["aistack:endpoints"]["chat"]["expose"] = "internal-lb"
+    path = tmp_path / "Pulumi.multicloud.yaml"
+    path.write_text(yaml.safe_dump(document))
+    with pytest.raises(InputError) as err:
+        load_stack_file(path)
+    line = err.value.line()
+    assert "endpoints.chat.hostname" in line and "aistack:interconnect.private_zone" in line
+    assert "\n" not in line

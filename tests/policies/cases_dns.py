@@ -35,6 +35,32 @@ def record(health: Any = "hc-1234", policy: Any = None) -> dict[str, Any]:
     )
 
 
+def failover(kind: str, *, alias: Any = None, health: Any = None) -> dict[str, Any]:
+    """A private-zone failover record: the PRIMARY an alias to the own cluster's internal NLB."""
+    target = {"records": ["10.20.0.10"], "ttl": 30} if alias is None else {"aliases": [alias]}
+    return res(
+        RECORD,
+        f"aws-private-names-chat-{kind.lower()}",
+        {
+            "zoneId": "Z0PRIVATE",
+            "name": "chat.internal.example.com",
+            "type": "A",
+            "setIdentifier": f"chat-{kind.lower()}",
+            "failoverRoutingPolicies": [{"type": kind}],
+            **target,
+            **({"healthCheckId": health} if health is not None else {}),
+        },
+    )
+
+
+def nlb_alias(evaluate: Any = True) -> dict[str, Any]:
+    return {
+        "name": "internal-chat.elb.us-east-1.amazonaws.com",
+        "zoneId": "Z26RNL4JYFTOTI",
+        "evaluateTargetHealth": evaluate,
+    }
+
+
 def public_service(annotations: Any = None) -> dict[str, Any]:
     return res(
         SERVICE,
@@ -136,7 +162,8 @@ def oidc(url: str = f"https://{HOST}") -> dict[str, Any]:
 
 DNS_CASES = {
     "dns-routed-record-health-check": Case(
-        compliant=[record()],
+        # Route 53's private failover: the PRIMARY follows the NLB's target health, the SECONDARY needs none.
+        compliant=[record(), failover("PRIMARY", alias=nlb_alias()), failover("SECONDARY")],
         violating=[record(health=None)],
         unknown=[record(health=U)],
         message="weightedRoutingPolicies without healthCheckId",

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from policies import evaluate
+from policies import UNKNOWN, evaluate
 from tests.policies.cases import AKS, EKS, GKE, GKE_SECURE, container, doc, merged, pod, res
+from tests.policies.cases_dns import failover, nlb_alias, record
 
 IRSA = "oidc.eks.us-east-1.amazonaws.com/id/ABC"
 
@@ -310,3 +311,31 @@ def messages(resource: dict[str, Any], rule: str) -> list[str]:
 )
 def test_edge(rule: str, resource: dict[str, Any], expected: list[str]) -> None:
     assert messages(resource, rule) == expected
+
+
+@pytest.mark.parametrize(
+    ("resource", "expected"),
+    [
+        # Route 53 considers a SECONDARY without a health check healthy: the answer of last resort.
+        (failover("SECONDARY"), []),
+        (failover("PRIMARY", alias=nlb_alias()), []),
+        (failover("PRIMARY", alias=nlb_alias("true")), []),
+        # A PRIMARY that follows nothing is answered while its target is down: no failover ever happens.
+        (failover("PRIMARY"), ["failoverRoutingPolicies without healthCheckId"]),
+        (failover("PRIMARY", alias=nlb_alias(False)), ["failoverRoutingPolicies without healthCheckId"]),
+        (record(health=None), ["weightedRoutingPolicies without healthCheckId"]),
+    ],
+)
+def test_routed_record_health(resource: dict[str, Any], expected: list[str]) -> None:
+    found = messages(resource, "dns-routed-record-health-check")
+    assert len(found) == len(expected)
+    assert all(e in m for e, m in zip(expected, found, strict=True))
+
+
+def test_routed_record_alias_health_unknown_is_undecided() -> None:
+    findings = evaluate(
+        [failover("PRIMARY", alias=nlb_alias(UNKNOWN))],
+        environment="prod",
+        config={"dns-routed-record-health-check": "mandatory"},
+    )
+    assert [f["level"] for f in findings if f["policy"] == "dns-routed-record-health-check"] == ["advisory"]

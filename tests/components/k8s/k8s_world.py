@@ -368,14 +368,18 @@ def pod_identity_role(
 
 
 @functools.cache
-def internal_multicloud() -> tuple[Any, Any]:
-    """The multicloud stack with its ``chat`` endpoint inside the networks (``internal-lb``, no global name)."""
+def internal_multicloud(private_zone: str | None = None) -> tuple[Any, Any]:
+    """The multicloud stack with its ``chat`` endpoint inside the networks (``internal-lb``, no global name);
+    with ``private_zone``, ``chat`` keeps its hostname there (``aistack:interconnect.private_zone``)."""
     document = yaml.safe_load((REPO / "stacks/Pulumi.multicloud.yaml").read_text())
     config = document["config"]
     del config["aistack:dns"]
     chat = config["aistack:endpoints"]["chat"]
     chat["expose"] = "internal-lb"
-    del chat["hostname"]
+    if private_zone is None:
+        del chat["hostname"]
+    else:
+        config["aistack:interconnect"]["private_zone"] = private_zone
     path = Path(tempfile.mkdtemp()) / "Pulumi.multicloud.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     _, spec = load_stack_file(path)
