@@ -363,7 +363,8 @@ class EndpointSpec(Model):
         pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
         description="The endpoint's name, one DNS label: with `expose: public-lb`, `chat` is served at "
         "`chat.<aistack:dns.zone>`, one public name over every cluster serving the endpoint; with `internal-lb`, "
-        "at `chat.<aistack:interconnect.private_zone>` inside the networks. Refused with `expose: cluster`.",
+        "at `chat.<aistack:interconnect.private_zone>` inside the networks (that key is then required). Refused "
+        "with `expose: cluster`.",
     )
     ingress: IngressSpec | None = Field(
         default=None, description="An Ingress with TLS in front of the Service."

@@ -48,7 +48,7 @@ def _failover_type(r: Subject) -> Any:
 
 
 def _alias_evaluates_target(r: Subject) -> bool:
-    aliases = get_known(r.inputs, "aliases", None) or []
+    aliases = get(r.inputs, "aliases", None) or []
     return bool(aliases) and all(as_bool(get(a, "evaluateTargetHealth")) is True for a in aliases)
 
 
