@@ -237,3 +237,23 @@ def test_a_private_name_needs_the_private_zone(tmp_path):
     line = err.value.line()
     assert "endpoints.chat.hostname" in line and "aistack:interconnect.private_zone" in line
     assert "\n" not in line
+
+
+def test_a_private_name_is_one_endpoint_s():
+    import copy
+
+    import pytest
+
+    from aistack.errors import InputError
+    from aistack.spec import spec_from_config
+    from tests.spec.test_spec_gcp import _multicloud
+
+    config = _multicloud({})
+    config["aistack:endpoints"]["chat"]["expose"] = "internal-lb"
+    config["aistack:interconnect"]["private_zone"] = ZONE
+    spec_from_config(copy.deepcopy(config), "stack.yaml", from_file=False)
+    config["aistack:endpoints"]["chat2"] = copy.deepcopy(config["aistack:endpoints"]["chat"])
+    with pytest.raises(InputError) as caught:
+        spec_from_config(copy.deepcopy(config), "stack.yaml", from_file=False)
+    assert caught.value.key == "aistack:endpoints.chat.hostname"
+    assert "already the hostname of endpoint 'chat2'" in caught.value.line()
