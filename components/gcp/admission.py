@@ -6,6 +6,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components import contract
+from components.gcp.kms import enable_api
 
 ENFORCEMENT = {
     "dev": "DRYRUN_AUDIT_LOG_ONLY",
@@ -45,13 +46,7 @@ class ImageAdmission(contract.Component):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
-        api = gcp.projects.Service(
-            self.child("api"),
-            project=project,
-            service="binaryauthorization.googleapis.com",
-            disable_on_destroy=False,
-            opts=self.opts(),
-        )
+        api = enable_api(self, project=project, service="binaryauthorization.googleapis.com")
         policy = gcp.binaryauthorization.Policy(
             self.child("policy"),
             project=project,

@@ -28,7 +28,7 @@ import pulumi_gcp as gcp
 from components import apikey, contract, naming
 from components.gcp.cluster import Cluster
 from components.gcp.identity import workload_principal
-from components.gcp.kms import agent_key, service_agent
+from components.gcp.kms import agent_key, enable_api, service_agent
 
 API = "secretmanager.googleapis.com"
 ACCESSOR = "roles/secretmanager.secretAccessor"
@@ -67,9 +67,7 @@ class ApiKeys(contract.ApiKeys):
         super().__init__(name, opts)
         shared = shared or {}
         generator = apikey.provider(self)
-        api = gcp.projects.Service(
-            self.child("api"), project=project, service=API, disable_on_destroy=False, opts=self.opts()
-        )
+        api = enable_api(self, project=project, service=API)
         agent = gcp.projects.ServiceIdentity(
             self.child("agent"), project=project, service=API, opts=self.opts(depends_on=[api])
         )

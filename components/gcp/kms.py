@@ -22,6 +22,16 @@ def service_agent(project_number: str, service: str) -> str:
     return f"serviceAccount:service-{project_number}@{service}.iam.gserviceaccount.com"
 
 
+def enable_api(owner: Component, *, project: str, service: str) -> gcp.projects.Service:
+    """``<owner>-api``: a Google API on in the project, left on when the stack goes (other users may need it).
+
+    A new project has most APIs off: resources, service-agent lookups and grants of a service fail until it is on.
+    """
+    return gcp.projects.Service(
+        owner.child("api"), project=project, service=service, disable_on_destroy=False, opts=owner.opts()
+    )
+
+
 def agent_key(
     owner: Component, suffix: str, *, location: str, agent: pulumi.Input[str], protect: bool
 ) -> tuple[gcp.kms.CryptoKey, gcp.kms.CryptoKeyIAMMember]:

@@ -8,6 +8,7 @@ import pulumi_gcp as gcp
 from components import contract
 from components.aws import transfer as aws_transfer
 from components.aws.store import ObjectStore as S3Store
+from components.gcp.kms import enable_api
 from components.gcp.store import ObjectStore as GcsStore
 
 SINK_ROLES = ("roles/storage.legacyBucketWriter", "roles/storage.objectViewer")
@@ -59,13 +60,7 @@ class StorageTransfer(contract.WeightsReplica):
         """Args: ``opts`` must carry both the GCP and the AWS provider (``providers=[...]``)."""
         super().__init__(name, opts)
         # The Storage Transfer API is off in a new project: the agent lookup and the job need it on.
-        api = gcp.projects.Service(
-            self.child("api"),
-            project=project,
-            service="storagetransfer.googleapis.com",
-            disable_on_destroy=False,
-            opts=self.opts(),
-        )
+        api = enable_api(self, project=project, service="storagetransfer.googleapis.com")
         # Creates the agent where it does not exist yet (googleServiceAccounts.get), so grants to it succeed;
         # after the API is enabled (the lookup is refused before).
         agent = gcp.storage.get_transfer_project_service_account_output(

@@ -373,15 +373,28 @@ def test_three_periods_with_capped_pools_match_enumeration(seed: int) -> None:
     names = ["deployed", "a", "c", "b"]
     prices = [1.0] + [rng.choice([1.0, 1.0, 1.1]) for _ in names[1:]]
     quotas = [5] + [rng.randrange(1, 6) for _ in names[1:]]
-    cat = Catalog([offering(n, p, max_nodes=q) for n, p, q in zip(names, prices, quotas, strict=True)])
     demands = [float(rng.randrange(100, 100 * sum(quotas) + 1, 50)) for _ in range(3)]
-    alpha = rng.choice([2.0, 15.0, 60.0])
+    _check_capped(rng, names, prices, quotas, demands, rng.choice([2.0, 15.0, 60.0]))
+
+
+def _check_capped(
+    rng: random.Random,
+    names: list[str],
+    prices: list[float],
+    quotas: list[int | None],
+    demands: list[float],
+    alpha: float,
+) -> None:
+    """Three periods over four pools (the first deployed with 0-3 nodes) equal the enumeration, within quota
+    (an uncapped pool enumerated up to 5 nodes)."""
+    cat = Catalog([offering(n, p, max_nodes=q) for n, p, q in zip(names, prices, quotas, strict=True)])
     deployed = rng.randrange(0, 4)
     plan = _three_periods(cat, demands, alpha, deployed)
-    expected = dp_periods(prices, [100.0] * 4, demands, alpha, [deployed, 0, 0, 0], 10, quotas)
+    bounded = [5 if q is None else q for q in quotas]
+    expected = dp_periods(prices, [100.0] * 4, demands, alpha, [deployed, 0, 0, 0], 10, bounded)
     assert plan.optimal and cost_close(plan.objective_usd, expected), (prices, quotas, demands, alpha)
     for period in plan.periods:
-        assert all(p.nodes <= quotas[names.index(p.instance_type)] for p in period.pools)
+        assert all(p.nodes <= bounded[names.index(p.instance_type)] for p in period.pools)
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -393,15 +406,8 @@ def test_capped_twins_with_one_quota_match_enumeration(seed: int) -> None:
     quota = rng.randrange(1, 4)
     prices = [1.0, 1.0, 1.0, rng.choice([1.0, 1.2])]
     quotas = [5, quota, quota, rng.randrange(1, 6)]
-    cat = Catalog([offering(n, p, max_nodes=q) for n, p, q in zip(names, prices, quotas, strict=True)])
     demands = [float(rng.randrange(100, 100 * sum(quotas) + 1, 50)) for _ in range(3)]
-    alpha = rng.choice([2.0, 15.0, 60.0])
-    deployed = rng.randrange(0, 4)
-    plan = _three_periods(cat, demands, alpha, deployed)
-    expected = dp_periods(prices, [100.0] * 4, demands, alpha, [deployed, 0, 0, 0], 10, quotas)
-    assert plan.optimal and cost_close(plan.objective_usd, expected), (prices, quotas, demands, alpha)
-    for period in plan.periods:
-        assert all(p.nodes <= quotas[names.index(p.instance_type)] for p in period.pools)
+    _check_capped(rng, names, prices, quotas, demands, rng.choice([2.0, 15.0, 60.0]))
 
 
 @pytest.mark.parametrize("seed", range(10))
@@ -412,16 +418,8 @@ def test_quota_above_the_node_bound_twins_with_uncapped_pools_match_enumeration(
     names = ["deployed", "a", "c", "b"]
     prices = [1.0, 1.0, 1.0, rng.choice([1.0, 1.1])]
     quotas = [5, None, 5, rng.choice([None, 2])]
-    cat = Catalog([offering(n, p, max_nodes=q) for n, p, q in zip(names, prices, quotas, strict=True)])
     demands = [float(rng.randrange(100, 1201, 50)) for _ in range(3)]
-    alpha = rng.choice([8.0, 10.0, 12.0])
-    deployed = rng.randrange(0, 4)
-    plan = _three_periods(cat, demands, alpha, deployed)
-    bounded = [5 if q is None else q for q in quotas]  # the enumeration stops at 5 nodes per pool
-    expected = dp_periods(prices, [100.0] * 4, demands, alpha, [deployed, 0, 0, 0], 10, bounded)
-    assert plan.optimal and cost_close(plan.objective_usd, expected), (prices, quotas, demands, alpha)
-    for period in plan.periods:
-        assert all(p.nodes <= bounded[names.index(p.instance_type)] for p in period.pools)
+    _check_capped(rng, names, prices, quotas, demands, rng.choice([8.0, 10.0, 12.0]))
 
 
 def dp_two_workloads(
