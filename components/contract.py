@@ -7,6 +7,7 @@ base and sets ``CLOUD``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -192,6 +193,36 @@ class VpnTunnels(Component):
 
     CONCEPT = "VpnTunnels"
     OUTPUTS = ("outside_addresses",)
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        gateway: VpnGateway,
+        tunnels: Sequence[Any],
+        peer_addresses: Sequence[pulumi.Input[str]],
+        peer_asn: int,
+        keys: dict[str, pulumi.Output[str]] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        """Declare this side of the pair's tunnels: each cloud's subclass defines
+        ``declare(gateway, tunnels, peer_addresses, peer_asn, keys)``, which ends with :meth:`finish`.
+
+        Args:
+            name: Component name.
+            gateway: This cloud's VPN gateway.
+            tunnels: The pair's tunnel plan (``aistack.spec.interconnect.tunnels``).
+            peer_addresses: The other side's public addresses this side connects to.
+            peer_asn: The other side's BGP ASN.
+            keys: The tunnels' pre-shared keys, from the pair's other side; new ones (``-random`` and
+                ``-<tunnel>-psk``) when omitted.
+            opts: Resource options (the cloud's provider).
+        """
+        from components.psk import tunnel_keys  # psk builds on this module
+
+        super().__init__(name, opts)
+        self.keys = keys or tunnel_keys(self, tunnels)
+        self.declare(gateway, tunnels, peer_addresses, peer_asn, self.keys)
 
 
 class CloudStack:

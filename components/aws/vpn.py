@@ -15,7 +15,6 @@ import pulumi_aws as aws
 
 from aistack.spec.interconnect import Tunnel
 from components import contract
-from components.psk import tunnel_keys
 
 IKE = {
     # GCP, "Connect HA VPN to AWS peer gateways", known issue: with AWS's default set of transform sets the
@@ -88,19 +87,14 @@ class VpnTunnels(contract.VpnTunnels):
 
     CLOUD = "aws"
 
-    def __init__(
+    def declare(
         self,
-        name: str,
-        *,
         gateway: VpnGateway,
         tunnels: Sequence[Tunnel],
         peer_addresses: Sequence[pulumi.Input[str]],
         peer_asn: int,
-        keys: dict[str, pulumi.Output[str]] | None = None,
-        opts: pulumi.ResourceOptions | None = None,
+        keys: dict[str, pulumi.Output[str]],
     ) -> None:
-        super().__init__(name, opts)
-        keys = self.keys = keys or tunnel_keys(self, tunnels)
         addresses: list[pulumi.Output[str]] = []
         for conn in (0, 1):
             mine = sorted((t for t in tunnels if t.side["aws"] == conn), key=lambda t: t.aws_tunnel)

@@ -15,7 +15,6 @@ import pulumi_azure_native as azure_native
 
 from aistack.spec.interconnect import Tunnel
 from components import contract
-from components.psk import tunnel_keys
 
 SKU = "VpnGw2AZ"
 """Zone-redundant, 1.25 Gbps aggregate, BGP and active-active (Azure VPN Gateway SKUs). The AZ SKUs are
@@ -146,20 +145,15 @@ class VpnTunnels(contract.VpnTunnels):
 
     CLOUD = "azure"
 
-    def __init__(
+    def declare(
         self,
-        name: str,
-        *,
         gateway: VpnGateway,
         tunnels: Sequence[Tunnel],
         peer_addresses: Sequence[pulumi.Input[str]],
         peer_asn: int,
-        keys: dict[str, pulumi.Output[str]] | None = None,
-        opts: pulumi.ResourceOptions | None = None,
+        keys: dict[str, pulumi.Output[str]],
     ) -> None:
         """``peer_addresses``: the remote endpoint of each tunnel, in tunnel order."""
-        super().__init__(name, opts)
-        keys = self.keys = keys or tunnel_keys(self, tunnels)
         where = {
             "resource_group_name": gateway.resource_group_name,
             "location": gateway.location,

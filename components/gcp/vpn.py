@@ -15,7 +15,6 @@ import pulumi_gcp as gcp
 
 from aistack.spec.interconnect import Tunnel
 from components import contract
-from components.psk import tunnel_keys
 
 REDUNDANCY = {2: "TWO_IPS_REDUNDANCY", 4: "FOUR_IPS_REDUNDANCY"}
 """The external gateway's redundancy type by its number of interfaces."""
@@ -75,19 +74,14 @@ class VpnTunnels(contract.VpnTunnels):
 
     CLOUD = "gcp"
 
-    def __init__(
+    def declare(
         self,
-        name: str,
-        *,
         gateway: VpnGateway,
         tunnels: Sequence[Tunnel],
         peer_addresses: Sequence[pulumi.Input[str]],
         peer_asn: int,
-        keys: dict[str, pulumi.Output[str]] | None = None,
-        opts: pulumi.ResourceOptions | None = None,
+        keys: dict[str, pulumi.Output[str]],
     ) -> None:
-        super().__init__(name, opts)
-        keys = self.keys = keys or tunnel_keys(self, tunnels)
         peer = gcp.compute.ExternalVpnGateway(
             self.child("peer"),
             redundancy_type=REDUNDANCY[len(peer_addresses)],
