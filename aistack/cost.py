@@ -15,7 +15,6 @@ assumptions.
 
 from __future__ import annotations
 
-import csv
 import functools
 import math
 import re
@@ -24,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aistack.errors import InputError
+from aistack.errors import InputError, csv_rows
 from sizing.catalog import Catalog, expected_gpus, load_catalog
 from sizing.plan import HOURS_PER_MONTH
 
@@ -107,16 +106,8 @@ def load_prices(path: Path = PRICES_FILE) -> list[PriceRow]:
     Raises:
         InputError: a missing file, wrong columns or a bad row (key ``row N.column``).
     """
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as err:
-        raise InputError(str(path), "", f"cannot read price table: {err.strerror}") from None
-    reader = csv.DictReader(text.splitlines())
-    if tuple(reader.fieldnames or ()) != COLUMNS:
-        raise InputError(str(path), "header", f"columns must be exactly {', '.join(COLUMNS)}")
     rows = []
-    for line, raw in enumerate(reader, start=2):
-        row = {k: (v or "").strip() for k, v in raw.items()}
+    for line, row in csv_rows(path, COLUMNS, "price table"):
 
         def bad(column: str, message: str, line: int = line) -> InputError:
             return InputError(str(path), f"row {line}.{column}", message)

@@ -7,6 +7,10 @@ into exit code 2. Nothing is declared from an input that raised it.
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
 
 class InputError(Exception):
     """Invalid user input, reported as ``<file>: <key>: <message>``.
@@ -31,3 +35,20 @@ class InputError(Exception):
         where = f"{self.file}: {self.key}" if self.key else self.file
         text = f"{where}: {self.message}"
         return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
+def csv_rows(path: Path, columns: Sequence[str], what: str) -> Iterator[tuple[int, dict[str, str]]]:
+    """The rows of a bundled or user CSV table with exactly ``columns``: ``(line number, stripped row)``.
+
+    Raises:
+        InputError: the file cannot be read (``cannot read <what>``) or its header is not ``columns``.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise InputError(str(path), "", f"cannot read {what}: {err.strerror}") from None
+    reader = csv.DictReader(text.splitlines())
+    if tuple(reader.fieldnames or ()) != tuple(columns):
+        raise InputError(str(path), "header", f"columns must be exactly {', '.join(columns)}")
+    for line, raw in enumerate(reader, start=2):
+        yield line, {k: (v or "").strip() for k, v in raw.items()}

@@ -13,13 +13,12 @@ served from). Imports no Pulumi.
 
 from __future__ import annotations
 
-import csv
 import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from aistack.errors import InputError
+from aistack.errors import InputError, csv_rows
 
 EGRESS_FILE = Path(__file__).parent / "data" / "egress.csv"
 COLUMNS = ("from_cloud", "to", "usd_per_gb", "tier", "source", "as_of")
@@ -58,16 +57,8 @@ def load(path: Path = EGRESS_FILE) -> dict[tuple[str, str], EgressRate]:
     Raises:
         InputError: a missing file, wrong columns, a bad or duplicate row (key ``row N.column``).
     """
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as err:
-        raise InputError(str(path), "", f"cannot read the egress table: {err.strerror}") from None
-    reader = csv.DictReader(text.splitlines())
-    if tuple(reader.fieldnames or ()) != COLUMNS:
-        raise InputError(str(path), "header", f"columns must be exactly {', '.join(COLUMNS)}")
     rates: dict[tuple[str, str], EgressRate] = {}
-    for line, raw in enumerate(reader, start=2):
-        row = {k: (v or "").strip() for k, v in raw.items()}
+    for line, row in csv_rows(path, COLUMNS, "the egress table"):
         for column in ("tier", "source", "as_of"):
             if not row[column]:
                 raise InputError(str(path), f"row {line}.{column}", "required")
